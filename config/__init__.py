@@ -1,0 +1,1 @@
+"""Bundled configurations: the default AI-copyright watchlist and examples."""

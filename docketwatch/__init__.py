@@ -1,0 +1,3 @@
+"""docketwatch: a self-hosted monitor for public court dockets."""
+
+__version__ = "0.1.0"

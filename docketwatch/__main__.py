@@ -1,0 +1,3 @@
+from docketwatch.cli import main
+
+main()

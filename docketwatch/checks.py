@@ -1,0 +1,139 @@
+"""Polling: every configured source for every chosen case, stored one case at a time.
+
+Each (case, source) poll is its own transaction, together with its check run: a
+crash or a failing case never loses what other cases already stored, and a failed
+poll leaves nothing behind but the record of its failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from docketwatch import diff, store
+from docketwatch.config import CaseConfig, Config
+from docketwatch.http import HttpClient, HttpError, Throttled
+from docketwatch.models import Case, CheckRun, Entry, utcnow
+from docketwatch.snapshot import Snapshot
+from docketwatch.sources import REGISTRY, SourceContext
+
+log = logging.getLogger(__name__)
+
+
+def entry_view(entry: Entry) -> dict:
+    """An entry as the CLI and JSON show it."""
+    return {
+        "entry_number": entry.entry_number,
+        "date_filed": entry.date_filed.isoformat() if entry.date_filed else None,
+        "description": entry.description or entry.short_description or "",
+        "url": entry.url,
+    }
+
+
+@dataclass
+class CaseResult:
+    """What one `check` found for one case, across its sources."""
+
+    case: CaseConfig
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    baseline: bool = False
+    baseline_entries: int = 0
+    new: list[dict] = field(default_factory=list)
+    changed: list[dict] = field(default_factory=list)
+    case_changes: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check(
+    config: Config,
+    engine: Engine,
+    cases: list[CaseConfig],
+    *,
+    notify_baseline: bool = False,
+    http: HttpClient | None = None,
+) -> list[CaseResult]:
+    """Poll `cases` now; return a result per case, in configuration order."""
+    http = http or HttpClient(config.http)
+    with Session(engine, expire_on_commit=False) as session:
+        rows = {c.label: store.case_row(session, c) for c in cases}
+        session.commit()
+        results = {rows[c.label].id: CaseResult(c) for c in cases}
+        by_source: dict[str, list[Case]] = defaultdict(list)
+        for c in cases:
+            for name in c.sources:
+                by_source[name].append(rows[c.label])
+        for name, source_cases in by_source.items():
+            _poll_source(name, source_cases, session, SourceContext(config, session, http), results, notify_baseline)
+    return list(results.values())
+
+
+def _poll_source(name, cases, session, ctx, results, notify_baseline) -> None:
+    source = REGISTRY[name]()
+    http = ctx.http
+    pending = {c.id: c for c in cases}
+    mark = (http.requests, http.quota_requests, utcnow())
+    try:
+        for case, outcome in source.fetch(cases, ctx):
+            run = CheckRun(case_id=case.id, source=name, started_at=mark[2],
+                           requests=http.requests - mark[0], quota_requests=http.quota_requests - mark[1])
+            _store(session, case, outcome, run, results[case.id], notify_baseline)
+            pending.pop(case.id, None)
+            mark = (http.requests, http.quota_requests, utcnow())
+    except Exception as e:  # a bug in a source must not hide the other cases' state
+        log.exception("source %s failed", name)
+        session.rollback()
+        for case in pending.values():
+            run = CheckRun(case_id=case.id, source=name, started_at=mark[2])
+            _store(session, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id], False)
+
+
+def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: CheckRun,
+           result: CaseResult, notify_baseline: bool) -> None:
+    if isinstance(outcome, Snapshot):
+        try:
+            change = diff.apply(session, case, outcome, notify_baseline=notify_baseline)
+            _save_state(session, outcome.state)
+        except Exception as e:
+            outcome = e
+        else:
+            run.ok = True
+            run.warning = "; ".join(outcome.warnings) or None
+            result.warnings += outcome.warnings
+            if change.baseline:
+                result.baseline = True
+                result.baseline_entries += len(outcome.docket.entries)
+            result.new += [entry_view(e) for e in change.new]
+            result.changed += [{**entry_view(c.entry), "changes": c.what} for c in change.changed]
+            result.case_changes += change.case_changes
+            if change.gap:
+                result.gaps.append(change.gap)
+    if isinstance(outcome, Exception):
+        session.rollback()
+        expected = isinstance(outcome, (HttpError, ValueError))
+        log.log(logging.WARNING if expected else logging.ERROR, "%s: %s: %s", case.name, run.source, outcome,
+                exc_info=None if expected else outcome)
+        if isinstance(outcome, Throttled):
+            _save_state(session, {run.source: {"throttled_until": outcome.until}})
+        run.error = str(outcome) or type(outcome).__name__
+        result.errors.append(run.error)
+    run.finished_at = utcnow()
+    session.add(run)
+    session.commit()
+
+
+def _save_state(session: Session, state: dict[str, dict[str, object]]) -> None:
+    for key, values in state.items():
+        row = store.source_state(session, key)
+        for column, value in values.items():
+            setattr(row, column, value)
+        session.add(row)
+

@@ -1,0 +1,198 @@
+"""The diff engine: the only place where a fetched snapshot meets the store.
+
+It checks the snapshot first (right docket, not empty) and raises before writing
+anything, so a bad fetch never looks like "everything was removed". Then it upserts
+entries (entries are never deleted: a docket only grows) and appends events for
+what a person should hear about. The caller commits, once per case and source.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from docketwatch import docket_numbers
+from docketwatch.models import Case, Entry, Event, utcnow
+from docketwatch.snapshot import ParsedEntry, Snapshot
+
+
+class SnapshotError(ValueError):
+    """A fetch that must not be stored (wrong docket, empty, unparseable)."""
+
+
+@dataclass
+class EntryChange:
+    entry: Entry
+    what: list[str]
+
+
+@dataclass
+class DiffResult:
+    baseline: bool = False
+    new: list[Entry] = field(default_factory=list)
+    changed: list[EntryChange] = field(default_factory=list)
+    case_changes: list[str] = field(default_factory=list)
+    gap: str | None = None
+
+
+def entry_key(source: str, parsed: ParsedEntry) -> str:
+    """Identity of an entry within its case, the same whichever source shows it.
+
+    Numbered entries are known by number. An unnumbered (minute) entry is known by the
+    source's own id where it has one, else by filing date and a hash of its text.
+    """
+    if parsed.entry_number:
+        return f"#{parsed.entry_number.strip().lstrip('0') or '0'}"
+    if parsed.source_id:
+        return f"{source}:{parsed.source_id}"
+    text = _clean(parsed.description or parsed.short_description or "")
+    digest = hashlib.sha256(text.lower().encode()).hexdigest()[:16]
+    return f"{parsed.date_filed or 'undated'}:{digest}"
+
+
+def content_hash(entry: Entry) -> str:
+    """What, when it changes, a person wants to know about."""
+    basis = f"{entry.description}\x1f{entry.document_available}\x1f{entry.sealed}"
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def apply(session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False) -> DiffResult:
+    """Store what `snapshot` shows of `case` and record events; raise SnapshotError
+    (having written nothing) when the snapshot must not be trusted."""
+    _check(case, snapshot)
+    result = DiffResult(baseline=case.baseline_at is None)
+    quiet = result.baseline and not notify_baseline
+    source = snapshot.source
+    stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
+
+    keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
+    if (
+        not result.baseline
+        and snapshot.window
+        and len(keyed) >= snapshot.window
+        and stored
+        and not any(key in stored for key, _ in keyed)
+    ):
+        result.gap = (
+            f"{source} shows only the latest {snapshot.window} entries and none of them was "
+            "stored before: entries filed since the last successful check may have been missed"
+        )
+        _event(session, case, None, "gap", source, result.gap)
+
+    for key, parsed in keyed:
+        entry = stored.get(key)
+        if entry is None:
+            entry = Entry(case_id=case.id, key=key, content_hash="")
+            _merge(entry, parsed, source)
+            entry.content_hash = content_hash(entry)
+            session.add(entry)
+            session.flush()
+            stored[key] = entry
+            if not quiet:
+                result.new.append(entry)
+                _event(session, case, entry, "new", source, f"new entry {_label(entry)}")
+            continue
+        what = _merge(entry, parsed, source)
+        new_hash = content_hash(entry)
+        if what and new_hash != entry.content_hash:
+            entry.content_hash = new_hash
+            entry.updated_at = utcnow()
+            result.changed.append(EntryChange(entry, what))
+            _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
+        session.add(entry)
+
+    result.case_changes = _case_changes(case, snapshot, result.baseline)
+    for change in result.case_changes:
+        _event(session, case, None, "case", source, change)
+    if result.baseline:
+        case.baseline_at = utcnow()
+    session.add(case)
+    session.flush()
+    return result
+
+
+def _check(case: Case, snapshot: Snapshot) -> None:
+    if not snapshot.delta and not snapshot.docket.entries:
+        raise SnapshotError(
+            f"{snapshot.source}: the fetch for {case.name!r} returned no entries; "
+            "treated as a failed fetch, nothing was changed"
+        )
+    seen = docket_numbers.try_normalize(snapshot.docket.docket_number)
+    if seen != case.docket_number:
+        pinned = f" (courtlistener_id {case.courtlistener_id})" if case.courtlistener_id else ""
+        raise SnapshotError(
+            f"{snapshot.source}: the docket fetched for {case.name!r}{pinned} has docket number "
+            f"{snapshot.docket.docket_number!r}, but the configuration says {case.docket_number!r}; "
+            "nothing was stored. Correct courtlistener_id or docket_number in the configuration."
+        )
+
+
+def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
+    """Fold what a source shows into the stored entry; return what changed that matters.
+
+    A source that has only the short text (PACER RSS) never overwrites full docket text;
+    a fuller source replacing short text is "text filled in".
+    """
+    what: list[str] = []
+    is_new = entry.id is None
+    incoming = _clean(parsed.description)
+    short = _clean(parsed.short_description) if parsed.short_description else None
+    incoming_is_short = short is not None and incoming == short
+    stored_is_short = not entry.description or entry.description == entry.short_description
+    if incoming and incoming != entry.description and not (incoming_is_short and not stored_is_short):
+        if not is_new:
+            filled = not entry.description or (stored_is_short and not incoming_is_short)
+            what.append("text filled in" if filled else "text edited")
+        entry.description = incoming
+    if short:
+        entry.short_description = short
+    if parsed.document_available is not None and parsed.document_available != entry.document_available:
+        if parsed.document_available and not is_new:
+            what.append("document now available")
+        entry.document_available = parsed.document_available
+    if parsed.sealed is not None and parsed.sealed != entry.sealed:
+        if not is_new and (parsed.sealed or entry.sealed):
+            what.append("document sealed" if parsed.sealed else "document unsealed")
+        entry.sealed = parsed.sealed
+    entry.entry_number = entry.entry_number or parsed.entry_number
+    entry.date_filed = entry.date_filed or parsed.date_filed
+    entry.pacer_doc_id = entry.pacer_doc_id or parsed.pacer_doc_id
+    entry.url = parsed.url or entry.url
+    sources = set(filter(None, entry.sources.split(",")))
+    entry.sources = ",".join(sorted(sources | {source}))
+    return what
+
+
+def _case_changes(case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
+    """Fill in case facts; describe the ones that changed (never on the first poll)."""
+    docket = snapshot.docket
+    changes: list[str] = []
+    if docket.case_name and docket.case_name != case.case_name:
+        if case.case_name and not baseline:
+            changes.append(f"renamed: {case.case_name} -> {docket.case_name}")
+        case.case_name = docket.case_name
+    if docket.assigned_to and docket.assigned_to != case.assigned_to:
+        if case.assigned_to and not baseline:
+            changes.append(f"reassigned: {case.assigned_to} -> {docket.assigned_to}")
+        case.assigned_to = docket.assigned_to
+    if docket.date_terminated and docket.date_terminated != case.date_terminated:
+        if not baseline:
+            changes.append(f"terminated on {docket.date_terminated.isoformat()}")
+        case.date_terminated = docket.date_terminated
+    case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
+    case.courtlistener_id = case.courtlistener_id or docket.courtlistener_id
+    return changes
+
+
+def _event(session: Session, case: Case, entry: Entry | None, kind: str, source: str, summary: str) -> None:
+    session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source, summary=summary))
+
+
+def _label(entry: Entry) -> str:
+    return f"#{entry.entry_number}" if entry.entry_number else f"of {entry.date_filed or 'unknown date'}"
+
+
+def _clean(text: str | None) -> str:
+    return " ".join((text or "").split())

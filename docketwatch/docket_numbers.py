@@ -1,0 +1,54 @@
+"""Docket numbers as people write them, reduced to one comparable form.
+
+`3:23-cv-03417-VC`, `3:23-CV-3417` and `3:23-cv-03417` are the same case: judge
+initials and defendant suffixes are dropped, the type is lower-cased and the serial
+padded to five digits. Appellate and bankruptcy numbers (`25-2153`) keep `yy-serial`.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DISTRICT = re.compile(
+    r"^\s*(?P<office>\d{1,2})\s*:\s*(?P<yy>\d{2})\s*-\s*(?P<type>[a-z]{1,4})\s*-\s*(?P<serial>\d{1,6})"
+    r"(?P<suffix>(-[a-z0-9]+)*)\s*$",
+    re.IGNORECASE,
+)
+_SHORT = re.compile(r"^\s*(?P<yy>\d{2})\s*-\s*(?P<serial>\d{1,6})(?P<suffix>(-[a-z0-9]+)*)\s*$", re.IGNORECASE)
+_MDL = re.compile(r"^\s*MDL\s*(No\.?)?\s*(?P<serial>\d{1,5})\s*$", re.IGNORECASE)
+
+
+class DocketNumberError(ValueError):
+    """A docket number in none of the known shapes."""
+
+
+def normalize(docket_number: str) -> str:
+    """Return the canonical form, or raise DocketNumberError."""
+    if m := _DISTRICT.match(docket_number):
+        return f"{int(m['office'])}:{m['yy']}-{m['type'].lower()}-{int(m['serial']):05d}"
+    if m := _SHORT.match(docket_number):
+        return f"{m['yy']}-{int(m['serial'])}"
+    if m := _MDL.match(docket_number):
+        return f"MDL No. {int(m['serial'])}"
+    raise DocketNumberError(
+        f"{docket_number!r} is not a docket number docketwatch understands; "
+        "write it like 3:23-cv-03417 (district), 25-2153 (appellate) or MDL No. 3143"
+    )
+
+
+def try_normalize(docket_number: str | None) -> str | None:
+    """Normalize, or None for text that holds no recognisable docket number."""
+    if not docket_number:
+        return None
+    try:
+        return normalize(docket_number)
+    except DocketNumberError:
+        return None
+
+
+def core(docket_number: str) -> str:
+    """CourtListener's `docket_number_core`: two-digit year and five-digit serial."""
+    canonical = normalize(docket_number)
+    if m := _DISTRICT.match(canonical) or _SHORT.match(canonical):
+        return f"{m['yy']}{int(m['serial']):05d}"
+    raise DocketNumberError(f"{docket_number!r} has no CourtListener docket_number_core")

@@ -1,0 +1,96 @@
+"""The tables docketwatch keeps.
+
+Cases and their entries are the current picture; events are the append-only history
+of what changed (what digests are made of); check runs record every poll, successful
+or not, so a monitor that stopped working shows it. Source state holds what a source
+needs between polls (validators for conditional requests, watermarks, throttling).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Case(SQLModel, table=True):
+    """A watched docket, identified by court and normalized docket number."""
+
+    __table_args__ = (UniqueConstraint("court", "docket_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    court: str
+    docket_number: str
+    name: str
+    case_name: str | None = None
+    courtlistener_id: int | None = None
+    pacer_case_id: str | None = None
+    assigned_to: str | None = None
+    date_terminated: date | None = None
+    # Set by the first successful poll; until then a poll records a quiet baseline.
+    baseline_at: datetime | None = None
+
+
+class Entry(SQLModel, table=True):
+    """One docket entry; `key` is its identity within the case, the same from any source."""
+
+    __table_args__ = (UniqueConstraint("case_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    key: str
+    entry_number: str | None = None
+    date_filed: date | None = None
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    short_description: str | None = None
+    pacer_doc_id: str | None = None
+    url: str | None = None
+    document_available: bool | None = None
+    sealed: bool | None = None
+    content_hash: str
+    sources: str = ""
+    first_seen: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    """Something a person may want to hear about. Never updated once written."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id")
+    kind: str  # new | changed | case | gap
+    source: str
+    summary: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class CheckRun(SQLModel, table=True):
+    """One poll of one case by one source."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="case.id", index=True)
+    source: str = Field(index=True)
+    started_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+    ok: bool = False
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    warning: str | None = Field(default=None, sa_column=Column(Text))
+    requests: int = 0
+    # Of `requests`, those counted against the source's daily budget.
+    quota_requests: int = 0
+
+
+class SourceState(SQLModel, table=True):
+    """Per fetch target (a feed URL, a docket's entry list), what the next poll needs."""
+
+    key: str = Field(primary_key=True)
+    etag: str | None = None
+    last_modified: str | None = None
+    watermark: str | None = None
+    throttled_until: datetime | None = None

@@ -1,0 +1,64 @@
+"""What a source or parser reads from a docket, before anything is stored.
+
+Every source and every parser produces these plain objects; the diff engine is the
+only thing that compares them with the store. Fields a source does not know stay None
+and never overwrite what another source knew.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass
+class ParsedEntry:
+    """One docket entry as a source shows it."""
+
+    entry_number: str | None
+    date_filed: date | None
+    description: str
+    short_description: str | None = None
+    pacer_doc_id: str | None = None
+    # The source's own stable id, used as identity for unnumbered (minute) entries.
+    source_id: str | None = None
+    url: str | None = None
+    document_available: bool | None = None
+    sealed: bool | None = None
+    # Time of filing where the source has one (PACER RSS); None elsewhere.
+    filed_at: datetime | None = None
+
+
+@dataclass
+class ParsedDocket:
+    """A docket (case-level facts plus entries) as one source or file shows it."""
+
+    court: str
+    docket_number: str
+    case_name: str | None = None
+    pacer_case_id: str | None = None
+    courtlistener_id: int | None = None
+    assigned_to: str | None = None
+    date_terminated: date | None = None
+    entries: list[ParsedEntry] = field(default_factory=list)
+
+
+@dataclass
+class Snapshot:
+    """A successful fetch of one case from one source, ready for the diff engine.
+
+    `window` is the number of latest entries the source can show at most (30 for the
+    CourtListener feed); a full window that no longer overlaps the store means entries
+    may have been missed. `delta` is True when the source returned only what changed
+    since the last poll, so an empty entry list is normal rather than an error.
+    """
+
+    source: str
+    docket: ParsedDocket
+    window: int | None = None
+    delta: bool = False
+    # What the source needs next time (SourceState key -> column -> value), stored in
+    # the same transaction as the entries, so a failed store never skips data.
+    state: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Things the user should know although the fetch succeeded (ambiguity, fallbacks).
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,266 @@
+"""CourtListener: the per-docket Atom feed (free, no quota) and the REST API v4.
+
+Without a token the feed is used: the 30 latest entries, one request per case.
+With a token the API gives the full history once, then only entries modified since
+the last poll, ordered by date_modified so that a poll cut short by the budget can
+resume exactly where it stopped. When the budget is spent or the API throttles us,
+the feed keeps the case fresh. Only documented query parameters are sent: the API
+answers 400 to anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+import lxml.html
+from lxml import etree
+
+from docketwatch import docket_numbers, store
+from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
+from docketwatch.models import Case, utcnow
+from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch.sources.base import Source, SourceContext
+
+FEED_WINDOW = 30
+API = "/api/rest/v4"
+STORAGE = "https://storage.courtlistener.com/"
+ATOM = "{http://www.w3.org/2005/Atom}"
+DOCKET_FIELDS = "id,court_id,docket_number,case_name,pacer_case_id,assigned_to_str,date_terminated"
+# A poll through the API costs at least the docket and one page of entries.
+MIN_API_REQUESTS = 2
+
+
+class CourtListenerError(HttpError):
+    """CourtListener answered, but not with what we asked for."""
+
+
+class CourtListenerSource(Source):
+    name = "courtlistener"
+
+    def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+        settings = ctx.config.sources.courtlistener
+        budget = Budget(settings.daily_request_budget, store.quota_used(ctx.session, self.name))
+        for case in cases:
+            try:
+                yield case, self._fetch_case(case, ctx, budget)
+            except (HttpError, ValueError) as e:
+                yield case, e
+
+    def _fetch_case(self, case: Case, ctx: SourceContext, budget: Budget) -> Snapshot:
+        settings = ctx.config.sources.courtlistener
+        warnings: list[str] = []
+        state: dict[str, dict[str, object]] = {}
+        if settings.token:
+            throttled_until = store.source_state(ctx.session, self.name).throttled_until
+            if throttled_until and throttled_until > utcnow():
+                warnings.append(f"API throttled until {throttled_until:%H:%M} UTC; used the feed")
+            elif budget.remaining < MIN_API_REQUESTS:
+                warnings.append(
+                    f"API budget spent ({budget.used}/{budget.limit} requests in 24 h); used the feed"
+                )
+            else:
+                try:
+                    return _Api(ctx, budget).snapshot(case)
+                except Throttled as e:
+                    state[self.name] = {"throttled_until": e.until}
+                    warnings.append(f"{e}; used the feed")
+                except CourtListenerError as e:
+                    if e.status != 403:
+                        raise
+                    warnings.append("the token may not read docket entries (HTTP 403); used the feed")
+        if case.courtlistener_id is None:
+            raise CourtListenerError(
+                f"{case.name!r} has no courtlistener_id, and without an API token the docket cannot "
+                "be looked up: pin courtlistener_id in the configuration or set [sources.courtlistener] token"
+            )
+        snapshot = _feed_snapshot(case, ctx)
+        snapshot.warnings[:0] = warnings
+        snapshot.state.update(state)
+        return snapshot
+
+
+def _feed_snapshot(case: Case, ctx: SourceContext) -> Snapshot:
+    """The 30 latest entries from /docket/<id>/feed/, conditionally requested."""
+    key = f"courtlistener:feed:{case.courtlistener_id}"
+    saved = store.source_state(ctx.session, key)
+    headers = {}
+    if saved.etag:
+        headers["If-None-Match"] = saved.etag
+    if saved.last_modified:
+        headers["If-Modified-Since"] = saved.last_modified
+    url = f"{ctx.config.sources.courtlistener.base_url}/docket/{case.courtlistener_id}/feed/"
+    response = ctx.http.get(url, headers=headers)
+    if response.status_code == 304:
+        docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
+        return Snapshot(source="courtlistener", docket=docket, window=FEED_WINDOW, delta=True)
+    if response.status_code == 404:
+        raise CourtListenerError(f"{url}: CourtListener has no docket {case.courtlistener_id} (HTTP 404)", 404)
+    if response.status_code != 200:
+        raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+    docket = parse_feed(response.content, case.court, case.courtlistener_id)
+    validators = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
+    return Snapshot(source="courtlistener", docket=docket, window=FEED_WINDOW, state={key: validators})
+
+
+_XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
+    """Read a CourtListener docket Atom feed; ValueError when it is not one."""
+    try:
+        root = etree.fromstring(content, _XML)
+    except etree.XMLSyntaxError as e:
+        raise ValueError(f"CourtListener feed for docket {docket_id} is not valid XML ({e})") from None
+    if root.tag != f"{ATOM}feed":
+        raise ValueError(f"CourtListener feed for docket {docket_id} is not an Atom feed")
+    docket = ParsedDocket(court=court, docket_number="", courtlistener_id=docket_id)
+    for item in root.iter(f"{ATOM}entry"):
+        title = item.findtext(f"{ATOM}title", "").strip()
+        head, _, rest = title.partition(" in ")
+        case_name, _, number = rest.rpartition(", ")
+        docket.case_name = docket.case_name or case_name or None
+        docket.docket_number = docket.docket_number or number
+        link = next((l.get("href", "") for l in item.iter(f"{ATOM}link") if l.get("rel") == "alternate"), "")
+        anchor = link.rpartition("#")[2]
+        entry_number = source_id = None
+        if anchor.startswith("entry-"):
+            entry_number = anchor.removeprefix("entry-")
+        elif anchor.startswith("minute-entry-"):
+            source_id = anchor.removeprefix("minute-entry-")
+        elif head.startswith("Entry #"):
+            entry_number = head.removeprefix("Entry #")
+        summary = item.findtext(f"{ATOM}summary", "")
+        text = lxml.html.fragment_fromstring(summary, create_parent="div").text_content() if summary.strip() else ""
+        published = item.findtext(f"{ATOM}published", "").strip()
+        enclosure = next((l.get("href") for l in item.iter(f"{ATOM}link") if l.get("rel") == "enclosure"), None)
+        docket.entries.append(
+            ParsedEntry(
+                entry_number=entry_number,
+                date_filed=datetime.fromisoformat(published).date() if published else None,
+                description=" ".join(text.split()),
+                source_id=source_id,
+                url=enclosure or link or None,
+                document_available=True if enclosure else None,
+            )
+        )
+    return docket
+
+
+class _Api:
+    """One case's poll through the REST API, spending from the shared budget."""
+
+    def __init__(self, ctx: SourceContext, budget: Budget):
+        self.ctx = ctx
+        self.settings = ctx.config.sources.courtlistener
+        self.budget = budget
+
+    def get(self, url: str, params: dict[str, str] | None = None) -> dict:
+        headers = {"Authorization": f"Token {self.settings.token}"}
+        response = self.ctx.http.get(url, params=params, headers=headers, budget=self.budget)
+        if response.status_code == 401:
+            raise CourtListenerError(
+                f"{url}: CourtListener rejected the API token (HTTP 401); "
+                "check [sources.courtlistener] token", 401
+            )
+        if response.status_code != 200:
+            raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise CourtListenerError(f"{url}: CourtListener answered with something that is not JSON") from None
+
+    def snapshot(self, case: Case) -> Snapshot:
+        warnings: list[str] = []
+        docket_json = self.docket(case, warnings)
+        docket = ParsedDocket(
+            court=case.court,
+            docket_number=docket_json.get("docket_number") or "",
+            case_name=docket_json.get("case_name") or None,
+            pacer_case_id=docket_json.get("pacer_case_id") or None,
+            courtlistener_id=docket_json["id"],
+            assigned_to=docket_json.get("assigned_to_str") or None,
+            date_terminated=_date(docket_json.get("date_terminated")),
+        )
+        if docket_numbers.try_normalize(docket.docket_number) != case.docket_number:
+            # Stop before spending requests on entries; the diff engine reports it.
+            return Snapshot(source="courtlistener", docket=docket, delta=True)
+        key = f"courtlistener:entries:{docket.courtlistener_id}"
+        watermark = store.source_state(self.ctx.session, key).watermark
+        full_history = watermark is None
+        params = {"docket": str(docket.courtlistener_id), "order_by": "date_modified",
+                  "omit": "recap_documents__plain_text"}
+        if watermark:
+            # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
+            params["date_modified__gte"] = watermark
+        url: str | None = f"{self.settings.base_url}{API}/docket-entries/"
+        while url:
+            try:
+                page = self.get(url, params)
+            except BudgetExhausted as e:
+                warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
+                break
+            for item in page.get("results", []):
+                docket.entries.append(_entry(item))
+                if watermark is None or _later(item.get("date_modified"), watermark):
+                    watermark = item["date_modified"]
+            url, params = page.get("next"), None
+        return Snapshot(
+            source="courtlistener",
+            docket=docket,
+            delta=not full_history,
+            state={key: {"watermark": watermark}},
+            warnings=warnings,
+        )
+
+    def docket(self, case: Case, warnings: list[str]) -> dict:
+        """The case's docket: by pinned or remembered id, else looked up by number."""
+        if case.courtlistener_id:
+            url = f"{self.settings.base_url}{API}/dockets/{case.courtlistener_id}/"
+            return self.get(url, {"fields": DOCKET_FIELDS})
+        found = self.get(
+            f"{self.settings.base_url}{API}/dockets/",
+            {"court": case.court, "docket_number_core": docket_numbers.core(case.docket_number),
+             "fields": DOCKET_FIELDS + ",date_created", "order_by": "date_created"},
+        ).get("results", [])
+        same = [d for d in found if docket_numbers.try_normalize(d.get("docket_number")) == case.docket_number]
+        if not same:
+            raise CourtListenerError(
+                f"CourtListener has no docket {case.docket_number} in court {case.court!r} "
+                f"({len(found)} with the same year and serial in other offices); "
+                "check the docket number, or pin courtlistener_id"
+            )
+        same.sort(key=lambda d: not d.get("pacer_case_id"))
+        if len(same) > 1:
+            ids = ", ".join(str(d["id"]) for d in same)
+            warnings.append(
+                f"{len(same)} CourtListener dockets match {case.court} {case.docket_number} ({ids}); "
+                f"using {same[0]['id']}; pin courtlistener_id to choose"
+            )
+        return same[0]
+
+
+def _entry(item: dict) -> ParsedEntry:
+    documents = item.get("recap_documents") or []
+    main = next((d for d in documents if d.get("attachment_number") is None), {})
+    number = item.get("entry_number")
+    path = main.get("filepath_local")
+    return ParsedEntry(
+        entry_number=str(number) if number is not None else None,
+        date_filed=_date(item.get("date_filed")),
+        description=item.get("description") or "",
+        short_description=main.get("description") or None,
+        pacer_doc_id=main.get("pacer_doc_id") or None,
+        source_id=str(item["id"]),
+        url=STORAGE + path if path else None,
+        document_available=main.get("is_available"),
+        sealed=main.get("is_sealed"),
+    )
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _later(a: str | None, b: str) -> bool:
+    return a is not None and datetime.fromisoformat(a) > datetime.fromisoformat(b)
