@@ -12,12 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from docketwatch import diff, store
 from docketwatch.config import CaseConfig, Config
 from docketwatch.http import HttpClient, HttpError, Throttled
-from docketwatch.models import Case, CheckRun, Entry, utcnow
+from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
 from docketwatch.snapshot import Snapshot
 from docketwatch.sources import REGISTRY, SourceContext
 
@@ -125,9 +125,21 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
             _save_state(session, {run.source: {"throttled_until": outcome.until}})
         run.error = str(outcome) or type(outcome).__name__
         result.errors.append(run.error)
+        if _was_ok(session, case, run.source):
+            # One event when a source starts failing for a case, not one per failed poll.
+            session.add(Event(case_id=case.id, kind="error", source=run.source, summary=run.error))
     run.finished_at = utcnow()
     session.add(run)
     session.commit()
+
+
+def _was_ok(session: Session, case: Case, source: str) -> bool:
+    """True when the previous poll of this case by this source succeeded (or there was none)."""
+    previous = session.exec(
+        select(CheckRun).where(CheckRun.case_id == case.id, CheckRun.source == source)
+        .order_by(CheckRun.id.desc()).limit(1)
+    ).first()
+    return previous is None or previous.ok
 
 
 def _save_state(session: Session, state: dict[str, dict[str, object]]) -> None:

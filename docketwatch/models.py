@@ -64,7 +64,7 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     entry_id: int | None = Field(default=None, foreign_key="entry.id")
-    kind: str  # new | changed | case | gap
+    kind: str  # new | changed | case | gap | error
     source: str
     summary: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -6,7 +6,7 @@ import json
 
 from werkzeug import Response
 
-from tests.conftest import KADREY_ID, check_json, dump_db, run_cli, write_config
+from tests.conftest import KADREY_ID, check_json, dump_db, error_events, run_cli, write_config
 
 
 def numbers(entries: list[dict]) -> list[str | None]:
@@ -67,6 +67,7 @@ def test_a_server_error_changes_nothing_stored(fake_cl, tmp_path):
     code, result = check_json(config)
     assert code == 3 and result["ok"] is False and "HTTP 500" in result["error"]
     assert dump_db(tmp_path) == before
+    assert error_events(tmp_path) == [result["error"]]  # the failure itself is recorded, once
 
     status = json.loads(run_cli(config, "status", "--json").stdout)["cases"][0]
     assert "HTTP 500" in status["last_error"] and status["entries"] == len(before["entry"])
@@ -95,6 +96,7 @@ def test_feed_mode_baseline_new_entries_conditional_request_and_truncation(fake_
     code, result = check_json(config)
     assert code == 3 and "not valid XML" in result["error"]
     assert dump_db(tmp_path) == before
+    assert check_json(config)[0] == 3 and len(error_events(tmp_path)) == 1  # still failing: no new event
 
 
 def test_feed_that_no_longer_reaches_the_store_records_a_gap(fake_cl, tmp_path):
