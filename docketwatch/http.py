@@ -118,6 +118,8 @@ class HttpClient:
             allowed_methods=frozenset({"GET"}),
             backoff_factor=self.backoff,
             raise_on_status=False,
+            # 429 is handled above, with a cap on the wait; urllib3 would sleep any Retry-After.
+            respect_retry_after_header=False,
         )
         try:
             response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)

@@ -1,0 +1,70 @@
+"""Appellate Case Management System (ACMS) docket JSON, the successor of CM/ECF in
+some circuits (the Ninth and Second first).
+
+Entries carry a stable GUID (`docketEntryId`), kept as both `pacer_doc_id` (as
+CourtListener does) and `source_id`. The file does not name its court.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import lxml.html
+
+from docketwatch.parsers.common import ParseError, clean_text, text_of
+from docketwatch.snapshot import ParsedDocket, ParsedEntry
+
+
+def _html_text(fragment: str | None) -> str:
+    """Plain text of the HTML snippet ACMS uses for docket text."""
+    if not fragment or not fragment.strip():
+        return ""
+    return clean_text(text_of(lxml.html.fragment_fromstring(fragment, create_parent="div")))
+
+
+def _iso_date(value: Any) -> date | None:
+    """`2022-01-05` or `2022-01-05T00:00:00` -> date."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _entry(raw: dict[str, Any]) -> ParsedEntry:
+    number = raw.get("entryNumber")
+    entry_id = raw.get("docketEntryId")
+    return ParsedEntry(
+        entry_number=str(number) if number is not None else None,
+        date_filed=_iso_date(raw.get("endDate")),
+        description=_html_text(raw.get("docketEntryText")),
+        pacer_doc_id=entry_id,
+        source_id=entry_id,
+    )
+
+
+def parse_acms(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket]]:
+    """Return (court, [docket]) for an ACMS docket JSON payload."""
+    try:
+        data = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParseError(f"the ACMS JSON is not valid JSON (truncated download?): {exc}") from exc
+    details = data.get("caseDetails") if isinstance(data, dict) else None
+    docket_info = data.get("docketInfo") if isinstance(data, dict) else None
+    if not isinstance(details, dict) or not isinstance(docket_info, dict) or not details.get("caseNumber"):
+        raise ParseError("the JSON is not an ACMS docket (no caseDetails.caseNumber / docketInfo)")
+    raw_entries = docket_info.get("docketEntries")
+    if not isinstance(raw_entries, list) or not all(isinstance(e, dict) for e in raw_entries):
+        raise ParseError("ACMS docketInfo.docketEntries is not a list of entries")
+    return court, [
+        ParsedDocket(
+            court=court or "",
+            docket_number=str(details["caseNumber"]),
+            case_name=details.get("name") or None,
+            pacer_case_id=details.get("caseId") or None,
+            entries=[_entry(raw) for raw in raw_entries],
+        )
+    ]

@@ -1,0 +1,158 @@
+"""Helpers every PACER parser needs: the error type, safe loading, text and date cleanup.
+
+Kept in one place so that all file kinds clean docket text the same way, which is also
+the way CourtListener stores it; otherwise the same entry read from two sources would
+look changed to the diff engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date
+
+import lxml.html
+from lxml import etree
+
+HtmlElement = lxml.html.HtmlElement
+
+
+class ParseError(ValueError):
+    """The content is not a PACER file docketwatch can read, or it is damaged."""
+
+
+_SPACE_BEFORE_COMMA = re.compile(r" ,")
+_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+# Lower case only: PACER writes its hosts that way, and a case-blind scan of a large
+# page costs more than the rest of the parse.
+_ECF_HOST = re.compile(rb"ecf\.([a-z0-9]{2,8})\.uscourts\.gov")
+_DOC_ID = re.compile(r"/docs?1/(\d+)")
+# A complete HTML page ends with </body> or </html>; a cut download does not.
+_HTML_END = re.compile(rb"</(body|html)\s*>", re.IGNORECASE)
+_HTML_TAIL_BYTES = 4096
+_JUDGE_TITLE = re.compile(
+    r"^(?:(?:Hon\.?|Honorable|Chief|Senior|District|Magistrate|Bankruptcy|U\.\s?S\.|Judge)\s+)+",
+    re.IGNORECASE,
+)
+# Document links name the case: goDLS('/doc1/...','509180',...) in trial courts,
+# doDocPostURL('...','289646') or ?caseId=46307 in appellate courts.
+# Older bankruptcy pages encode it in the link id: "documentKcaseidV17148Kde_seq_numV...".
+_SCRIPT_CASE_ID = re.compile(r"(?:goDLS|doDocPostURL)\('[^']*',\s*'(\d+)'")
+_CASE_ID_PARAM = re.compile(r"[?&]caseid=(\d+)", re.IGNORECASE)
+_CASE_ID_IN_LINK_ID = re.compile(r"caseidV(\d+)K")
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def clean_text(text: str) -> str:
+    """Collapse whitespace (including no-break spaces) and drop spaces before commas.
+
+    This mirrors the cleanup CourtListener applies, so docket text from a saved PACER
+    page compares equal to the same entry fetched from CourtListener.
+    """
+    text = " ".join(text.split())
+    return _SPACE_BEFORE_COMMA.sub(",", text) if " ," in text else text
+
+
+def parse_mdy(text: str | None) -> date | None:
+    """Parse the first MM/DD/YYYY date in `text`, the format every PACER page uses."""
+    if not text:
+        return None
+    m = _MDY.search(text)
+    if not m:
+        return None
+    try:
+        return date(int(m[3]), int(m[1]), int(m[2]))
+    except ValueError:
+        return None
+
+
+def court_from_content(content: bytes) -> str | None:
+    """The court id of the most frequent `ecf.<court>.uscourts.gov` host in the file.
+
+    The most frequent rather than the first, because docket text sometimes links to
+    another court's ECF site.
+    """
+    hosts = Counter(_ECF_HOST.findall(content))
+    if not hosts:
+        return None
+    return hosts.most_common(1)[0][0].decode("ascii")
+
+
+def doc_id_from_url(url: str | None) -> str | None:
+    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate) link."""
+    if not url:
+        return None
+    m = _DOC_ID.search(url)
+    return m[1] if m else None
+
+
+def absolute_url(href: str | None, court: str | None) -> str | None:
+    """Make a site-relative PACER link absolute, when the court (hence host) is known."""
+    if not href or href.startswith(("http://", "https://")):
+        return href
+    if court and href.startswith("/"):
+        return f"https://ecf.{court}.uscourts.gov{href}"
+    return href
+
+
+def load_html(content: bytes) -> lxml.html.HtmlElement:
+    """Parse a saved PACER HTML page, refusing pages that were cut off.
+
+    Pages are decoded as UTF-8 when they are valid UTF-8, whatever their meta tag says:
+    browsers re-encode pages they save but keep the original (often ISO-8859-1) meta
+    tag. Otherwise Windows-1252, PACER's actual legacy encoding.
+    """
+    if not _HTML_END.search(content[-_HTML_TAIL_BYTES:]):
+        raise ParseError("the HTML page is incomplete (no closing </body> or </html>); download it again")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        text = content.decode("cp1252", errors="replace")
+    # lxml refuses str input that still declares a byte encoding.
+    text = _XML_DECLARATION.sub("", text, count=1)
+    try:
+        tree = lxml.html.document_fromstring(text)
+    except (etree.ParserError, ValueError) as exc:
+        raise ParseError(f"the HTML page cannot be parsed: {exc}") from exc
+    # Scripts sit inside table cells (bankruptcy DocLink() calls) and would end up in
+    # cell text; styles only add bulk (ad blockers inject hundreds of KB of them).
+    etree.strip_elements(tree, "script", "style", with_tail=False)
+    return tree
+
+
+def text_of(element: HtmlElement) -> str:
+    """All text inside an element (its tail excluded); a faster text_content()."""
+    return etree.tostring(element, method="text", encoding=str, with_tail=False)
+
+
+def row_cells(row: HtmlElement) -> list[HtmlElement]:
+    """The row's own td/th cells (comments and nested tables excluded)."""
+    return [c for c in row if c.tag in ("td", "th")]
+
+
+def table_rows(table_or_body: HtmlElement) -> list[HtmlElement]:
+    """The table's own rows, whether or not the page has explicit <tbody>s."""
+    return table_or_body.xpath("tr|tbody/tr")
+
+
+def judge_name(text: str | None) -> str | None:
+    """`Hon. William Alsup` -> `William Alsup`, as CourtListener stores judges."""
+    if not text:
+        return None
+    return _JUDGE_TITLE.sub("", clean_text(text)) or None
+
+
+def case_id_from_links(tree: HtmlElement, anchors: list[HtmlElement]) -> str | None:
+    """PACER's internal case id, read from the entries' document links.
+
+    Only entry links are used: links in a docket header point to *related* cases.
+    """
+    for a in anchors:
+        if m := (
+            _SCRIPT_CASE_ID.search(a.get("onclick") or "")
+            or _CASE_ID_PARAM.search(a.get("href") or "")
+            or _CASE_ID_IN_LINK_ID.search(a.get("id") or "")
+        ):
+            return m[1]
+    values = tree.xpath("//input[@name='caseid']/@value")
+    return values[0] if values else None

@@ -1,0 +1,89 @@
+"""Configuration errors: exit code 2 and a message naming the file, the key and the value."""
+
+from __future__ import annotations
+
+import pytest
+
+from docketwatch import config
+from tests.conftest import run_cli
+
+GOOD_CASE = '''
+[[cases]]
+name = "Kadrey v. Meta Platforms, Inc."
+court = "cand"
+docket_number = "3:23-cv-03417-VC"
+'''
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('[sources.courtlistener]\nbase_url = "https://x"\ntokn = "abc"\n' + GOOD_CASE,
+         ["unknown key 'sources.courtlistener.tokn'", "check its spelling"]),
+        (GOOD_CASE + GOOD_CASE.replace("3:23-cv-03417-VC", "3:23-xx-03417/7").replace("Kadrey", "Other"),
+         ["cases[2].docket_number", "'3:23-xx-03417/7'", "3:23-cv-03417"]),
+        (GOOD_CASE.replace('"cand"', '"cand9"'),
+         ["cases[1].court = 'cand9'", "is not a CourtListener court id"]),
+        ('[sources.courtlistener]\ntoken = "${DW_TEST_UNSET_TOKEN}"\n' + GOOD_CASE,
+         ["sources.courtlistener.token", "DW_TEST_UNSET_TOKEN is not set"]),
+        (GOOD_CASE.replace('name = "Kadrey v. Meta Platforms, Inc."\n', ""), ["cases[1].name is required"]),
+        (GOOD_CASE + '[sources.courtlistener]\ndaily_request_budget = "lots"\n',
+         ["sources.courtlistener.daily_request_budget = 'lots'"]),
+        (GOOD_CASE.replace('docket_number = "3:23-cv-03417-VC"', 'docket_number = "3:23-cv-03417-VC"\nsources = ["pacr"]'),
+         ["cases[1].sources = ['pacr']", "'courtlistener'"]),
+        (GOOD_CASE + GOOD_CASE.replace("Kadrey v. Meta Platforms, Inc.", "Kadrey again").replace("-VC", ""),
+         ["are the same docket (cand 3:23-cv-03417)"]),
+        ("[[cases]\nname = 1", ["not valid TOML"]),
+    ],
+)
+def test_bad_configuration_is_named_precisely(tmp_path, text, expected):
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as caught:
+        config.load(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    for fragment in expected:
+        assert fragment in message
+
+
+def test_cli_exits_2_with_the_message_and_stores_nothing(tmp_path):
+    path = write(tmp_path, f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n' + GOOD_CASE.replace('"cand"', '"nowhere"'))
+    proc = run_cli(path, "check")
+    assert proc.returncode == 2
+    assert str(path) in proc.stderr and "cases[1].court = 'nowhere'" in proc.stderr
+    assert not (tmp_path / "dw.db").exists()
+
+
+def test_missing_file_and_unknown_case_are_usage_errors(tmp_path):
+    assert run_cli(tmp_path / "nope.toml", "status").returncode == 2
+    path = write(tmp_path, f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n' + GOOD_CASE)
+    proc = run_cli(path, "status", "Silverman")
+    assert proc.returncode == 2 and "no configured case matches 'Silverman'" in proc.stderr
+
+
+def test_environment_values_are_substituted(tmp_path, monkeypatch):
+    monkeypatch.setenv("DW_TEST_TOKEN", "tok-123")
+    path = write(tmp_path, '[sources.courtlistener]\ntoken = "${DW_TEST_TOKEN}"\n' + GOOD_CASE)
+    loaded = config.load(path)
+    assert loaded.sources.courtlistener.token == "tok-123"
+    assert loaded.cases[0].docket_number == "3:23-cv-03417"
+
+
+def test_the_bundled_watchlist_loads_and_cases_match_by_name_or_number(tmp_path):
+    loaded = config.load(config.resolve_path(None))
+    assert len(loaded.cases) >= 20
+    assert all(c.courtlistener_id for c in loaded.cases)
+    assert [c.name for c in loaded.select(["kadrey"])] == ["Kadrey v. Meta Platforms, Inc."]
+    assert [c.name for c in loaded.select(["3:24-cv-05417-WHA"])] == ["Bartz v. Anthropic PBC"]
+
+
+def test_config_option_wins_over_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKETWATCH_CONFIG", str(tmp_path / "from-env.toml"))
+    assert config.resolve_path(None) == tmp_path / "from-env.toml"
+    assert config.resolve_path("given.toml").name == "given.toml"

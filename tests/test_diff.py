@@ -1,0 +1,130 @@
+"""The diff engine against a real SQLite store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlmodel import Session, select
+
+from docketwatch import diff, store
+from docketwatch.models import Case, Entry, Event
+from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
+
+
+@pytest.fixture
+def session(tmp_path):
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'dw.db'}")
+    with Session(engine) as s:
+        yield s
+
+
+@pytest.fixture
+def case(session) -> Case:
+    row = Case(court="cand", docket_number="3:23-cv-03417", name="Kadrey v. Meta")
+    session.add(row)
+    session.commit()
+    return row
+
+
+def snap(*entries: ParsedEntry, source="courtlistener", number="3:23-cv-03417-VC", delta=False, window=None, **docket):
+    return Snapshot(source=source, docket=ParsedDocket(court="cand", docket_number=number, entries=list(entries), **docket),
+                    delta=delta, window=window)
+
+
+def entry(number: str | None, text: str, day: str = "2025-03-07", **kw) -> ParsedEntry:
+    return ParsedEntry(entry_number=number, date_filed=date.fromisoformat(day), description=text, **kw)
+
+
+def events(session) -> list[tuple[str, str]]:
+    return [(e.kind, e.summary) for e in session.exec(select(Event).order_by(Event.id))]
+
+
+def test_first_poll_is_a_quiet_baseline_unless_asked(session, case):
+    result = diff.apply(session, case, snap(entry("471", "ORDER Granting in Part 413 Motion to Dismiss")))
+    assert result.baseline and result.new == [] and events(session) == []
+    result = diff.apply(session, case, snap(entry("472", "NOTICE")))
+    assert not result.baseline and [e.entry_number for e in result.new] == ["472"]
+
+
+def test_notify_baseline_reports_everything_as_new(session, case):
+    result = diff.apply(session, case, snap(entry("1", "COMPLAINT"), entry("2", "SUMMONS")), notify_baseline=True)
+    assert result.baseline and len(result.new) == 2 and [k for k, _ in events(session)] == ["new", "new"]
+
+
+def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session, case):
+    diff.apply(session, case, snap(entry("1", "COMPLAINT")))
+    rss = entry("484", "Discovery Order", short_description="Discovery Order")
+    assert [e.key for e in diff.apply(session, case, snap(rss, source="pacer_rss", delta=True)).new] == ["#484"]
+    full = entry("0484", "Discovery Order re 481 Discovery Letter Brief re Chris Bakewell Interview Notes.",
+                 short_description="Discovery Order")
+    result = diff.apply(session, case, snap(full))
+    assert result.new == [] and [c.what for c in result.changed] == [["text filled in"]]
+    stored = session.exec(select(Entry).where(Entry.key == "#484")).one()
+    assert stored.description.startswith("Discovery Order re 481") and stored.sources == "courtlistener,pacer_rss"
+    # The short RSS text seen again never replaces the full text, and is no change.
+    result = diff.apply(session, case, snap(rss, source="pacer_rss", delta=True))
+    assert result.changed == [] and stored.description.startswith("Discovery Order re 481")
+
+
+def test_document_available_and_sealed_are_changes(session, case):
+    diff.apply(session, case, snap(entry("391", "EXHIBIT", document_available=False)))
+    result = diff.apply(session, case, snap(entry("391", "EXHIBIT", document_available=True, url="https://s/391.pdf")))
+    assert [c.what for c in result.changed] == [["document now available"]]
+    result = diff.apply(session, case, snap(entry("391", "EXHIBIT", sealed=True)))
+    assert [c.what for c in result.changed] == [["document sealed"]]
+    result = diff.apply(session, case, snap(entry("391", "EXHIBIT", sealed=True)))
+    assert result.changed == []
+
+
+def test_edited_text_is_a_change_and_unknown_fields_keep_what_was_known(session, case):
+    diff.apply(session, case, snap(entry("56", "ORDER GRANTING MOTION TO DISMISS", document_available=True)))
+    result = diff.apply(session, case, snap(entry("56", "ORDER GRANTING MOTION TO DISMISS  (amended)")))
+    assert [c.what for c in result.changed] == [["text edited"]]
+    assert session.exec(select(Entry)).one().document_available is True  # None from a source = unknown
+
+
+def test_whitespace_only_differences_are_not_changes(session, case):
+    diff.apply(session, case, snap(entry("1", "COMPLAINT  against\nMeta")))
+    assert diff.apply(session, case, snap(entry("1", "COMPLAINT against Meta"))).changed == []
+
+
+def test_unnumbered_entries_use_the_source_id_else_date_and_text(session, case):
+    minute = ParsedEntry(entry_number=None, date_filed=date(2025, 1, 13), description="Minute Entry", source_id="9001")
+    plain = entry(None, "Discovery order (Hixson, M.J.)", day="2024-10-01")
+    diff.apply(session, case, snap(minute, plain))
+    keys = sorted(e.key for e in session.exec(select(Entry)))
+    assert keys[0].startswith("2024-10-01:") and keys[1] == "courtlistener:9001"
+    assert diff.apply(session, case, snap(minute, plain)).new == []
+
+
+def test_case_changes_after_the_baseline(session, case):
+    diff.apply(session, case, snap(entry("1", "X"), case_name="Kadrey v. Meta", assigned_to="Vince Chhabria"))
+    result = diff.apply(session, case, snap(entry("1", "X"), case_name="Kadrey v. Meta Platforms, Inc.",
+                                            assigned_to="Araceli Martinez-Olguin", date_terminated=date(2025, 9, 1)))
+    assert result.case_changes == [
+        "renamed: Kadrey v. Meta -> Kadrey v. Meta Platforms, Inc.",
+        "reassigned: Vince Chhabria -> Araceli Martinez-Olguin",
+        "terminated on 2025-09-01",
+    ]
+    assert [k for k, _ in events(session)] == ["case", "case", "case"]
+
+
+def test_wrong_docket_and_empty_fetch_raise_before_writing(session, case):
+    diff.apply(session, case, snap(entry("1", "X")))
+    session.commit()
+    with pytest.raises(diff.SnapshotError, match="'3:23-cv-03416'.*'3:23-cv-03417'"):
+        diff.apply(session, case, snap(entry("2", "Y"), number="3:23-cv-03416"))
+    with pytest.raises(diff.SnapshotError, match="returned no entries"):
+        diff.apply(session, case, snap())
+    assert session.exec(select(Entry)).all()[0].key == "#1" and len(session.exec(select(Entry)).all()) == 1
+    assert diff.apply(session, case, snap(delta=True)).new == []  # "nothing changed since" is fine
+
+
+def test_full_window_without_overlap_is_a_gap(session, case):
+    diff.apply(session, case, snap(entry("1", "X")))
+    window = [entry(str(n), f"E{n}") for n in range(100, 130)]
+    result = diff.apply(session, case, snap(*window, window=30))
+    assert result.gap and ("gap", result.gap) in events(session)
+    overlapping = [entry(str(n), f"E{n}") for n in range(101, 131)]
+    assert diff.apply(session, case, snap(*overlapping, window=30)).gap is None

@@ -1,0 +1,605 @@
+"""docketwatch's PACER parsers, measured against juriscraper's parse of the same files.
+
+tests/fixtures/pacer holds real PACER files with juriscraper's output beside each
+(`*.expected.json`; provenance in its README.md, MANIFEST.tsv and SHA256SUMS). That
+output is an oracle, not ground truth: where docketwatch is right and juriscraper is
+wrong, the case is listed in ORACLE_EXCEPTIONS with the reason, never absorbed by a
+lower threshold.
+
+    PYTHONPATH=. python -m pytest tests/test_parsers.py -q -s   # -s shows the table
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from difflib import SequenceMatcher
+from pathlib import Path
+
+import pytest
+
+from docketwatch.docket_numbers import try_normalize
+from docketwatch.parsers import KINDS, ParsedFile, ParseError, detect_kind, parse
+from docketwatch.parsers.pacer_rss import parse_pub_date
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pacer"
+FIELDS = ("docket_number", "entry_number", "date_filed", "description")
+REQUIRED_AGREEMENT = 0.99
+
+# Rows where docketwatch is right and juriscraper is wrong, keyed by
+# (input file, docket number as written, entry number), with the reason.
+ORACLE_EXCEPTIONS: dict[tuple[str, str, str | None], str] = {
+    ("rss__wvsd__wvsd.xml", "5:18-~gr-00001", "2"): (
+        "juriscraper drops RSS items whose title holds no docket number it recognises; "
+        "the court mistyped this one ('~gr'). The item is still a real filing (document 2 "
+        "in PACER case 223879), so docketwatch keeps it, docket number as written, "
+        "rather than lose a filing silently."
+    ),
+}
+
+# MANIFEST.tsv kinds -> docketwatch kinds (ACMS files are told apart by extension).
+MANIFEST_KINDS = {
+    "rss": "pacer_rss",
+    "district_docket": "docket_report",
+    "other": "docket_history",
+    "appellate_docket": "appellate_docket",
+}
+
+
+def manifest_inputs() -> list[tuple[str, str]]:
+    """(input file, docketwatch kind) for every input listed in MANIFEST.tsv."""
+    lines = (FIXTURES / "MANIFEST.tsv").read_text().splitlines()[1:]
+    inputs = []
+    for line in lines:
+        name, _path, _court, kind, *_ = line.split("\t")
+        if ".expected." not in name:
+            inputs.append((name, "acms_json" if name.endswith(".acms_json") else MANIFEST_KINDS[kind]))
+    return inputs
+
+
+def read(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def expected_for(name: str) -> dict | list:
+    return json.loads(read(name.rsplit(".", 1)[0] + ".expected.json"))
+
+
+# ---------------------------------------------------------------- agreement test
+
+
+def normalize_text(text: str | None) -> str:
+    """Whitespace-normalized (and, as CourtListener stores it, no space before commas)."""
+    return " ".join((text or "").split()).replace(" ,", ",")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entry, reduced to the fields compared."""
+
+    docket_written: str
+    docket_number: str  # normalized where possible
+    entry_number: str | None
+    date_filed: str
+    description: str
+
+    @classmethod
+    def make(cls, docket: str, number: object, filed: str, description: str | None) -> Row:
+        return cls(
+            docket,
+            try_normalize(docket) or docket.strip(),
+            None if number is None else str(number),
+            filed,
+            normalize_text(description),
+        )
+
+
+def expected_rows(expected: dict | list, kind: str) -> list[Row]:
+    """juriscraper's entries. RSS output is one docket dict per (merged) item."""
+    rows = []
+    for docket in expected if isinstance(expected, list) else [expected]:
+        for e in docket["docket_entries"]:
+            text = e.get("short_description") if kind == "pacer_rss" else e.get("description")
+            # RSS dates are datetimes with the feed's offset: their date part is the date.
+            rows.append(Row.make(docket["docket_number"], e["document_number"], (e["date_filed"] or "")[:10], text))
+    return rows
+
+
+def docketwatch_rows(parsed: ParsedFile) -> list[Row]:
+    rows = []
+    for docket in parsed.dockets:
+        for e in docket.entries:
+            text = e.short_description if parsed.kind == "pacer_rss" else e.description
+            filed = e.date_filed.isoformat() if e.date_filed else ""
+            rows.append(Row.make(docket.docket_number, e.entry_number, filed, text))
+    return rows
+
+
+def align(expected: list[Row], ours: list[Row], kind: str) -> list[tuple[Row | None, Row | None]]:
+    """Pair each expected entry with docketwatch's, tolerating missing and extra ones.
+
+    Docket pages list entries in page order on both sides. RSS output is grouped
+    differently (juriscraper: one dict per filing; docketwatch: one docket per case),
+    so both are sorted first.
+    """
+    if kind == "pacer_rss":
+        order = lambda r: (r.docket_number, r.date_filed, r.entry_number or "", r.description)  # noqa: E731
+        expected, ours = sorted(expected, key=order), sorted(ours, key=order)
+        key = lambda r: (r.docket_number, r.date_filed, r.entry_number)  # noqa: E731
+    else:
+        key = lambda r: (r.date_filed, r.entry_number)  # noqa: E731
+    matcher = SequenceMatcher(None, [key(r) for r in expected], [key(r) for r in ours], autojunk=False)
+    pairs: list[tuple[Row | None, Row | None]] = []
+    for _tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for k in range(max(i2 - i1, j2 - j1)):
+            pairs.append((expected[i1 + k] if i1 + k < i2 else None, ours[j1 + k] if j1 + k < j2 else None))
+    return pairs
+
+
+@dataclass
+class Tally:
+    """Counts for one file or kind: rows compared, and how many agree per field."""
+
+    entries: int = 0
+    documented: int = 0
+    agreeing: int = 0
+    fields: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
+
+    def add(self, other: Tally) -> None:
+        self.entries += other.entries
+        self.documented += other.documented
+        self.agreeing += other.agreeing
+        for f in FIELDS:
+            self.fields[f] += other.fields[f]
+
+    @property
+    def compared(self) -> int:
+        return self.entries - self.documented
+
+    def share(self, count: int) -> float:
+        return count / self.compared if self.compared else 1.0
+
+
+Disagreement = tuple[str, Row | None, Row | None]
+
+
+def tally_file(
+    name: str, used_exceptions: set[tuple[str, str, str | None]], disagreements: list[Disagreement]
+) -> tuple[str, Tally]:
+    """Compare one file; record undocumented disagreements and documented exceptions used."""
+    parsed = parse(read(name))
+    tally = Tally()
+    for exp, ours in align(expected_rows(expected_for(name), parsed.kind), docketwatch_rows(parsed), parsed.kind):
+        tally.entries += 1
+        same = {f: exp is not None and ours is not None and getattr(exp, f) == getattr(ours, f) for f in FIELDS}
+        row = ours or exp
+        exception = (name, row.docket_written, row.entry_number)
+        if not all(same.values()) and exception in ORACLE_EXCEPTIONS:
+            tally.documented += 1
+            used_exceptions.add(exception)
+            continue
+        tally.agreeing += all(same.values())
+        if not all(same.values()):
+            disagreements.append((name, exp, ours))
+        for f in FIELDS:
+            tally.fields[f] += same[f]
+    return parsed.kind, tally
+
+
+def table_line(label: str, kind: str, t: Tally) -> str:
+    percents = " | ".join(f"{100 * t.share(t.fields[f]):.1f}%" for f in FIELDS)
+    return f"| {label} | {kind} | {t.entries} | {t.documented} | {100 * t.share(t.agreeing):.1f}% | {percents} |"
+
+
+def test_agreement_with_juriscraper() -> None:
+    """Every input/expected pair: entries agree on docket number, number, date and text."""
+    used: set[tuple[str, str, str | None]] = set()
+    disagreements: list[Disagreement] = []
+    by_kind: dict[str, Tally] = defaultdict(Tally)
+    lines = [
+        "| file | kind | entries | documented oracle errors | all fields agree "
+        "| docket # | entry # | date filed | description |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, _kind in manifest_inputs():
+        kind, tally = tally_file(name, used, disagreements)
+        by_kind[kind].add(tally)
+        lines.append(table_line(name, kind, tally))
+    total = Tally()
+    for kind in KINDS:
+        lines.append(table_line("**all files**", f"**{kind}**", by_kind[kind]))
+        total.add(by_kind[kind])
+    lines.append(table_line("**all files**", "**all kinds**", total))
+    print("\n\nAgreement with juriscraper's parse (entries compared field by field)\n")
+    print("\n".join(lines))
+    for key in ORACLE_EXCEPTIONS:
+        print(f"\nDocumented oracle error {key}: {ORACLE_EXCEPTIONS[key]}")
+    for name, exp, ours in disagreements[:20]:
+        print(f"\nDISAGREEMENT in {name}:\n  juriscraper: {exp}\n  docketwatch: {ours}")
+
+    assert used == set(ORACLE_EXCEPTIONS), f"stale ORACLE_EXCEPTIONS: {set(ORACLE_EXCEPTIONS) - used}"
+    for kind in KINDS:
+        t = by_kind[kind]
+        assert t.compared > 0, f"no {kind} entries compared"
+        assert t.share(t.agreeing) >= REQUIRED_AGREEMENT, f"{kind}: only {t.agreeing}/{t.compared} entries agree"
+
+
+# ---------------------------------------------------------------- fixtures and kinds
+
+
+def test_fixture_copies_match_their_checksums() -> None:
+    for line in read("SHA256SUMS").decode().splitlines():
+        digest, name = line.split(maxsplit=1)
+        assert hashlib.sha256(read(name.lstrip("*"))).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize(("name", "kind"), manifest_inputs())
+def test_kind_is_detected_from_content(name: str, kind: str) -> None:
+    content = read(name)
+    assert detect_kind(content) == kind
+    assert parse(content).kind == kind
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"  \n ",
+        b"just some text",
+        b"<html><body><h1>PACER Login</h1><form>...</form></body></html>",
+        b'{"results": []}',
+        b"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'></feed>",
+    ],
+)
+def test_other_content_is_refused(content: bytes) -> None:
+    with pytest.raises(ParseError):
+        detect_kind(content)
+    with pytest.raises(ParseError):
+        parse(content)
+
+
+def test_parse_error_is_a_value_error() -> None:
+    assert issubclass(ParseError, ValueError)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rss__nyed__nyed_1.xml",
+        "rss__wvsd__wvsd.xml",
+        "district_docket__njd__njd_509180.html",
+        "other__cand__cand_299226.html",
+        "appellate_docket__ca6__ca6_1.html",
+        "appellate_docket__ca9__ca9_22-21.acms_json",
+    ],
+)
+@pytest.mark.parametrize("fraction", [0.3, 0.6, 0.95])
+def test_truncated_files_raise(name: str, fraction: float) -> None:
+    content = read(name)
+    with pytest.raises(ParseError):
+        parse(content[: int(len(content) * fraction)])
+
+
+def test_unknown_entry_layouts_raise_rather_than_return_nothing() -> None:
+    report = read("district_docket__njd__njd_509180.html")
+    iso_dates = re.sub(rb">(\d\d)/(\d\d)/(\d{4})<", rb">\3-\1-\2<", report)
+    with pytest.raises(ParseError, match="unreadable date"):
+        parse(iso_dates)
+    history = read("other__cand__cand_299226.html")
+    with pytest.raises(ParseError, match="none could be read"):
+        parse(history.replace(b"<table width=\"100%\" border=\"0\" cellpadding=\"0\" cellspacing=\"0\">", b"<div>"))
+
+
+# ---------------------------------------------------------------- hostile XML
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss version="2.0"><channel><link>https://ecf.cand.uscourts.gov</link>
+<item><title>3:23-cv-03417 Kadrey v. Meta &lol9;</title>
+<link>https://ecf.cand.uscourts.gov/cgi-bin/DktRpt.pl?415175</link>
+<description>[Order &lol9;]</description><pubDate>Tue, 22 May 2018 22:10:04 GMT</pubDate></item>
+</channel></rss>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>
+<rss version="2.0"><channel><link>https://ecf.cand.uscourts.gov</link>
+<item><title>3:23-cv-03417 Kadrey &xxe;</title>
+<link>https://ecf.cand.uscourts.gov/cgi-bin/DktRpt.pl?415175</link>
+<description>[Order &xxe;]</description><pubDate>Tue, 22 May 2018 22:10:04 GMT</pubDate></item>
+</channel></rss>"""
+
+
+@pytest.mark.parametrize("content", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["billion-laughs", "external-entity"])
+def test_entity_tricks_are_refused_without_expansion(content: bytes) -> None:
+    start = time.perf_counter()
+    with pytest.raises(ParseError) as error:
+        parse(content)
+    assert time.perf_counter() - start < 1.0
+    assert "lollollol" not in str(error.value)
+    assert "root:" not in str(error.value)
+
+
+# ---------------------------------------------------------------- RSS feeds
+
+
+def feed(*items: tuple[str, str, str, str]) -> bytes:
+    """A minimal rss_outside.pl feed of (title, case id, description, pubDate) items."""
+    body = "".join(
+        f"<item><title>{title}</title><link>https://ecf.cand.uscourts.gov/cgi-bin/DktRpt.pl?{case_id}</link>"
+        f"<description>{description}</description><pubDate>{pub_date}</pubDate></item>"
+        for title, case_id, description, pub_date in items
+    )
+    return (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><rss version="2.0"><channel>'
+        "<title>Northern District of California - Recent Entries</title>"
+        "<link>https://ecf.cand.uscourts.gov</link><description>Docket entries of type: all</description>"
+        f"{body}</channel></rss>"
+    ).encode("latin-1")
+
+
+def doc_link(doc_id: str, number: str) -> str:
+    return f"(&lt;a href='https://ecf.cand.uscourts.gov/doc1/{doc_id}?caseid=415175&amp;de_seq_num=9'&gt;{number}&lt;/a&gt;)"
+
+
+WHEN = "Tue, 25 Mar 2025 20:04:00 GMT"
+
+
+def test_multi_event_items_become_one_entry_with_all_short_texts() -> None:
+    kadrey, document_471 = "3:23-cv-03417-VC Kadrey v. Meta", doc_link("035123456789", "471")
+    parsed = parse(
+        feed(
+            (kadrey, "415175", f"[Scheduling Order] {document_471}", WHEN),
+            (kadrey, "415175", f"[Order] {document_471}", WHEN),
+            (kadrey, "415175", f"[Order(Other)] {document_471}", WHEN),
+            # Same case and time, another document: a separate filing.
+            (kadrey, "415175", f"[Notice] {doc_link('035123456790', '472')}", WHEN),
+        )
+    )
+    [docket] = parsed.dockets
+    assert [e.entry_number for e in docket.entries] == ["471", "472"]
+    merged = docket.entries[0]
+    assert merged.short_description == "Order AND Order(Other) AND Scheduling Order"
+    assert merged.description == merged.short_description
+    assert merged.pacer_doc_id == "035123456789"
+
+
+def test_real_multi_event_items_are_merged_like_juriscraper() -> None:
+    nyed = parse(read("rss__nyed__nyed_1.xml"))
+    assert sum(len(d.entries) for d in nyed.dockets) == 357  # from 432 items
+    [docket] = [d for d in nyed.dockets if d.pacer_case_id == "381615"]
+    [entry] = [e for e in docket.entries if e.entry_number == "86"]
+    assert entry.short_description == (
+        "Order on Motion for Extension of Time to Complete Discovery AND Order on Motion for Sanctions"
+        " AND ~Util - Set Hearings"
+    )
+    assert sum(len(d.entries) for d in parse(read("rss__nysb__nysb_1.xml")).dockets) == 160  # from 162
+
+
+def test_docket_number_suffixes() -> None:
+    """Judge initials and variants of one case give one docket, its number as written."""
+    parsed = parse(
+        feed(
+            ("3:23-cv-03417-VC Kadrey v. Meta", "415175", f"[Order] {doc_link('035123456789', '471')}", WHEN),
+            ("3:23-CV-3417 Kadrey v. Meta", "415175", f"[Notice] {doc_link('035123456790', '472')}", WHEN),
+        )
+    )
+    [docket] = parsed.dockets
+    assert docket.docket_number == "3:23-cv-03417-VC"
+    assert try_normalize(docket.docket_number) == "3:23-cv-03417"
+    assert len(docket.entries) == 2
+
+    report = parse(read("district_docket__njd__njd_509180.html")).dockets[0]
+    assert report.docket_number == "2:23-cv-01194-MEF-JRA"
+    assert try_normalize(report.docket_number) == "2:23-cv-01194"
+    bankruptcy = parse(read("district_docket__casb__casb.html")).dockets[0]
+    assert (bankruptcy.docket_number, try_normalize(bankruptcy.docket_number)) == ("95-05684-PB7", "95-5684")
+
+    # Criminal co-defendants have one PACER case id each: separate dockets, as in PACER.
+    nyed = parse(read("rss__nyed__nyed_1.xml"))
+    co_defendants = [d for d in nyed.dockets if try_normalize(d.docket_number) == "1:17-cr-00664"]
+    assert sorted(d.pacer_case_id for d in co_defendants) == ["410112", "410113", "410114"]
+
+
+def test_rss_entry_fields() -> None:
+    parsed = parse(read("rss__wvsd__wvsd.xml"))
+    assert (parsed.kind, parsed.court, parsed.entry_types) == ("pacer_rss", "wvsd", "all")
+    docket = next(d for d in parsed.dockets if d.pacer_case_id == "100645")
+    assert (docket.court, docket.docket_number, docket.case_name) == (
+        "wvsd",
+        "2:13-cv-01808",
+        "Spoon et al v. Ethicon, Inc. et al",
+    )
+    [entry] = docket.entries
+    assert entry.entry_number == "13"
+    assert entry.pacer_doc_id == "20119112675"  # as found (juriscraper zeroes the 4th digit)
+    assert entry.url == "https://ecf.wvsd.uscourts.gov/doc1/20119112675?caseid=100645&de_seq_num=47"
+    assert entry.filed_at == datetime(2018, 5, 15, 19, 14, 26, tzinfo=timezone.utc)
+    assert entry.date_filed == date(2018, 5, 15)
+    assert entry.short_description == entry.description == "Pretrial Order"
+    assert entry.source_id is None
+
+
+def test_appellate_feeds_without_numbers_use_the_document_id() -> None:
+    cadc = parse(read("rss__cadc__cadc.xml"))
+    entry = cadc.dockets[0].entries[0]
+    assert entry.entry_number == entry.pacer_doc_id == "01208491112"
+    assert cadc.dockets[0].pacer_case_id is None
+    ca2 = parse(read("rss__ca2__ca2_1.xml"))
+    assert ca2.dockets[0].entries[0].entry_number == "27"
+    assert ca2.dockets[0].entries[0].pacer_doc_id == "00209229396"
+
+
+@pytest.mark.parametrize(
+    ("name", "entry_types"),
+    [
+        ("rss__nysb__nysb_1.xml", "all"),
+        ("rss__ca2__ca2_1.xml", "orders, opinions"),
+        ("rss__cadc__cadc.xml", "orders,opinions,judgments"),
+        ("rss__ca10__ca10.xml", "opinions"),
+        ("rss__nyed__nyed_1.xml", "Public Complaints, Orders and Judgments in the last 24 Hours"),
+    ],
+)
+def test_entry_types_say_what_a_feed_carries(name: str, entry_types: str) -> None:
+    assert parse(read(name)).entry_types == entry_types
+
+
+def test_entry_types_are_for_feeds_only() -> None:
+    assert parse(read("district_docket__njd__njd_509180.html")).entry_types is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Tue, 22 May 2018 22:10:04 GMT", datetime(2018, 5, 22, 22, 10, 4, tzinfo=timezone.utc)),
+        ("Fri, 03 Feb 2023 11:52:07 EST", datetime(2023, 2, 3, 16, 52, 7, tzinfo=timezone.utc)),
+        ("Mon, 03 Jul 2023 11:52:07 EDT", datetime(2023, 7, 3, 15, 52, 7, tzinfo=timezone.utc)),
+        ("Fri, 03 Feb 2023 09:05:16 MST", datetime(2023, 2, 3, 16, 5, 16, tzinfo=timezone.utc)),
+        ("Fri, 03 Feb 2023 09:05:16 CST", datetime(2023, 2, 3, 15, 5, 16, tzinfo=timezone.utc)),
+        ("Mon, 03 Jul 2023 08:00:00 PDT", datetime(2023, 7, 3, 15, 0, 0, tzinfo=timezone.utc)),
+        ("Mon, 03 Jul 2023 08:00:00 HST", datetime(2023, 7, 3, 18, 0, 0, tzinfo=timezone.utc)),
+        ("Mon, 03 Jul 2023 08:00:00 -0400", datetime(2023, 7, 3, 12, 0, 0, tzinfo=timezone.utc)),
+        # A zone abbreviation names the court's zone; the wall time is read in it, so
+        # "EST" printed in July is New York summer time (as juriscraper reads it).
+        ("Mon, 03 Jul 2023 11:52:07 EST", datetime(2023, 7, 3, 15, 52, 7, tzinfo=timezone.utc)),
+    ],
+)
+def test_pub_dates_with_us_zone_abbreviations(text: str, expected: datetime) -> None:
+    parsed = parse_pub_date(text)
+    assert parsed.utcoffset() is not None
+    assert parsed == expected
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "Tue, 22 May 2018 22:10:04 XYZ", "Tue, 31 Feb 2018 22:10:04 GMT"])
+def test_unreadable_pub_dates_raise(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_pub_date(text)
+
+
+def test_rss_dates_keep_the_feed_offset() -> None:
+    entry = parse(read("rss__ca10__ca10.xml")).dockets[0].entries[0]
+    assert entry.filed_at is not None and entry.filed_at.utcoffset() == timedelta(hours=-7)
+    assert entry.date_filed == date(2023, 2, 3)
+
+
+# ---------------------------------------------------------------- docket pages
+
+
+def test_court_comes_from_the_file_unless_given() -> None:
+    content = read("district_docket__njd__njd_509180.html")
+    assert parse(content).court == "njd"
+    overridden = parse(content, court="njb")
+    assert overridden.court == overridden.dockets[0].court == "njb"
+    # A header-only page has no links, hence no court.
+    header_only = parse(read("district_docket__cand__cand_4.html"))
+    assert header_only.court is None
+    assert header_only.dockets[0].court == ""
+    assert header_only.dockets[0].entries == []
+    # ACMS JSON never names its court.
+    assert parse(read("appellate_docket__ca9__ca9_22-21.acms_json")).court is None
+    assert parse(read("appellate_docket__ca9__ca9_22-21.acms_json"), court="ca9").dockets[0].court == "ca9"
+
+
+def test_district_docket_report_fields() -> None:
+    parsed = parse(read("district_docket__njd__njd_509180.html"))
+    [docket] = parsed.dockets
+    assert docket.case_name == "CATALYST PHARMACEUTICALS, INC. et al v. ANNORA PHARMA PRIVATE LIMITED et al"
+    assert docket.pacer_case_id == "509180"
+    assert docket.assigned_to == "Michael E. Farbiarz"
+    assert docket.date_terminated is None
+    assert len(docket.entries) == 161
+    first = docket.entries[0]
+    assert (first.entry_number, first.date_filed, first.pacer_doc_id) == ("1", date(2023, 3, 1), "119019633000")
+    assert first.url == "https://ecf.njd.uscourts.gov/doc1/119019633000"
+    assert first.description.startswith("COMPLAINT against ANNORA PHARMA PRIVATE LIMITED")
+    minute = docket.entries[4]
+    assert minute.entry_number is None and minute.pacer_doc_id is None and minute.url is None
+    assert minute.description.startswith("Judge Madeline Cox Arleo and Magistrate Judge")
+
+
+def test_closed_criminal_and_bankruptcy_reports() -> None:
+    criminal = parse(read("district_docket__cand__cand_3.html")).dockets[0]
+    assert (criminal.case_name, criminal.assigned_to, criminal.date_terminated) == (
+        "USA v. Alfaro-Medina",
+        "Jeffrey S. White",
+        date(2009, 7, 2),
+    )
+    bankruptcy = parse(read("district_docket__casb__casb.html")).dockets[0]
+    assert len(bankruptcy.entries) == 263  # spread over three tables
+    assert (bankruptcy.case_name, bankruptcy.assigned_to, bankruptcy.date_terminated) == (
+        "Sandahl Exports Corporation",
+        "Peter W. Bowie",
+        date(2002, 4, 3),
+    )
+    assert bankruptcy.pacer_case_id == "17148"
+
+
+def test_view_multiple_documents_layout() -> None:
+    docket = parse(read("district_docket__dcd__dcd_3.html")).dockets[0]
+    # Attachment rows between the entries are not entries.
+    assert [e.entry_number for e in docket.entries] == ["1", None, "179", "324", "588", "589", "590"]
+    assert docket.pacer_case_id == "223205"
+
+
+def test_docket_history_report_fields() -> None:
+    docket = parse(read("other__cand__cand_317100.html")).dockets[0]
+    assert (docket.docket_number, docket.case_name, docket.assigned_to) == (
+        "3:17-cv-05264-VC",
+        "Bandeh v. Apple Inc.",
+        "Vince Chhabria",
+    )
+    first, second = docket.entries[:2]
+    assert (first.entry_number, first.short_description) == (None, "Patent/Trademark Copy")
+    assert first.description.startswith("REPORT on the filing or determination of an action")
+    assert (second.entry_number, second.date_filed, second.short_description) == ("1", date(2017, 9, 12), "Complaint")
+
+
+def test_appellate_docket_fields() -> None:
+    ca1 = parse(read("appellate_docket__ca1__ca1_46307.html")).dockets[0]
+    assert (ca1.docket_number, ca1.case_name, ca1.pacer_case_id, ca1.date_terminated) == (
+        "19-2244",
+        "Maravelias v. Coughlin, et al",
+        "46307",
+        date(2021, 4, 23),
+    )
+    first = ca1.entries[0]
+    # The First Circuit prints no numbers: the document id stands in, as on CourtListener.
+    assert first.entry_number == first.pacer_doc_id == "00107523228"
+    assert first.source_id == "6301730"
+    ca6 = parse(read("appellate_docket__ca6__ca6_1.html")).dockets[0]
+    unlinked = ca6.entries[1]
+    assert (unlinked.entry_number, unlinked.pacer_doc_id, unlinked.source_id) == ("2", None, "6811396")
+
+
+def test_saved_page_encoding_follows_the_bytes_not_the_meta_tag() -> None:
+    # Saved by a browser as UTF-8 while still declaring iso-8859-1.
+    docket = parse(read("appellate_docket__ca9__ca9_2.html")).dockets[0]
+    assert any("The Government\u2019s consent motion" in e.description for e in docket.entries)
+
+
+def test_acms_json_fields() -> None:
+    docket = parse(read("appellate_docket__ca9__ca9_22-21.acms_json")).dockets[0]
+    assert (docket.docket_number, docket.case_name, docket.pacer_case_id) == (
+        "22-21",
+        "Lopez Guevara v. Garland",
+        "c8d83e85-5b6e-ec11-b820-00155d36fcd4",
+    )
+    first = docket.entries[0]
+    assert (first.entry_number, first.date_filed) == ("1", date(2022, 1, 5))
+    assert first.source_id == first.pacer_doc_id == "a59cc6d9-5b6e-ec11-8f8e-001dd8032305"
+    assert first.description == "PETITION FOR REVIEW filed by Petitioner(s). [Entered: 01/05/2022 11:15:00 AM]"
