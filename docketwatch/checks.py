@@ -73,6 +73,12 @@ def check(
                 by_source[name].append(rows[c.label])
         for name, source_cases in by_source.items():
             _poll_source(name, source_cases, session, SourceContext(config, session, http), results, notify_baseline)
+        # The baseline ends once every source has had its first say about the case.
+        for row in rows.values():
+            if row.baseline_at is None and results[row.id].baseline:
+                row.baseline_at = utcnow()
+                session.add(row)
+        session.commit()
     return list(results.values())
 
 
@@ -110,7 +116,7 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
             result.warnings += outcome.warnings
             if change.baseline:
                 result.baseline = True
-                result.baseline_entries += len(outcome.docket.entries)
+                result.baseline_entries += change.added
             result.new += [entry_view(e) for e in change.new]
             result.changed += [{**entry_view(c.entry), "changes": c.what} for c in change.changed]
             result.case_changes += change.case_changes

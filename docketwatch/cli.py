@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
+from pathlib import Path
 
 import click
 from sqlmodel import Session
 
-from docketwatch import __version__, checks, config as config_mod, status as status_mod, store
+from docketwatch import __version__, checks, config as config_mod, imports, parsers, status as status_mod, store
+from docketwatch import digests, outbox, render
 from docketwatch.checks import CaseResult
+from docketwatch.http import HttpError
 
 EXIT_FAILED = 3
 
@@ -136,16 +140,105 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool) -> Non
         if s["last_error"]:
             recovered = s["last_success"] and s["last_success"] > s["last_error_at"]
             click.echo(f"  last error      {s['last_error_at']}{' (since recovered)' if recovered else ''}: {s['last_error']}")
+        if s["last_gap"]:
+            click.echo(f"  last gap        {s['last_gap']['at']} ({s['last_gap']['source']}): {s['last_gap']['summary']}")
         click.echo(f"  pending events  {s['pending_events']}")
+    for d in report["failed_digests"]:
+        click.echo(f"\ndigest FAILED for {d['subscription']!r} after {d['attempts']} attempts: {d['subject']}")
+        click.echo(f"  last error      {d['last_error']}")
+    if report["failed_digests"]:
+        click.echo("  once the cause is fixed: docketwatch digest --retry-failed")
     for src in report["sources"]:
-        line = f"\n{src['source']}: {src['mode']} mode, {src['requests_24h']} API requests in the last 24 h"
-        if src["mode"] == "api":
-            line += f" of {src['daily_request_budget']} (about {src['api_polls_per_case_per_day']} API polls per case a day)"
-        click.echo(line)
-        if src["budget_limits_freshness"]:
-            click.echo(f"  the request budget is spent: cases are polled through the 30-entry feed until {src['budget_frees_at']}")
-        if src["throttled_until"]:
-            click.echo(f"  throttled by the server until {src['throttled_until']}")
+        click.echo()
+        if src["source"] == "pacer_rss":
+            _print_feed(src)
+        else:
+            _print_budget(src)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--court", help="Court id, when the file does not name it (e.g. cand).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
+def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
+    """Print what docketwatch reads from saved PACER files; stores nothing."""
+    failed = False
+    for path in paths:
+        try:
+            parsed = parsers.parse(Path(path).read_bytes(), court)
+        except parsers.ParseError as e:
+            click.echo(f"{path}: {e}", err=True)
+            failed = True
+            continue
+        if as_json:
+            click.echo(json.dumps({"path": path, "kind": parsed.kind, "court": parsed.court,
+                                   "dockets": [_docket_json(d) for d in parsed.dockets]}))
+            continue
+        entries = sum(len(d.entries) for d in parsed.dockets)
+        click.echo(f"{path}: {parsed.kind}, court {parsed.court or '?'}, {len(parsed.dockets)} docket(s), {entries} entries")
+        if parsed.entry_types:
+            click.echo(f"  feed carries: {parsed.entry_types}")
+        for d in parsed.dockets:
+            click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
+            for e in d.entries:
+                click.echo(f"    {_entry_line(_parsed_entry_view(e))}")
+    if failed:
+        sys.exit(EXIT_FAILED)
+
+
+def _docket_json(d) -> dict:
+    return {
+        "docket_number": d.docket_number, "case_name": d.case_name, "pacer_case_id": d.pacer_case_id,
+        "entries": [{"document_number": e.entry_number,
+                     "date_filed": e.date_filed.isoformat() if e.date_filed else None,
+                     "description": e.description, "short_description": e.short_description,
+                     "pacer_doc_id": e.pacer_doc_id} for e in d.entries],
+    }
+
+
+def _parsed_entry_view(e) -> dict:
+    return {"entry_number": e.entry_number, "date_filed": e.date_filed.isoformat() if e.date_filed else None,
+            "description": e.description or e.short_description or "", "url": e.url}
+
+
+@cli.command(name="import")
+@click.argument("location", metavar="PATH|URL")
+@click.option("--case", "case", help="The configured case to import into (default: matched by docket number).")
+@click.option("--court", help="Court id, when the file does not name it.")
+@click.pass_obj
+def import_(obj: _Context, location: str, case: str | None, court: str | None) -> None:
+    """Backfill a case from a saved docket report (stored quietly, without "new" events)."""
+    cfg = obj.load()
+    try:
+        content = imports.read(location, cfg)
+        results = imports.import_report(cfg, store.open_engine(cfg.database.url), content, case=case, court=court)
+    except config_mod.ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    except (OSError, ValueError, HttpError) as e:
+        click.echo(f"{location}: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    for r in results:
+        click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): {r.entries} entries read from the "
+                   f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated")
+
+
+def _print_budget(src: dict) -> None:
+    line = f"{src['source']}: {src['mode']} mode, {src['requests_24h']} API requests in the last 24 h"
+    if src["mode"] == "api":
+        line += f" of {src['daily_request_budget']} (about {src['api_polls_per_case_per_day']} API polls per case a day)"
+    click.echo(line)
+    if src["budget_limits_freshness"]:
+        click.echo(f"  the request budget is spent: cases are polled through the 30-entry feed until {src['budget_frees_at']}")
+    if src["throttled_until"]:
+        click.echo(f"  throttled by the server until {src['throttled_until']}")
+
+
+def _print_feed(src: dict) -> None:
+    click.echo(f"pacer_rss {src['court']}: {src['url']}, last success {src['last_success'] or 'never'}")
+    if src["complete"] is False:
+        click.echo(f"  this feed carries only some entry types ({src['entry_types']}): it cannot see every filing")
+    elif src["complete"]:
+        click.echo("  this feed carries every entry type")
 
 
 @cli.command()
@@ -167,6 +260,64 @@ def cases(obj: _Context, as_json: bool) -> None:
     click.echo(f"config: {cfg.path}")
     for r in rows:
         click.echo(f"{r['court']:<5} {r['docket_number']:<15} {str(r['courtlistener_id'] or '-'):>9}  {r['name']}")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be sent now; change nothing.")
+@click.option("--name", metavar="NAME", help="Only the [[digests]] subscription NAME.")
+@click.option("--retry-failed", is_flag=True, help="First put digests that were given up on back in line.")
+@click.pass_obj
+def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool) -> None:
+    """Build the digests that are due and deliver them (and earlier ones waiting for a retry)."""
+    cfg = obj.load()
+    try:
+        subs = cfg.subscriptions(name)
+    except config_mod.ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    engine = store.open_engine(cfg.database.url)
+    if dry_run:
+        planned = outbox.plan(cfg, engine, subs)
+        for d, events in planned:
+            parts = d.rendered()
+            click.echo(f"--- {d.subscription} ({d.channel}), {events} events, {d.message_id}\nSubject: {d.subject}\n")
+            click.echo(parts.get("txt") or parts["md"])
+        if not planned:
+            click.echo("nothing is due")
+        return
+    if retry_failed:
+        click.echo(f"{outbox.retry_failed(engine, subs)} failed digests put back in line")
+    report = outbox.run(cfg, engine, subs)
+    for a in report.attempts:
+        d = a.digest
+        if a.ok:
+            click.echo(f"{d.subscription}: sent {d.subject!r} to {a.detail}")
+        elif d.status == "failed":
+            click.echo(f"{d.subscription}: FAILED, given up after {d.attempts} attempts: {a.detail}")
+        else:
+            click.echo(f"{d.subscription}: not delivered (attempt {d.attempts} of {cfg.outbox.max_attempts}, "
+                       f"next after {d.next_attempt_at:%Y-%m-%d %H:%M} UTC): {a.detail}")
+    for error in report.errors:
+        click.echo(f"error: {error}")
+    if not report.attempts and not report.errors:
+        click.echo("nothing is due")
+    if not report.ok:
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(list(render.TEMPLATES)), default="html", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of printing.")
+@click.pass_obj
+def preview(obj: _Context, fmt: str, out: Path | None) -> None:
+    """Render a digest of the latest stored events (or of sample entries when there are none)."""
+    cfg = obj.load()
+    with Session(store.open_engine(cfg.database.url)) as session:
+        text = render.render(cfg, digests.preview(session, cfg), fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {out}", err=True)
 
 
 def main() -> None:

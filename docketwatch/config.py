@@ -18,14 +18,18 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import SecretStr
 
 from docketwatch import docket_numbers
 
 BUNDLED_CONFIG = "ai-copyright.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+EventKind = Literal["new", "changed", "case", "gap", "error"]
 
 
 class ConfigError(Exception):
@@ -71,8 +75,28 @@ class HttpConfig(_Section):
     max_throttle_wait: float = Field(default=30.0, ge=0)
 
 
+APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
+
+
+class PacerRssConfig(_Section):
+    """Court RSS feeds. `courts` maps a court id to its feed URL where it differs."""
+
+    url_template: str = "https://ecf.{court}.uscourts.gov/cgi-bin/rss_outside.pl"
+    appellate_url_template: str = "https://ecf.{court}.uscourts.gov/n/beam/servlet/TransportRoom?servlet=RSSGenerator"
+    courts: dict[str, str] = {"nyed": "https://ecf.nyed.uscourts.gov/cgi-bin/readyDockets.pl"}
+    # How far back a feed reaches; a longer outage means items may have been missed.
+    window_hours: float = Field(default=24.0, gt=0)
+
+    def feed_url(self, court: str) -> str:
+        if court in self.courts:
+            return self.courts[court]
+        template = self.appellate_url_template if court in APPELLATE_COURTS else self.url_template
+        return template.format(court=court)
+
+
 class SourcesConfig(_Section):
     courtlistener: CourtListenerConfig = CourtListenerConfig()
+    pacer_rss: PacerRssConfig = PacerRssConfig()
 
 
 class CaseConfig(_Section):
@@ -120,11 +144,110 @@ class CaseConfig(_Section):
         return docket_numbers.try_normalize(fragment) == self.docket_number
 
 
+class DigestConfig(_Section):
+    """A subscription: which events of which cases go where, and when."""
+
+    name: str = Field(min_length=1)
+    channel: str
+    to: list[str] = []
+    dir: Path | None = None
+    cases: list[str] = ["*"]
+    events: list[EventKind] = ["new", "changed", "case", "gap"]
+    include: list[str] = []
+    exclude: list[str] = []
+    schedule: str = "immediate"
+    subject: str | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, v: str) -> str:
+        from docketwatch.notifiers import REGISTRY  # notifiers import config: resolve late
+
+        if v not in REGISTRY:
+            raise ValueError(f"must be one of {', '.join(map(repr, REGISTRY))}")
+        return v
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for address in v:
+            if "@" not in address:
+                raise ValueError(f"{address!r} is not an email address")
+        return v
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        from docketwatch.digests import parse_schedule  # digests import config: resolve late
+
+        parse_schedule(v)
+        return v
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_template(cls, v: str | None) -> str | None:
+        from docketwatch.render import check_subject  # render imports config: resolve late
+
+        if v is not None:
+            check_subject(v)
+        return v
+
+
+class SmtpConfig(_Section):
+    """The mail server digests go through. The password comes from the environment."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, gt=0, lt=65536)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: str = Field(alias="from")
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, v: str) -> str:
+        if "@" not in v:
+            raise ValueError("is not an email address")
+        return v
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class OutboxConfig(_Section):
+    """How often a digest that could not be delivered is tried again, and how long to wait."""
+
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    # Seconds before the second attempt; each further wait doubles.
+    retry_backoff: float = Field(default=300.0, ge=0)
+
+
 class _Document(_Section):
     database: DatabaseConfig = DatabaseConfig()
     http: HttpConfig = HttpConfig()
     sources: SourcesConfig = SourcesConfig()
     cases: list[CaseConfig] = []
+    digests: list[DigestConfig] = []
+    smtp: SmtpConfig | None = None
+    outbox: OutboxConfig = OutboxConfig()
+    timezone: str = "UTC"
+    templates_dir: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone (examples: UTC, America/Los_Angeles)") from None
+        return v
 
 
 @dataclass(frozen=True)
@@ -136,6 +259,11 @@ class Config:
     http: HttpConfig
     sources: SourcesConfig
     cases: list[CaseConfig]
+    digests: tuple[DigestConfig, ...] = ()
+    smtp: SmtpConfig | None = None
+    outbox: OutboxConfig = OutboxConfig()
+    timezone: str = "UTC"
+    templates_dir: Path | None = None
 
     def select(self, fragments: tuple[str, ...] | list[str]) -> list[CaseConfig]:
         """The cases matching any fragment (all cases when none given)."""
@@ -149,6 +277,24 @@ class Config:
                 "`docketwatch cases` lists them"
             )
         return chosen
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the file, relative to the file's folder (absolute paths stay)."""
+        return self.path.parent / path.expanduser()
+
+    def subscriptions(self, name: str | None = None) -> list[DigestConfig]:
+        """The `[[digests]]` named `name` (all when None)."""
+        chosen = [d for d in self.digests if name is None or d.name == name]
+        if not self.digests:
+            raise ConfigError(f"{self.path}: no [[digests]] is configured; add one to send digests")
+        if not chosen:
+            known = ", ".join(repr(d.name) for d in self.digests)
+            raise ConfigError(f"{self.path}: no [[digests]] named {name!r}; configured: {known}")
+        return chosen
+
+    def subscribed_cases(self, digest: DigestConfig) -> list[CaseConfig]:
+        """The configured cases a subscription covers ("*": all of them)."""
+        return self.select([] if "*" in digest.cases else digest.cases)
 
 
 def resolve_path(option: str | None) -> Path:
@@ -168,13 +314,17 @@ def load(path: Path) -> Config:
         raise ConfigError(f"{path}: no such configuration file") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    _check_secret_refs(path, raw)
     raw = _substitute(raw, path, ())
     try:
         doc = _Document.model_validate(raw)
     except ValidationError as e:
         raise ConfigError("\n".join(_describe(path, raw, err) for err in e.errors())) from None
     _check_unique(path, doc.cases)
-    return Config(path=path, database=doc.database, http=doc.http, sources=doc.sources, cases=doc.cases)
+    _check_digests(path, doc)
+    return Config(path=path, database=doc.database, http=doc.http, sources=doc.sources, cases=doc.cases,
+                  digests=tuple(doc.digests), smtp=doc.smtp, outbox=doc.outbox, timezone=doc.timezone,
+                  templates_dir=doc.templates_dir)
 
 
 def _substitute(value: Any, path: Path, key: tuple) -> Any:
@@ -235,3 +385,45 @@ def _check_unique(path: Path, cases: list[CaseConfig]) -> None:
                 f"({case.court} {case.docket_number}); keep one"
             )
         seen[ident] = case.name
+
+
+def _check_secret_refs(path: Path, raw: dict) -> None:
+    """The SMTP password must be a ${NAME} reference, never the password itself.
+
+    Checked before substitution, and the message never repeats the value.
+    """
+    smtp = raw.get("smtp")
+    password = smtp.get("password") if isinstance(smtp, dict) else None
+    if password is not None and not (isinstance(password, str) and _ENV_REF.fullmatch(password)):
+        raise ConfigError(
+            f"{path}: smtp.password must name an environment variable, like \"${{SMTP_PASSWORD}}\"; "
+            "do not write the password into the file"
+        )
+
+
+def _check_digests(path: Path, doc: _Document) -> None:
+    """What one `[[digests]]` table cannot check alone: channel settings, case references,
+    unique names, the [smtp] section and the templates folder."""
+    names: set[str] = set()
+    for i, d in enumerate(doc.digests):
+        key = f"digests[{i + 1}]"
+        if d.name in names:
+            raise ConfigError(
+                f"{path}: {key}.name = {d.name!r}: another [[digests]] has this name; names must be unique")
+        names.add(d.name)
+        if d.channel == "email" and (not d.to or d.dir is not None):
+            raise ConfigError(
+                f"{path}: {key} ({d.name!r}): channel \"email\" needs `to` (a list of addresses) and no `dir`")
+        if d.channel == "markdown" and (d.dir is None or d.to):
+            raise ConfigError(f"{path}: {key} ({d.name!r}): channel \"markdown\" needs `dir` (a folder) and no `to`")
+        if d.channel == "email" and doc.smtp is None:
+            raise ConfigError(f"{path}: {key} ({d.name!r}) sends email, but there is no [smtp] section")
+        missing = [c for c in d.cases if c != "*" and not any(case.matches(c) for case in doc.cases)]
+        if missing:
+            raise ConfigError(
+                f"{path}: {key}.cases = {d.cases!r}: no configured case matches {', '.join(map(repr, missing))}"
+            )
+    if doc.smtp and doc.smtp.password is not None and not doc.smtp.username:
+        raise ConfigError(f"{path}: smtp.password is set but smtp.username is not; set both or neither")
+    if doc.templates_dir is not None and not (path.parent / doc.templates_dir.expanduser()).is_dir():
+        raise ConfigError(f"{path}: templates_dir = {str(doc.templates_dir)!r}: no such folder")

@@ -31,6 +31,8 @@ class EntryChange:
 @dataclass
 class DiffResult:
     baseline: bool = False
+    added: int = 0  # entries stored for the first time, reported or not
+    updated: int = 0  # stored entries that changed, reported or not
     new: list[Entry] = field(default_factory=list)
     changed: list[EntryChange] = field(default_factory=list)
     case_changes: list[str] = field(default_factory=list)
@@ -58,27 +60,26 @@ def content_hash(entry: Entry) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()
 
 
-def apply(session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False) -> DiffResult:
+def apply(
+    session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False
+) -> DiffResult:
     """Store what `snapshot` shows of `case` and record events; raise SnapshotError
-    (having written nothing) when the snapshot must not be trusted."""
+    (having written nothing) when the snapshot must not be trusted.
+
+    A backfill (an imported docket report) stores entries without entry events: years
+    of history are not news. Until the caller sets `case.baseline_at` (after all sources
+    of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
+    """
     _check(case, snapshot)
     result = DiffResult(baseline=case.baseline_at is None)
-    quiet = result.baseline and not notify_baseline
+    quiet = backfill or (result.baseline and not notify_baseline)
     source = snapshot.source
     stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
 
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
-    if (
-        not result.baseline
-        and snapshot.window
-        and len(keyed) >= snapshot.window
-        and stored
-        and not any(key in stored for key, _ in keyed)
-    ):
-        result.gap = (
-            f"{source} shows only the latest {snapshot.window} entries and none of them was "
-            "stored before: entries filed since the last successful check may have been missed"
-        )
+    if not result.baseline:
+        result.gap = snapshot.gap or _window_gap(snapshot, keyed, stored)
+    if result.gap:
         _event(session, case, None, "gap", source, result.gap)
 
     for key, parsed in keyed:
@@ -90,6 +91,7 @@ def apply(session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: 
             session.add(entry)
             session.flush()
             stored[key] = entry
+            result.added += 1
             if not quiet:
                 result.new.append(entry)
                 _event(session, case, entry, "new", source, f"new entry {_label(entry)}")
@@ -99,18 +101,30 @@ def apply(session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: 
         if what and new_hash != entry.content_hash:
             entry.content_hash = new_hash
             entry.updated_at = utcnow()
-            result.changed.append(EntryChange(entry, what))
-            _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
+            result.updated += 1
+            if not quiet:
+                result.changed.append(EntryChange(entry, what))
+                _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
         session.add(entry)
 
     result.case_changes = _case_changes(case, snapshot, result.baseline)
     for change in result.case_changes:
         _event(session, case, None, "case", source, change)
-    if result.baseline:
-        case.baseline_at = utcnow()
     session.add(case)
     session.flush()
     return result
+
+
+def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored: dict[str, Entry]) -> str | None:
+    """A full window that shares no entry with the store may have skipped some."""
+    if not snapshot.window or len(keyed) < snapshot.window or not stored:
+        return None
+    if any(key in stored for key, _ in keyed):
+        return None
+    return (
+        f"{snapshot.source} shows only the latest {snapshot.window} entries and none of them was "
+        "stored before: entries filed since the last successful check may have been missed"
+    )
 
 
 def _check(case: Case, snapshot: Snapshot) -> None:

@@ -8,6 +8,7 @@ needs between polls (validators for conditional requests, watermarks, throttling
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 
 from sqlalchemy import Column, Text, UniqueConstraint
@@ -16,6 +17,11 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A stored time, zone attached: SQLite hands datetimes back naive, and all are stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 class Case(SQLModel, table=True):
@@ -94,3 +100,48 @@ class SourceState(SQLModel, table=True):
     last_modified: str | None = None
     watermark: str | None = None
     throttled_until: datetime | None = None
+    # For court RSS feeds: the entry types the channel says it carries ("all", ...).
+    entry_types: str | None = None
+
+
+class Digest(SQLModel, table=True):
+    """One digest in the outbox: rendered and stored before any attempt to send it.
+
+    The stored body and Message-ID are what every attempt sends, so a resend after a
+    crash is the same message. Status: pending (to send, at `next_attempt_at`), sent,
+    or failed (gave up after the configured number of attempts; `status` shows it).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    subscription: str = Field(index=True)
+    channel: str
+    message_id: str = Field(unique=True)
+    content_hash: str
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    # The rendered formats the channel sends, as JSON {"txt": ..., "html": ..., "md": ...}.
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    period_start: datetime
+    period_end: datetime
+    status: str = Field(default="pending", index=True)  # pending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_to: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+    def rendered(self) -> dict[str, str]:
+        """The stored formats, e.g. {"txt": ..., "html": ...}."""
+        return json.loads(self.body)
+
+
+class DigestEvent(SQLModel, table=True):
+    """The events a digest covers. Unique per subscription: an event goes into at most
+    one digest of each subscription, so it is never delivered twice to it."""
+
+    __table_args__ = (UniqueConstraint("subscription", "event_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digest.id", index=True)
+    event_id: int = Field(foreign_key="event.id", index=True)
+    subscription: str

@@ -62,3 +62,6 @@ class Snapshot:
     state: dict[str, dict[str, object]] = field(default_factory=dict)
     # Things the user should know although the fetch succeeded (ambiguity, fallbacks).
     warnings: list[str] = field(default_factory=list)
+    # Set by a source that knows it may have missed entries (a feed fetched after an
+    # outage longer than its window); recorded as a gap event.
+    gap: str | None = None

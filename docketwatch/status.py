@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.checks import entry_view
 from docketwatch.config import CaseConfig, Config
-from docketwatch.models import CheckRun, Entry, Event, utcnow
+from docketwatch.models import Case, CheckRun, Digest, Entry, Event, utcnow
 from docketwatch.sources.courtlistener import MIN_API_REQUESTS
 
 
@@ -19,13 +19,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="seconds") if moment else None
 
 
-def case_status(session: Session, case: CaseConfig) -> dict:
+def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     """One case: entries stored, latest entry, last check, success and error, pending events."""
     out = {
         "name": case.name, "court": case.court, "docket_number": case.docket_number,
         "courtlistener_id": case.courtlistener_id, "entries": 0, "latest_entry": None,
         "last_checked": None, "last_success": None, "last_error": None, "last_error_at": None,
-        "pending_events": 0,
+        "pending_events": 0, "last_gap": None,
     }
     row = store.find_case(session, case)
     if row is None:
@@ -42,7 +42,13 @@ def case_status(session: Session, case: CaseConfig) -> dict:
         failed = next((r for r in runs if not r.ok), None)
         if failed:
             out["last_error"], out["last_error_at"] = failed.error, _iso(failed.started_at)
-    out["pending_events"] = session.exec(select(func.count()).select_from(Event).where(Event.case_id == row.id)).one()
+    gap = session.exec(
+        select(Event).where(Event.case_id == row.id, Event.kind == "gap").order_by(Event.id.desc()).limit(1)
+    ).first()
+    out["last_gap"] = {"at": _iso(gap.created_at), "source": gap.source, "summary": gap.summary} if gap else None
+    from docketwatch.digests import pending_count  # digests import this module: resolve late
+
+    out["pending_events"] = pending_count(session, config, case)
     return out
 
 
@@ -80,10 +86,33 @@ def budget_status(session: Session, config: Config) -> dict:
     }
 
 
+def feed_status(session: Session, config: Config) -> list[dict]:
+    """Court RSS feeds in use: last success, and whether they carry every entry type."""
+    courts = sorted({c.court for c in config.cases if "pacer_rss" in c.sources})
+    out = []
+    for court in courts:
+        last = session.exec(
+            select(func.max(CheckRun.started_at)).join(Case, Case.id == CheckRun.case_id)
+            .where(CheckRun.source == "pacer_rss", CheckRun.ok, Case.court == court)
+        ).one()
+        entry_types = store.source_state(session, f"pacer_rss:{court}").entry_types
+        out.append({
+            "source": "pacer_rss", "court": court, "url": config.sources.pacer_rss.feed_url(court),
+            "last_success": _iso(last), "entry_types": entry_types,
+            "complete": None if entry_types is None else entry_types.strip().lower() == "all",
+        })
+    return out
+
+
 def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
     with Session(engine) as session:
         return {
             "database": engine.url.render_as_string(hide_password=True),
-            "cases": [case_status(session, c) for c in cases],
-            "sources": [budget_status(session, config)],
+            "cases": [case_status(session, c, config) for c in cases],
+            "failed_digests": [
+                {"subscription": d.subscription, "subject": d.subject, "message_id": d.message_id,
+                 "attempts": d.attempts, "last_error": d.last_error, "created_at": _iso(d.created_at)}
+                for d in session.exec(select(Digest).where(Digest.status == "failed").order_by(Digest.id))
+            ],
+            "sources": [budget_status(session, config), *feed_status(session, config)],
         }

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,10 +57,10 @@ class FakeCourtListener:
 
     # -- building the docket -------------------------------------------------
     def add_docket(self, docket_id: int, court: str, docket_number: str, case_name: str, **extra) -> None:
-        core = docket_number.split(":")[-1].split("-")
+        year, serial = re.search(r"(\d{2})-(?:[a-z]+-)?(\d+)", docket_number).groups()
         self.dockets[docket_id] = {
             "id": docket_id, "court_id": court, "docket_number": docket_number,
-            "docket_number_core": core[0] + core[2][-5:].zfill(5), "case_name": case_name,
+            "docket_number_core": year + serial[-5:].zfill(5), "case_name": case_name,
             "pacer_case_id": extra.pop("pacer_case_id", None), "assigned_to_str": extra.pop("assigned_to_str", ""),
             "date_terminated": None, "absolute_url": f"/docket/{docket_id}/x/", **extra,
         }

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from docketwatch import diff, store
-from docketwatch.models import Case, Entry, Event
+from docketwatch.models import Case, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
 
 
@@ -40,9 +40,16 @@ def events(session) -> list[tuple[str, str]]:
     return [(e.kind, e.summary) for e in session.exec(select(Event).order_by(Event.id))]
 
 
+def baselined(session, case, *entries: ParsedEntry) -> None:
+    """The first check of the case, as the checker ends it."""
+    diff.apply(session, case, snap(*entries))
+    case.baseline_at = utcnow()
+
+
 def test_first_poll_is_a_quiet_baseline_unless_asked(session, case):
     result = diff.apply(session, case, snap(entry("471", "ORDER Granting in Part 413 Motion to Dismiss")))
     assert result.baseline and result.new == [] and events(session) == []
+    case.baseline_at = utcnow()
     result = diff.apply(session, case, snap(entry("472", "NOTICE")))
     assert not result.baseline and [e.entry_number for e in result.new] == ["472"]
 
@@ -53,7 +60,7 @@ def test_notify_baseline_reports_everything_as_new(session, case):
 
 
 def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session, case):
-    diff.apply(session, case, snap(entry("1", "COMPLAINT")))
+    baselined(session, case, entry("1", "COMPLAINT"))
     rss = entry("484", "Discovery Order", short_description="Discovery Order")
     assert [e.key for e in diff.apply(session, case, snap(rss, source="pacer_rss", delta=True)).new] == ["#484"]
     full = entry("0484", "Discovery Order re 481 Discovery Letter Brief re Chris Bakewell Interview Notes.",
@@ -68,7 +75,7 @@ def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session,
 
 
 def test_document_available_and_sealed_are_changes(session, case):
-    diff.apply(session, case, snap(entry("391", "EXHIBIT", document_available=False)))
+    baselined(session, case, entry("391", "EXHIBIT", document_available=False))
     result = diff.apply(session, case, snap(entry("391", "EXHIBIT", document_available=True, url="https://s/391.pdf")))
     assert [c.what for c in result.changed] == [["document now available"]]
     result = diff.apply(session, case, snap(entry("391", "EXHIBIT", sealed=True)))
@@ -78,21 +85,21 @@ def test_document_available_and_sealed_are_changes(session, case):
 
 
 def test_edited_text_is_a_change_and_unknown_fields_keep_what_was_known(session, case):
-    diff.apply(session, case, snap(entry("56", "ORDER GRANTING MOTION TO DISMISS", document_available=True)))
+    baselined(session, case, entry("56", "ORDER GRANTING MOTION TO DISMISS", document_available=True))
     result = diff.apply(session, case, snap(entry("56", "ORDER GRANTING MOTION TO DISMISS  (amended)")))
     assert [c.what for c in result.changed] == [["text edited"]]
     assert session.exec(select(Entry)).one().document_available is True  # None from a source = unknown
 
 
 def test_whitespace_only_differences_are_not_changes(session, case):
-    diff.apply(session, case, snap(entry("1", "COMPLAINT  against\nMeta")))
+    baselined(session, case, entry("1", "COMPLAINT  against\nMeta"))
     assert diff.apply(session, case, snap(entry("1", "COMPLAINT against Meta"))).changed == []
 
 
 def test_unnumbered_entries_use_the_source_id_else_date_and_text(session, case):
     minute = ParsedEntry(entry_number=None, date_filed=date(2025, 1, 13), description="Minute Entry", source_id="9001")
     plain = entry(None, "Discovery order (Hixson, M.J.)", day="2024-10-01")
-    diff.apply(session, case, snap(minute, plain))
+    baselined(session, case, minute, plain)
     keys = sorted(e.key for e in session.exec(select(Entry)))
     assert keys[0].startswith("2024-10-01:") and keys[1] == "courtlistener:9001"
     assert diff.apply(session, case, snap(minute, plain)).new == []
@@ -100,6 +107,7 @@ def test_unnumbered_entries_use_the_source_id_else_date_and_text(session, case):
 
 def test_case_changes_after_the_baseline(session, case):
     diff.apply(session, case, snap(entry("1", "X"), case_name="Kadrey v. Meta", assigned_to="Vince Chhabria"))
+    case.baseline_at = utcnow()
     result = diff.apply(session, case, snap(entry("1", "X"), case_name="Kadrey v. Meta Platforms, Inc.",
                                             assigned_to="Araceli Martinez-Olguin", date_terminated=date(2025, 9, 1)))
     assert result.case_changes == [
@@ -111,7 +119,7 @@ def test_case_changes_after_the_baseline(session, case):
 
 
 def test_wrong_docket_and_empty_fetch_raise_before_writing(session, case):
-    diff.apply(session, case, snap(entry("1", "X")))
+    baselined(session, case, entry("1", "X"))
     session.commit()
     with pytest.raises(diff.SnapshotError, match="'3:23-cv-03416'.*'3:23-cv-03417'"):
         diff.apply(session, case, snap(entry("2", "Y"), number="3:23-cv-03416"))
@@ -122,7 +130,7 @@ def test_wrong_docket_and_empty_fetch_raise_before_writing(session, case):
 
 
 def test_full_window_without_overlap_is_a_gap(session, case):
-    diff.apply(session, case, snap(entry("1", "X")))
+    baselined(session, case, entry("1", "X"))
     window = [entry(str(n), f"E{n}") for n in range(100, 130)]
     result = diff.apply(session, case, snap(*window, window=30))
     assert result.gap and ("gap", result.gap) in events(session)

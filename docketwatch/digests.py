@@ -1,0 +1,362 @@
+"""Which events a subscription gets, when it gets them, and the one model every format renders.
+
+A subscription (`[[digests]]`) wants the events of its cases, of its kinds, that pass its
+keyword filters. `cutoff` decides from the schedule whether a digest is due; `draft`
+gathers the wanted events not yet in any digest of the subscription and builds a
+`DigestModel`. The text, HTML and Markdown templates render that model and nothing
+else, so the three formats can never disagree. Nothing here writes to the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from importlib import resources
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from docketwatch import store
+from docketwatch.config import CaseConfig, Config, DigestConfig, court_ids
+from docketwatch.models import Case, CheckRun, Digest, DigestEvent, Entry, Event, as_utc, utcnow
+from docketwatch.status import _recency, budget_status, feed_status
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# A case whose last successful check is older than this gets a warning in its digests.
+STALE_AFTER = timedelta(days=2)
+# `preview` shows at most this many stored events (the latest).
+PREVIEW_EVENTS = 50
+
+# -- schedules ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """`immediate`, `daily HH:MM` or `weekly DAY HH:MM` (wall-clock time in the configured zone)."""
+
+    kind: str  # immediate | daily | weekly
+    at: time | None = None
+    weekday: int | None = None  # 0 = Monday
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Read a schedule; ValueError (worded for the configuration) when it is not one."""
+    words = text.lower().split()
+    try:
+        if words == ["immediate"]:
+            return Schedule("immediate")
+        if len(words) == 2 and words[0] == "daily":
+            return Schedule("daily", time.fromisoformat(words[1]))
+        if len(words) == 3 and words[0] == "weekly":
+            day = next(i for i, name in enumerate(WEEKDAYS) if name.startswith(words[1]) and len(words[1]) >= 3)
+            return Schedule("weekly", time.fromisoformat(words[2]), day)
+    except (ValueError, StopIteration):
+        pass
+    raise ValueError('must be "immediate", "daily HH:MM" or "weekly DAY HH:MM" (e.g. "weekly monday 07:30")')
+
+
+def cutoff(schedule: Schedule, last_cutoff: datetime | None, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """Up to when a digest is due at `now`, or None when none is due. Pure: a scheduler
+    can ask without a database.
+
+    Immediate: up to now, always. Daily and weekly: up to the latest scheduled time at
+    or before `now`, unless the subscription's previous digest (`last_cutoff`) already
+    covered it. A digest covers only events created before its cutoff, so events that
+    arrive after 07:00 wait for tomorrow's 07:00 digest even when 07:00 itself sent nothing.
+    """
+    if schedule.kind == "immediate":
+        return now
+    assert schedule.at is not None
+    step = timedelta(days=7 if schedule.kind == "weekly" else 1)
+    day = now.astimezone(zone).date()
+    if schedule.weekday is not None:
+        day -= timedelta(days=(day.weekday() - schedule.weekday) % 7)
+    slot = datetime.combine(day, schedule.at, tzinfo=zone)
+    if slot > now:
+        slot = datetime.combine(day - step, schedule.at, tzinfo=zone)
+    slot = slot.astimezone(timezone.utc)
+    return slot if last_cutoff is None or last_cutoff < slot else None
+
+
+# -- selection ---------------------------------------------------------------
+
+# Statuses of a subscription's digests whose events are spoken for: a new digest never
+# takes them again. Only "sent" counts as delivered.
+CLAIMED = ("pending", "sent", "failed")
+
+
+def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], *, until: datetime | None = None,
+               claimed: tuple[str, ...] = CLAIMED) -> list[tuple[Event, Entry | None]]:
+    """The events of `cases` that `sub` wants and that are not in one of its digests with
+    a status in `claimed`, oldest first, with their entries."""
+    case_ids = [row.id for c in cases if (row := store.find_case(session, c))]
+    taken = (select(DigestEvent.event_id).join(Digest, Digest.id == DigestEvent.digest_id)
+             .where(DigestEvent.subscription == sub.name, Digest.status.in_(claimed)))
+    query = (select(Event, Entry).join(Entry, Event.entry_id == Entry.id, isouter=True)
+             .where(Event.case_id.in_(case_ids), Event.kind.in_(sub.events), Event.id.not_in(taken))
+             .order_by(Event.id))
+    if until is not None:
+        query = query.where(Event.created_at <= until)
+    return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
+
+
+def passes_filters(sub: DigestConfig, entry: Entry | None) -> bool:
+    """Include/exclude keywords, matched case-insensitively against the entry's text.
+
+    Events without an entry (case changes, gaps, errors) are about the monitoring, not a
+    filing, and always pass.
+    """
+    if entry is None:
+        return True
+    text = f"{entry.description} {entry.short_description or ''}".lower()
+    if sub.include and not any(word.lower() in text for word in sub.include):
+        return False
+    return not any(word.lower() in text for word in sub.exclude)
+
+
+def pending_count(session: Session, config: Config, case: CaseConfig) -> int:
+    """Events of `case` not yet delivered to every subscription that wants them."""
+    pending: set[int] = set()
+    for sub in config.digests:
+        if case in config.subscribed_cases(sub):
+            pending.update(e.id for e, _ in events_for(session, sub, [case], claimed=("sent",)))
+    return len(pending)
+
+
+# -- the model ----------------------------------------------------------------
+
+
+@dataclass
+class EntryItem:
+    """One docket entry as a digest shows it."""
+
+    number: str | None
+    date_filed: date | None
+    text: str
+    url: str | None
+    source: str
+    changes: list[str] = field(default_factory=list)  # for updated entries: what changed
+
+    @property
+    def label(self) -> str:
+        return f"#{self.number}" if self.number else "minute"
+
+    @property
+    def date_label(self) -> str:
+        return self.date_filed.isoformat() if self.date_filed else "undated"
+
+
+@dataclass
+class CaseSection:
+    """One case in a digest: its facts and what happened to it."""
+
+    name: str
+    court: str
+    court_name: str
+    docket_number: str
+    url: str | None
+    new: list[EntryItem] = field(default_factory=list)
+    changed: list[EntryItem] = field(default_factory=list)
+    case_changes: list[str] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DigestModel:
+    """Everything a digest says; the templates render this and nothing else."""
+
+    title: str
+    period_start: datetime
+    period_end: datetime
+    timezone: str
+    cases: list[CaseSection]
+    warnings: list[str] = field(default_factory=list)
+
+    def _total(self, attribute: str) -> int:
+        return sum(len(getattr(c, attribute)) for c in self.cases)
+
+    @property
+    def new_count(self) -> int:
+        return self._total("new")
+
+    @property
+    def changed_count(self) -> int:
+        return self._total("changed")
+
+    @property
+    def period(self) -> str:
+        zone = ZoneInfo(self.timezone)
+        start, end = (m.astimezone(zone).strftime("%Y-%m-%d %H:%M") for m in (self.period_start, self.period_end))
+        return f"{start} to {end} ({self.timezone})"
+
+    @property
+    def summary(self) -> str:
+        """The default subject, e.g. `Kadrey v. Meta: 2 new filings, 1 updated` or
+        `docketwatch: 5 new filings in 3 cases`."""
+        parts = [
+            _plural(self.new_count, "new filing"),
+            f"{self.changed_count} updated" if self.changed_count else "",
+            _plural(self._total("case_changes"), "case change"),
+            _plural(self._total("gaps"), "possible gap"),
+            _plural(self._total("errors"), "source error"),
+        ]
+        what = ", ".join(p for p in parts if p) or "no news"
+        if len(self.cases) == 1:
+            return f"{self.cases[0].name}: {what}"
+        return f"docketwatch: {what} in {len(self.cases)} cases"
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}" if n else ""
+
+
+def build_model(config: Config, title: str, cases: list[Case], items: list[tuple[Event, Entry | None]],
+                start: datetime, end: datetime, warnings: list[str]) -> DigestModel:
+    """Group events by case (in the order of `cases`), entries newest first.
+
+    An entry both new and changed within one digest is shown once, as new, with its
+    current text; several changes of one entry are shown together.
+    """
+    sections = []
+    for case in cases:
+        section = _section(config, case)
+        new: dict[int, tuple[Entry, Event]] = {}
+        changed: dict[int, tuple[Entry, Event, list[str]]] = {}
+        for event, entry in (pair for pair in items if pair[0].case_id == case.id):
+            if event.kind == "new" and entry is not None:
+                new[entry.id] = (entry, event)
+            elif event.kind == "changed" and entry is not None:
+                # diff.py writes "entry #599: text filled in"; the digest shows the entry itself.
+                what = event.summary.partition(": ")[2] or event.summary
+                changes = changed.setdefault(entry.id, (entry, event, []))[2]
+                changes.extend(c for c in what.split("; ") if c not in changes)
+            elif event.kind == "case":
+                section.case_changes.append(event.summary)
+            elif event.kind == "gap":
+                section.gaps.append(event.summary)
+            elif event.kind == "error":
+                section.errors.append(event.summary)
+        section.new = [_item(entry, event) for entry, event in _newest_first(new.values())]
+        section.changed = [_item(entry, event, changes) for entry, event, changes in _newest_first(changed.values())
+                           if entry.id not in new]
+        if section.new or section.changed or section.case_changes or section.gaps or section.errors:
+            sections.append(section)
+    return DigestModel(title=title, period_start=start, period_end=end, timezone=config.timezone,
+                       cases=sections, warnings=warnings)
+
+
+def _newest_first(rows: Iterable[tuple]) -> list[tuple]:
+    """(entry, ...) tuples, the latest filing first."""
+    return sorted(rows, key=lambda row: _recency(row[0]), reverse=True)
+
+
+def _section(config: Config, case: Case) -> CaseSection:
+    url = f"{config.sources.courtlistener.base_url}/docket/{case.courtlistener_id}/" if case.courtlistener_id else None
+    return CaseSection(name=case.name, court=case.court, court_name=court_ids().get(case.court, case.court),
+                       docket_number=case.docket_number, url=url)
+
+
+def _item(entry: Entry, event: Event, changes: list[str] | None = None) -> EntryItem:
+    return EntryItem(number=entry.entry_number, date_filed=entry.date_filed,
+                     text=entry.description or entry.short_description or "", url=entry.url,
+                     source=event.source, changes=changes or [])
+
+
+def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig], now: datetime) -> list[str]:
+    """What a reader should know about how complete the digest is: stale cases, warnings
+    from the latest polls, court feeds that miss entry types, a spent API budget."""
+    warnings: list[str] = []
+    for case in cases:
+        row = store.find_case(session, case)
+        if row is None:
+            continue
+        runs = session.exec(
+            select(CheckRun).where(CheckRun.case_id == row.id).order_by(CheckRun.started_at.desc())).all()
+        success = next((as_utc(r.started_at) for r in runs if r.ok), None)
+        if runs and success is None:
+            warnings.append(f"{case.name}: never checked successfully; the latest error: {runs[0].error}")
+        elif success is not None and now - success > STALE_AFTER:
+            warnings.append(f"{case.name}: last successful check {success:%Y-%m-%d %H:%M} UTC, "
+                            f"{(now - success).days} days ago; new filings may be missing")
+        latest_by_source = {}
+        for r in runs:
+            latest_by_source.setdefault(r.source, r)
+        warnings += [f"{case.name}: {r.warning}" for r in latest_by_source.values() if r.ok and r.warning]
+    feed_courts = {c.court for c in cases if "pacer_rss" in c.sources}
+    for feed in feed_status(session, config):
+        if feed["court"] in feed_courts and feed["complete"] is False:
+            warnings.append(f"The {feed['court']} court's RSS feed carries only these entry types: "
+                            f"{feed['entry_types']}; other filings are not seen until another source polls.")
+    if any("courtlistener" in c.sources for c in cases):
+        budget = budget_status(session, config)
+        if budget["budget_limits_freshness"]:
+            warnings.append("The CourtListener API request budget is spent: cases are polled through the "
+                            f"30-entry feed until {budget['budget_frees_at'] or 'it frees up'}.")
+    return list(dict.fromkeys(warnings))
+
+
+# -- drafts ------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    """A digest that is due, before it is stored: its subscription, model and events."""
+
+    subscription: DigestConfig
+    model: DigestModel
+    event_ids: list[int]
+
+
+def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) -> Draft | None:
+    """The digest due now for `sub`, or None: nothing due, or nothing to say."""
+    last = session.exec(select(func.max(Digest.period_end)).where(Digest.subscription == sub.name)).one()
+    last = as_utc(last) if last else None
+    until = cutoff(parse_schedule(sub.schedule), last, now, ZoneInfo(config.timezone))
+    if until is None:
+        return None
+    cases = config.subscribed_cases(sub)
+    items = events_for(session, sub, cases, until=until)
+    if not items:
+        return None
+    start = last or min(as_utc(event.created_at) for event, _ in items)
+    rows = [row for c in cases if (row := store.find_case(session, c))]
+    model = build_model(config, sub.name, rows, items, start, until, monitoring_warnings(session, config, cases, now))
+    return Draft(sub, model, [event.id for event, _ in items])
+
+
+def preview(session: Session, config: Config, now: datetime | None = None) -> DigestModel:
+    """A digest of the latest stored events of the configured cases, or of sample
+    entries when there are none, to see what digests look like."""
+    now = now or utcnow()
+    rows = [row for c in config.cases if (row := store.find_case(session, c))]
+    query = (select(Event, Entry).join(Entry, Event.entry_id == Entry.id, isouter=True)
+             .where(Event.case_id.in_([r.id for r in rows])).order_by(Event.id.desc()).limit(PREVIEW_EVENTS))
+    items = list(session.exec(query))
+    if not items:
+        rows, items = _sample()
+        return build_model(config, "Preview (sample entries)", rows, items, now - timedelta(days=1), now, [])
+    start = min(as_utc(event.created_at) for event, _ in items)
+    return build_model(config, "Preview", rows, items, start, now,
+                       monitoring_warnings(session, config, config.cases, now))
+
+
+def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
+    """Real docket entries shipped with the package, as unsaved rows."""
+    text = resources.files("docketwatch.data").joinpath("sample_entries.json").read_text(encoding="utf-8")
+    cases, items = [], []
+    for case_id, c in enumerate(json.loads(text)["cases"], start=1):
+        cases.append(Case(id=case_id, court=c["court"], docket_number=c["docket_number"], name=c["name"],
+                          courtlistener_id=c["courtlistener_id"]))
+        for e in c["entries"]:
+            entry = Entry(id=len(items) + 1, case_id=case_id, key="", content_hash="", entry_number=e["entry_number"],
+                          date_filed=date.fromisoformat(e["date_filed"]) if e["date_filed"] else None,
+                          description=e["text"], url=e["url"])
+            items.append((Event(case_id=case_id, entry_id=entry.id, kind=e["event"], source="courtlistener",
+                                summary=e.get("change", "")), entry))
+        if c.get("gap"):
+            items.append((Event(case_id=case_id, kind="gap", source="courtlistener", summary=c["gap"]), None))
+    return cases, items

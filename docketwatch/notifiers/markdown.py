@@ -1,0 +1,54 @@
+"""Markdown files in a folder, one per digest, written atomically.
+
+The file is written to a temporary name in the same folder, flushed to disk, then
+renamed into place: a reader (or a crash) never sees half a digest. The name comes
+from the stored digest, so writing it again after a crash replaces the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from docketwatch.models import Digest, as_utc
+from docketwatch.notifiers.base import DeliveryError, Notifier
+
+
+class MarkdownNotifier(Notifier):
+    channel = "markdown"
+    formats = ("md",)
+
+    def path(self, digest: Digest) -> Path:
+        local = as_utc(digest.period_end).astimezone(ZoneInfo(self.config.timezone))
+        folder = self.config.resolve(self.subscription.dir)
+        return folder / f"digest-{local:%Y-%m-%d-%H%M}-{digest.id}.md"
+
+    def send(self, digest: Digest) -> str:
+        target = self.path(digest)
+        try:
+            write_atomically(target, digest.rendered()["md"])
+        except OSError as e:
+            raise DeliveryError(f"cannot write {target}: {e.strerror or e}") from None
+        return str(target)
+
+
+def write_atomically(target: Path, text: str) -> None:
+    """Write `text` to `target` via a temporary file and a rename, durably."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)

@@ -1,0 +1,288 @@
+"""Subscriptions, schedules, filters and the one data model behind all three formats.
+
+Events are made the real way: a fake CourtListener over loopback and a real `check`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import Session
+
+from docketwatch import checks, config as config_mod, digests, render, store
+from tests.conftest import KADREY_ID, run_cli, write_config
+
+UTC = timezone.utc
+LA = ZoneInfo("America/Los_Angeles")
+ANDERSEN_ID = 66732129
+
+
+def case_table(name: str, docket_number: str, courtlistener_id: int) -> str:
+    """A [[cases]] table for a N.D. Cal. docket on the fake server."""
+    return (f'\n[[cases]]\nname = "{name}"\ncourt = "cand"\ndocket_number = "{docket_number}"\n'
+            f"courtlistener_id = {courtlistener_id}\n")
+
+
+KADREY = case_table("Kadrey v. Meta Platforms, Inc.", "3:23-cv-03417-VC", KADREY_ID)
+ANDERSEN = case_table("Andersen v. Stability AI Ltd.", "3:23-cv-00201", ANDERSEN_ID)
+
+
+def markdown_digest(name: str, **keys: str | list[str]) -> str:
+    """A [[digests]] table writing Markdown into a folder named after it, plus `keys`."""
+    lines = [f"{key} = {json.dumps(value)}" for key, value in {"name": name, "channel": "markdown", "dir": name,
+                                                                 **keys}.items()]
+    return "\n[[digests]]\n" + "\n".join(lines) + "\n"
+
+
+SCRIPT_TEXT = 'ORDER re <script>alert("x")</script> & [link](http://x) *bold* # heading'
+
+
+@pytest.fixture(autouse=True)
+def cl_token(monkeypatch):
+    """The in-process `check` and config loads read the token from the environment, like the CLI."""
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+
+
+def make_config(tmp_path: Path, base_url: str, tables: str, *, top: str = "") -> Path:
+    """write_config plus [[digests]] and other tables, and top-level keys (which TOML wants first)."""
+    path = write_config(tmp_path, base_url, cases=tables)
+    path.write_text(top + "\n" + path.read_text())
+    return path
+
+
+def poll(path: Path) -> config_mod.Config:
+    """A real `check` of every configured case, in-process."""
+    cfg = config_mod.load(path)
+    checks.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
+    return cfg
+
+
+@pytest.fixture
+def two_cases(fake_cl):
+    """Kadrey and Andersen on the fake server, with a baseline taken; returns a function
+    that writes a config with the given [[digests]], polls, and adds new filings."""
+    fake_cl.load_kadrey()
+    fake_cl.add_docket(ANDERSEN_ID, "cand", "3:23-cv-00201", "Andersen v. Stability AI Ltd.", pacer_case_id="407208")
+    fake_cl.add_entry(ANDERSEN_ID, "1", "2023-01-13", "COMPLAINT against Stability AI Ltd.")
+
+    def setup(tmp_path: Path, subscriptions: str, top: str = "") -> config_mod.Config:
+        path = make_config(tmp_path, fake_cl.base_url, KADREY + ANDERSEN + subscriptions, top=top)
+        poll(path)  # baseline: quiet
+        fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief. Signed by Judge Chhabria.")
+        fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
+        fake_cl.add_entry(ANDERSEN_ID, "174", "2024-03-21", "OPPOSITION/RESPONSE re 162 MOTION to Dismiss")
+        fake_cl.add_entry(ANDERSEN_ID, "175", "2024-03-22", "PRO HAC VICE application of B. Lawyer")
+        return poll(path)
+
+    return setup
+
+
+def drafted(cfg: config_mod.Config, name: str, now: datetime | None = None) -> digests.Draft | None:
+    with Session(store.open_engine(cfg.database.url)) as session:
+        return digests.draft(session, cfg, cfg.subscriptions(name)[0], now or datetime.now(UTC))
+
+
+def numbers(model: digests.DigestModel) -> dict[str, list[str | None]]:
+    return {c.name: [e.number for e in c.new + c.changed] for c in model.cases}
+
+
+# -- schedules ---------------------------------------------------------------
+
+def test_immediate_is_always_due_up_to_now():
+    now = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
+    assert digests.cutoff(digests.parse_schedule("immediate"), now, now, LA) == now
+
+
+def test_daily_is_due_once_per_day_at_the_local_time_across_daylight_saving():
+    daily = digests.parse_schedule("daily 07:00")
+    # 2025-03-09: clocks in Los Angeles jump from PST (UTC-8) to PDT (UTC-7).
+    morning = datetime(2025, 3, 9, 14, 0, tzinfo=UTC)  # 07:00 PDT
+    assert digests.cutoff(daily, None, morning + timedelta(minutes=5), LA) == morning
+    assert digests.cutoff(daily, morning, morning + timedelta(hours=5), LA) is None  # already covered
+    before = morning - timedelta(minutes=1)  # 06:59 PDT: the latest slot is yesterday's 07:00 PST
+    assert digests.cutoff(daily, None, before, LA) == datetime(2025, 3, 8, 15, 0, tzinfo=UTC)
+    assert digests.cutoff(daily, datetime(2025, 3, 8, 15, 0, tzinfo=UTC), before, LA) is None
+
+
+def test_weekly_is_due_after_the_weekday_and_time():
+    weekly = digests.parse_schedule("weekly Mon 07:30")
+    monday = datetime(2025, 6, 30, 14, 30, tzinfo=UTC)  # Monday 07:30 PDT
+    wednesday = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
+    assert digests.cutoff(weekly, None, wednesday, LA) == monday
+    assert digests.cutoff(weekly, monday, wednesday, LA) is None
+    assert digests.cutoff(weekly, monday, monday + timedelta(days=7), LA) == monday + timedelta(days=7)
+    assert digests.cutoff(weekly, monday, monday + timedelta(days=7) - timedelta(seconds=1), LA) is None
+
+
+@pytest.mark.parametrize("text", ["hourly", "daily", "daily 25:00", "weekly 07:00", "weekly someday 07:00",
+                                  "weekly mo 07:00"])
+def test_bad_schedules_are_rejected(text):
+    with pytest.raises(ValueError, match="immediate"):
+        digests.parse_schedule(text)
+
+
+def test_daily_digest_waits_for_its_time_and_covers_what_came_before_it(two_cases, tmp_path):
+    cfg = two_cases(tmp_path, markdown_digest("morning", schedule="daily 07:00"),
+                    top='timezone = "America/Los_Angeles"')
+    made = datetime.now(UTC)  # the events were just created
+    slot = datetime.combine(made.astimezone(LA).date(), datetime.min.time().replace(hour=7), tzinfo=LA)
+    next_slot = (slot if slot > made else slot + timedelta(days=1)).astimezone(UTC)
+    assert drafted(cfg, "morning", next_slot - timedelta(minutes=1)) is None  # events are younger than the last slot
+    due = drafted(cfg, "morning", next_slot + timedelta(minutes=1))
+    assert due is not None and due.model.period_end == next_slot
+    assert numbers(due.model) == {"Kadrey v. Meta Platforms, Inc.": ["601", "600"],
+                                  "Andersen v. Stability AI Ltd.": ["175", "174"]}
+
+
+# -- selection: cases, kinds, keywords ----------------------------------------
+
+def test_cases_and_keyword_filters_choose_the_events(two_cases, tmp_path):
+    cfg = two_cases(tmp_path, markdown_digest("kadrey-no-appearances", cases=["Kadrey"],
+                                              exclude=["notice of appearance"])
+                    + markdown_digest("orders-everywhere", cases="*", include=["ORDER", "opposition"],
+                                      exclude=["Pro Hac Vice"])
+                    + markdown_digest("by-docket-number", cases=["3:23-cv-00201"], events=["changed"]))
+    assert numbers(drafted(cfg, "kadrey-no-appearances").model) == {"Kadrey v. Meta Platforms, Inc.": ["600"]}
+    assert numbers(drafted(cfg, "orders-everywhere").model) == {
+        "Kadrey v. Meta Platforms, Inc.": ["600"], "Andersen v. Stability AI Ltd.": ["174"]}
+    assert drafted(cfg, "by-docket-number") is None  # nothing changed in Andersen: no empty digest
+
+
+def test_an_entry_new_and_changed_in_one_digest_is_shown_once_and_newest_first(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    fake_cl.add_entry(KADREY_ID, "599", "2025-06-27", "", short="Order")
+    every_kind = ["new", "changed", "case", "gap", "error"]
+    path = make_config(tmp_path, fake_cl.base_url, KADREY + markdown_digest("all", events=every_kind))
+    poll(path)
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "MOTION to Compel")
+    poll(path)
+    fake_cl.update_entry(KADREY_ID, "600", description="MOTION to Compel Production. Filed by Plaintiffs.")
+    fake_cl.update_entry(KADREY_ID, "599", description="ORDER Denying Motion to Seal.")
+    fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION and ORDER")
+    cfg = poll(path)
+    model = drafted(cfg, "all").model
+    (case,) = model.cases
+    assert [e.number for e in case.new] == ["602", "600"]
+    assert case.new[1].text == "MOTION to Compel Production. Filed by Plaintiffs."  # current text, shown once
+    assert [(e.number, e.changes) for e in case.changed] == [("599", ["text filled in"])]
+    assert model.summary == "Kadrey v. Meta Platforms, Inc.: 2 new filings, 1 updated"
+
+
+def test_default_and_custom_subjects(two_cases, tmp_path):
+    cfg = two_cases(tmp_path, markdown_digest("all") + markdown_digest(
+        "custom", subject="[dockets] {{ digest.new_count }} new: {{ digest.summary }}"))
+    model = drafted(cfg, "all").model
+    assert model.summary == "docketwatch: 4 new filings in 2 cases"
+    custom = cfg.subscriptions("custom")[0]
+    expected = "[dockets] 4 new: docketwatch: 4 new filings in 2 cases"
+    assert render.subject(custom, drafted(cfg, "custom").model) == expected
+
+
+def test_warnings_for_a_stale_case_and_a_spent_budget_ride_along(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    for n in range(800, 840):  # with the real entries: three pages of 20, more than the budget allows
+        fake_cl.add_entry(KADREY_ID, str(n), "2025-09-01", f"Filing {n}")
+    path = write_config(tmp_path, fake_cl.base_url, budget=3, cases=KADREY + markdown_digest("all"))
+    poll(path)
+    fake_cl.add_entry(KADREY_ID, "900", "2025-09-02", "ORDER")
+    cfg = poll(path)
+    now = datetime.now(UTC)
+    model = drafted(cfg, "all", now).model
+    warnings = model.warnings
+    assert any("request budget is spent" in w for w in warnings)
+    assert all("request budget is spent" in render.render(cfg, model, fmt) for fmt in render.TEMPLATES)
+    assert not any("days ago" in w for w in warnings)
+    later = drafted(cfg, "all", now + timedelta(days=3)).model.warnings  # nobody polled for 3 days
+    assert any(w.startswith("Kadrey v. Meta Platforms, Inc.: last successful check") and "3 days ago" in w
+               for w in later)
+
+
+# -- rendering ----------------------------------------------------------------
+
+def test_every_format_shows_docket_text_as_text(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    path = make_config(tmp_path, fake_cl.base_url, KADREY + markdown_digest("all"))
+    poll(path)
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
+    cfg = poll(path)
+    model = drafted(cfg, "all").model
+    html = render.render(cfg, model, "html")
+    assert "<script>" not in html and "&lt;script&gt;alert(" in html and "&amp; [link]" in html
+    assert "<style" not in html and 'style="' in html  # CSS inlined for mail clients
+    md = render.render(cfg, model, "md")
+    assert r'ORDER re \<script\>alert("x")\</script\> \& \[link\](http://x) \*bold\* # heading' in md
+    assert SCRIPT_TEXT in render.render(cfg, model, "txt")
+
+
+def test_templates_dir_overrides_file_by_file(two_cases, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt.j2").write_text("MINE {{ digest.new_count }}\n")
+    cfg = two_cases(tmp_path, markdown_digest("all"), top='templates_dir = "mine"')
+    model = drafted(cfg, "all").model
+    assert render.render(cfg, model, "txt") == "MINE 4\n"
+    assert "<h2" in render.render(cfg, model, "html")  # not overridden: the package's template
+
+
+def test_markdown_escape_covers_line_starts():
+    assert render.markdown_escape("# not a heading") == r"\# not a heading"
+    assert render.markdown_escape("1. not a list") == r"1\. not a list"
+    assert render.markdown_escape("- not a list\nsecond line") == r"\- not a list second line"
+
+
+# -- configuration --------------------------------------------------------------
+
+def config_error(tmp_path: Path, tables: str, top: str = "") -> str:
+    path = make_config(tmp_path, "http://127.0.0.1:9", KADREY + tables, top=top)
+    with pytest.raises(config_mod.ConfigError) as e:
+        config_mod.load(path)
+    return str(e.value)
+
+
+def test_configuration_errors_name_file_key_and_value(tmp_path):
+    msg = config_error(tmp_path, '[[digests]]\nname = "x"\nchannel = "markdown"\ndir = "o"\nschedule = "hourly"\n')
+    assert str(tmp_path) in msg and "digests[1].schedule = 'hourly'" in msg
+    msg = config_error(tmp_path, '[[digests]]\nname = "x"\nchannel = "pigeon"\ndir = "o"\n')
+    assert "digests[1].channel = 'pigeon'" in msg and "'email'" in msg
+    msg = config_error(tmp_path, '[[digests]]\nname = "x"\nchannel = "markdown"\ndir = "o"\ncases = ["Silverman"]\n')
+    assert "digests[1].cases" in msg and "'Silverman'" in msg
+    msg = config_error(tmp_path, '[[digests]]\nname = "x"\nchannel = "email"\nto = ["a@example.org"]\n')
+    assert "no [smtp] section" in msg
+    msg = config_error(tmp_path, '[[digests]]\nname = "x"\nchannel = "markdown"\ndir = "o"\nevents = ["new", "olds"]\n')
+    assert "digests[1].events[2] = 'olds'" in msg
+    assert "timezone = 'Mars/Olympus'" in config_error(tmp_path, "", top='timezone = "Mars/Olympus"')
+
+
+def test_the_smtp_password_must_come_from_the_environment_and_is_never_shown(tmp_path, monkeypatch):
+    smtp = '[smtp]\nhost = "mail.example.org"\nusername = "me"\nfrom = "me@example.org"\npassword = "{}"\n'
+    msg = config_error(tmp_path, smtp.format("hunter2-literal"))
+    assert "smtp.password must name an environment variable" in msg and "hunter2-literal" not in msg
+    monkeypatch.setenv("SMTP_PW", "hunter2-from-env")
+    path = make_config(tmp_path, "http://127.0.0.1:9", KADREY + smtp.format("${SMTP_PW}"))
+    cfg = config_mod.load(path)
+    assert cfg.smtp.password.get_secret_value() == "hunter2-from-env"
+    assert "hunter2" not in repr(cfg) and cfg.smtp.effective_port == 587
+
+
+# -- preview ----------------------------------------------------------------------
+
+def test_preview_renders_sample_entries_until_there_are_events(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    path = write_config(tmp_path, fake_cl.base_url)
+    sample = run_cli(path, "preview", "--format", "txt")
+    assert sample.returncode == 0, sample.stderr
+    assert "Preview (sample entries)" in sample.stdout and "#598" in sample.stdout
+
+    poll(path)
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
+    poll(path)
+    out = tmp_path / "preview.html"
+    proc = run_cli(path, "preview", "--out", str(out))
+    assert proc.returncode == 0 and proc.stdout == ""
+    html = out.read_text()
+    assert "#600" in html and "&lt;script&gt;" in html and "sample entries" not in html
+    md = run_cli(path, "preview", "--format", "md").stdout
+    assert md.startswith("# Kadrey v. Meta Platforms, Inc.: 1 new filing")

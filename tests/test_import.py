@@ -1,0 +1,72 @@
+"""`docketwatch parse` and `docketwatch import` on saved PACER files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from tests.conftest import run_cli, write_config
+
+PACER = Path(__file__).parent / "fixtures" / "pacer"
+T_V_OPENAI = PACER / "district_docket__cand__cand_7.html"  # 3:23-cv-04557, 6 entries
+CASES = '''
+[[cases]]
+name = "T. v. OpenAI LP"
+court = "cand"
+docket_number = "3:23-cv-04557"
+courtlistener_id = 1
+[[cases]]
+name = "Kadrey v. Meta Platforms, Inc."
+court = "cand"
+docket_number = "3:23-cv-03417"
+courtlistener_id = 2
+'''
+
+
+def test_parse_prints_one_json_object_per_file(tmp_path):
+    proc = run_cli(None, "parse", "--json", str(T_V_OPENAI), str(PACER / "rss__ca2__ca2_1.xml"))
+    assert proc.returncode == 0, proc.stderr
+    report, feed = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert report["kind"] == "docket_report" and report["court"] == "cand"
+    docket = report["dockets"][0]
+    assert docket["docket_number"] == "3:23-cv-04557-JCS" and len(docket["entries"]) == 6
+    assert set(docket["entries"][0]) == {"document_number", "date_filed", "description", "short_description", "pacer_doc_id"}
+    assert docket["entries"][0]["document_number"] == "1" and docket["entries"][0]["date_filed"] == "2023-09-05"
+    assert feed["kind"] == "pacer_rss" and feed["court"] == "ca2"
+
+
+def test_parse_reports_an_unreadable_file_and_goes_on(tmp_path):
+    bad = tmp_path / "login.html"
+    bad.write_text("<html><body>PACER Login</body></html>")
+    proc = run_cli(None, "parse", str(bad), str(T_V_OPENAI))
+    assert proc.returncode == 3
+    assert f"{bad}: not a PACER file" in proc.stderr and "6 entries" in proc.stdout
+
+
+def test_import_backfills_quietly_and_twice_changes_nothing(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    proc = run_cli(config, "import", str(T_V_OPENAI))
+    assert proc.returncode == 0, proc.stderr
+    assert "T. v. OpenAI LP (cand 3:23-cv-04557): 6 entries read from the docket_report, 6 new" in proc.stdout
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT count(*) FROM entry").fetchone() == (6,)
+        assert db.execute("SELECT count(*) FROM event").fetchone() == (0,)  # history is not news
+    assert "0 new to docketwatch, 0 updated" in run_cli(config, "import", str(T_V_OPENAI)).stdout
+    status = json.loads(run_cli(config, "status", "--json", "T. v. OpenAI").stdout)["cases"][0]
+    assert status["entries"] == 6 and status["latest_entry"]["entry_number"] == "6"
+
+
+def test_import_into_the_wrong_case_is_refused_naming_both_numbers(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    proc = run_cli(config, "import", str(T_V_OPENAI), "--case", "Kadrey")
+    assert proc.returncode == 3
+    assert "'3:23-cv-04557-JCS'" in proc.stderr and "'3:23-cv-03417'" in proc.stderr
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT count(*) FROM entry").fetchone() == (0,)
+
+
+def test_import_of_an_unwatched_docket_says_how_to_fix_it(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    proc = run_cli(config, "import", str(PACER / "district_docket__njd__njd_509180.html"))
+    assert proc.returncode == 2 and "no configured case matches 2:23-cv-01194" in proc.stderr

@@ -1,0 +1,160 @@
+"""Court RSS feeds end to end: the real S.D.N.Y. Bankruptcy feed served over loopback."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests.conftest import check_json, run_cli, write_config
+
+NYSB_FEED = (Path(__file__).parent / "fixtures" / "pacer" / "rss__nysb__nysb_1.xml").read_bytes()
+SUNEDISON_ID = 5001
+CASES = '''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992-smb"
+sources = ["pacer_rss"{extra}]
+{pin}
+[[cases]]
+name = "In re Fremak Industries, Inc."
+court = "nysb"
+docket_number = "15-11740"
+sources = ["pacer_rss"]
+'''
+NEW_ITEM = b'''<item>
+<title>16-10992-smb SunEdison, Inc., et al., and North Kern State Prison</title>
+<link>https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812</link>
+<description>Type: bk Office: 1 Chapter: 11  [Order Confirming Plan] (&#x3C;a href=&#x27;https://ecf.nysb.uscourts.gov/doc1/126018830500?pdf_header=&#x26;de_seq_num=16741&#x26;caseid=265812&#x27;&#x3E;5238&#x3C;/a&#x3E;)</description>
+<guid isPermaLink="true">https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812-16741</guid>
+<pubDate>Fri, 20 Apr 2018 15:02:11 GMT</pubDate>
+</item>
+'''
+
+
+def with_new_item(feed: bytes, build_date: bytes = b"Fri, 20 Apr 2018 15:03:00 GMT") -> bytes:
+    feed = re.sub(rb"<lastBuildDate>[^<]*</lastBuildDate>", b"<lastBuildDate>" + build_date + b"</lastBuildDate>", feed)
+    return feed.replace(b"<item>", NEW_ITEM + b"<item>", 1)
+
+
+class CourtFeed:
+    """A court's rss_outside.pl: serves `body`, with an ETag when `etags` is on."""
+
+    def __init__(self) -> None:
+        self.body = NYSB_FEED
+        self.etags = True
+        self.responses: list[int] = []
+
+    def handle(self, request: Request) -> Response:
+        etag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
+        if self.etags and request.headers.get("If-None-Match") == etag:
+            response = Response(status=304, headers={"ETag": etag})
+        else:
+            response = Response(self.body, content_type="text/xml", headers={"ETag": etag} if self.etags else {})
+        self.responses.append(response.status_code)
+        return response
+
+
+@pytest.fixture
+def court_feed():
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    feed = CourtFeed()
+    server.expect_request("/nysb/cgi-bin/rss_outside.pl").respond_with_handler(feed.handle)
+    feed.url_template = server.url_for("/{court}/cgi-bin/rss_outside.pl")
+    yield feed
+    server.stop()
+
+
+def rss_config(tmp_path, court_feed, fake_cl_url="http://127.0.0.1:9", extra="", pin=""):
+    config = write_config(tmp_path, fake_cl_url, token=False, cases=CASES.format(extra=extra, pin=pin))
+    config.write_text(config.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
+    return config
+
+
+def check_all(config) -> tuple[int, dict[str, dict]]:
+    proc = run_cli(config, "check", "--json")
+    return proc.returncode, {c["name"]: c for c in json.loads(proc.stdout)["cases"]}
+
+
+def test_one_request_per_court_serves_every_case_and_new_items_arrive(tmp_path, court_feed):
+    config = rss_config(tmp_path, court_feed)
+    code, first = check_all(config)
+    assert code == 0 and all(c["baseline"] and c["ok"] for c in first.values())
+    assert court_feed.responses == [200]  # two cases, one request
+
+    court_feed.body = with_new_item(NYSB_FEED)
+    code, second = check_all(config)
+    assert code == 0 and court_feed.responses == [200, 200]
+    sunedison = second["In re SunEdison, Inc."]
+    assert [(e["entry_number"], e["date_filed"], e["description"]) for e in sunedison["new"]] == [
+        ("5238", "2018-04-20", "Order Confirming Plan")]
+    assert second["In re Fremak Industries, Inc."]["new"] == []
+
+    code, third = check_all(config)  # unchanged: a conditional request answered 304
+    assert code == 0 and court_feed.responses[-1] == 304
+    assert all(c["new"] == [] for c in third.values())
+
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    feed = next(s for s in status["sources"] if s["source"] == "pacer_rss")
+    assert feed["court"] == "nysb" and feed["entry_types"] == "all" and feed["complete"] is True
+    assert status["cases"][0]["entries"] == 13 + 1  # 13 items in the real feed, 5238 since
+
+
+def test_an_unchanged_build_date_is_not_parsed_again(tmp_path, court_feed):
+    court_feed.etags = False
+    config = rss_config(tmp_path, court_feed)
+    assert check_all(config)[0] == 0
+    # Same lastBuildDate: trusted as "nothing new" without parsing (the item is not seen).
+    court_feed.body = with_new_item(NYSB_FEED, build_date=b"Thu, 19 Apr 2018 18:22:08 GMT")
+    assert check_all(config)[1]["In re SunEdison, Inc."]["new"] == []
+    court_feed.body = with_new_item(NYSB_FEED)
+    assert [e["entry_number"] for e in check_all(config)[1]["In re SunEdison, Inc."]["new"]] == ["5238"]
+
+
+def test_a_feed_read_after_an_outage_longer_than_its_window_records_a_gap(tmp_path, court_feed):
+    config = rss_config(tmp_path, court_feed)
+    assert check_all(config)[0] == 0
+    with sqlite3.connect(tmp_path / "dw.db") as db:  # the monitor was down for three days
+        db.execute("UPDATE checkrun SET started_at = datetime(started_at, '-3 days')")
+    court_feed.body = with_new_item(NYSB_FEED)
+    code, result = check_all(config)
+    assert code == 0
+    for case in result.values():
+        assert len(case["gaps"]) == 1 and "last read 3 days ago" in case["gaps"][0]
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    assert all(c["last_gap"]["source"] == "pacer_rss" for c in status["cases"])
+    assert "may have been missed" in run_cli(config, "status").stdout
+
+
+def test_rss_short_text_later_filled_in_by_courtlistener_is_one_entry(tmp_path, court_feed, fake_cl):
+    fake_cl.add_docket(SUNEDISON_ID, "nysb", "16-10992", "In re SunEdison, Inc.")
+    for number, text in [("5235", "Complaint against Wells Fargo Bank (fee)"), ("5236", "Statement of the Debtors"),
+                         ("5237", "Objection of the Official Committee to Motion to Extend")]:
+        fake_cl.add_entry(SUNEDISON_ID, number, "2018-04-19", text)
+    config = rss_config(tmp_path, court_feed, fake_cl.base_url, extra=', "courtlistener"',
+                        pin=f"courtlistener_id = {SUNEDISON_ID}")
+    code, first = check_all(config)
+    sunedison = first["In re SunEdison, Inc."]
+    assert code == 0 and sunedison["baseline"] and sunedison["changed"] == []  # both sources, one quiet baseline
+
+    court_feed.body = with_new_item(NYSB_FEED)
+    sunedison = check_all(config)[1]["In re SunEdison, Inc."]
+    assert [e["description"] for e in sunedison["new"]] == ["Order Confirming Plan"]
+
+    fake_cl.add_entry(SUNEDISON_ID, "5238", "2018-04-20",
+                      "ORDER CONFIRMING THE DEBTORS' SECOND AMENDED JOINT PLAN OF REORGANIZATION. Signed on 4/20/2018.")
+    sunedison = check_all(config)[1]["In re SunEdison, Inc."]
+    assert sunedison["new"] == []
+    assert [(e["entry_number"], e["changes"]) for e in sunedison["changed"]] == [("5238", ["text filled in"])]
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        rows = db.execute("SELECT description, sources FROM entry WHERE key = '#5238'").fetchall()
+    assert rows == [("ORDER CONFIRMING THE DEBTORS' SECOND AMENDED JOINT PLAN OF REORGANIZATION. Signed on 4/20/2018.",
+                     "courtlistener,pacer_rss")]
