@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -60,8 +61,11 @@ def check(
     *,
     notify_baseline: bool = False,
     http: HttpClient | None = None,
+    source: str | None = None,
+    api_intervals: dict[tuple[str, str], timedelta] | None = None,
 ) -> list[CaseResult]:
-    """Poll `cases` now; return a result per case, in configuration order."""
+    """Poll `cases` now (through `source` only, when given); return a result per case,
+    in configuration order. `api_intervals` paces metered APIs (see plan.py)."""
     http = http or HttpClient(config.http)
     with Session(engine, expire_on_commit=False) as session:
         rows = {c.label: store.case_row(session, c) for c in cases}
@@ -70,9 +74,11 @@ def check(
         by_source: dict[str, list[Case]] = defaultdict(list)
         for c in cases:
             for name in c.sources:
-                by_source[name].append(rows[c.label])
+                if source is None or name == source:
+                    by_source[name].append(rows[c.label])
         for name, source_cases in by_source.items():
-            _poll_source(name, source_cases, session, SourceContext(config, session, http), results, notify_baseline)
+            ctx = SourceContext(config, session, http, api_intervals or {})
+            _poll_source(name, source_cases, session, ctx, results, notify_baseline)
         # The baseline ends once every source has had its first say about the case.
         for row in rows.values():
             if row.baseline_at is None and results[row.id].baseline:

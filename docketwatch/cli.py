@@ -10,15 +10,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from pathlib import Path
 
 import click
 from sqlmodel import Session
 
-from docketwatch import __version__, checks, config as config_mod, imports, parsers, status as status_mod, store
-from docketwatch import digests, outbox, render
+from docketwatch import (__version__, checks, config as config_mod, digests, imports, lock, outbox, parsers, plan,
+                         render, service, status as status_mod, store)
 from docketwatch.checks import CaseResult
 from docketwatch.http import HttpError
+from docketwatch.models import utcnow
 
 EXIT_FAILED = 3
 
@@ -30,14 +30,19 @@ class ConfigException(click.ClickException):
 
 
 class _Context:
-    def __init__(self, config_path: str | None):
+    def __init__(self, config_path: str | None, log_level: str | None):
         self.config_path = config_path
+        self.log_level = log_level
 
-    def load(self) -> config_mod.Config:
+    def load(self, default_log_level: str = "WARNING") -> config_mod.Config:
+        """The configuration; also sets up logging (--log-level, else the file's, else the default)."""
         try:
-            return config_mod.load(config_mod.resolve_path(self.config_path))
+            cfg = config_mod.load(config_mod.resolve_path(self.config_path))
         except config_mod.ConfigError as e:
             raise ConfigException(str(e)) from None
+        level = (self.log_level or cfg.log_level or default_log_level).upper()
+        logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return cfg
 
     def select(self, cfg: config_mod.Config, fragments) -> list[config_mod.CaseConfig]:
         try:
@@ -48,13 +53,13 @@ class _Context:
 
 @click.group()
 @click.option("--config", "config_path", metavar="PATH", help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
-@click.option("--log-level", default="WARNING", show_default=True, type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Log level for stderr (default: the configuration's log_level; else INFO for run, WARNING otherwise).")
 @click.version_option(__version__, prog_name="docketwatch")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None, log_level: str) -> None:
+def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
     """Watch public court dockets and report what is new."""
-    logging.basicConfig(level=log_level.upper(), stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = _Context(config_path)
+    ctx.obj = _Context(config_path, log_level)
 
 
 @cli.command()
@@ -117,8 +122,9 @@ def _entry_line(e: dict) -> str:
 @click.argument("case", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--refresh", is_flag=True, help="Poll first.")
+@click.option("--health", is_flag=True, help="Exit 1 unless `docketwatch run` is alive and no source keeps failing (for HEALTHCHECK).")
 @click.pass_obj
-def status(obj: _Context, case: str | None, as_json: bool, refresh: bool) -> None:
+def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health: bool) -> None:
     """Per case: entries stored, latest entry, last check and success, last error, events pending."""
     cfg = obj.load()
     chosen = obj.select(cfg, (case,) if case else ())
@@ -126,6 +132,13 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool) -> Non
     if refresh:
         checks.check(cfg, engine, chosen)
     report = status_mod.status(cfg, engine, chosen)
+    if health:
+        for reason in report["unhealthy"]:
+            click.echo(f"unhealthy: {reason}", err=True)
+        if report["unhealthy"]:
+            sys.exit(1)
+        click.echo("healthy")
+        return
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
@@ -148,6 +161,10 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool) -> Non
         click.echo(f"  last error      {d['last_error']}")
     if report["failed_digests"]:
         click.echo("  once the cause is fixed: docketwatch digest --retry-failed")
+    if report["jobs"]:
+        click.echo("\npoll jobs (last success, failures in a row, next run):")
+        for j in report["jobs"]:
+            click.echo(f"  {j['job']:<40} {j['last_success'] or 'never':<26} {j['consecutive_failures']:>3}  {j['next_run']}")
     for src in report["sources"]:
         click.echo()
         if src["source"] == "pacer_rss":
@@ -318,6 +335,58 @@ def preview(obj: _Context, fmt: str, out: Path | None) -> None:
     else:
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {out}", err=True)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Run every job once and exit (for cron and systemd timers).")
+@click.pass_obj
+def run(obj: _Context, once: bool) -> None:
+    """Run the scheduler: poll on the plan's intervals, send digests on their schedules."""
+    cfg = obj.load(default_log_level="INFO")
+    try:
+        service.run(cfg, store.open_engine(cfg.database.url), once=once)
+    except lock.AlreadyRunning as e:
+        click.echo(f"docketwatch run: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+@cli.command(name="plan")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def plan_(obj: _Context, as_json: bool) -> None:
+    """How often `run` polls each case and feed, what that costs, and how late news can be."""
+    cfg = obj.load()
+    with Session(store.open_engine(cfg.database.url)) as session:
+        active = plan.active_cases(session, cfg, utcnow().date())
+    rows = plan.make_plan(cfg, active)
+    if as_json:
+        click.echo(json.dumps({"daily_request_budget": cfg.sources.courtlistener.daily_request_budget,
+                               "api": bool(cfg.sources.courtlistener.token),
+                               "jobs": [r.as_json() for r in rows]}, indent=2))
+        return
+    click.echo(f"{'source':<14} {'case or court':<44} {'every':>7} {'API every':>9} {'req/day':>8} "
+               f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
+    for r in rows:
+        name = (r.case or f"{r.court} feed ({len(r.cases)} cases)")[:44]
+        click.echo(f"{r.source:<14} {name:<44} {_span(r.interval):>7} {_span(r.api_interval):>9} "
+                   f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {_span(r.new_filing_delay):>9} "
+                   f"{_span(r.change_delay):>8}")
+    budgeted = sum(r.budgeted_per_day for r in rows)
+    click.echo(f"\nCourtListener API: {budgeted:.0f} of {cfg.sources.courtlistener.daily_request_budget} requests a day "
+               "planned" if cfg.sources.courtlistener.token else
+               "\nCourtListener: no token, so only the free docket feeds (no quota) are read")
+
+
+def _span(d) -> str:
+    """A timedelta as 45m, 2.5h, 1.2d; '-' for none."""
+    if d is None:
+        return "-"
+    seconds = d.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
 
 
 def main() -> None:

@@ -13,17 +13,15 @@ import json
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from typing import Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic import SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from docketwatch import docket_numbers
 
@@ -105,6 +103,7 @@ class CaseConfig(_Section):
     docket_number: str
     courtlistener_id: int | None = Field(default=None, gt=0)
     sources: list[str] = ["courtlistener"]
+    poll_interval: Duration | None = None  # default: [schedule] interval
 
     @field_validator("court")
     @classmethod
@@ -229,6 +228,43 @@ class OutboxConfig(_Section):
     retry_backoff: float = Field(default=300.0, ge=0)
 
 
+def _duration(value: Any) -> Any:
+    """'90s', '30m', '2h', '1d' (or plain seconds) as a timedelta."""
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)):
+        return timedelta(seconds=float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]])
+    if isinstance(value, str):
+        raise ValueError("is not a duration; write it like 90s, 30m, 2h or 1d")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class ScheduleConfig(_Section):
+    """`docketwatch run`: how often jobs run. The CourtListener API budget is shared out
+    by `docketwatch plan`; free feeds are read every `interval`."""
+
+    interval: Duration = timedelta(hours=1)
+    jitter: Duration = timedelta(seconds=60)
+    misfire_grace: Duration = timedelta(minutes=10)
+    # A case with a filing in the last active_days gets a bigger share of the API budget.
+    active_days: int = Field(default=30, ge=1)
+
+    @field_validator("interval")
+    @classmethod
+    def _sane(cls, v: timedelta) -> timedelta:
+        if v < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return v
+
+
+class AdminConfig(_Section):
+    """Who hears about a source that keeps failing (email, through [smtp])."""
+
+    to: list[str] = []
+    failures_before_alert: int = Field(default=3, ge=1)
+
+
 class _Document(_Section):
     database: DatabaseConfig = DatabaseConfig()
     http: HttpConfig = HttpConfig()
@@ -239,6 +275,9 @@ class _Document(_Section):
     outbox: OutboxConfig = OutboxConfig()
     timezone: str = "UTC"
     templates_dir: Path | None = None
+    schedule: ScheduleConfig = ScheduleConfig()
+    admin: AdminConfig = AdminConfig()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -250,20 +289,10 @@ class _Document(_Section):
         return v
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(_Document):
     """A checked configuration and the file it came from."""
 
     path: Path
-    database: DatabaseConfig
-    http: HttpConfig
-    sources: SourcesConfig
-    cases: list[CaseConfig]
-    digests: tuple[DigestConfig, ...] = ()
-    smtp: SmtpConfig | None = None
-    outbox: OutboxConfig = OutboxConfig()
-    timezone: str = "UTC"
-    templates_dir: Path | None = None
 
     def select(self, fragments: tuple[str, ...] | list[str]) -> list[CaseConfig]:
         """The cases matching any fragment (all cases when none given)."""
@@ -322,9 +351,7 @@ def load(path: Path) -> Config:
         raise ConfigError("\n".join(_describe(path, raw, err) for err in e.errors())) from None
     _check_unique(path, doc.cases)
     _check_digests(path, doc)
-    return Config(path=path, database=doc.database, http=doc.http, sources=doc.sources, cases=doc.cases,
-                  digests=tuple(doc.digests), smtp=doc.smtp, outbox=doc.outbox, timezone=doc.timezone,
-                  templates_dir=doc.templates_dir)
+    return Config.model_construct(path=path, **dict(doc))
 
 
 def _substitute(value: Any, path: Path, key: tuple) -> Any:

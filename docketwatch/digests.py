@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.config import CaseConfig, Config, DigestConfig, court_ids
 from docketwatch.models import Case, CheckRun, Digest, DigestEvent, Entry, Event, as_utc, utcnow
-from docketwatch.status import _recency, budget_status, feed_status
+from docketwatch.health import budget_status, feed_status
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A case whose last successful check is older than this gets a warning in its digests.
@@ -251,7 +251,7 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
 
 def _newest_first(rows: Iterable[tuple]) -> list[tuple]:
     """(entry, ...) tuples, the latest filing first."""
-    return sorted(rows, key=lambda row: _recency(row[0]), reverse=True)
+    return sorted(rows, key=lambda row: row[0].recency(), reverse=True)
 
 
 def _section(config: Config, case: Case) -> CaseSection:

@@ -24,6 +24,11 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """A stored time as people and JSON read it: ISO 8601, UTC, to the second."""
+    return as_utc(moment).isoformat(timespec="seconds") if moment else None
+
+
 class Case(SQLModel, table=True):
     """A watched docket, identified by court and normalized docket number."""
 
@@ -62,6 +67,11 @@ class Entry(SQLModel, table=True):
     sources: str = ""
     first_seen: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    def recency(self) -> tuple:
+        """Sort key, newest last: filing date, then entry number, then arrival."""
+        number = int(self.entry_number) if (self.entry_number or "").isdigit() else -1
+        return (self.date_filed or date.min, number, self.id or 0)
 
 
 class Event(SQLModel, table=True):
@@ -145,3 +155,24 @@ class DigestEvent(SQLModel, table=True):
     digest_id: int = Field(foreign_key="digest.id", index=True)
     event_id: int = Field(foreign_key="event.id", index=True)
     subscription: str
+
+
+class SchedulerLock(SQLModel, table=True):
+    """At most one `docketwatch run` per database. The holder renews `heartbeat_at`;
+    a lock whose heartbeat is older than its expiry was left by a crashed holder and
+    may be taken over. Living in the database, it works on SQLite and PostgreSQL alike."""
+
+    name: str = Field(primary_key=True)
+    holder: str  # host:pid, for the message the second `run` prints
+    acquired_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+
+
+class HealthAlert(SQLModel, table=True):
+    """Operator alerts per poll job: one when it has failed N times in a row, one more
+    when it recovers; the row remembers which was sent last."""
+
+    job: str = Field(primary_key=True)  # e.g. "courtlistener:cand:3:23-cv-03417", "pacer_rss:cand"
+    failing: bool = False
+    alerted_at: datetime | None = None
+    recovered_at: datetime | None = None

@@ -52,6 +52,7 @@ class FakeCourtListener:
     requests: list[tuple[str, dict]] = field(default_factory=list)
     queued: list[Response] = field(default_factory=list)
     truncate_feed: bool = False
+    fail_with: int | None = None  # answer every request with this status
     clock: datetime = datetime.fromisoformat("2025-07-01T09:00:00-07:00")
     next_id: int = 400_000_000
 
@@ -116,6 +117,8 @@ class FakeCourtListener:
         self.requests.append((request.path, params))
         if self.queued:
             return self.queued.pop(0)
+        if self.fail_with:
+            return Response("failing on purpose", status=self.fail_with)
         parts = [p for p in request.path.split("/") if p]
         if len(parts) == 3 and parts[0] == "docket" and parts[2] == "feed":
             return self.feed(int(parts[1]), request)

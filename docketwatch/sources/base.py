@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -27,6 +28,9 @@ class SourceContext:
     config: Config
     session: Session
     http: HttpClient
+    # (court, case name) -> the least time between two uses of a metered API for the
+    # case; empty: use it whenever the budget allows (an on-demand `check`).
+    api_intervals: dict[tuple[str, str], timedelta] = field(default_factory=dict)
 
 
 class Source(ABC):

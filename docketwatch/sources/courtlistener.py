@@ -15,10 +15,12 @@ from datetime import date, datetime
 
 import lxml.html
 from lxml import etree
+from sqlalchemy import func
+from sqlmodel import select
 
 from docketwatch import docket_numbers, store
 from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
-from docketwatch.models import Case, utcnow
+from docketwatch.models import Case, CheckRun, as_utc, utcnow
 from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 
@@ -51,9 +53,9 @@ class CourtListenerSource(Source):
         settings = ctx.config.sources.courtlistener
         warnings: list[str] = []
         state: dict[str, dict[str, object]] = {}
-        if settings.token:
+        if settings.token and not _api_polled_recently(case, ctx):
             throttled_until = store.source_state(ctx.session, self.name).throttled_until
-            if throttled_until and throttled_until > utcnow():
+            if throttled_until and as_utc(throttled_until) > utcnow():
                 warnings.append(f"API throttled until {throttled_until:%H:%M} UTC; used the feed")
             elif budget.remaining < MIN_API_REQUESTS:
                 warnings.append(
@@ -78,6 +80,18 @@ class CourtListenerSource(Source):
         snapshot.warnings[:0] = warnings
         snapshot.state.update(state)
         return snapshot
+
+
+def _api_polled_recently(case: Case, ctx: SourceContext) -> bool:
+    """Pacing: the budget plan gives each case an API interval; in between, the free feed."""
+    interval = ctx.api_intervals.get((case.court, case.name))
+    if interval is None:
+        return False
+    last = ctx.session.exec(
+        select(func.max(CheckRun.started_at)).where(
+            CheckRun.case_id == case.id, CheckRun.source == "courtlistener", CheckRun.quota_requests > 0)
+    ).one()
+    return last is not None and utcnow() - as_utc(last) < interval
 
 
 def _feed_snapshot(case: Case, ctx: SourceContext) -> Snapshot:

@@ -13,14 +13,14 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from docketwatch import docket_numbers, parsers, store
 from docketwatch.http import HttpError, describe_status
-from docketwatch.models import Case, CheckRun, utcnow
+from docketwatch.models import Case, CheckRun, as_utc, utcnow
 from docketwatch.snapshot import ParsedDocket, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 
@@ -113,9 +113,7 @@ def _outage_gap(session: Session, court: str, window_hours: float) -> str | None
     ).one()
     if last is None:
         return None
-    if last.tzinfo is None:
-        last = last.replace(tzinfo=utcnow().tzinfo)
-    away = utcnow() - last
+    away = utcnow() - as_utc(last)
     if away <= timedelta(hours=window_hours):
         return None
     return (

@@ -1,0 +1,155 @@
+"""Is the monitor working? Per poll job: last success, failures in a row, next run;
+and the operator alerts: one when a job has failed N times in a row, one on recovery.
+
+Alerts go through the outbox like any digest (stored first, retried, sent once), to
+the `[admin] to` addresses; without them, or without `[smtp]`, they are only logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from docketwatch import lock, store
+from docketwatch.config import Config, DigestConfig
+from docketwatch.models import Case, CheckRun, Digest, HealthAlert, as_utc, iso, utcnow
+from docketwatch.plan import PlanRow
+from docketwatch.sources.courtlistener import MIN_API_REQUESTS
+
+log = logging.getLogger(__name__)
+ADMIN = "docketwatch-admin"
+
+
+def budget_status(session: Session, config: Config) -> dict:
+    """CourtListener API budget: how much is spent, and whether it limits freshness."""
+    settings = config.sources.courtlistener
+    used = store.quota_used(session, "courtlistener")
+    limited = bool(settings.token) and settings.daily_request_budget - used < MIN_API_REQUESTS
+    frees_at = None
+    if limited:
+        since = utcnow() - timedelta(days=1)
+        oldest = session.exec(
+            select(func.min(CheckRun.started_at)).where(
+                CheckRun.source == "courtlistener", CheckRun.quota_requests > 0, CheckRun.started_at >= since)
+        ).one()
+        frees_at = iso(oldest + timedelta(days=1)) if oldest else None
+    throttled = store.source_state(session, "courtlistener").throttled_until
+    api_cases = sum(1 for c in config.cases if "courtlistener" in c.sources)
+    return {
+        "source": "courtlistener",
+        "mode": "api" if settings.token else "feed",
+        "requests_24h": used,
+        "daily_request_budget": settings.daily_request_budget,
+        "budget_limits_freshness": limited,
+        "budget_frees_at": frees_at,
+        "throttled_until": iso(throttled) if throttled and as_utc(throttled) > utcnow() else None,
+        # Each API poll costs at least MIN_API_REQUESTS; beyond that, cases use the free feed.
+        "api_polls_per_case_per_day": (settings.daily_request_budget // MIN_API_REQUESTS // api_cases)
+        if settings.token and api_cases else None,
+    }
+
+
+def feed_status(session: Session, config: Config) -> list[dict]:
+    """Court RSS feeds in use: last success, and whether they carry every entry type."""
+    courts = sorted({c.court for c in config.cases if "pacer_rss" in c.sources})
+    out = []
+    for court in courts:
+        last = session.exec(
+            select(func.max(CheckRun.started_at)).join(Case, Case.id == CheckRun.case_id)
+            .where(CheckRun.source == "pacer_rss", CheckRun.ok, Case.court == court)
+        ).one()
+        entry_types = store.source_state(session, f"pacer_rss:{court}").entry_types
+        out.append({
+            "source": "pacer_rss", "court": court, "url": config.sources.pacer_rss.feed_url(court),
+            "last_success": iso(last), "entry_types": entry_types,
+            "complete": None if entry_types is None else entry_types.strip().lower() == "all",
+        })
+    return out
+
+
+def _runs(session: Session, job: PlanRow, limit: int = 50) -> list[CheckRun]:
+    """The job's latest runs, newest first (a court feed's runs are those of its first case)."""
+    case = job.cases[0]
+    return list(session.exec(
+        select(CheckRun).join(Case, Case.id == CheckRun.case_id)
+        .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
+        .order_by(CheckRun.id.desc()).limit(limit)
+    ))
+
+
+def job_health(session: Session, job: PlanRow) -> dict:
+    runs = _runs(session, job)
+    failures = next((i for i, r in enumerate(runs) if r.ok), len(runs))
+    success = next((r.started_at for r in runs if r.ok), None)
+    last = runs[0].started_at if runs else None
+    return {
+        "job": job.job_id,
+        "last_success": iso(success),
+        "consecutive_failures": failures,
+        "last_error": runs[0].error if runs and not runs[0].ok else None,
+        # Without the scheduler's own state, the next run is one interval after the last.
+        "next_run": iso(as_utc(last) + job.interval) if last else "now",
+    }
+
+
+def unhealthy(session: Session, config: Config, jobs: list[PlanRow]) -> list[str]:
+    """Reasons the service is not healthy (empty: healthy), for `status --health`."""
+    reasons = []
+    if lock.alive(session) is None:
+        reasons.append("no docketwatch run has a fresh heartbeat on this database")
+    for job in jobs:
+        h = job_health(session, job)
+        if h["consecutive_failures"] >= config.admin.failures_before_alert:
+            reasons.append(f"{job.job_id} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
+    return reasons
+
+
+def admin_subscription(config: Config) -> DigestConfig | None:
+    if not config.admin.to or config.smtp is None:
+        return None
+    # No event kinds: it carries only the alerts `observe` stores for it.
+    return DigestConfig(name=ADMIN, channel="email", to=config.admin.to, events=[])
+
+
+def observe(engine: Engine, config: Config, job: PlanRow, now: datetime | None = None) -> None:
+    """After a poll: alert once when the job reaches N failures in a row, once on recovery."""
+    now = now or utcnow()
+    with Session(engine) as session:
+        h = job_health(session, job)
+        state = session.get(HealthAlert, job.job_id) or HealthAlert(job=job.job_id)
+        failing = h["consecutive_failures"] >= config.admin.failures_before_alert
+        if failing == state.failing:
+            return
+        if failing:
+            subject = f"docketwatch: {job.job_id} failed {h['consecutive_failures']} times in a row"
+            text = f"{subject}.\n\nLast error: {h['last_error']}\nLast success: {h['last_success'] or 'never'}\n"
+            state.failing, state.alerted_at = True, now
+            log.error("%s", subject)
+        else:
+            subject = f"docketwatch: {job.job_id} works again"
+            text = f"{subject} (last success {h['last_success']}).\n"
+            state.failing, state.recovered_at = False, now
+            log.warning("%s", subject)
+        session.add(state)
+        if admin_subscription(config):
+            session.add(_alert(config, subject, text, now))
+        session.commit()
+
+
+def _alert(config: Config, subject: str, text: str, now: datetime) -> Digest:
+    body = {"txt": text, "html": f"<pre>{html.escape(text)}</pre>"}
+    key = hashlib.sha256(f"{subject}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
+    domain = config.smtp.from_address.rpartition("@")[2]
+    return Digest(
+        subscription=ADMIN, channel="email", message_id=f"<docketwatch.admin.{key}@{domain}>",
+        content_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
+        subject=subject, body=json.dumps(body), period_start=now, period_end=now,
+        next_attempt_at=now, created_at=now,
+    )

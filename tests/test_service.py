@@ -1,0 +1,173 @@
+"""`docketwatch run` as a real process: second-scale intervals, a CourtListener-like and a
+PACER-RSS-like server over loopback, an in-process SMTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.test_outbox import PASSWORD, SmtpServer, smtp_server, smtp_table  # noqa: F401 (fixture)
+from tests.test_pacer_rss import NYSB_FEED, court_feed, with_new_item  # noqa: F401 (fixture)
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+CASES = f'''
+[[cases]]
+name = "Kadrey v. Meta Platforms, Inc."
+court = "cand"
+docket_number = "3:23-cv-03417"
+courtlistener_id = {KADREY_ID}
+
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992"
+sources = ["pacer_rss"]
+'''
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch):
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
+
+
+@pytest.fixture
+def service_config(tmp_path, fake_cl, court_feed, smtp_server):  # noqa: F811 (fixtures)
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, cases=CASES)
+    config.write_text(config.read_text() + f'''
+[sources.pacer_rss]
+url_template = "{court_feed.url_template}"
+
+[schedule]
+interval = "1s"
+jitter = "0s"
+
+[[digests]]
+name = "newsroom"
+channel = "email"
+to = ["desk@example.org"]
+''' + smtp_table(smtp_server.port))
+    return config
+
+
+def start(config: Path) -> subprocess.Popen:
+    env = {**os.environ, "CL_TEST_TOKEN": "test-token"}
+    return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {proc.stderr.read()}")
+        if condition():
+            return
+        time.sleep(0.5)
+    raise AssertionError("timed out waiting")
+
+
+def baselined(config: Path) -> bool:
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    return all(c["last_success"] for c in status["cases"])
+
+
+def stop(proc: subprocess.Popen) -> tuple[int, str]:
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    assert time.monotonic() - began < 10, "SIGTERM must stop it within 10 seconds"
+    return proc.returncode, err
+
+
+def mentions(smtp_server: SmtpServer, text: str) -> int:
+    return sum(text in m.get_body(("plain",)).get_content() for _, m in smtp_server.received)
+
+
+def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
+        service_config, fake_cl, court_feed, smtp_server):  # noqa: F811
+    proc = start(service_config)
+    try:
+        wait_for(lambda: baselined(service_config), proc)
+        assert smtp_server.received == []  # a baseline is quiet
+
+        second = run_cli(service_config, "run")  # one scheduler per database
+        assert second.returncode == 3 and "another docketwatch run uses this database" in second.stderr
+
+        fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time to answer")
+        court_feed.body = with_new_item(NYSB_FEED)
+        wait_for(lambda: mentions(smtp_server, "STIPULATION AND ORDER") and mentions(smtp_server, "Order Confirming Plan"),
+                 proc)
+        time.sleep(3)  # a few more poll cycles: nothing is sent again
+        assert mentions(smtp_server, "STIPULATION AND ORDER") == 1 and mentions(smtp_server, "Order Confirming Plan") == 1
+        assert [rcpt for rcpt, _ in smtp_server.received][0] == ["desk@example.org"]
+
+        health = run_cli(service_config, "status", "--health")
+        assert health.returncode == 0 and health.stdout.strip() == "healthy"
+    finally:
+        code, err = stop(proc)
+    assert code == 0, err
+    assert "received SIGTERM" in err and "stopped" in err
+    assert "test-token" not in err and PASSWORD not in err  # secrets never in the log
+    assert "desk@example.org" in err  # one line per event: the digest sent
+
+    sent = len(smtp_server.received)
+    proc = start(service_config)  # a restart sends nothing again
+    try:
+        time.sleep(4)
+    finally:
+        code, err = stop(proc)
+    assert code == 0 and len(smtp_server.received) == sent
+    unhealthy = run_cli(service_config, "status", "--health")
+    assert unhealthy.returncode == 1 and "no docketwatch run has a fresh heartbeat" in unhealthy.stderr
+
+
+def test_run_once_polls_every_job_and_exits(service_config, court_feed):  # noqa: F811
+    proc = run_cli(service_config, "run", "--once")
+    assert proc.returncode == 0, proc.stderr
+    assert "courtlistener:cand:3:23-cv-03417: Kadrey v. Meta Platforms, Inc.: baseline recorded" in proc.stderr
+    assert "pacer_rss:nysb: In re SunEdison, Inc.: baseline recorded" in proc.stderr
+    assert court_feed.responses == [200]
+
+
+def test_plan_covers_every_case_of_the_bundled_watchlist_on_the_free_budget(tmp_path):
+    bundled = Path(__file__).parents[1] / "config" / "ai-copyright.toml"
+    config = tmp_path / "watchlist.toml"
+    config.write_text(bundled.read_text().replace('# token = "${COURTLISTENER_TOKEN}"', 'token = "${CL_TEST_TOKEN}"')
+                      .replace("[sources.courtlistener]", f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n\n[sources.courtlistener]'))
+    plan = json.loads(run_cli(config, "plan", "--json").stdout)
+    jobs = plan["jobs"]
+    assert plan["api"] and plan["daily_request_budget"] == 125
+    assert len(jobs) == 22 and all(j["api_interval_seconds"] for j in jobs)  # every case covered
+    assert sum(j["budgeted_per_day"] for j in jobs) <= 125
+    assert all(j["new_filing_delay_seconds"] == 3600 for j in jobs)
+
+
+def test_operator_hears_once_after_three_failures_in_a_row_and_once_on_recovery(
+        service_config, fake_cl, smtp_server):
+    service_config.write_text(service_config.read_text() + '\n[admin]\nto = ["ops@example.org"]\n')
+    assert run_cli(service_config, "run", "--once").returncode == 0  # baseline
+    fake_cl.fail_with = 500
+    for _ in range(4):
+        assert run_cli(service_config, "run", "--once").returncode == 0
+    alerts = [m for rcpt, m in smtp_server.received if rcpt == ["ops@example.org"]]
+    assert [m["Subject"] for m in alerts] == [
+        "docketwatch: courtlistener:cand:3:23-cv-03417 failed 3 times in a row"]
+    assert "HTTP 500" in alerts[0].get_body(("plain",)).get_content()
+    status = json.loads(run_cli(service_config, "status", "--json").stdout)
+    job = next(j for j in status["jobs"] if j["job"] == "courtlistener:cand:3:23-cv-03417")
+    assert job["consecutive_failures"] == 4 and "HTTP 500" in job["last_error"]
+
+    fake_cl.fail_with = None
+    assert run_cli(service_config, "run", "--once").returncode == 0
+    alerts = [m["Subject"] for rcpt, m in smtp_server.received if rcpt == ["ops@example.org"]]
+    assert alerts[1:] == ["docketwatch: courtlistener:cand:3:23-cv-03417 works again"]
