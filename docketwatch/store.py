@@ -1,4 +1,4 @@
-"""Opening the database, and the few lookups every command needs.
+"""Opening the database (migrated to the current schema), and the few lookups every command needs.
 
 SQLite runs in WAL mode with a busy timeout, so a `status` while a `check` writes
 neither fails with "database is locked" nor blocks for long.
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine, make_url
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, create_engine, select
 
+from docketwatch import migrations
 from docketwatch.config import CaseConfig
 from docketwatch.models import Case, CheckRun, SourceState, utcnow
 
@@ -20,14 +21,14 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def open_engine(url: str) -> Engine:
-    """Create the engine (and the SQLite file's folder), and make sure the tables exist."""
+    """Create the engine (and the SQLite file's folder), and bring the schema up to date."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, pool_pre_ping=True)  # a long `run` survives a server restart
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    SQLModel.metadata.create_all(engine)
+    migrations.upgrade(engine)
     return engine
 
 

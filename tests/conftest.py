@@ -8,13 +8,18 @@ import re
 import sqlite3
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.exc import OperationalError
 
 from tests.fake_courtlistener import FakeCourtListener
 
 KADREY_ID = 67569326
+POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture
@@ -24,9 +29,46 @@ def fake_cl(httpserver) -> FakeCourtListener:
     return fake
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Engine]:
+    """The PostgreSQL server of $DOCKETWATCH_TEST_POSTGRES, where tests may CREATE DATABASE.
+
+    When it is unreachable the PostgreSQL variants skip and say why; under CI=true they
+    fail instead, since CI installs the server and a skip would hide a broken install.
+    """
+    url = make_url(os.environ.get("DOCKETWATCH_TEST_POSTGRES", POSTGRES_DEFAULT))
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5})
+    try:
+        engine.connect().close()
+    except OperationalError as e:
+        reason = (f"no PostgreSQL at {url.render_as_string()} (set DOCKETWATCH_TEST_POSTGRES): "
+                  f"{str(e.orig).splitlines()[0]}")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database: tmp_path/dw.db, or a database of its own on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dw.db'}"
+        return
+    server: Engine = request.getfixturevalue("postgres_server")
+    name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield server.url.set(database=name).render_as_string(hide_password=False)
+    with server.connect() as connection:  # FORCE: engines a test left open still hold connections
+        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 def write_config(tmp_path: Path, base_url: str, *, token: bool = True, budget: int = 125,
-                 cases: str | None = None) -> Path:
-    """A configuration for one Kadrey case against the fake server, in tmp_path."""
+                 cases: str | None = None, database_url: str | None = None) -> Path:
+    """A configuration for one Kadrey case against the fake server, in tmp_path (database:
+    tmp_path/dw.db unless `database_url` says otherwise)."""
     cases = cases or f'''
 [[cases]]
 name = "Kadrey v. Meta Platforms, Inc."
@@ -37,7 +79,7 @@ courtlistener_id = {KADREY_ID}
     path = tmp_path / "docketwatch.toml"
     path.write_text(f'''
 [database]
-url = "sqlite:///{tmp_path / 'dw.db'}"
+url = "{database_url or f'sqlite:///{tmp_path / "dw.db"}'}"
 
 [http]
 retries = 2

@@ -1,4 +1,4 @@
-"""The diff engine against a real SQLite store."""
+"""The diff engine against a real store: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
 
 
 @pytest.fixture
-def session(tmp_path):
-    engine = store.open_engine(f"sqlite:///{tmp_path / 'dw.db'}")
+def session(database_url):
+    engine = store.open_engine(database_url)
     with Session(engine) as s:
         yield s
+    engine.dispose()
 
 
 @pytest.fixture

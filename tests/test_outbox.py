@@ -1,4 +1,5 @@
-"""The outbox and delivery, against a real SMTP server (aiosmtpd) on 127.0.0.1.
+"""The outbox and delivery, against a real SMTP server (aiosmtpd) on 127.0.0.1, with the
+store on SQLite and on PostgreSQL.
 
 Events come from a real `check` against the fake CourtListener; digests go through the
 real outbox and notifiers. Crashes are simulated by raising where a kill would strike,
@@ -13,7 +14,6 @@ import shutil
 import signal
 import socket
 import ssl
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -30,8 +30,8 @@ from sqlmodel import Session, select
 from docketwatch import config as config_mod, notifiers, outbox, store
 from docketwatch.models import Digest, DigestEvent, Event
 from docketwatch.notifiers.email import EmailNotifier
-from tests.conftest import KADREY_ID, run_cli
-from tests.test_digests import KADREY, SCRIPT_TEXT, make_config, poll
+from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.test_digests import KADREY, SCRIPT_TEXT, poll
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -119,13 +119,14 @@ dir = "archive"
 
 
 @pytest.fixture
-def kadrey(fake_cl, tmp_path, smtp_server):
+def kadrey(fake_cl, tmp_path, smtp_server, database_url):
     """A config with the given tables; a quiet baseline; then 2 new entries and 1 filled in."""
 
     def setup(tables: str = EMAIL, outbox_table: str = "[outbox]\nretry_backoff = 60\nmax_attempts = 3\n") -> Path:
         fake_cl.load_kadrey()
         fake_cl.add_entry(KADREY_ID, "599", "2025-06-27", "", short="Order")
-        path = make_config(tmp_path, fake_cl.base_url, KADREY + tables + smtp_table(smtp_server.port) + outbox_table)
+        path = write_config(tmp_path, fake_cl.base_url, database_url=database_url,
+                            cases=KADREY + tables + smtp_table(smtp_server.port) + outbox_table)
         poll(path)
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
         fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
@@ -257,8 +258,7 @@ def test_wrong_password_is_a_clear_error_naming_server_and_user_never_the_passwo
     for output in (proc.stdout, proc.stderr, status.stdout, status.stderr,
                    run_cli(path, "--log-level", "DEBUG", "digest", "--dry-run").stdout):
         assert "wr0ng-pa55word" not in output and PASSWORD not in output
-    with sqlite3.connect(path.parent / "dw.db") as db:
-        assert not any("wr0ng" in str(row) for row in db.execute("SELECT * FROM digest"))
+    assert not any("wr0ng" in str(digest.model_dump()) for digest in rows(path))
     assert smtp_server.received == []
 
 
@@ -348,13 +348,11 @@ def test_markdown_files_are_written_whole_and_only_when_there_is_news(kadrey, tm
 
 def test_dry_run_prints_what_would_be_sent_and_changes_nothing(kadrey, smtp_server):
     path = kadrey(EMAIL + MARKDOWN)
-    with sqlite3.connect(path.parent / "dw.db") as db:
-        before = db.execute("SELECT count(*) FROM digest").fetchone()
+    before = len(rows(path))
     proc = run_cli(path, "digest", "--dry-run", "--name", "lawyers")
     assert proc.returncode == 0, proc.stderr
     assert f"Subject: {SUBJECT}" in proc.stdout and "3 events" in proc.stdout and "archive" not in proc.stdout
-    with sqlite3.connect(path.parent / "dw.db") as db:
-        assert db.execute("SELECT count(*) FROM digest").fetchone() == before == (0,)
+    assert len(rows(path)) == before == 0
     assert smtp_server.received == []
     unknown = run_cli(path, "digest", "--name", "nobody")
     assert unknown.returncode == 2 and "no [[digests]] named 'nobody'" in unknown.stderr
@@ -377,7 +375,7 @@ def certificate(tmp_path, monkeypatch) -> ssl.SSLContext:
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 @pytest.mark.parametrize("security", ["starttls", "ssl"])
-def test_email_over_starttls_and_ssl(fake_cl, tmp_path, certificate, security):
+def test_email_over_starttls_and_ssl(fake_cl, tmp_path, certificate, security, database_url):
     if security == "starttls":
         tls = {"tls_context": certificate, "require_starttls": True}
     else:
@@ -386,7 +384,8 @@ def test_email_over_starttls_and_ssl(fake_cl, tmp_path, certificate, security):
     server.start()
     try:
         fake_cl.load_kadrey()
-        path = make_config(tmp_path, fake_cl.base_url, KADREY + EMAIL + smtp_table(server.port, security))
+        path = write_config(tmp_path, fake_cl.base_url, database_url=database_url,
+                            cases=KADREY + EMAIL + smtp_table(server.port, security))
         poll(path)
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
         poll(path)

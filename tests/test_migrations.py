@@ -1,0 +1,106 @@
+"""Schema migrations on SQLite and PostgreSQL: a database made by the first release is
+upgraded without losing a row, a new one is built, and the models match the migrations."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, select
+from sqlmodel import Session, SQLModel
+
+from docketwatch import migrations, store
+from docketwatch.models import Case, CheckRun, Digest, DigestEvent, Entry, Event, SourceState
+
+FIRST_TABLES = ("case", "entry", "event", "checkrun", "sourcestate", "digest", "digestevent")
+AT = datetime(2025, 7, 3, 16, 5, tzinfo=timezone.utc)
+
+
+def first_release_database(url: str) -> Engine:
+    """A database as the first release left it: its tables (made by create_all, which
+    revision 0001 reproduces exactly), no alembic_version, and a watched case's data."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), migrations.FIRST)
+        connection.exec_driver_sql(f"DROP TABLE {migrations.VERSION_TABLE}")
+    with Session(engine) as session:
+        case = Case(court="cand", docket_number="3:23-cv-03417", name="Kadrey v. Meta Platforms, Inc.",
+                    courtlistener_id=67569326, assigned_to="Vince Chhabria", baseline_at=AT - timedelta(days=30))
+        session.add(case)
+        session.flush()
+        order = Entry(case_id=case.id, key="#598", entry_number="598", date_filed=date(2025, 6, 25),
+                      description="ORDER Denying Plaintiffs' Motion for Partial Summary Judgment.",
+                      content_hash="a1", sources="courtlistener", document_available=True, first_seen=AT)
+        notice = Entry(case_id=case.id, key="#601", entry_number="601", date_filed=date(2025, 7, 3),
+                       description="NOTICE of Appearance by Jane Roe", content_hash="b2",
+                       sources="courtlistener,pacer_rss", first_seen=AT)
+        session.add_all([order, notice])
+        session.flush()
+        events = [Event(case_id=case.id, entry_id=entry.id, kind="new", source="courtlistener",
+                        summary=entry.description, created_at=AT) for entry in (order, notice)]
+        digest = Digest(subscription="lawyers", channel="email", message_id="<d1@example.org>", content_hash="c3",
+                        subject="Kadrey v. Meta Platforms, Inc.: 2 new filings", body='{"txt": "..."}',
+                        period_start=AT - timedelta(days=1), period_end=AT, status="sent", attempts=1, sent_at=AT)
+        session.add_all([*events, digest,
+                         CheckRun(case_id=case.id, source="courtlistener", started_at=AT, ok=True, requests=2),
+                         SourceState(key="courtlistener:67569326", etag='W/"abc"', watermark="2025-07-03T16:00:00Z")])
+        session.flush()
+        session.add_all([DigestEvent(digest_id=digest.id, event_id=event.id, subscription="lawyers")
+                         for event in events])
+        session.commit()
+    return engine
+
+
+def first_release_rows(engine: Engine) -> dict[str, list[tuple]]:
+    with engine.connect() as connection:
+        return {name: connection.execute(select(table).order_by(*table.primary_key)).all()
+                for name, table in SQLModel.metadata.tables.items() if name in FIRST_TABLES}
+
+
+def revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return migrations.current_revision(connection)
+
+
+def test_a_first_release_database_is_upgraded_keeping_every_row(database_url, monkeypatch):
+    old = first_release_database(database_url)
+    before = first_release_rows(old)
+    assert len(before["entry"]) == 2 and len(before["digestevent"]) == 2 and revision(old) is None
+
+    engine = store.open_engine(database_url)
+    assert revision(engine) == migrations.HEAD
+    assert {"schedulerlock", "healthalert"} <= set(inspect(engine).get_table_names())
+    assert first_release_rows(engine) == before
+
+    # At head, opening it again neither runs Alembic nor changes anything.
+    monkeypatch.setattr(command, "upgrade", lambda *a: pytest.fail("ran Alembic at head"))
+    again = store.open_engine(database_url)
+    assert revision(again) == migrations.HEAD and first_release_rows(again) == before
+    for e in (old, engine, again):
+        e.dispose()
+
+
+def test_models_and_migrations_agree(database_url):
+    """A model changed without a migration (or the other way round) fails here."""
+    engine = store.open_engine(database_url)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
+    engine.dispose()
+
+
+def test_head_is_the_newest_revision():
+    assert ScriptDirectory(migrations.SCRIPT_LOCATION).get_current_head() == migrations.HEAD
+
+
+def test_commands_starting_together_migrate_once(database_url):
+    """Threads with an engine each race like processes do: separate connections."""
+    with ThreadPoolExecutor(4) as pool:
+        engines = list(pool.map(store.open_engine, [database_url] * 4))
+    assert {revision(engine) for engine in engines} == {migrations.HEAD}
+    for engine in engines:
+        engine.dispose()
