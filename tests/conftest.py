@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import OperationalError
 
+from tests import servers
 from tests.fake_courtlistener import FakeCourtListener
 
 KADREY_ID = 67569326
@@ -123,3 +125,22 @@ def dump_db(tmp_path: Path) -> dict[str, list]:
 def error_events(tmp_path: Path) -> list[str]:
     with sqlite3.connect(tmp_path / "dw.db") as db:
         return [row[0] for row in db.execute("SELECT summary FROM event WHERE kind = 'error' ORDER BY id")]
+
+
+@pytest.fixture
+def smtp_server():
+    server = servers.SmtpServer(servers.free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def court_feed():
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    feed = servers.CourtFeed()
+    server.expect_request("/nysb/cgi-bin/rss_outside.pl").respond_with_handler(feed.handle)
+    feed.url_template = server.url_for("/{court}/cgi-bin/rss_outside.pl")
+    yield feed
+    server.stop()

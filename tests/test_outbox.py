@@ -12,96 +12,31 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
 from sqlmodel import Session, select
 
 from docketwatch import config as config_mod, notifiers, outbox, store
 from docketwatch.models import Digest, DigestEvent, Event
 from docketwatch.notifiers.email import EmailNotifier
 from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
 from tests.test_digests import KADREY, SCRIPT_TEXT, poll
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-USER, PASSWORD = "docketwatch", "s3cret-smtp-pass"
 SUBJECT = "Kadrey v. Meta Platforms, Inc.: 2 new filings, 1 updated"
-
-
-@dataclass
-class SmtpServer:
-    """An in-process SMTP server requiring login; it keeps every message it accepts."""
-
-    port: int
-    received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    on_data: object = None  # called after a message is stored, before the reply
-    controller: Controller | None = None
-    tls: dict = field(default_factory=dict)  # Controller arguments for STARTTLS or implicit TLS
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
-        if self.on_data:
-            self.on_data()
-        return "250 Message accepted for delivery"
-
-    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-            USER.encode(), PASSWORD.encode())
-        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
-
-    def start(self) -> None:
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, authenticator=self.authenticate,
-                                     auth_required=True, auth_require_tls=False, **self.tls)
-        self.controller.start()
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-    def message_ids(self) -> list[str]:
-        return [m["Message-ID"] for _, m in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)
 def secrets(monkeypatch):
     monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
-
-
-def smtp_table(port: int, security: str = "none") -> str:
-    return f'''
-[smtp]
-host = "127.0.0.1"
-port = {port}
-security = "{security}"
-username = "{USER}"
-password = "${{SMTP_TEST_PASSWORD}}"
-from = "docketwatch@example.org"
-'''
 
 
 EMAIL = '''

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
-from pathlib import Path
-
-import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from tests.conftest import run_cli, write_config
+from tests.servers import NYSB_FEED, with_new_item
 
-NYSB_FEED = (Path(__file__).parent / "fixtures" / "pacer" / "rss__nysb__nysb_1.xml").read_bytes()
 SUNEDISON_ID = 5001
 CASES = '''
 [[cases]]
@@ -29,48 +22,6 @@ court = "nysb"
 docket_number = "15-11740"
 sources = ["pacer_rss"]
 '''
-NEW_ITEM = b'''<item>
-<title>16-10992-smb SunEdison, Inc., et al., and North Kern State Prison</title>
-<link>https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812</link>
-<description>Type: bk Office: 1 Chapter: 11  [Order Confirming Plan] (&#x3C;a href=&#x27;https://ecf.nysb.uscourts.gov/doc1/126018830500?pdf_header=&#x26;de_seq_num=16741&#x26;caseid=265812&#x27;&#x3E;5238&#x3C;/a&#x3E;)</description>
-<guid isPermaLink="true">https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812-16741</guid>
-<pubDate>Fri, 20 Apr 2018 15:02:11 GMT</pubDate>
-</item>
-'''
-
-
-def with_new_item(feed: bytes, build_date: bytes = b"Fri, 20 Apr 2018 15:03:00 GMT") -> bytes:
-    feed = re.sub(rb"<lastBuildDate>[^<]*</lastBuildDate>", b"<lastBuildDate>" + build_date + b"</lastBuildDate>", feed)
-    return feed.replace(b"<item>", NEW_ITEM + b"<item>", 1)
-
-
-class CourtFeed:
-    """A court's rss_outside.pl: serves `body`, with an ETag when `etags` is on."""
-
-    def __init__(self) -> None:
-        self.body = NYSB_FEED
-        self.etags = True
-        self.responses: list[int] = []
-
-    def handle(self, request: Request) -> Response:
-        etag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
-        if self.etags and request.headers.get("If-None-Match") == etag:
-            response = Response(status=304, headers={"ETag": etag})
-        else:
-            response = Response(self.body, content_type="text/xml", headers={"ETag": etag} if self.etags else {})
-        self.responses.append(response.status_code)
-        return response
-
-
-@pytest.fixture
-def court_feed():
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    feed = CourtFeed()
-    server.expect_request("/nysb/cgi-bin/rss_outside.pl").respond_with_handler(feed.handle)
-    feed.url_template = server.url_for("/{court}/cgi-bin/rss_outside.pl")
-    yield feed
-    server.stop()
 
 
 def rss_config(tmp_path, court_feed, fake_cl_url="http://127.0.0.1:9", extra="", pin=""):

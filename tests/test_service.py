@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KADREY_ID, run_cli, write_config
-from tests.test_outbox import PASSWORD, SmtpServer, smtp_server, smtp_table  # noqa: F401 (fixture)
-from tests.test_pacer_rss import NYSB_FEED, court_feed, with_new_item  # noqa: F401 (fixture)
+from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -40,7 +39,7 @@ def secrets(monkeypatch):
 
 
 @pytest.fixture
-def service_config(tmp_path, fake_cl, court_feed, smtp_server):  # noqa: F811 (fixtures)
+def service_config(tmp_path, fake_cl, court_feed, smtp_server):
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, cases=CASES)
     config.write_text(config.read_text() + f'''
@@ -94,7 +93,7 @@ def mentions(smtp_server: SmtpServer, text: str) -> int:
 
 
 def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
-        service_config, fake_cl, court_feed, smtp_server):  # noqa: F811
+        service_config, fake_cl, court_feed, smtp_server):
     proc = start(service_config)
     try:
         wait_for(lambda: baselined(service_config), proc)
@@ -131,7 +130,7 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert unhealthy.returncode == 1 and "no docketwatch run has a fresh heartbeat" in unhealthy.stderr
 
 
-def test_run_once_polls_every_job_and_exits(service_config, court_feed):  # noqa: F811
+def test_run_once_polls_every_job_and_exits(service_config, court_feed):
     proc = run_cli(service_config, "run", "--once")
     assert proc.returncode == 0, proc.stderr
     assert "courtlistener:cand:3:23-cv-03417: Kadrey v. Meta Platforms, Inc.: baseline recorded" in proc.stderr

@@ -1,0 +1,101 @@
+"""Loopback servers the tests talk to: an SMTP server (aiosmtpd, in process) and a
+court's RSS feed (pytest-httpserver). Their fixtures are in conftest.py."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from werkzeug import Request, Response
+
+USER, PASSWORD = "docketwatch", "s3cret-smtp-pass"
+NYSB_FEED = (Path(__file__).parent / "fixtures" / "pacer" / "rss__nysb__nysb_1.xml").read_bytes()
+NEW_ITEM = b'''<item>
+<title>16-10992-smb SunEdison, Inc., et al., and North Kern State Prison</title>
+<link>https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812</link>
+<description>Type: bk Office: 1 Chapter: 11  [Order Confirming Plan] (&#x3C;a href=&#x27;https://ecf.nysb.uscourts.gov/doc1/126018830500?pdf_header=&#x26;de_seq_num=16741&#x26;caseid=265812&#x27;&#x3E;5238&#x3C;/a&#x3E;)</description>
+<guid isPermaLink="true">https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812-16741</guid>
+<pubDate>Fri, 20 Apr 2018 15:02:11 GMT</pubDate>
+</item>
+'''
+
+
+def with_new_item(feed: bytes, build_date: bytes = b"Fri, 20 Apr 2018 15:03:00 GMT") -> bytes:
+    feed = re.sub(rb"<lastBuildDate>[^<]*</lastBuildDate>", b"<lastBuildDate>" + build_date + b"</lastBuildDate>", feed)
+    return feed.replace(b"<item>", NEW_ITEM + b"<item>", 1)
+
+
+@dataclass
+class SmtpServer:
+    """An in-process SMTP server requiring login; it keeps every message it accepts."""
+
+    port: int
+    received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
+    on_data: object = None  # called after a message is stored, before the reply
+    controller: Controller | None = None
+    tls: dict = field(default_factory=dict)  # Controller arguments for STARTTLS or implicit TLS
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        if self.on_data:
+            self.on_data()
+        return "250 Message accepted for delivery"
+
+    def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            USER.encode(), PASSWORD.encode())
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, authenticator=self.authenticate,
+                                     auth_required=True, auth_require_tls=False, **self.tls)
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def message_ids(self) -> list[str]:
+        return [m["Message-ID"] for _, m in self.received]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_table(port: int, security: str = "none") -> str:
+    return f'''
+[smtp]
+host = "127.0.0.1"
+port = {port}
+security = "{security}"
+username = "{USER}"
+password = "${{SMTP_TEST_PASSWORD}}"
+from = "docketwatch@example.org"
+'''
+
+
+class CourtFeed:
+    """A court's rss_outside.pl: serves `body`, with an ETag when `etags` is on."""
+
+    def __init__(self) -> None:
+        self.body = NYSB_FEED
+        self.etags = True
+        self.responses: list[int] = []
+
+    def handle(self, request: Request) -> Response:
+        etag = '"' + hashlib.sha1(self.body).hexdigest() + '"'
+        if self.etags and request.headers.get("If-None-Match") == etag:
+            response = Response(status=304, headers={"ETag": etag})
+        else:
+            response = Response(self.body, content_type="text/xml", headers={"ETag": etag} if self.etags else {})
+        self.responses.append(response.status_code)
+        return response
