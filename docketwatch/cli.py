@@ -242,7 +242,8 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
 def _print_budget(src: dict) -> None:
     line = f"{src['source']}: {src['mode']} mode, {src['requests_24h']} API requests in the last 24 h"
     if src["mode"] == "api":
-        line += f" of {src['daily_request_budget']} (about {src['api_polls_per_case_per_day']} API polls per case a day)"
+        line += (f" of {src['daily_request_budget']}; `docketwatch run` plans {src['planned_requests_per_day']} "
+                 "a day (`docketwatch plan`)")
     click.echo(line)
     if src["budget_limits_freshness"]:
         click.echo(f"  the request budget is spent: cases are polled through the 30-entry feed until {src['budget_frees_at']}")

@@ -17,10 +17,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from docketwatch import lock, store
+from docketwatch import lock, plan, store
 from docketwatch.config import Config, DigestConfig
 from docketwatch.models import Case, CheckRun, Digest, HealthAlert, as_utc, iso, utcnow
-from docketwatch.plan import PlanRow
 from docketwatch.sources.courtlistener import MIN_API_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ def budget_status(session: Session, config: Config) -> dict:
         ).one()
         frees_at = iso(oldest + timedelta(days=1)) if oldest else None
     throttled = store.source_state(session, "courtlistener").throttled_until
-    api_cases = sum(1 for c in config.cases if "courtlistener" in c.sources)
+    jobs = plan.make_plan(config, plan.active_cases(session, config, utcnow().date()))
     return {
         "source": "courtlistener",
         "mode": "api" if settings.token else "feed",
@@ -50,9 +49,8 @@ def budget_status(session: Session, config: Config) -> dict:
         "budget_limits_freshness": limited,
         "budget_frees_at": frees_at,
         "throttled_until": iso(throttled) if throttled and as_utc(throttled) > utcnow() else None,
-        # Each API poll costs at least MIN_API_REQUESTS; beyond that, cases use the free feed.
-        "api_polls_per_case_per_day": (settings.daily_request_budget // MIN_API_REQUESTS // api_cases)
-        if settings.token and api_cases else None,
+        # What `docketwatch run` plans to spend a day (see plan.py).
+        "planned_requests_per_day": round(sum(j.budgeted_per_day for j in jobs)),
     }
 
 
@@ -74,7 +72,7 @@ def feed_status(session: Session, config: Config) -> list[dict]:
     return out
 
 
-def _runs(session: Session, job: PlanRow, limit: int = 50) -> list[CheckRun]:
+def _runs(session: Session, job: plan.PlanRow, limit: int = 50) -> list[CheckRun]:
     """The job's latest runs, newest first (a court feed's runs are those of its first case)."""
     case = job.cases[0]
     return list(session.exec(
@@ -84,7 +82,7 @@ def _runs(session: Session, job: PlanRow, limit: int = 50) -> list[CheckRun]:
     ))
 
 
-def job_health(session: Session, job: PlanRow) -> dict:
+def job_health(session: Session, job: plan.PlanRow) -> dict:
     runs = _runs(session, job)
     failures = next((i for i, r in enumerate(runs) if r.ok), len(runs))
     success = next((r.started_at for r in runs if r.ok), None)
@@ -99,7 +97,7 @@ def job_health(session: Session, job: PlanRow) -> dict:
     }
 
 
-def unhealthy(session: Session, config: Config, jobs: list[PlanRow]) -> list[str]:
+def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow]) -> list[str]:
     """Reasons the service is not healthy (empty: healthy), for `status --health`."""
     reasons = []
     if lock.alive(session) is None:
@@ -118,7 +116,7 @@ def admin_subscription(config: Config) -> DigestConfig | None:
     return DigestConfig(name=ADMIN, channel="email", to=config.admin.to, events=[])
 
 
-def observe(engine: Engine, config: Config, job: PlanRow, now: datetime | None = None) -> None:
+def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | None = None) -> None:
     """After a poll: alert once when the job reaches N failures in a row, once on recovery."""
     now = now or utcnow()
     with Session(engine) as session:
