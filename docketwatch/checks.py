@@ -131,7 +131,8 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
     if isinstance(outcome, Exception):
         session.rollback()
         expected = isinstance(outcome, (HttpError, ValueError))
-        log.log(logging.WARNING if expected else logging.ERROR, "%s: %s: %s", case.name, run.source, outcome,
+        # Expected failures reach the user through the result (and `run`'s log); a bug gets a traceback.
+        log.log(logging.INFO if expected else logging.ERROR, "%s: %s: %s", case.name, run.source, outcome,
                 exc_info=None if expected else outcome)
         if isinstance(outcome, Throttled):
             _save_state(session, {run.source: {"throttled_until": outcome.until}})

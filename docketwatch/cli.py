@@ -42,6 +42,8 @@ class _Context:
             raise ConfigException(str(e)) from None
         level = (self.log_level or cfg.log_level or default_log_level).upper()
         logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if level != "DEBUG":  # its retry notices repeat what our own error lines say
+            logging.getLogger("urllib3").setLevel(logging.ERROR)
         return cfg
 
     def select(self, cfg: config_mod.Config, fragments) -> list[config_mod.CaseConfig]:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -76,6 +77,9 @@ class HttpClient:
         self.sleep = sleep
         self.requests = 0
         self.quota_requests = 0
+        # Hosts that could not be reached in this run: later requests fail at once
+        # instead of repeating the same retries for every case.
+        self.unreachable: dict[str, str] = {}
 
     def get(
         self,
@@ -105,6 +109,9 @@ class HttpClient:
         return response
 
     def _attempt(self, url, params, headers, budget: Budget | None) -> requests.Response:
+        host = urlsplit(url).netloc
+        if host in self.unreachable:
+            raise HttpError(f"{url}: {self.unreachable[host]} (earlier in this run; not retried)")
         retries = self.retries
         if budget is not None:
             if budget.remaining < 1:
@@ -123,6 +130,9 @@ class HttpClient:
         )
         try:
             response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+        except requests.ConnectionError as e:
+            self.unreachable[host] = f"{type(e).__name__}: {_root_cause(e)}"
+            raise HttpError(f"{url}: {self.unreachable[host]}") from None
         except requests.RequestException as e:
             raise HttpError(f"{url}: {type(e).__name__}: {_root_cause(e)}") from None
         retry_state = getattr(response.raw, "retries", None)

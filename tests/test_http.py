@@ -66,3 +66,11 @@ def test_long_429_raises_with_the_time_named_by_the_server(httpserver):
 def test_unreachable_server_is_an_error_naming_the_url():
     with pytest.raises(HttpError, match="127.0.0.1:9/nothing"):
         HttpClient(HttpConfig(retries=0)).get("http://127.0.0.1:9/nothing")
+
+
+def test_an_unreachable_host_is_not_tried_again_in_the_same_run():
+    client = HttpClient(HttpConfig(retries=0))
+    with pytest.raises(HttpError, match="Connection"):
+        client.get("http://127.0.0.1:9/a")
+    with pytest.raises(HttpError, match="earlier in this run; not retried"):
+        client.get("http://127.0.0.1:9/b")
