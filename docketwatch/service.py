@@ -35,18 +35,20 @@ class Service:
     def __init__(self, config: Config, engine: Engine):
         self.config = config
         self.engine = engine
-        with Session(engine) as session:
-            active = plan.active_cases(session, config, utcnow().date())
-        self.jobs = plan.make_plan(config, active)
-        self.api_intervals = plan.api_intervals(self.jobs)
+        self.jobs = self._plan()
         admin = health.admin_subscription(config)
         self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
         self.immediate = [s for s in self.subscriptions if parse_schedule(s.schedule).kind == "immediate"]
 
+    def _plan(self) -> list[plan.PlanRow]:
+        with Session(self.engine) as session:
+            return plan.make_plan(self.config, plan.active_cases(session, self.config, utcnow().date()))
+
     # -- the work each job does ------------------------------------------------
     def poll(self, job: plan.PlanRow) -> None:
+        # Job intervals are fixed at start; the API shares follow which cases are active now.
         results = checks.check(self.config, self.engine, job.cases, source=job.source,
-                               api_intervals=self.api_intervals)
+                               api_intervals=plan.api_intervals(self._plan()))
         for r in results:
             if not r.ok:
                 log.warning("%s: %s: %s", job.job_id, r.case.name, "; ".join(r.errors))
