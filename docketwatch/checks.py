@@ -13,20 +13,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from docketwatch import diff, store
 from docketwatch.config import CaseConfig, Config
 from docketwatch.http import HttpClient, HttpError, Throttled
 from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
-from docketwatch.snapshot import Snapshot
+from docketwatch.snapshot import ParsedEntry, Snapshot
 from docketwatch.sources import REGISTRY, SourceContext
 
 log = logging.getLogger(__name__)
 
 
-def entry_view(entry: Entry) -> dict:
-    """An entry as the CLI and JSON show it."""
+def entry_view(entry: Entry | ParsedEntry) -> dict:
+    """An entry (stored, or as a source or file shows it) as the CLI and JSON show it."""
     return {
         "entry_number": entry.entry_number,
         "date_filed": entry.date_filed.isoformat() if entry.date_filed else None,
@@ -88,7 +88,8 @@ def check(
     return list(results.values())
 
 
-def _poll_source(name, cases, session, ctx, results, notify_baseline) -> None:
+def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceContext,
+                 results: dict[int, CaseResult], notify_baseline: bool) -> None:
     source = REGISTRY[name]()
     http = ctx.http
     pending = {c.id: c for c in cases}
@@ -148,10 +149,7 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
 
 def _was_ok(session: Session, case: Case, source: str) -> bool:
     """True when the previous poll of this case by this source succeeded (or there was none)."""
-    previous = session.exec(
-        select(CheckRun).where(CheckRun.case_id == case.id, CheckRun.source == source)
-        .order_by(CheckRun.id.desc()).limit(1)
-    ).first()
+    previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
 
 

@@ -200,7 +200,7 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
         for d in parsed.dockets:
             click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
             for e in d.entries:
-                click.echo(f"    {_entry_line(_parsed_entry_view(e))}")
+                click.echo(f"    {_entry_line(checks.entry_view(e))}")
     if failed:
         sys.exit(EXIT_FAILED)
 
@@ -213,11 +213,6 @@ def _docket_json(d) -> dict:
                      "description": e.description, "short_description": e.short_description,
                      "pacer_doc_id": e.pacer_doc_id} for e in d.entries],
     }
-
-
-def _parsed_entry_view(e) -> dict:
-    return {"entry_number": e.entry_number, "date_filed": e.date_filed.isoformat() if e.date_filed else None,
-            "description": e.description or e.short_description or "", "url": e.url}
 
 
 @cli.command(name="import")

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.config import CaseConfig, Config, DigestConfig, court_ids
-from docketwatch.models import Case, CheckRun, Digest, DigestEvent, Entry, Event, as_utc, utcnow
+from docketwatch.models import Case, Digest, DigestEvent, Entry, Event, as_utc, utcnow
 from docketwatch.health import budget_status, feed_status
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -274,18 +274,15 @@ def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig
         row = store.find_case(session, case)
         if row is None:
             continue
-        runs = session.exec(
-            select(CheckRun).where(CheckRun.case_id == row.id).order_by(CheckRun.started_at.desc())).all()
-        success = next((as_utc(r.started_at) for r in runs if r.ok), None)
-        if runs and success is None:
-            warnings.append(f"{case.name}: never checked successfully; the latest error: {runs[0].error}")
+        last, success_run = store.last_run(session, row.id), store.last_run(session, row.id, ok=True)
+        success = as_utc(success_run.started_at) if success_run else None
+        if last and success is None:
+            warnings.append(f"{case.name}: never checked successfully; the latest error: {last.error}")
         elif success is not None and now - success > STALE_AFTER:
             warnings.append(f"{case.name}: last successful check {success:%Y-%m-%d %H:%M} UTC, "
                             f"{(now - success).days} days ago; new filings may be missing")
-        latest_by_source = {}
-        for r in runs:
-            latest_by_source.setdefault(r.source, r)
-        warnings += [f"{case.name}: {r.warning}" for r in latest_by_source.values() if r.ok and r.warning]
+        latest_by_source = [store.last_run(session, row.id, source=s) for s in case.sources]
+        warnings += [f"{case.name}: {r.warning}" for r in latest_by_source if r and r.ok and r.warning]
     feed_courts = {c.court for c in cases if "pacer_rss" in c.sources}
     for feed in feed_status(session, config):
         if feed["court"] in feed_courts and feed["complete"] is False:

@@ -40,7 +40,6 @@ def budget_status(session: Session, config: Config) -> dict:
         ).one()
         frees_at = iso(oldest + timedelta(days=1)) if oldest else None
     throttled = store.source_state(session, "courtlistener").throttled_until
-    jobs = plan.make_plan(config, plan.active_cases(session, config, utcnow().date()))
     return {
         "source": "courtlistener",
         "mode": "api" if settings.token else "feed",
@@ -49,8 +48,6 @@ def budget_status(session: Session, config: Config) -> dict:
         "budget_limits_freshness": limited,
         "budget_frees_at": frees_at,
         "throttled_until": iso(throttled) if throttled and as_utc(throttled) > utcnow() else None,
-        # What `docketwatch run` plans to spend a day (see plan.py).
-        "planned_requests_per_day": round(sum(j.budgeted_per_day for j in jobs)),
     }
 
 
@@ -59,10 +56,7 @@ def feed_status(session: Session, config: Config) -> list[dict]:
     courts = sorted({c.court for c in config.cases if "pacer_rss" in c.sources})
     out = []
     for court in courts:
-        last = session.exec(
-            select(func.max(CheckRun.started_at)).join(Case, Case.id == CheckRun.case_id)
-            .where(CheckRun.source == "pacer_rss", CheckRun.ok, Case.court == court)
-        ).one()
+        last = store.last_court_success(session, "pacer_rss", court)
         entry_types = store.source_state(session, f"pacer_rss:{court}").entry_types
         out.append({
             "source": "pacer_rss", "court": court, "url": config.sources.pacer_rss.feed_url(court),
@@ -97,15 +91,15 @@ def job_health(session: Session, job: plan.PlanRow) -> dict:
     }
 
 
-def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow]) -> list[str]:
-    """Reasons the service is not healthy (empty: healthy), for `status --health`."""
+def unhealthy(session: Session, config: Config, job_health: list[dict]) -> list[str]:
+    """Reasons the service is not healthy (empty: healthy), for `status --health`,
+    from the jobs' `job_health`."""
     reasons = []
     if lock.alive(session) is None:
         reasons.append("no docketwatch run has a fresh heartbeat on this database")
-    for job in jobs:
-        h = job_health(session, job)
+    for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
-            reasons.append(f"{job.job_id} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
+            reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
     return reasons
 
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from docketwatch import digests, health, plan, store
 from docketwatch.checks import entry_view
 from docketwatch.config import CaseConfig, Config
-from docketwatch.models import CheckRun, Digest, Entry, Event, iso, utcnow
+from docketwatch.models import Digest, Entry, Event, iso, utcnow
 
 
 def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
@@ -27,13 +27,11 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     out["entries"] = len(entries)
     if entries:
         out["latest_entry"] = entry_view(max(entries, key=Entry.recency))
-    runs = session.exec(select(CheckRun).where(CheckRun.case_id == row.id).order_by(CheckRun.started_at.desc())).all()
-    if runs:
-        out["last_checked"] = iso(runs[0].started_at)
-        out["last_success"] = iso(next((r.started_at for r in runs if r.ok), None))
-        failed = next((r for r in runs if not r.ok), None)
-        if failed:
-            out["last_error"], out["last_error_at"] = failed.error, iso(failed.started_at)
+    last, success, failed = (store.last_run(session, row.id, ok=ok) for ok in (None, True, False))
+    out["last_checked"] = iso(last.started_at) if last else None
+    out["last_success"] = iso(success.started_at) if success else None
+    if failed:
+        out["last_error"], out["last_error_at"] = failed.error, iso(failed.started_at)
     gap = session.exec(
         select(Event).where(Event.case_id == row.id, Event.kind == "gap").order_by(Event.id.desc()).limit(1)
     ).first()
@@ -45,9 +43,12 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
 def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
     with Session(engine) as session:
         jobs = plan.make_plan(config, plan.active_cases(session, config, utcnow().date()))
+        job_health = [health.job_health(session, job) for job in jobs]
+        budget = health.budget_status(session, config)
+        budget["planned_requests_per_day"] = round(sum(j.budgeted_per_day for j in jobs))  # see plan.py
         return {
-            "jobs": [health.job_health(session, job) for job in jobs],
-            "unhealthy": health.unhealthy(session, config, jobs),
+            "jobs": job_health,
+            "unhealthy": health.unhealthy(session, config, job_health),
             "database": engine.url.render_as_string(hide_password=True),
             "cases": [case_status(session, c, config) for c in cases],
             "failed_digests": [
@@ -55,5 +56,5 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
                  "attempts": d.attempts, "last_error": d.last_error, "created_at": iso(d.created_at)}
                 for d in session.exec(select(Digest).where(Digest.status == "failed").order_by(Digest.id))
             ],
-            "sources": [health.budget_status(session, config), *health.feed_status(session, config)],
+            "sources": [budget, *health.feed_status(session, config)],
         }

@@ -79,3 +79,24 @@ def quota_used(session: Session, source: str, now: datetime | None = None) -> in
         )
     ).one()
     return int(total)
+
+
+def last_run(session: Session, case_id: int, *, source: str | None = None, ok: bool | None = None) -> CheckRun | None:
+    """A case's latest check run (of one source; only successful or only failed ones).
+
+    Check runs accumulate one per poll, so callers ask for the one they need rather than
+    loading a case's whole history."""
+    query = select(CheckRun).where(CheckRun.case_id == case_id)
+    if source is not None:
+        query = query.where(CheckRun.source == source)
+    if ok is not None:
+        query = query.where(CheckRun.ok == ok)
+    return session.exec(query.order_by(CheckRun.id.desc()).limit(1)).first()
+
+
+def last_court_success(session: Session, source: str, court: str) -> datetime | None:
+    """When a court-wide source (a court's RSS feed) last served any of its cases."""
+    return session.exec(
+        select(func.max(CheckRun.started_at)).join(Case, Case.id == CheckRun.case_id)
+        .where(CheckRun.source == source, CheckRun.ok, Case.court == court)
+    ).one()

@@ -54,6 +54,7 @@ def test_a_429_is_waited_out_and_the_poll_succeeds(fake_cl, tmp_path):
         status=429, content_type="application/json"))
     code, result = check_json(config)
     assert code == 0 and numbers(result["new"]) == ["602"]
+    assert fake_cl.queued == []  # the 429 was served, and waited out
 
 
 def test_a_server_error_changes_nothing_stored(fake_cl, tmp_path):

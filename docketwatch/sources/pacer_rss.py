@@ -15,12 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
 
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from docketwatch import docket_numbers, parsers, store
 from docketwatch.http import HttpError, describe_status
-from docketwatch.models import Case, CheckRun, as_utc, utcnow
+from docketwatch.models import Case, as_utc, utcnow
 from docketwatch.snapshot import ParsedDocket, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 
@@ -106,11 +105,7 @@ def _same_case(case: Case, docket: ParsedDocket) -> bool:
 
 def _outage_gap(session: Session, court: str, window_hours: float) -> str | None:
     """A gap when the court's feed was last read successfully longer ago than it reaches back."""
-    last = session.exec(
-        select(func.max(CheckRun.started_at))
-        .join(Case, Case.id == CheckRun.case_id)
-        .where(CheckRun.source == "pacer_rss", CheckRun.ok, Case.court == court)
-    ).one()
+    last = store.last_court_success(session, "pacer_rss", court)
     if last is None:
         return None
     away = utcnow() - as_utc(last)
