@@ -15,7 +15,7 @@ import click
 from sqlmodel import Session
 
 from docketwatch import (__version__, checks, config as config_mod, digests, imports, lock, outbox, parsers, plan,
-                         render, service, status as status_mod, store)
+                         redact, render, service, status as status_mod, store)
 from docketwatch.checks import CaseResult
 from docketwatch.http import HttpError
 from docketwatch.models import utcnow
@@ -42,6 +42,8 @@ class _Context:
             raise ConfigException(str(e)) from None
         level = (self.log_level or cfg.log_level or default_log_level).upper()
         logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redact.RedactingFilter())
         if level != "DEBUG":  # its retry notices repeat what our own error lines say
             logging.getLogger("urllib3").setLevel(logging.ERROR)
         return cfg

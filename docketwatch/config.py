@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import platformdirs
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from docketwatch import docket_numbers
+from docketwatch import docket_numbers, redact
 
 BUNDLED_CONFIG = "ai-copyright.toml"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -367,10 +367,29 @@ def _substitute(value: Any, path: Path, key: tuple) -> Any:
                     f"{path}: {_key_name(key)} = {value!r}: environment variable {name} is not set; "
                     f"export {name}=... or remove the reference"
                 )
+            if _is_secret(key):
+                redact.register(os.environ[name])
             return os.environ[name]
 
-        return _ENV_REF.sub(lookup, value)
+        substituted = _ENV_REF.sub(lookup, value)
+        if key == ("database", "url") and substituted != value:
+            redact.register(_url_password(substituted))
+        return substituted
     return value
+
+
+_SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
+
+
+def _is_secret(key: tuple) -> bool:
+    """A value under a key like `token`, `password` or `secret` is never shown."""
+    return bool(key) and isinstance(key[-1], str) and bool(_SECRET_KEY.search(key[-1]))
+
+
+def _url_password(url: str) -> str | None:
+    """The password in `scheme://user:password@host/...`, for redaction."""
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    return userinfo.partition(":")[2] or None
 
 
 def _key_name(loc: tuple) -> str:
