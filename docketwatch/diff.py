@@ -4,11 +4,20 @@ It checks the snapshot first (right docket, not empty) and raises before writing
 anything, so a bad fetch never looks like "everything was removed". Then it upserts
 entries (entries are never deleted: a docket only grows) and appends events for
 what a person should hear about. The caller commits, once per case and source.
+
+The same entry reaches us in several renderings (the CourtListener API with markup and
+entities, its Atom feed as plain text, a court's RSS feed with only the short text), so
+texts are compared by their words (`words`): markup dropped, entities decoded,
+whitespace collapsed, case and trailing punctuation ignored. Switching sources therefore
+reports nothing, and a rendering with the same words never overwrites the stored text
+(which is kept as the source gave it, whitespace collapsed; renderers escape it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
@@ -55,9 +64,24 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
 
 
 def content_hash(entry: Entry) -> str:
-    """What, when it changes, a person wants to know about."""
-    basis = f"{entry.description}\x1f{entry.document_available}\x1f{entry.sealed}"
+    """A fingerprint of what a person hears about: the words, document availability, sealing.
+
+    Recomputed on every write. Changes are decided by comparing words (`_merge`), never by
+    comparing this with a stored value, so rows hashed by an older release raise no alert.
+    """
+    basis = f"{words(entry.description or entry.short_description)}\x1f{entry.document_available}\x1f{entry.sealed}"
     return hashlib.sha256(basis.encode()).hexdigest()
+
+
+_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
+
+
+def words(text: str | None) -> str:
+    """What two renderings of one docket text share when they say the same: markup
+    dropped, entities decoded, whitespace collapsed, case folded (a text retyped in
+    capitals says nothing new), trailing punctuation ignored (the feed drops a final
+    period the API keeps)."""
+    return _clean(html.unescape(_TAG.sub("", text or ""))).casefold().rstrip(" .,;:")
 
 
 def apply(
@@ -97,9 +121,8 @@ def apply(
                 _event(session, case, entry, "new", source, f"new entry {_label(entry)}")
             continue
         what = _merge(entry, parsed, source)
-        new_hash = content_hash(entry)
-        if what and new_hash != entry.content_hash:
-            entry.content_hash = new_hash
+        entry.content_hash = content_hash(entry)
+        if what:
             entry.updated_at = utcnow()
             result.updated += 1
             if not quiet:
@@ -146,21 +169,22 @@ def _check(case: Case, snapshot: Snapshot) -> None:
 def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
     """Fold what a source shows into the stored entry; return what changed that matters.
 
-    A source that has only the short text (PACER RSS) never overwrites full docket text;
-    a fuller source replacing short text is "text filled in".
+    Texts are compared by their words. A short text alone (PACER RSS, or CourtListener
+    without docket text) only ever fills an entry that shows nothing yet; a fuller text
+    replacing a short one is "text filled in"; other new words are "text edited".
     """
     what: list[str] = []
     is_new = entry.id is None
     incoming = _clean(parsed.description)
-    short = _clean(parsed.short_description) if parsed.short_description else None
-    incoming_is_short = short is not None and incoming == short
-    stored_is_short = not entry.description or entry.description == entry.short_description
-    if incoming and incoming != entry.description and not (incoming_is_short and not stored_is_short):
+    short = _clean(parsed.short_description) or None
+    incoming_is_short = short is not None and words(incoming) == words(short)
+    shown = entry.description or entry.short_description or ""
+    if incoming and words(incoming) != words(shown) and not (incoming_is_short and shown):
         if not is_new:
-            filled = not entry.description or (stored_is_short and not incoming_is_short)
-            what.append("text filled in" if filled else "text edited")
+            stored_is_short = not entry.description or words(entry.description) == words(entry.short_description)
+            what.append("text filled in" if stored_is_short else "text edited")
         entry.description = incoming
-    if short:
+    if short and not (entry.short_description and words(short) == words(entry.short_description)):
         entry.short_description = short
     if parsed.document_available is not None and parsed.document_available != entry.document_available:
         if parsed.document_available and not is_new:
