@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from docketwatch import docket_numbers
-from docketwatch.models import Case, Entry, Event, utcnow
+from docketwatch.models import Case, CaseFact, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
 
 
@@ -130,7 +130,7 @@ def apply(
                 _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
         session.add(entry)
 
-    result.case_changes = _case_changes(case, snapshot, result.baseline)
+    result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
         _event(session, case, None, "case", source, change)
     session.add(case)
@@ -203,25 +203,48 @@ def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
     return what
 
 
-def _case_changes(case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
-    """Fill in case facts; describe the ones that changed (never on the first poll)."""
+_CASE_CHANGES = {
+    "case_name": lambda old, new: f"renamed: {old} -> {new}",
+    "assigned_to": lambda old, new: f"reassigned: {old} -> {new}",
+    "date_terminated": lambda old, new: f"terminated on {new.isoformat()}",
+}
+
+
+def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
+    """Record the case facts this source shows; describe those it changed itself.
+
+    Each source (each rendering of one: the CourtListener API and its feed) is compared
+    with its own earlier values only, so two sources spelling a name two ways report
+    nothing. Quiet on the case's first poll and the first time a source speaks of it
+    (after an upgrade, too: the stored case facts may come from another source). A name
+    or judge a source starts to give where it gave none is no change; a termination is.
+    """
     docket = snapshot.docket
+    origin = f"{snapshot.source}:{snapshot.rendering}" if snapshot.rendering else snapshot.source
+    fact = session.get(CaseFact, (case.id, origin))
+    quiet = baseline or fact is None
+    fact = fact or CaseFact(case_id=case.id, source=origin)
     changes: list[str] = []
-    if docket.case_name and docket.case_name != case.case_name:
-        if case.case_name and not baseline:
-            changes.append(f"renamed: {case.case_name} -> {docket.case_name}")
-        case.case_name = docket.case_name
-    if docket.assigned_to and docket.assigned_to != case.assigned_to:
-        if case.assigned_to and not baseline:
-            changes.append(f"reassigned: {case.assigned_to} -> {docket.assigned_to}")
-        case.assigned_to = docket.assigned_to
-    if docket.date_terminated and docket.date_terminated != case.date_terminated:
-        if not baseline:
-            changes.append(f"terminated on {docket.date_terminated.isoformat()}")
-        case.date_terminated = docket.date_terminated
+    for name, describe in _CASE_CHANGES.items():
+        old, new = getattr(fact, name), getattr(docket, name)
+        if new is None or (old is not None and _same_fact(old, new)):
+            continue  # None: this source does not say
+        setattr(fact, name, new)
+        fact.updated_at = utcnow()
+        reported = not quiet and (old is not None or name == "date_terminated")
+        if reported:
+            changes.append(describe(old, new))
+        if reported or getattr(case, name) is None:
+            setattr(case, name, new)
+    session.add(fact)
     case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
     case.courtlistener_id = case.courtlistener_id or docket.courtlistener_id
     return changes
+
+
+def _same_fact(old: object, new: object) -> bool:
+    """Names and judges compare by their words (case, spacing, a final period aside)."""
+    return words(old) == words(new) if isinstance(old, str) and isinstance(new, str) else old == new
 
 
 def _event(session: Session, case: Case, entry: Entry | None, kind: str, source: str, summary: str) -> None:

@@ -55,6 +55,9 @@ class Snapshot:
 
     source: str
     docket: ParsedDocket
+    # Which of the source's renderings this is ("feed" for CourtListener's Atom feed, None
+    # for its main one), where they may spell case facts differently.
+    rendering: str | None = None
     window: int | None = None
     delta: bool = False
     # What the source needs next time (SourceState key -> column -> value), stored in

@@ -41,9 +41,9 @@ def events(session) -> list[tuple[str, str]]:
     return [(e.kind, e.summary) for e in session.exec(select(Event).order_by(Event.id))]
 
 
-def baselined(session, case, *entries: ParsedEntry) -> None:
+def baselined(session, case, *entries: ParsedEntry, **docket) -> None:
     """The first check of the case, as the checker ends it."""
-    diff.apply(session, case, snap(*entries))
+    diff.apply(session, case, snap(*entries, **docket))
     case.baseline_at = utcnow()
 
 
@@ -190,3 +190,20 @@ def test_real_edits_are_still_reported(session, case):
     result = diff.apply(session, case, snap(entry("599", FEED_TEXT.replace("590", "591"), document_available=True)))
     assert [c.what for c in result.changed] == [["text edited", "document now available"]]
     assert "591" in session.exec(select(Entry)).one().description
+
+
+def test_two_sources_spelling_a_case_name_two_ways_is_no_rename(session, case):
+    api = dict(case_name="Kadrey v. Meta Platforms, Inc.", assigned_to="Vince Chhabria")
+    rss = dict(case_name="Kadrey et al v. Meta Platforms, Inc.")
+    baselined(session, case, entry("1", "X"), **api)
+    diff.apply(session, case, snap(source="pacer_rss", delta=True, **rss))
+    for _ in range(2):
+        assert diff.apply(session, case, snap(entry("1", "X"), **api)).case_changes == []
+        assert diff.apply(session, case, snap(source="pacer_rss", delta=True, **rss)).case_changes == []
+    # One source changing its own value is a change, reported once.
+    renamed = dict(api, case_name="Kadrey v. Meta Platforms, Inc. and Llama Corp.")
+    assert diff.apply(session, case, snap(entry("1", "X"), **renamed)).case_changes == [
+        "renamed: Kadrey v. Meta Platforms, Inc. -> Kadrey v. Meta Platforms, Inc. and Llama Corp."]
+    assert diff.apply(session, case, snap(entry("1", "X"), **renamed)).case_changes == []
+    assert diff.apply(session, case, snap(source="pacer_rss", delta=True, **rss)).case_changes == []
+    assert [k for k, _ in events(session)] == ["case"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
-from docketwatch import checks, config as config_mod, store
-from docketwatch.models import Entry, Event
+from docketwatch import checks, config as config_mod, migrations, store
+from docketwatch.models import Entry
 from tests.conftest import KADREY_ID, write_config
+from tests.servers import NYSB_FEED, with_new_item
 
 
 @pytest.fixture
@@ -61,3 +63,52 @@ def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_
     third = poll(config)
     assert [(c["entry_number"], c["changes"]) for c in third.changed] == [("598", ["text edited"])]
     assert poll(config).changed == []
+
+
+def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_first_poll(
+        fake_cl, tmp_path, token, database_url):
+    """A database at 0002 whose case name came from another source (the court feed's
+    "et al" spelling) is upgraded; the API's own spelling then is no rename."""
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, database_url=database_url)
+    assert poll(config).baseline
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # back to what a 0002 release left behind
+        connection.exec_driver_sql("DROP TABLE casefact")
+        connection.exec_driver_sql(f"UPDATE {migrations.VERSION_TABLE} SET version_num = '0002_scheduler'")
+        connection.exec_driver_sql(
+            """UPDATE "case" SET case_name = 'Kadrey et al v. Meta Platforms, Inc.', assigned_to = 'Chhabria'""")
+        before = connection.exec_driver_sql("SELECT id, key, description, content_hash FROM entry ORDER BY id").all()
+    engine.dispose()
+
+    first = poll(config)
+    assert first.ok and first.case_changes == [] and first.changed == [] and first.new == []
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        assert migrations.current_revision(connection) == migrations.HEAD
+        after = connection.exec_driver_sql("SELECT id, key, description, content_hash FROM entry ORDER BY id").all()
+    engine.dispose()
+    assert [row[:3] for row in after] == [row[:3] for row in before]
+
+    fake_cl.dockets[KADREY_ID]["assigned_to_str"] = "Araceli Martinez-Olguin"
+    assert poll(config).case_changes == ["reassigned: Vince Chhabria -> Araceli Martinez-Olguin"]
+    assert poll(config).case_changes == []
+
+
+def test_the_api_and_a_court_feed_spelling_the_name_two_ways_report_no_rename(fake_cl, court_feed, tmp_path, token):
+    fake_cl.add_docket(5001, "nysb", "16-10992", "In re SunEdison, Inc.")
+    fake_cl.add_entry(5001, "5235", "2018-04-19", "Complaint against Wells Fargo Bank (fee)")
+    config = write_config(tmp_path, fake_cl.base_url, cases='''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992-smb"
+courtlistener_id = 5001
+sources = ["courtlistener", "pacer_rss"]
+''')
+    config.write_text(config.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
+    assert poll(config).baseline
+    for n in range(3):  # the court feed says "SunEdison, Inc., et al., and ...", the API "In re SunEdison, Inc."
+        court_feed.body = with_new_item(NYSB_FEED, build_date=f"Fri, 20 Apr 2018 15:0{n}:00 GMT".encode())
+        result = poll(config)
+        assert result.ok and result.case_changes == [], result.case_changes

@@ -107,14 +107,15 @@ def _feed_snapshot(case: Case, ctx: SourceContext) -> Snapshot:
     response = ctx.http.get(url, headers=headers)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
-        return Snapshot(source="courtlistener", docket=docket, window=FEED_WINDOW, delta=True)
+        return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW, delta=True)
     if response.status_code == 404:
         raise CourtListenerError(f"{url}: CourtListener has no docket {case.courtlistener_id} (HTTP 404)", 404)
     if response.status_code != 200:
         raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
     docket = parse_feed(response.content, case.court, case.courtlistener_id)
     validators = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
-    return Snapshot(source="courtlistener", docket=docket, window=FEED_WINDOW, state={key: validators})
+    return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW,
+                    state={key: validators})
 
 
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
