@@ -90,13 +90,15 @@ def _result_json(r: CaseResult) -> dict:
         "name": r.case.name, "court": r.case.court, "docket_number": r.case.docket_number,
         "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline,
         "new": r.new, "changed": r.changed, "case_changes": r.case_changes,
-        "gaps": r.gaps, "warnings": r.warnings,
+        "gaps": r.gaps, "warnings": r.warnings, "no_entries": r.no_entries,
     }
 
 
 def _print_result(r: CaseResult) -> None:
     head = f"{r.case.name} ({r.case.court} {r.case.docket_number})"
-    if r.baseline:
+    if r.no_entries:
+        summary = "no entries yet"
+    elif r.baseline:
         summary = f"baseline recorded ({r.baseline_entries} entries)"
     else:
         summary = f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"

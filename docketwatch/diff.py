@@ -1,7 +1,9 @@
 """The diff engine: the only place where a fetched snapshot meets the store.
 
-It checks the snapshot first (right docket, not empty) and raises before writing
-anything, so a bad fetch never looks like "everything was removed". Then it upserts
+It checks the snapshot first (right docket; not suddenly empty) and raises before
+writing anything, so a bad fetch never looks like "everything was removed". A docket
+that has no entries yet (a new case) is a valid, quiet state; a source that showed
+entries before and now shows none is not. Then it upserts
 entries (entries are never deleted: a docket only grows) and appends events for
 what a person should hear about. The caller commits, once per case and source.
 
@@ -46,6 +48,7 @@ class DiffResult:
     changed: list[EntryChange] = field(default_factory=list)
     case_changes: list[str] = field(default_factory=list)
     gap: str | None = None
+    empty: bool = False  # no entry of the case is known yet: a new docket, not a failure
 
 
 def entry_key(source: str, parsed: ParsedEntry) -> str:
@@ -94,11 +97,11 @@ def apply(
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     """
-    _check(case, snapshot)
+    stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
+    _check(case, snapshot, stored)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
     source = snapshot.source
-    stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
 
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
     if not result.baseline:
@@ -130,6 +133,7 @@ def apply(
                 _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
         session.add(entry)
 
+    result.empty = not stored
     result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
         _event(session, case, None, "case", source, change)
@@ -150,12 +154,15 @@ def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored
     )
 
 
-def _check(case: Case, snapshot: Snapshot) -> None:
+def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry]) -> None:
     if not snapshot.delta and not snapshot.docket.entries:
-        raise SnapshotError(
-            f"{snapshot.source}: the fetch for {case.name!r} returned no entries; "
-            "treated as a failed fetch, nothing was changed"
-        )
+        # No entries yet is normal for a new docket; not from a source that showed some.
+        seen = sum(snapshot.source in e.sources.split(",") for e in stored.values())
+        if seen:
+            raise SnapshotError(
+                f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {seen} entries "
+                f"from {snapshot.source} are stored; treated as a failed fetch, nothing was changed"
+            )
     seen = docket_numbers.try_normalize(snapshot.docket.docket_number)
     if seen != case.docket_number:
         pinned = f" (courtlistener_id {case.courtlistener_id})" if case.courtlistener_id else ""

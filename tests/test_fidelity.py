@@ -3,13 +3,18 @@ its Atom feed and a court RSS feed is one entry, changed only when its words cha
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
+from werkzeug import Response
 
-from docketwatch import checks, config as config_mod, migrations, store
+from docketwatch import checks, config as config_mod, migrations, status as status_mod, store
+from docketwatch.cli import cli
 from docketwatch.models import Entry
 from tests.conftest import KADREY_ID, write_config
 from tests.servers import NYSB_FEED, with_new_item
@@ -54,7 +59,7 @@ def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_
 
     fake_cl.feed_rendering = feed_rendering
     second = poll(config)
-    assert any("budget spent" in w and "used the feed" in w for w in second.warnings)
+    assert any("budget is spent" in w and "used the feed" in w for w in second.warnings)
     assert second.ok and second.changed == [] and second.new == []
     assert stored(config)["598"].description == api_text  # the same words never overwrite it
 
@@ -112,3 +117,101 @@ sources = ["courtlistener", "pacer_rss"]
         court_feed.body = with_new_item(NYSB_FEED, build_date=f"Fri, 20 Apr 2018 15:0{n}:00 GMT".encode())
         result = poll(config)
         assert result.ok and result.case_changes == [], result.case_changes
+
+
+NEW_CASE = '''
+[[cases]]
+name = "Doe v. OpenAI"
+court = "cand"
+docket_number = "3:25-cv-09999"
+{pin}
+'''
+NEW_ID = 70000001
+
+
+def status_jobs(path) -> list[dict]:
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    try:
+        return status_mod.status(cfg, engine, cfg.cases)["jobs"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["feed", "api"])
+def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake_cl, tmp_path, monkeypatch, api):
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, token=api, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    for _ in range(3):
+        result = poll(config)
+        assert result.ok and result.no_entries and result.errors == [], result.errors
+    assert [j["consecutive_failures"] for j in status_jobs(config)] == [0]
+    out = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert out.exit_code == 0 and "Doe v. OpenAI (cand 3:25-cv-09999): no entries yet" in out.output
+    out = CliRunner().invoke(cli, ["--config", str(config), "check", "--json"])
+    assert json.loads(out.output)["cases"][0]["no_entries"] is True
+
+    # The first filing, when it comes, is news.
+    fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
+    result = poll(config)
+    assert [e["entry_number"] for e in result.new] == ["1"] and not result.no_entries
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                                  b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Cour'])
+def test_an_empty_or_cut_feed_response_is_a_failed_fetch(fake_cl, tmp_path, body):
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, token=False, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    fake_cl.queued.append(Response(body, status=200, content_type="application/atom+xml"))
+    result = poll(config)
+    assert not result.ok and not result.no_entries and "feed" in result.errors[0]
+
+
+def test_an_api_answer_without_its_list_of_results_is_a_failed_fetch(fake_cl, tmp_path, token):
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    fake_cl.queued += [Response(json.dumps(fake_cl.dockets[NEW_ID]), content_type="application/json"),
+                       Response("{}", content_type="application/json")]
+    result = poll(config)
+    assert not result.ok and "no list of results" in result.errors[0]
+
+
+def test_an_empty_feed_for_a_docket_with_stored_entries_is_a_failed_fetch(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, token=False)
+    assert poll(config).ok
+    entries = fake_cl.entries[KADREY_ID]
+    fake_cl.entries[KADREY_ID] = []
+    result = poll(config)
+    assert not result.ok and "returned no entries" in result.errors[0] and "are stored" in result.errors[0]
+    fake_cl.entries[KADREY_ID] = entries
+    assert poll(config).ok
+
+
+def test_with_a_token_an_unpinned_docket_is_looked_up_whatever_the_api_pacing(fake_cl, tmp_path, token):
+    """`run` paces the API per case; a docket whose id is not known yet is still looked up
+    through it, as under `check`, instead of failing with a message about a missing token."""
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=""))
+    paced = {("cand", "Doe v. OpenAI"): timedelta(hours=10)}
+    fake_cl.fail_with = 500
+    assert not poll(config, api_intervals=paced).ok  # the lookup spent API requests, then failed
+    fake_cl.fail_with = None
+    result = poll(config, api_intervals=paced)
+    assert result.ok and result.baseline, result.errors
+    assert stored(config)["1"].description == "COMPLAINT against OpenAI"
+
+
+def test_an_unpinned_docket_when_the_budget_is_spent_says_so(fake_cl, tmp_path, token):
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, budget=3, cases=NEW_CASE.format(pin=""))
+    fake_cl.fail_with = 500
+    assert not poll(config).ok  # three requests (two retries): the budget is spent
+    fake_cl.fail_with = None
+    for intervals in (None, {("cand", "Doe v. OpenAI"): timedelta(hours=10)}):  # `check`, then `run`
+        result = poll(config, api_intervals=intervals)
+        assert not result.ok and len(result.errors) == 1
+        assert "API budget is spent (3/3 requests in 24 h)" in result.errors[0], result.errors
+        assert "without an API token" not in result.errors[0]
