@@ -215,3 +215,51 @@ def test_an_unpinned_docket_when_the_budget_is_spent_says_so(fake_cl, tmp_path, 
         assert not result.ok and len(result.errors) == 1
         assert "API budget is spent (3/3 requests in 24 h)" in result.errors[0], result.errors
         assert "without an API token" not in result.errors[0]
+
+
+UNWATCHED = "changes to entries older than the docket feed's latest 30"
+
+
+def test_feed_only_mode_says_that_changes_to_older_entries_are_not_watched(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, token=False)
+    run = CliRunner()
+    for args in (["plan"], ["status"]):
+        out = run.invoke(cli, ["--config", str(config), *args])
+        assert out.exit_code == 0 and UNWATCHED in out.output and "without an API token" in out.output, out.output
+    plan_json = json.loads(run.invoke(cli, ["--config", str(config), "plan", "--json"]).output)
+    assert [(u["case"], u["source"]) for u in plan_json["unwatched"]] == [("Kadrey v. Meta Platforms, Inc.", "courtlistener")]
+    assert UNWATCHED in plan_json["unwatched"][0]["text"]
+    status_json = json.loads(run.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    assert [u["source"] for u in status_json["cases"][0]["unwatched"]] == ["courtlistener"]
+
+
+def test_with_a_token_nothing_is_said_to_be_unwatched(fake_cl, tmp_path, token):
+    config = write_config(tmp_path, fake_cl.base_url)
+    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
+    assert json.loads(out.output)["unwatched"] == []
+    assert UNWATCHED not in CliRunner().invoke(cli, ["--config", str(config), "status"]).output
+
+
+def test_in_feed_only_mode_an_edit_within_the_feed_window_is_reported(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, token=False)
+    assert poll(config).baseline
+    latest = max((e for e in fake_cl.entries[KADREY_ID] if e["entry_number"]), key=lambda e: e["recap_sequence_number"])
+    number = str(latest["entry_number"])
+    fake_cl.update_entry(KADREY_ID, number, description=latest["description"] + " AMENDED to correct the date.")
+    result = poll(config)
+    assert [(c["entry_number"], c["changes"]) for c in result.changed] == [(number, ["text edited"])]
+
+
+def test_a_case_read_only_from_a_court_rss_feed_says_its_changes_are_not_watched(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases='''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992-smb"
+sources = ["pacer_rss"]
+''')
+    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
+    assert [(u["source"], "new filings only" in u["text"]) for u in json.loads(out.output)["unwatched"]] == [
+        ("pacer_rss", True)]
