@@ -50,7 +50,9 @@ class Snapshot:
     `window` is the number of latest entries the source can show at most (30 for the
     CourtListener feed); a full window that no longer overlaps the store means entries
     may have been missed. `delta` is True when the source returned only what changed
-    since the last poll, so an empty entry list is normal rather than an error.
+    since the last poll. An empty entry list is normal for a delta and for a docket with
+    no entries yet; from a full fetch of a docket whose entries from this source are
+    stored, it is an error (the diff engine says so).
     """
 
     source: str

@@ -1,5 +1,8 @@
-"""Diff fidelity through the real sources: one entry seen through the CourtListener API,
-its Atom feed and a court RSS feed is one entry, changed only when its words change."""
+"""Diff fidelity through the real sources (a fake CourtListener and a court feed over
+loopback): one entry seen through the CourtListener API, its Atom feed and a court RSS
+feed is one entry, changed only when its words change; case facts change only when one
+source changes its own; a docket with no entries yet is no failure; what a source cannot
+see is said; an unpinned docket has one lookup path."""
 
 from __future__ import annotations
 
