@@ -48,6 +48,8 @@ class CaseResult:
     changed: list[dict] = field(default_factory=list)
     case_changes: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+    # A source showed the docket with no entries yet, and none is stored: a quiet, valid state.
+    no_entries: bool = False
 
     @property
     def ok(self) -> bool:
@@ -129,6 +131,7 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
             result.case_changes += change.case_changes
             if change.gap:
                 result.gaps.append(change.gap)
+            result.no_entries = change.empty
     if isinstance(outcome, Exception):
         session.rollback()
         expected = isinstance(outcome, (HttpError, ValueError))

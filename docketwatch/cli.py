@@ -90,13 +90,15 @@ def _result_json(r: CaseResult) -> dict:
         "name": r.case.name, "court": r.case.court, "docket_number": r.case.docket_number,
         "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline,
         "new": r.new, "changed": r.changed, "case_changes": r.case_changes,
-        "gaps": r.gaps, "warnings": r.warnings,
+        "gaps": r.gaps, "warnings": r.warnings, "no_entries": r.no_entries,
     }
 
 
 def _print_result(r: CaseResult) -> None:
     head = f"{r.case.name} ({r.case.court} {r.case.docket_number})"
-    if r.baseline:
+    if r.no_entries:
+        summary = "no entries yet"
+    elif r.baseline:
         summary = f"baseline recorded ({r.baseline_entries} entries)"
     else:
         summary = f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"
@@ -160,6 +162,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         if s["last_gap"]:
             click.echo(f"  last gap        {s['last_gap']['at']} ({s['last_gap']['source']}): {s['last_gap']['summary']}")
         click.echo(f"  pending events  {s['pending_events']}")
+        for u in s["unwatched"]:
+            click.echo(f"  not watched     {u['source']}: {u['text']}")
     for d in report["failed_digests"]:
         click.echo(f"\ndigest FAILED for {d['subscription']!r} after {d['attempts']} attempts: {d['subject']}")
         click.echo(f"  last error      {d['last_error']}")
@@ -359,10 +363,11 @@ def plan_(obj: _Context, as_json: bool) -> None:
     with Session(store.open_engine(cfg.database.url)) as session:
         active = plan.active_cases(session, cfg, utcnow().date())
     rows = plan.make_plan(cfg, active)
+    unwatched = [u for case in cfg.cases for u in plan.unwatched(cfg, case)]
     if as_json:
         click.echo(json.dumps({"daily_request_budget": cfg.sources.courtlistener.daily_request_budget,
                                "api": bool(cfg.sources.courtlistener.token),
-                               "jobs": [r.as_json() for r in rows]}, indent=2))
+                               "jobs": [r.as_json() for r in rows], "unwatched": unwatched}, indent=2))
         return
     click.echo(f"{'source':<14} {'case or court':<44} {'every':>7} {'API every':>9} {'req/day':>8} "
                f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
@@ -375,6 +380,10 @@ def plan_(obj: _Context, as_json: bool) -> None:
     click.echo(f"\nCourtListener API: {budgeted:.0f} of {cfg.sources.courtlistener.daily_request_budget} requests a day "
                "planned" if cfg.sources.courtlistener.token else
                "\nCourtListener: no token, so only the free docket feeds (no quota) are read")
+    if unwatched:
+        click.echo("\nnot watched:")
+        for u in unwatched:
+            click.echo(f"  {u['case']} ({u['source']}): {u['text']}")
 
 
 def _span(d) -> str:

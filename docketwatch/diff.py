@@ -1,20 +1,31 @@
 """The diff engine: the only place where a fetched snapshot meets the store.
 
-It checks the snapshot first (right docket, not empty) and raises before writing
-anything, so a bad fetch never looks like "everything was removed". Then it upserts
+It checks the snapshot first (right docket; not suddenly empty) and raises before
+writing anything, so a bad fetch never looks like "everything was removed". A docket
+that has no entries yet (a new case) is a valid, quiet state; a source that showed
+entries before and now shows none is not. Then it upserts
 entries (entries are never deleted: a docket only grows) and appends events for
 what a person should hear about. The caller commits, once per case and source.
+
+The same entry reaches us in several renderings (the CourtListener API with markup and
+entities, its Atom feed as plain text, a court's RSS feed with only the short text), so
+texts are compared by their words (`words`): markup dropped, entities decoded,
+whitespace collapsed, case and trailing punctuation ignored. Switching sources therefore
+reports nothing, and a rendering with the same words never overwrites the stored text
+(which is kept as the source gave it, whitespace collapsed; renderers escape it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import re
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
 from docketwatch import docket_numbers
-from docketwatch.models import Case, Entry, Event, utcnow
+from docketwatch.models import Case, CaseFact, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
 
 
@@ -37,6 +48,7 @@ class DiffResult:
     changed: list[EntryChange] = field(default_factory=list)
     case_changes: list[str] = field(default_factory=list)
     gap: str | None = None
+    empty: bool = False  # no entry of the case is known yet: a new docket, not a failure
 
 
 def entry_key(source: str, parsed: ParsedEntry) -> str:
@@ -55,9 +67,24 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
 
 
 def content_hash(entry: Entry) -> str:
-    """What, when it changes, a person wants to know about."""
-    basis = f"{entry.description}\x1f{entry.document_available}\x1f{entry.sealed}"
+    """A fingerprint of what a person hears about: the words, document availability, sealing.
+
+    Recomputed on every write. Changes are decided by comparing words (`_merge`), never by
+    comparing this with a stored value, so rows hashed by an older release raise no alert.
+    """
+    basis = f"{words(entry.description or entry.short_description)}\x1f{entry.document_available}\x1f{entry.sealed}"
     return hashlib.sha256(basis.encode()).hexdigest()
+
+
+_TAG = re.compile(r"<[A-Za-z/!?][^<>]*>")
+
+
+def words(text: str | None) -> str:
+    """What two renderings of one docket text share when they say the same: markup
+    dropped, entities decoded, whitespace collapsed, case folded (a text retyped in
+    capitals says nothing new), trailing punctuation ignored (the feed drops a final
+    period the API keeps)."""
+    return _clean(html.unescape(_TAG.sub("", text or ""))).casefold().rstrip(" .,;:")
 
 
 def apply(
@@ -70,11 +97,11 @@ def apply(
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     """
-    _check(case, snapshot)
+    stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
+    _check(case, snapshot, stored)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
     source = snapshot.source
-    stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
 
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
     if not result.baseline:
@@ -97,9 +124,8 @@ def apply(
                 _event(session, case, entry, "new", source, f"new entry {_label(entry)}")
             continue
         what = _merge(entry, parsed, source)
-        new_hash = content_hash(entry)
-        if what and new_hash != entry.content_hash:
-            entry.content_hash = new_hash
+        entry.content_hash = content_hash(entry)
+        if what:
             entry.updated_at = utcnow()
             result.updated += 1
             if not quiet:
@@ -107,7 +133,8 @@ def apply(
                 _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
         session.add(entry)
 
-    result.case_changes = _case_changes(case, snapshot, result.baseline)
+    result.empty = not stored
+    result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
         _event(session, case, None, "case", source, change)
     session.add(case)
@@ -127,12 +154,15 @@ def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored
     )
 
 
-def _check(case: Case, snapshot: Snapshot) -> None:
+def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry]) -> None:
     if not snapshot.delta and not snapshot.docket.entries:
-        raise SnapshotError(
-            f"{snapshot.source}: the fetch for {case.name!r} returned no entries; "
-            "treated as a failed fetch, nothing was changed"
-        )
+        # No entries yet is normal for a new docket; not from a source that showed some.
+        seen = sum(snapshot.source in e.sources.split(",") for e in stored.values())
+        if seen:
+            raise SnapshotError(
+                f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {seen} entries "
+                f"from {snapshot.source} are stored; treated as a failed fetch, nothing was changed"
+            )
     seen = docket_numbers.try_normalize(snapshot.docket.docket_number)
     if seen != case.docket_number:
         pinned = f" (courtlistener_id {case.courtlistener_id})" if case.courtlistener_id else ""
@@ -146,21 +176,22 @@ def _check(case: Case, snapshot: Snapshot) -> None:
 def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
     """Fold what a source shows into the stored entry; return what changed that matters.
 
-    A source that has only the short text (PACER RSS) never overwrites full docket text;
-    a fuller source replacing short text is "text filled in".
+    Texts are compared by their words. A short text alone (PACER RSS, or CourtListener
+    without docket text) only ever fills an entry that shows nothing yet; a fuller text
+    replacing a short one is "text filled in"; other new words are "text edited".
     """
     what: list[str] = []
     is_new = entry.id is None
     incoming = _clean(parsed.description)
-    short = _clean(parsed.short_description) if parsed.short_description else None
-    incoming_is_short = short is not None and incoming == short
-    stored_is_short = not entry.description or entry.description == entry.short_description
-    if incoming and incoming != entry.description and not (incoming_is_short and not stored_is_short):
+    short = _clean(parsed.short_description) or None
+    incoming_is_short = short is not None and words(incoming) == words(short)
+    shown = entry.description or entry.short_description or ""
+    if incoming and words(incoming) != words(shown) and not (incoming_is_short and shown):
         if not is_new:
-            filled = not entry.description or (stored_is_short and not incoming_is_short)
-            what.append("text filled in" if filled else "text edited")
+            stored_is_short = not entry.description or words(entry.description) == words(entry.short_description)
+            what.append("text filled in" if stored_is_short else "text edited")
         entry.description = incoming
-    if short:
+    if short and not (entry.short_description and words(short) == words(entry.short_description)):
         entry.short_description = short
     if parsed.document_available is not None and parsed.document_available != entry.document_available:
         if parsed.document_available and not is_new:
@@ -179,25 +210,48 @@ def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
     return what
 
 
-def _case_changes(case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
-    """Fill in case facts; describe the ones that changed (never on the first poll)."""
+_CASE_CHANGES = {
+    "case_name": lambda old, new: f"renamed: {old} -> {new}",
+    "assigned_to": lambda old, new: f"reassigned: {old} -> {new}",
+    "date_terminated": lambda old, new: f"terminated on {new.isoformat()}",
+}
+
+
+def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
+    """Record the case facts this source shows; describe those it changed itself.
+
+    Each source (each rendering of one: the CourtListener API and its feed) is compared
+    with its own earlier values only, so two sources spelling a name two ways report
+    nothing. Quiet on the case's first poll and the first time a source speaks of it
+    (after an upgrade, too: the stored case facts may come from another source). A name
+    or judge a source starts to give where it gave none is no change; a termination is.
+    """
     docket = snapshot.docket
+    origin = f"{snapshot.source}:{snapshot.rendering}" if snapshot.rendering else snapshot.source
+    fact = session.get(CaseFact, (case.id, origin))
+    quiet = baseline or fact is None
+    fact = fact or CaseFact(case_id=case.id, source=origin)
     changes: list[str] = []
-    if docket.case_name and docket.case_name != case.case_name:
-        if case.case_name and not baseline:
-            changes.append(f"renamed: {case.case_name} -> {docket.case_name}")
-        case.case_name = docket.case_name
-    if docket.assigned_to and docket.assigned_to != case.assigned_to:
-        if case.assigned_to and not baseline:
-            changes.append(f"reassigned: {case.assigned_to} -> {docket.assigned_to}")
-        case.assigned_to = docket.assigned_to
-    if docket.date_terminated and docket.date_terminated != case.date_terminated:
-        if not baseline:
-            changes.append(f"terminated on {docket.date_terminated.isoformat()}")
-        case.date_terminated = docket.date_terminated
+    for name, describe in _CASE_CHANGES.items():
+        old, new = getattr(fact, name), getattr(docket, name)
+        if new is None or (old is not None and _same_fact(old, new)):
+            continue  # None: this source does not say
+        setattr(fact, name, new)
+        fact.updated_at = utcnow()
+        reported = not quiet and (old is not None or name == "date_terminated")
+        if reported:
+            changes.append(describe(old, new))
+        if reported or getattr(case, name) is None:
+            setattr(case, name, new)
+    session.add(fact)
     case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
     case.courtlistener_id = case.courtlistener_id or docket.courtlistener_id
     return changes
+
+
+def _same_fact(old: object, new: object) -> bool:
+    """Names and judges compare by their words (case, spacing, a final period aside)."""
+    return words(old) == words(new) if isinstance(old, str) and isinstance(new, str) else old == new
 
 
 def _event(session: Session, case: Case, entry: Entry | None, kind: str, source: str, summary: str) -> None:

@@ -47,6 +47,19 @@ class Case(SQLModel, table=True):
     baseline_at: datetime | None = None
 
 
+class CaseFact(SQLModel, table=True):
+    """Case-level facts as one source last showed them. Sources spell them differently
+    ("Kadrey v. Meta" here, "Kadrey et al v. Meta" there), so a case change is reported
+    only when a source changes its own earlier value; `Case` holds what people see."""
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    source: str = Field(primary_key=True)
+    case_name: str | None = None
+    assigned_to: str | None = None
+    date_terminated: date | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class Entry(SQLModel, table=True):
     """One docket entry; `key` is its identity within the case, the same from any source."""
 

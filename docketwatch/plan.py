@@ -6,7 +6,8 @@ budget (less a reserve for pagination and retries) is shared out among the cases
 active ones (a filing in the last `active_days`) weighing more than dormant ones.
 Between two API polls of a case its free feed is read, so a new filing is seen within
 one poll interval; the API interval bounds how late a change to an older entry (text
-filled in, document now available) is seen.
+filled in, document now available) is seen. Without the API some changes are never seen
+at all; `unwatched` says which, so `plan` and `status` can say it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 
 from docketwatch.config import CaseConfig, Config
 from docketwatch.models import Case, Entry
-from docketwatch.sources.courtlistener import MIN_API_REQUESTS
+from docketwatch.sources.courtlistener import FEED_WINDOW, MIN_API_REQUESTS
 
 DAY = timedelta(days=1)
 ACTIVE_WEIGHT, DORMANT_WEIGHT = 3, 1
@@ -64,6 +65,21 @@ class PlanRow:
             "active": self.active, "new_filing_delay_seconds": secs(self.new_filing_delay),
             "change_delay_seconds": secs(self.change_delay),
         }
+
+
+def unwatched(config: Config, case: CaseConfig) -> list[dict]:
+    """What the case's sources cannot see, per source: {"case", "source", "text"}."""
+    out = []
+    if "courtlistener" in case.sources and not config.sources.courtlistener.token:
+        out.append({"case": case.name, "source": "courtlistener", "text": (
+            f"changes to entries older than the docket feed's latest {FEED_WINDOW} (text filled in or "
+            "edited, document now available) are not watched without an API token "
+            "([sources.courtlistener] token)")})
+    if "pacer_rss" in case.sources and "courtlistener" not in case.sources:
+        out.append({"case": case.name, "source": "pacer_rss", "text": (
+            "the court's RSS feed lists new filings only: changes to entries already seen are not watched "
+            '(add "courtlistener" to the case\'s sources)')})
+    return out
 
 
 def active_cases(session: Session, config: Config, today: date) -> set[str]:

@@ -50,11 +50,16 @@ class Snapshot:
     `window` is the number of latest entries the source can show at most (30 for the
     CourtListener feed); a full window that no longer overlaps the store means entries
     may have been missed. `delta` is True when the source returned only what changed
-    since the last poll, so an empty entry list is normal rather than an error.
+    since the last poll. An empty entry list is normal for a delta and for a docket with
+    no entries yet; from a full fetch of a docket whose entries from this source are
+    stored, it is an error (the diff engine says so).
     """
 
     source: str
     docket: ParsedDocket
+    # Which of the source's renderings this is ("feed" for CourtListener's Atom feed, None
+    # for its main one), where they may spell case facts differently.
+    rendering: str | None = None
     window: int | None = None
     delta: bool = False
     # What the source needs next time (SourceState key -> column -> value), stored in

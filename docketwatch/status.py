@@ -17,7 +17,7 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
         "name": case.name, "court": case.court, "docket_number": case.docket_number,
         "courtlistener_id": case.courtlistener_id, "entries": 0, "latest_entry": None,
         "last_checked": None, "last_success": None, "last_error": None, "last_error_at": None,
-        "pending_events": 0, "last_gap": None,
+        "pending_events": 0, "last_gap": None, "unwatched": plan.unwatched(config, case),
     }
     row = store.find_case(session, case)
     if row is None:

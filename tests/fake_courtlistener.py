@@ -14,6 +14,7 @@ import hashlib
 import html
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,6 +54,8 @@ class FakeCourtListener:
     queued: list[Response] = field(default_factory=list)
     truncate_feed: bool = False
     fail_with: int | None = None  # answer every request with this status
+    # How the feed renders an entry's text (the live feed and API differ: markup, a final period).
+    feed_rendering: Callable[[str], str] = lambda text: text
     clock: datetime = datetime.fromisoformat("2025-07-01T09:00:00-07:00")
     next_id: int = 400_000_000
 
@@ -139,7 +142,7 @@ class FakeCourtListener:
             doc = e["recap_documents"][0]
             enclosure = (f'<link href="https://storage.courtlistener.com/{doc["filepath_local"]}" '
                          'rel="enclosure" type="application/pdf"/>') if doc["filepath_local"] else ""
-            summary = e["description"] or doc["description"]
+            summary = self.feed_rendering(e["description"] or doc["description"])
             items.append(
                 f"<entry><title>{html.escape(title)} in {html.escape(d['case_name'])}, {d['docket_number']}</title>"
                 f'<link href="{self.base_url}/docket/{docket_id}/x/?order_by=desc#{anchor}" rel="alternate"/>'

@@ -41,9 +41,9 @@ def events(session) -> list[tuple[str, str]]:
     return [(e.kind, e.summary) for e in session.exec(select(Event).order_by(Event.id))]
 
 
-def baselined(session, case, *entries: ParsedEntry) -> None:
+def baselined(session, case, *entries: ParsedEntry, **docket) -> None:
     """The first check of the case, as the checker ends it."""
-    diff.apply(session, case, snap(*entries))
+    diff.apply(session, case, snap(*entries, **docket))
     case.baseline_at = utcnow()
 
 
@@ -137,3 +137,73 @@ def test_full_window_without_overlap_is_a_gap(session, case):
     assert result.gap and ("gap", result.gap) in events(session)
     overlapping = [entry(str(n), f"E{n}") for n in range(101, 131)]
     assert diff.apply(session, case, snap(*overlapping, window=30)).gap is None
+
+
+API_TEXT = ('ORDER re <a href="/docket/67569326/590/">590</a> Motion &amp; Stipulation.  '
+            "Signed by Judge Vince Chhabria on 6/27/2025.")
+FEED_TEXT = "ORDER re 590 Motion & Stipulation. Signed by Judge Vince Chhabria on 6/27/2025"
+
+
+def test_the_same_words_in_another_rendering_are_no_change_and_keep_the_richer_text(session, case):
+    baselined(session, case, entry("599", API_TEXT, short_description="Order"))
+    stored = session.exec(select(Entry)).one()
+    first = stored.description
+    assert first == " ".join(API_TEXT.split())  # as the source gave it; renderers escape it
+    for rendering in (FEED_TEXT, FEED_TEXT.upper(), FEED_TEXT.replace(" ", "\n  ") + ".", API_TEXT):
+        result = diff.apply(session, case, snap(entry("599", rendering), window=30))
+        assert result.changed == [], rendering
+        assert stored.description == first  # another rendering of the same words never overwrites
+    assert events(session) == []
+
+
+def test_a_text_rendered_by_an_older_release_is_no_change_after_the_upgrade(session, case):
+    """Rows stored and hashed the old way (API markup kept, hash of the raw text) must not
+    turn into "text edited" when the first poll after the upgrade renders them anew."""
+    import hashlib
+    old = " ".join(API_TEXT.split())
+    session.add(Entry(case_id=case.id, key="#599", entry_number="599", description=old, short_description="Order",
+                      content_hash=hashlib.sha256(f"{old}\x1fNone\x1fNone".encode()).hexdigest(),
+                      sources="courtlistener"))
+    case.baseline_at = utcnow()
+    session.commit()
+    assert diff.apply(session, case, snap(entry("599", FEED_TEXT), window=30)).changed == []
+    assert diff.apply(session, case, snap(entry("599", API_TEXT, short_description="Order"), delta=True)).changed == []
+    assert events(session) == []
+
+
+def test_a_feed_showing_the_short_text_of_an_entry_without_docket_text_is_no_change(session, case):
+    baselined(session, case, entry("599", "", short_description="Order"))
+    assert diff.apply(session, case, snap(entry("599", "Order."), window=30)).changed == []
+    result = diff.apply(session, case, snap(entry("599", "ORDER Denying Motion to Seal.", short_description="Order")))
+    assert [c.what for c in result.changed] == [["text filled in"]]
+
+
+def test_a_short_text_from_another_source_never_replaces_or_changes_a_stored_text(session, case):
+    baselined(session, case, entry("484", "", short_description="Order"))
+    rss = entry("484", "Discovery Order", short_description="Discovery Order")
+    assert diff.apply(session, case, snap(rss, source="pacer_rss", delta=True)).changed == []
+    assert events(session) == []
+
+
+def test_real_edits_are_still_reported(session, case):
+    baselined(session, case, entry("599", API_TEXT, document_available=False))
+    result = diff.apply(session, case, snap(entry("599", FEED_TEXT.replace("590", "591"), document_available=True)))
+    assert [c.what for c in result.changed] == [["text edited", "document now available"]]
+    assert "591" in session.exec(select(Entry)).one().description
+
+
+def test_two_sources_spelling_a_case_name_two_ways_is_no_rename(session, case):
+    api = dict(case_name="Kadrey v. Meta Platforms, Inc.", assigned_to="Vince Chhabria")
+    rss = dict(case_name="Kadrey et al v. Meta Platforms, Inc.")
+    baselined(session, case, entry("1", "X"), **api)
+    diff.apply(session, case, snap(source="pacer_rss", delta=True, **rss))
+    for _ in range(2):
+        assert diff.apply(session, case, snap(entry("1", "X"), **api)).case_changes == []
+        assert diff.apply(session, case, snap(source="pacer_rss", delta=True, **rss)).case_changes == []
+    # One source changing its own value is a change, reported once.
+    renamed = dict(api, case_name="Kadrey v. Meta Platforms, Inc. and Llama Corp.")
+    assert diff.apply(session, case, snap(entry("1", "X"), **renamed)).case_changes == [
+        "renamed: Kadrey v. Meta Platforms, Inc. -> Kadrey v. Meta Platforms, Inc. and Llama Corp."]
+    assert diff.apply(session, case, snap(entry("1", "X"), **renamed)).case_changes == []
+    assert diff.apply(session, case, snap(source="pacer_rss", delta=True, **rss)).case_changes == []
+    assert [k for k, _ in events(session)] == ["case"]

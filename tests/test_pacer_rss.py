@@ -109,3 +109,17 @@ def test_rss_short_text_later_filled_in_by_courtlistener_is_one_entry(tmp_path, 
         rows = db.execute("SELECT description, sources FROM entry WHERE key = '#5238'").fetchall()
     assert rows == [("ORDER CONFIRMING THE DEBTORS' SECOND AMENDED JOINT PLAN OF REORGANIZATION. Signed on 4/20/2018.",
                      "courtlistener,pacer_rss")]
+
+
+def test_entry_types_are_read_wherever_the_phrase_appears_in_the_channel_description():
+    from docketwatch.parsers.pacer_rss import parse_rss
+
+    def channel(description: str) -> bytes:
+        return NYSB_FEED.replace(b"<description>Docket entries of type: all</description>",
+                                 f"<description>{description}</description>".encode(), 1)
+
+    assert parse_rss(channel("Public Filings in the Last 24 Hours. Docket entries of type: all"), "nysb")[2] == "all"
+    assert parse_rss(channel("Docket entries of type: orders, opinions."), "nysb")[2] == "orders, opinions"
+    # No phrase: the description as the court wrote it (E.D.N.Y. says it in its own words).
+    described = "Public Complaints, Orders and Judgments in the last 24 Hours"
+    assert parse_rss(channel(described), "nysb")[2] == described

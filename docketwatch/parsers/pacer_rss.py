@@ -50,7 +50,8 @@ _ZONES: dict[str, tzinfo] = {
     "AST": ZoneInfo("America/Puerto_Rico"), "CHST": ZoneInfo("Pacific/Guam"),
     "SST": ZoneInfo("Pacific/Pago_Pago"),
 }
-_TYPES_PREFIX = re.compile(r"^\s*Docket entries of type:\s*", re.IGNORECASE)
+# "Docket entries of type: all", alone or after other words ("Public Filings in the Last 24 Hours. ...").
+_TYPES = re.compile(r"Docket entries of type:\s*(.*?)[\s.]*$", re.IGNORECASE | re.DOTALL)
 _DOC_LINK = re.compile(r"""href\s*=\s*["']([^"']+)["'][^>]*>\s*([^<]*?)\s*</a>""", re.IGNORECASE)
 _CASE_ID = re.compile(r"(?:DktRpt\.pl\?(\d+)$|iquery\.pl\?\S*-(\d+)$)")
 
@@ -145,6 +146,13 @@ def _entry(fields: dict[str, str], court: str | None) -> ParsedEntry:
     )
 
 
+def _entry_types(description: str) -> str | None:
+    """What the channel says the feed carries: the words after "Docket entries of type:"
+    wherever they appear, else the description as the court wrote it (E.D.N.Y.)."""
+    found = _TYPES.search(description)
+    return (found[1] if found else description.strip()) or None
+
+
 def parse_rss(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket], str | None]:
     """Return (court, dockets, entry_types) for a PACER RSS feed."""
     try:
@@ -158,7 +166,7 @@ def parse_rss(content: bytes, court: str | None) -> tuple[str | None, list[Parse
     if root.tag != "rss" or channel is None:
         raise ParseError("the XML is not an RSS feed (no <rss><channel>)")
 
-    entry_types = _TYPES_PREFIX.sub("", (channel.findtext("description") or "").strip()) or None
+    entry_types = _entry_types(channel.findtext("description") or "")
     court = court or court_from_content((channel.findtext("link") or "").encode()) or court_from_content(content)
 
     dockets: dict[tuple[str, str | None], ParsedDocket] = {}

@@ -50,34 +50,41 @@ class CourtListenerSource(Source):
                 yield case, e
 
     def _fetch_case(self, case: Case, ctx: SourceContext, budget: Budget) -> Snapshot:
+        """The API when there is a token and its turn has come (always, to look up a docket
+        whose id is not known yet); else, or when the API cannot be used now, the feed."""
         settings = ctx.config.sources.courtlistener
-        warnings: list[str] = []
+        unused: str | None = None  # why the API was not used although it was wanted
         state: dict[str, dict[str, object]] = {}
-        if settings.token and not _api_polled_recently(case, ctx):
+        if settings.token and (case.courtlistener_id is None or not _api_polled_recently(case, ctx)):
             throttled_until = store.source_state(ctx.session, self.name).throttled_until
             if throttled_until and as_utc(throttled_until) > utcnow():
-                warnings.append(f"API throttled until {throttled_until:%H:%M} UTC; used the feed")
+                unused = f"the API is throttled until {throttled_until:%H:%M} UTC"
             elif budget.remaining < MIN_API_REQUESTS:
-                warnings.append(
-                    f"API budget spent ({budget.used}/{budget.limit} requests in 24 h); used the feed"
-                )
+                unused = f"the API budget is spent ({budget.used}/{budget.limit} requests in 24 h)"
             else:
                 try:
                     return _Api(ctx, budget).snapshot(case)
                 except Throttled as e:
                     state[self.name] = {"throttled_until": e.until}
-                    warnings.append(f"{e}; used the feed")
+                    unused = str(e)
                 except CourtListenerError as e:
                     if e.status != 403:
                         raise
-                    warnings.append("the token may not read docket entries (HTTP 403); used the feed")
+                    unused = "the token may not read dockets or docket entries (HTTP 403)"
         if case.courtlistener_id is None:
+            if unused:
+                raise CourtListenerError(
+                    f"{case.name!r} has no courtlistener_id, and its docket cannot be looked up now: {unused}; "
+                    "it is tried again at the next poll (pin courtlistener_id in the configuration to use the feed "
+                    "meanwhile)"
+                )
             raise CourtListenerError(
                 f"{case.name!r} has no courtlistener_id, and without an API token the docket cannot "
                 "be looked up: pin courtlistener_id in the configuration or set [sources.courtlistener] token"
             )
         snapshot = _feed_snapshot(case, ctx)
-        snapshot.warnings[:0] = warnings
+        if unused:
+            snapshot.warnings.insert(0, f"{unused}; used the feed")
         snapshot.state.update(state)
         return snapshot
 
@@ -107,14 +114,19 @@ def _feed_snapshot(case: Case, ctx: SourceContext) -> Snapshot:
     response = ctx.http.get(url, headers=headers)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
-        return Snapshot(source="courtlistener", docket=docket, window=FEED_WINDOW, delta=True)
+        return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW, delta=True)
     if response.status_code == 404:
         raise CourtListenerError(f"{url}: CourtListener has no docket {case.courtlistener_id} (HTTP 404)", 404)
     if response.status_code != 200:
         raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
     docket = parse_feed(response.content, case.court, case.courtlistener_id)
+    if not docket.entries and not docket.docket_number:
+        # A well-formed feed with no entries and no readable docket number: nothing can be
+        # stored from it but "no entries yet" for the pinned docket.
+        docket.docket_number = case.docket_number
     validators = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
-    return Snapshot(source="courtlistener", docket=docket, window=FEED_WINDOW, state={key: validators})
+    return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW,
+                    state={key: validators})
 
 
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -128,7 +140,12 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
         raise ValueError(f"CourtListener feed for docket {docket_id} is not valid XML ({e})") from None
     if root.tag != f"{ATOM}feed":
         raise ValueError(f"CourtListener feed for docket {docket_id} is not an Atom feed")
-    docket = ParsedDocket(court=court, docket_number="", courtlistener_id=docket_id)
+    # "CourtListener.com: Docket for <case name>, <docket number>": the docket's number and
+    # name even when it has no entries yet.
+    _, found, about = root.findtext(f"{ATOM}title", "").strip().partition("Docket for ")
+    title_name, _, title_number = about.rpartition(", ") if found else ("", "", "")
+    docket = ParsedDocket(court=court, docket_number=title_number, case_name=title_name or None,
+                          courtlistener_id=docket_id)
     for item in root.iter(f"{ATOM}entry"):
         title = item.findtext(f"{ATOM}title", "").strip()
         head, _, rest = title.partition(" in ")
@@ -184,6 +201,13 @@ class _Api:
         except ValueError:
             raise CourtListenerError(f"{url}: CourtListener answered with something that is not JSON") from None
 
+    def results(self, url: str, params: dict[str, str] | None) -> dict:
+        """A page of a list; one without its list of results is an error, not an empty page."""
+        page = self.get(url, params)
+        if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+            raise CourtListenerError(f"{url}: CourtListener's answer has no list of results (cut short?)")
+        return page
+
     def snapshot(self, case: Case) -> Snapshot:
         warnings: list[str] = []
         docket_json = self.docket(case, warnings)
@@ -210,11 +234,11 @@ class _Api:
         url: str | None = f"{self.settings.base_url}{API}/docket-entries/"
         while url:
             try:
-                page = self.get(url, params)
+                page = self.results(url, params)
             except BudgetExhausted as e:
                 warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
                 break
-            for item in page.get("results", []):
+            for item in page["results"]:
                 docket.entries.append(_entry(item))
                 if watermark is None or _later(item.get("date_modified"), watermark):
                     watermark = item["date_modified"]
@@ -232,11 +256,11 @@ class _Api:
         if case.courtlistener_id:
             url = f"{self.settings.base_url}{API}/dockets/{case.courtlistener_id}/"
             return self.get(url, {"fields": DOCKET_FIELDS})
-        found = self.get(
+        found = self.results(
             f"{self.settings.base_url}{API}/dockets/",
             {"court": case.court, "docket_number_core": docket_numbers.core(case.docket_number),
              "fields": DOCKET_FIELDS + ",date_created", "order_by": "date_created"},
-        ).get("results", [])
+        )["results"]
         same = [d for d in found if docket_numbers.try_normalize(d.get("docket_number")) == case.docket_number]
         if not same:
             raise CourtListenerError(

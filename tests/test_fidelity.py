@@ -1,0 +1,268 @@
+"""Diff fidelity through the real sources (a fake CourtListener and a court feed over
+loopback): one entry seen through the CourtListener API, its Atom feed and a court RSS
+feed is one entry, changed only when its words change; case facts change only when one
+source changes its own; a docket with no entries yet is no failure; what a source cannot
+see is said; an unpinned docket has one lookup path."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine
+from sqlmodel import Session, select
+from werkzeug import Response
+
+from docketwatch import checks, config as config_mod, migrations, status as status_mod, store
+from docketwatch.cli import cli
+from docketwatch.models import Entry
+from tests.conftest import KADREY_ID, write_config
+from tests.servers import NYSB_FEED, with_new_item
+
+
+@pytest.fixture
+def token(monkeypatch):
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+
+
+def poll(path, **kw) -> checks.CaseResult:
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    try:
+        return checks.check(cfg, engine, cfg.cases, **kw)[0]
+    finally:
+        engine.dispose()
+
+
+def stored(path) -> dict[str, Entry]:
+    engine = store.open_engine(config_mod.load(path).database.url)
+    with Session(engine) as session:
+        rows = {e.entry_number: e for e in session.exec(select(Entry))}
+    engine.dispose()
+    return rows
+
+
+def feed_rendering(text: str) -> str:
+    """The feed's rendering of the API text: markup stripped, entities decoded, no final period."""
+    return re.sub(r"<[^>]+>", "", text).replace("&amp;", "&").rstrip(".")
+
+
+def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_change(fake_cl, tmp_path, token):
+    fake_cl.load_kadrey()
+    fake_cl.update_entry(KADREY_ID, "598", description=(
+        'ORDER re <a href="/docket/67569326/590/">590</a> Motion for Summary Judgment &amp; Stipulation.  '
+        "Signed by Judge Vince Chhabria on 6/25/2025."))
+    config = write_config(tmp_path, fake_cl.base_url, budget=2)  # the docket and one page, then spent
+    first = poll(config)
+    assert first.ok and first.baseline and not any("feed" in w for w in first.warnings)
+    api_text = stored(config)["598"].description
+
+    fake_cl.feed_rendering = feed_rendering
+    second = poll(config)
+    assert any("budget is spent" in w and "used the feed" in w for w in second.warnings)
+    assert second.ok and second.changed == [] and second.new == []
+    assert stored(config)["598"].description == api_text  # the same words never overwrite it
+
+    # A real edit, seen through the feed, is still reported, once.
+    fake_cl.update_entry(KADREY_ID, "598", description="ORDER re 590 Motion for Summary Judgment GRANTED.")
+    third = poll(config)
+    assert [(c["entry_number"], c["changes"]) for c in third.changed] == [("598", ["text edited"])]
+    assert poll(config).changed == []
+
+
+def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_first_poll(
+        fake_cl, tmp_path, token, database_url):
+    """A database at 0002 whose case name came from another source (the court feed's
+    "et al" spelling) is upgraded; the API's own spelling then is no rename."""
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, database_url=database_url)
+    assert poll(config).baseline
+    engine = create_engine(database_url)
+    with engine.begin() as connection:  # back to what a 0002 release left behind
+        connection.exec_driver_sql("DROP TABLE casefact")
+        connection.exec_driver_sql(f"UPDATE {migrations.VERSION_TABLE} SET version_num = '0002_scheduler'")
+        connection.exec_driver_sql(
+            """UPDATE "case" SET case_name = 'Kadrey et al v. Meta Platforms, Inc.', assigned_to = 'Chhabria'""")
+        before = connection.exec_driver_sql("SELECT id, key, description, content_hash FROM entry ORDER BY id").all()
+    engine.dispose()
+
+    first = poll(config)
+    assert first.ok and first.case_changes == [] and first.changed == [] and first.new == []
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        assert migrations.current_revision(connection) == migrations.HEAD
+        after = connection.exec_driver_sql("SELECT id, key, description, content_hash FROM entry ORDER BY id").all()
+    engine.dispose()
+    assert [row[:3] for row in after] == [row[:3] for row in before]
+
+    fake_cl.dockets[KADREY_ID]["assigned_to_str"] = "Araceli Martinez-Olguin"
+    assert poll(config).case_changes == ["reassigned: Vince Chhabria -> Araceli Martinez-Olguin"]
+    assert poll(config).case_changes == []
+
+
+def test_the_api_and_a_court_feed_spelling_the_name_two_ways_report_no_rename(fake_cl, court_feed, tmp_path, token):
+    fake_cl.add_docket(5001, "nysb", "16-10992", "In re SunEdison, Inc.")
+    fake_cl.add_entry(5001, "5235", "2018-04-19", "Complaint against Wells Fargo Bank (fee)")
+    config = write_config(tmp_path, fake_cl.base_url, cases='''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992-smb"
+courtlistener_id = 5001
+sources = ["courtlistener", "pacer_rss"]
+''')
+    config.write_text(config.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
+    assert poll(config).baseline
+    for n in range(3):  # the court feed says "SunEdison, Inc., et al., and ...", the API "In re SunEdison, Inc."
+        court_feed.body = with_new_item(NYSB_FEED, build_date=f"Fri, 20 Apr 2018 15:0{n}:00 GMT".encode())
+        result = poll(config)
+        assert result.ok and result.case_changes == [], result.case_changes
+
+
+NEW_CASE = '''
+[[cases]]
+name = "Doe v. OpenAI"
+court = "cand"
+docket_number = "3:25-cv-09999"
+{pin}
+'''
+NEW_ID = 70000001
+
+
+def status_jobs(path) -> list[dict]:
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    try:
+        return status_mod.status(cfg, engine, cfg.cases)["jobs"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["feed", "api"])
+def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake_cl, tmp_path, monkeypatch, api):
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, token=api, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    for _ in range(3):
+        result = poll(config)
+        assert result.ok and result.no_entries and result.errors == [], result.errors
+    assert [j["consecutive_failures"] for j in status_jobs(config)] == [0]
+    out = CliRunner().invoke(cli, ["--config", str(config), "check"])
+    assert out.exit_code == 0 and "Doe v. OpenAI (cand 3:25-cv-09999): no entries yet" in out.output
+    out = CliRunner().invoke(cli, ["--config", str(config), "check", "--json"])
+    assert json.loads(out.output)["cases"][0]["no_entries"] is True
+
+    # The first filing, when it comes, is news.
+    fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
+    result = poll(config)
+    assert [e["entry_number"] for e in result.new] == ["1"] and not result.no_entries
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+                                  b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Cour'])
+def test_an_empty_or_cut_feed_response_is_a_failed_fetch(fake_cl, tmp_path, body):
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, token=False, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    fake_cl.queued.append(Response(body, status=200, content_type="application/atom+xml"))
+    result = poll(config)
+    assert not result.ok and not result.no_entries and "feed" in result.errors[0]
+
+
+def test_an_api_answer_without_its_list_of_results_is_a_failed_fetch(fake_cl, tmp_path, token):
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    fake_cl.queued += [Response(json.dumps(fake_cl.dockets[NEW_ID]), content_type="application/json"),
+                       Response("{}", content_type="application/json")]
+    result = poll(config)
+    assert not result.ok and "no list of results" in result.errors[0]
+
+
+def test_an_empty_feed_for_a_docket_with_stored_entries_is_a_failed_fetch(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, token=False)
+    assert poll(config).ok
+    entries = fake_cl.entries[KADREY_ID]
+    fake_cl.entries[KADREY_ID] = []
+    result = poll(config)
+    assert not result.ok and "returned no entries" in result.errors[0] and "are stored" in result.errors[0]
+    fake_cl.entries[KADREY_ID] = entries
+    assert poll(config).ok
+
+
+def test_with_a_token_an_unpinned_docket_is_looked_up_whatever_the_api_pacing(fake_cl, tmp_path, token):
+    """`run` paces the API per case; a docket whose id is not known yet is still looked up
+    through it, as under `check`, instead of failing with a message about a missing token."""
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=""))
+    paced = {("cand", "Doe v. OpenAI"): timedelta(hours=10)}
+    fake_cl.fail_with = 500
+    assert not poll(config, api_intervals=paced).ok  # the lookup spent API requests, then failed
+    fake_cl.fail_with = None
+    result = poll(config, api_intervals=paced)
+    assert result.ok and result.baseline, result.errors
+    assert stored(config)["1"].description == "COMPLAINT against OpenAI"
+
+
+def test_an_unpinned_docket_when_the_budget_is_spent_says_so(fake_cl, tmp_path, token):
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    config = write_config(tmp_path, fake_cl.base_url, budget=3, cases=NEW_CASE.format(pin=""))
+    fake_cl.fail_with = 500
+    assert not poll(config).ok  # three requests (two retries): the budget is spent
+    fake_cl.fail_with = None
+    for intervals in (None, {("cand", "Doe v. OpenAI"): timedelta(hours=10)}):  # `check`, then `run`
+        result = poll(config, api_intervals=intervals)
+        assert not result.ok and len(result.errors) == 1
+        assert "API budget is spent (3/3 requests in 24 h)" in result.errors[0], result.errors
+        assert "without an API token" not in result.errors[0]
+
+
+UNWATCHED = "changes to entries older than the docket feed's latest 30"
+
+
+def test_feed_only_mode_says_that_changes_to_older_entries_are_not_watched(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, token=False)
+    run = CliRunner()
+    for args in (["plan"], ["status"]):
+        out = run.invoke(cli, ["--config", str(config), *args])
+        assert out.exit_code == 0 and UNWATCHED in out.output and "without an API token" in out.output, out.output
+    plan_json = json.loads(run.invoke(cli, ["--config", str(config), "plan", "--json"]).output)
+    assert [(u["case"], u["source"]) for u in plan_json["unwatched"]] == [("Kadrey v. Meta Platforms, Inc.", "courtlistener")]
+    assert UNWATCHED in plan_json["unwatched"][0]["text"]
+    status_json = json.loads(run.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    assert [u["source"] for u in status_json["cases"][0]["unwatched"]] == ["courtlistener"]
+
+
+def test_with_a_token_nothing_is_said_to_be_unwatched(fake_cl, tmp_path, token):
+    config = write_config(tmp_path, fake_cl.base_url)
+    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
+    assert json.loads(out.output)["unwatched"] == []
+    assert UNWATCHED not in CliRunner().invoke(cli, ["--config", str(config), "status"]).output
+
+
+def test_in_feed_only_mode_an_edit_within_the_feed_window_is_reported(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, token=False)
+    assert poll(config).baseline
+    latest = max((e for e in fake_cl.entries[KADREY_ID] if e["entry_number"]), key=lambda e: e["recap_sequence_number"])
+    number = str(latest["entry_number"])
+    fake_cl.update_entry(KADREY_ID, number, description=latest["description"] + " AMENDED to correct the date.")
+    result = poll(config)
+    assert [(c["entry_number"], c["changes"]) for c in result.changed] == [(number, ["text edited"])]
+
+
+def test_a_case_read_only_from_a_court_rss_feed_says_its_changes_are_not_watched(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases='''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992-smb"
+sources = ["pacer_rss"]
+''')
+    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
+    assert [(u["source"], "new filings only" in u["text"]) for u in json.loads(out.output)["unwatched"]] == [
+        ("pacer_rss", True)]
