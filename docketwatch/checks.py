@@ -15,7 +15,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from docketwatch import diff, store
+from docketwatch import diff, digests, store
 from docketwatch.config import CaseConfig, Config
 from docketwatch.http import HttpClient, HttpError, Throttled
 from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
@@ -69,6 +69,7 @@ def check(
     """Poll `cases` now (through `source` only, when given); return a result per case,
     in configuration order. `api_intervals` paces metered APIs (see plan.py)."""
     http = http or HttpClient(config.http)
+    digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
     with Session(engine, expire_on_commit=False) as session:
         rows = {c.label: store.case_row(session, c) for c in cases}
         session.commit()

@@ -14,8 +14,8 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
-from docketwatch import (__version__, checks, config as config_mod, digests, imports, lock, outbox, parsers, plan,
-                         redact, render, service, status as status_mod, store)
+from docketwatch import (__version__, checks, config as config_mod, digests, health, imports, lock, outbox, parsers,
+                         plan, redact, render, service, status as status_mod, store)
 from docketwatch.checks import CaseResult
 from docketwatch.http import HttpError
 from docketwatch.models import utcnow
@@ -165,10 +165,10 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         for u in s["unwatched"]:
             click.echo(f"  not watched     {u['source']}: {u['text']}")
     for d in report["failed_digests"]:
-        click.echo(f"\ndigest FAILED for {d['subscription']!r} after {d['attempts']} attempts: {d['subject']}")
+        click.echo(f"\n{d['what']}: not delivered after {d['attempts']} attempts: {d['subject']}")
         click.echo(f"  last error      {d['last_error']}")
-    if report["failed_digests"]:
-        click.echo("  once the cause is fixed: docketwatch digest --retry-failed")
+        click.echo(f"  next attempt    {d['next_attempt']} (or now: docketwatch digest --retry-failed; "
+                   f"give it up: docketwatch digest --drop {d['id']})")
     if report["jobs"]:
         click.echo("\npoll jobs (last success, failures in a row, next run):")
         for j in report["jobs"]:
@@ -286,37 +286,54 @@ def cases(obj: _Context, as_json: bool) -> None:
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Print what would be sent now; change nothing.")
 @click.option("--name", metavar="NAME", help="Only the [[digests]] subscription NAME.")
-@click.option("--retry-failed", is_flag=True, help="First put digests that were given up on back in line.")
+@click.option("--retry-failed", is_flag=True, help="First make deliveries that failed before due now.")
+@click.option("--drop", "drop_ids", metavar="ID", type=int, multiple=True,
+              help="Give up the undelivered delivery ID (as `status` lists it) and send nothing; repeatable.")
 @click.pass_obj
-def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool) -> None:
+def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, drop_ids: tuple[int, ...]) -> None:
     """Build the digests that are due and deliver them (and earlier ones waiting for a retry)."""
     cfg = obj.load()
+    engine = store.open_engine(cfg.database.url)
+    if drop_ids:
+        try:
+            dropped = outbox.drop(engine, list(drop_ids))
+        except outbox.NotPending as e:
+            raise click.UsageError(f"no undelivered delivery with id {e}; `docketwatch status` lists them") from None
+        for delivery, d in dropped:
+            click.echo(f"dropped delivery {delivery.id} ({d.subscription} to {delivery.recipient}, "
+                       f"{delivery.attempts} attempts): {d.subject}")
+        return
     try:
         subs = cfg.subscriptions(name)
     except config_mod.ConfigError as e:
         raise click.UsageError(str(e)) from None
-    engine = store.open_engine(cfg.database.url)
+    if name is None and (admin := health.admin_subscription(cfg)):
+        subs.append(admin)  # operator alerts wait in the outbox too
     if dry_run:
         planned = outbox.plan(cfg, engine, subs)
-        for d, events in planned:
+        for d, to, events in planned:
             parts = d.rendered()
-            click.echo(f"--- {d.subscription} ({d.channel}), {events} events, {d.message_id}\nSubject: {d.subject}\n")
+            click.echo(f"--- {d.subscription} ({d.channel}) to {', '.join(to)}, {events} events\n"
+                       f"Subject: {d.subject}\n")
             click.echo(parts.get("txt") or parts["md"])
         if not planned:
             click.echo("nothing is due")
         return
     if retry_failed:
-        click.echo(f"{outbox.retry_failed(engine, subs)} failed digests put back in line")
+        click.echo(f"{outbox.retry_failed(engine, subs)} failing deliveries put back in line")
     report = outbox.run(cfg, engine, subs)
     for a in report.attempts:
-        d = a.digest
+        d, delivery = a.digest, a.delivery
         if a.ok:
             click.echo(f"{d.subscription}: sent {d.subject!r} to {a.detail}")
-        elif d.status == "failed":
-            click.echo(f"{d.subscription}: FAILED, given up after {d.attempts} attempts: {a.detail}")
+        elif delivery.attempts >= cfg.outbox.max_attempts:
+            click.echo(f"{d.subscription}: NOT DELIVERED to {delivery.recipient} after {delivery.attempts} attempts "
+                       f"(retried every {outbox.MAX_BACKOFF.total_seconds() / 3600:g} h; give it up: "
+                       f"docketwatch digest --drop {delivery.id}): {a.detail}")
         else:
-            click.echo(f"{d.subscription}: not delivered (attempt {d.attempts} of {cfg.outbox.max_attempts}, "
-                       f"next after {d.next_attempt_at:%Y-%m-%d %H:%M} UTC): {a.detail}")
+            click.echo(f"{d.subscription}: not delivered to {delivery.recipient} (attempt {delivery.attempts} of "
+                       f"{cfg.outbox.max_attempts}, next after {delivery.next_attempt_at:%Y-%m-%d %H:%M} UTC): "
+                       f"{a.detail}")
     for error in report.errors:
         click.echo(f"error: {error}")
     if not report.attempts and not report.errors:

@@ -105,6 +105,13 @@ class CaseConfig(_Section):
     sources: list[str] = ["courtlistener"]
     poll_interval: Duration | None = None  # default: [schedule] interval
 
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if not v.isprintable():  # it goes into mail headers (Subject) and one-line logs
+            raise ValueError("must be one line of text, without line breaks or control characters")
+        return v
+
     @field_validator("court")
     @classmethod
     def _known_court(cls, v: str) -> str:
@@ -156,6 +163,8 @@ class DigestConfig(_Section):
     exclude: list[str] = []
     schedule: str = "immediate"
     subject: str | None = None
+    # A new subscription gets the events from when it is first seen, plus this many days before.
+    backfill_days: int = Field(default=0, ge=0, le=3650)
 
     @field_validator("channel")
     @classmethod
@@ -170,9 +179,14 @@ class DigestConfig(_Section):
     @classmethod
     def _addresses(cls, v: list[str]) -> list[str]:
         for address in v:
-            if "@" not in address:
+            if not is_address(address):
                 raise ValueError(f"{address!r} is not an email address")
         return v
+
+    @property
+    def recipients(self) -> list[str]:
+        """Where each delivery of a digest goes: an address each, or the one folder."""
+        return list(self.to) if self.channel == "email" else [str(self.dir)]
 
     @field_validator("cases", mode="before")
     @classmethod
@@ -211,7 +225,7 @@ class SmtpConfig(_Section):
     @field_validator("from_address")
     @classmethod
     def _address(cls, v: str) -> str:
-        if "@" not in v:
+        if not is_address(v):
             raise ValueError("is not an email address")
         return v
 
@@ -226,6 +240,11 @@ class OutboxConfig(_Section):
     max_attempts: int = Field(default=5, ge=1, le=100)
     # Seconds before the second attempt; each further wait doubles.
     retry_backoff: float = Field(default=300.0, ge=0)
+
+
+def is_address(text: str) -> bool:
+    """One bare address (name@domain): nothing a mail header could be split at."""
+    return bool(re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+", text)) and text.isprintable()
 
 
 def _duration(value: Any) -> Any:

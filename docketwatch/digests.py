@@ -16,12 +16,17 @@ from datetime import date, datetime, time, timedelta, timezone
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from urllib.parse import urlsplit
+
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.config import CaseConfig, Config, DigestConfig, court_ids
-from docketwatch.models import Case, Digest, DigestEvent, Entry, Event, as_utc, utcnow
+from docketwatch.models import (UPGRADED, Case, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc,
+                                utcnow)
 from docketwatch.health import budget_status, feed_status
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -83,24 +88,56 @@ def cutoff(schedule: Schedule, last_cutoff: datetime | None, now: datetime, zone
 
 # -- selection ---------------------------------------------------------------
 
-# Statuses of a subscription's digests whose events are spoken for: a new digest never
-# takes them again. Only "sent" counts as delivered.
-CLAIMED = ("pending", "sent", "failed")
-
-
-def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], *, until: datetime | None = None,
-               claimed: tuple[str, ...] = CLAIMED) -> list[tuple[Event, Entry | None]]:
-    """The events of `cases` that `sub` wants and that are not in one of its digests with
-    a status in `claimed`, oldest first, with their entries."""
+def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now: datetime, *,
+               until: datetime | None = None, undelivered: bool = False) -> list[tuple[Event, Entry | None]]:
+    """The events of `cases` that `sub` wants, from its start on, oldest first, with their
+    entries: those in none of its digests, or (`undelivered`) in none it has delivered
+    (every delivery sent or dropped)."""
     case_ids = [row.id for c in cases if (row := store.find_case(session, c))]
-    taken = (select(DigestEvent.event_id).join(Digest, Digest.id == DigestEvent.digest_id)
-             .where(DigestEvent.subscription == sub.name, Digest.status.in_(claimed)))
+    taken = select(DigestEvent.event_id).where(DigestEvent.subscription == sub.name)
+    if undelivered:
+        pending = select(Delivery.id).where(Delivery.digest_id == DigestEvent.digest_id, Delivery.status == "pending")
+        taken = taken.where(~pending.exists())
     query = (select(Event, Entry).join(Entry, Event.entry_id == Entry.id, isouter=True)
              .where(Event.case_id.in_(case_ids), Event.kind.in_(sub.events), Event.id.not_in(taken))
              .order_by(Event.id))
+    if (since := start(session, sub, now)) is not None:
+        query = query.where(Event.created_at >= since)
     if until is not None:
         query = query.where(Event.created_at <= until)
     return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
+
+
+def start(session: Session, sub: DigestConfig, now: datetime) -> datetime | None:
+    """The oldest event `sub` gets: from when it was first seen (now, if it has not been
+    recorded yet), less `backfill_days`; None: every event (see Subscription)."""
+    row = session.get(Subscription, sub.name)
+    if row is None and session.get(Subscription, UPGRADED) is not None:
+        return None
+    first_seen = as_utc(row.first_seen) if row else now
+    return first_seen - timedelta(days=sub.backfill_days)
+
+
+def record_subscriptions(engine: Engine, config: Config, now: datetime | None = None) -> None:
+    """Remember when each configured subscription was first seen (see Subscription).
+
+    Called whenever events may be made or digests built, so a subscription starts when it
+    first appears in the configuration docketwatch runs with.
+    """
+    with Session(engine) as session:
+        known = {row.name: row for row in session.exec(select(Subscription))}
+        new = [d.name for d in config.digests if d.name not in known]
+        if not new:
+            return
+        upgraded = known.get(UPGRADED)
+        first_seen = upgraded.first_seen if upgraded else (now or utcnow())
+        session.add_all(Subscription(name=name, first_seen=first_seen) for name in new)
+        if upgraded:
+            session.delete(upgraded)
+        try:
+            session.commit()
+        except IntegrityError:  # another process recorded them at the same moment
+            session.rollback()
 
 
 def passes_filters(sub: DigestConfig, entry: Entry | None) -> bool:
@@ -119,10 +156,11 @@ def passes_filters(sub: DigestConfig, entry: Entry | None) -> bool:
 
 def pending_count(session: Session, config: Config, case: CaseConfig) -> int:
     """Events of `case` not yet delivered to every subscription that wants them."""
+    now = utcnow()
     pending: set[int] = set()
     for sub in config.digests:
         if case in config.subscribed_cases(sub):
-            pending.update(e.id for e, _ in events_for(session, sub, [case], claimed=("sent",)))
+            pending.update(e.id for e, _ in events_for(session, sub, [case], now, undelivered=True))
     return len(pending)
 
 
@@ -257,13 +295,22 @@ def _newest_first(rows: Iterable[tuple]) -> list[tuple]:
 def _section(config: Config, case: Case) -> CaseSection:
     url = f"{config.sources.courtlistener.base_url}/docket/{case.courtlistener_id}/" if case.courtlistener_id else None
     return CaseSection(name=case.name, court=case.court, court_name=court_ids().get(case.court, case.court),
-                       docket_number=case.docket_number, url=url)
+                       docket_number=case.docket_number, url=web_link(url))
 
 
 def _item(entry: Entry, event: Event, changes: list[str] | None = None) -> EntryItem:
     return EntryItem(number=entry.entry_number, date_filed=entry.date_filed,
-                     text=entry.description or entry.short_description or "", url=entry.url,
+                     text=entry.description or entry.short_description or "", url=web_link(entry.url),
                      source=event.source, changes=changes or [])
+
+
+def web_link(url: str | None) -> str | None:
+    """`url` when it is an http(s) link, else None: links come from feeds, and a
+    `javascript:` or `data:` one must never become clickable in a digest."""
+    if not url or not url.isprintable() or " " in url:
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
 def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig], now: datetime) -> list[str]:
@@ -316,7 +363,7 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
     if until is None:
         return None
     cases = config.subscribed_cases(sub)
-    items = events_for(session, sub, cases, until=until)
+    items = events_for(session, sub, cases, now, until=until)
     if not items:
         return None
     start = last or min(as_utc(event.created_at) for event, _ in items)

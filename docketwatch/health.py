@@ -1,5 +1,6 @@
 """Is the monitor working? Per poll job: last success, failures in a row, next run;
-and the operator alerts: one when a job has failed N times in a row, one on recovery.
+deliveries that keep failing; and the operator alerts: one when a job has failed N times
+in a row, one on recovery, and one when a delivery has failed `outbox.max_attempts` times.
 
 Alerts go through the outbox like any digest (stored first, retried, sent once), to
 the `[admin] to` addresses; without them, or without `[smtp]`, they are only logged.
@@ -19,7 +20,7 @@ from sqlmodel import Session, select
 
 from docketwatch import lock, plan, store
 from docketwatch.config import Config, DigestConfig
-from docketwatch.models import Case, CheckRun, Digest, HealthAlert, as_utc, iso, utcnow
+from docketwatch.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 from docketwatch.sources.courtlistener import MIN_API_REQUESTS
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,42 @@ def unhealthy(session: Session, config: Config, job_health: list[dict]) -> list[
     for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
+    for d in failing_deliveries(session, config):
+        reasons.append(f"{d['what']}: not delivered after {d['attempts']} attempts: {d['last_error']}")
     return reasons
+
+
+def failing_deliveries(session: Session, config: Config) -> list[dict]:
+    """Deliveries still pending after `outbox.max_attempts` failures (they keep being retried)."""
+    rows = session.exec(
+        select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
+        .where(Delivery.status == "pending", Delivery.attempts >= config.outbox.max_attempts)
+        .order_by(Delivery.id))
+    return [{"id": delivery.id, "what": _what(digest, delivery), "subscription": digest.subscription,
+             "recipient": delivery.recipient, "subject": digest.subject, "message_id": delivery.message_id,
+             "attempts": delivery.attempts, "last_error": delivery.last_error, "created_at": iso(digest.created_at),
+             "next_attempt": iso(delivery.next_attempt_at)} for delivery, digest in rows]
+
+
+def _what(digest: Digest, delivery: Delivery) -> str:
+    return (f"delivery {delivery.id} of the digest for {digest.subscription!r} "
+            f"to {delivery.recipient or 'each recipient'}")
+
+
+def undelivered(session: Session, config: Config, digest: Digest, delivery: Delivery, now: datetime) -> None:
+    """A delivery has just failed `outbox.max_attempts` times: say so (log at ERROR, and
+    one alert to the operator, stored in `session`; not for alerts themselves)."""
+    from docketwatch.outbox import MAX_BACKOFF  # the outbox calls this: resolve late
+
+    subject = (f"docketwatch: the digest for {digest.subscription!r} was not delivered to "
+               f"{delivery.recipient or 'its recipients'} after {delivery.attempts} attempts")
+    log.error("%s: %s", subject, delivery.last_error)
+    if digest.subscription == ADMIN or (admin := admin_subscription(config)) is None:
+        return
+    text = (f"{subject}.\n\nDigest: {digest.subject}\nLast error: {delivery.last_error}\n\n"
+            f"It is tried again every {MAX_BACKOFF.total_seconds() / 3600:g} hours until it is delivered. "
+            f"`docketwatch digest --retry-failed` tries now; `docketwatch digest --drop {delivery.id}` gives it up.\n")
+    _store_alert(session, config, admin, subject, text, now)
 
 
 def admin_subscription(config: Config) -> DigestConfig | None:
@@ -130,18 +166,22 @@ def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | N
             state.failing, state.recovered_at = False, now
             log.warning("%s", subject)
         session.add(state)
-        if admin_subscription(config):
-            session.add(_alert(config, subject, text, now))
+        if admin := admin_subscription(config):
+            _store_alert(session, config, admin, subject, text, now)
         session.commit()
 
 
-def _alert(config: Config, subject: str, text: str, now: datetime) -> Digest:
+def _store_alert(session: Session, config: Config, admin: DigestConfig, subject: str, text: str,
+                 now: datetime) -> None:
+    """An alert in the outbox, a delivery to each `[admin] to` address (not committed)."""
+    from docketwatch.outbox import enqueue  # the outbox uses health: resolve late
+
     body = {"txt": text, "html": f"<pre>{html.escape(text)}</pre>"}
     key = hashlib.sha256(f"{subject}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
     domain = config.smtp.from_address.rpartition("@")[2]
-    return Digest(
+    digest = Digest(
         subscription=ADMIN, channel="email", message_id=f"<docketwatch.admin.{key}@{domain}>",
         content_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
-        subject=subject, body=json.dumps(body), period_start=now, period_end=now,
-        next_attempt_at=now, created_at=now,
+        subject=subject, body=json.dumps(body), period_start=now, period_end=now, created_at=now,
     )
+    enqueue(session, digest, admin, now)

@@ -8,6 +8,7 @@ needs between polls (validators for conditional requests, watermarks, throttling
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date, datetime, timezone
 
@@ -128,11 +129,10 @@ class SourceState(SQLModel, table=True):
 
 
 class Digest(SQLModel, table=True):
-    """One digest in the outbox: rendered and stored before any attempt to send it.
+    """One digest in the outbox: what it says, rendered and stored before any attempt to send it.
 
-    The stored body and Message-ID are what every attempt sends, so a resend after a
-    crash is the same message. Status: pending (to send, at `next_attempt_at`), sent,
-    or failed (gave up after the configured number of attempts; `status` shows it).
+    Where it goes and how that went is in its deliveries, one per recipient. `message_id`
+    is the digest's own; each delivery derives its Message-ID from it.
     """
 
     id: int | None = Field(default=None, primary_key=True)
@@ -145,17 +145,44 @@ class Digest(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     period_start: datetime
     period_end: datetime
-    status: str = Field(default="pending", index=True)  # pending | sent | failed
-    attempts: int = 0
-    next_attempt_at: datetime = Field(default_factory=utcnow)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    delivered_to: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
 
     def rendered(self) -> dict[str, str]:
         """The stored formats, e.g. {"txt": ..., "html": ...}."""
         return json.loads(self.body)
+
+    def address(self, recipients: list[str], now: datetime) -> list[Delivery]:
+        """A pending delivery to each recipient (the digest must have its id), each with a
+        Message-ID of its own: separate messages to separate people."""
+        local, _, domain = self.message_id.strip("<>").rpartition("@")
+        return [Delivery(digest_id=self.id, recipient=r, next_attempt_at=now,
+                         message_id=f"<{local}.{hashlib.sha256(r.encode()).hexdigest()[:10]}@{domain}>")
+                for r in recipients]
+
+
+class Delivery(SQLModel, table=True):
+    """One digest on its way to one recipient (an address; for Markdown, the folder).
+
+    Status: pending (to send at `next_attempt_at`; past `outbox.max_attempts` failures
+    it keeps being retried, and `status` reports it), sent, or dropped (by an operator,
+    `docketwatch digest --drop ID`). Every attempt sends the stored Message-ID, so a
+    resend after a crash is the same message. `recipient` is None only for digests
+    stored before deliveries existed: the outbox addresses those to the subscription's
+    recipients before sending them (they keep the Message-ID that release gave them).
+    """
+
+    __table_args__ = (UniqueConstraint("digest_id", "recipient"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest_id: int = Field(foreign_key="digest.id", index=True)
+    recipient: str | None = None
+    message_id: str
+    status: str = Field(default="pending", index=True)  # pending | sent | dropped
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    delivered_to: str | None = None
+    sent_at: datetime | None = None
 
 
 class DigestEvent(SQLModel, table=True):
@@ -168,6 +195,22 @@ class DigestEvent(SQLModel, table=True):
     digest_id: int = Field(foreign_key="digest.id", index=True)
     event_id: int = Field(foreign_key="event.id", index=True)
     subscription: str
+
+
+class Subscription(SQLModel, table=True):
+    """When each `[[digests]]` subscription was first seen: it gets the events from then
+    on (less its `backfill_days`), not the history the others already had.
+
+    The row named `UPGRADED` ("") is left by the upgrade of a database that predates this
+    table: subscriptions first recorded while it is there keep every event, as they would
+    have before (they may be owed them), and the first recording removes it.
+    """
+
+    name: str = Field(primary_key=True)
+    first_seen: datetime
+
+
+UPGRADED = ""
 
 
 class SchedulerLock(SQLModel, table=True):

@@ -1,25 +1,29 @@
 """The outbox: digests are stored before they are sent, and marked sent only after.
 
-Data flows one way: events -> `store_due` (a Digest row and its event links, one
-transaction per subscription) -> `deliver` (one transaction per step of each digest).
-Why nothing is lost and nothing accepted is sent again under a new Message-ID, step by step:
+Data flows one way: events -> `store_due` (a Digest row, its event links and one
+Delivery per recipient, one transaction per subscription) -> `deliver` (one transaction
+per step of each delivery). Why nothing is lost and nothing accepted is sent again under
+a new Message-ID, step by step:
 
-1. Building: the digest, its rendered formats, its Message-ID and its links to the
-   events commit together or not at all. A crash before the commit leaves the events
-   unclaimed, and the next run builds them again. The links are unique per
-   (subscription, event), so two runs can never put one event into two digests.
-2. Claiming: `attempts` is counted up and `next_attempt_at` moved past the backoff in
-   a commit *before* sending. A crash while sending therefore still counts as an
-   attempt (no endless crash loop), and a second run started meanwhile skips it.
+1. Building: the digest, its rendered formats, its links to the events and its
+   deliveries (each with its Message-ID) commit together or not at all. A crash before
+   the commit leaves the events unclaimed, and the next run builds them again. The links
+   are unique per (subscription, event), so two runs can never put one event into two
+   digests of a subscription.
+2. Claiming: a delivery's `attempts` is counted up and `next_attempt_at` moved past the
+   backoff in a commit *before* sending. A crash while sending therefore still counts
+   as an attempt (no endless crash loop), and a second run started meanwhile skips it.
 3. Sending: the notifier returns only when the SMTP server accepted the message or the
-   file is in place; it sends the stored body with the stored Message-ID.
-4. Bookkeeping: status "sent" commits. A crash between 3 and 4 leaves the digest
+   file is in place; it sends the stored body with the delivery's Message-ID.
+4. Bookkeeping: status "sent" commits. A crash between 3 and 4 leaves the delivery
    pending; it is sent again after the backoff, as the same message with the same
    Message-ID (mail clients merge it; the Markdown file is replaced by itself).
 
-Each digest is delivered on its own, so one failing subscription never holds back the
-others. After `outbox.max_attempts` failures a digest is marked failed; its events
-stay claimed (`status` lists it) until `digest --retry-failed` puts it back.
+Each delivery goes on its own, so one failing subscription or bouncing address never
+holds back or duplicates another. A delivery is never given up by itself: after
+`outbox.max_attempts` failures it is retried every MAX_BACKOFF, `status` and
+`status --health` report it, and the operator gets one alert, until it is delivered or
+an operator drops it (`docketwatch digest --drop ID`).
 """
 
 from __future__ import annotations
@@ -36,22 +40,24 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from docketwatch import digests, render
+from docketwatch import digests, health, redact, render
 from docketwatch.config import Config, DigestConfig
-from docketwatch.models import Digest, DigestEvent, utcnow
+from docketwatch.models import Delivery, Digest, DigestEvent, utcnow
 from docketwatch.notifiers import REGISTRY, DeliveryError
 
 log = logging.getLogger(__name__)
 
-# However many attempts failed, the next one is at most this far away.
+# However many attempts failed, the next one is at most this far away; past
+# `outbox.max_attempts`, every retry waits this long.
 MAX_BACKOFF = timedelta(hours=6)
 
 
 @dataclass
 class Attempt:
-    """What one delivery attempt of one digest did, for the command line to show."""
+    """What one delivery attempt did, for the command line to show."""
 
     digest: Digest
+    delivery: Delivery
     ok: bool
     detail: str  # where it went, or why it failed
 
@@ -70,7 +76,7 @@ class RunReport:
 
 
 def run(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime | None = None) -> RunReport:
-    """Store what is due for `subs`, then deliver every pending digest of theirs that is due."""
+    """Store what is due for `subs`, then deliver every pending delivery of theirs that is due."""
     now = now or utcnow()
     stored, errors = store_due(config, engine, subs, now)
     return RunReport(stored, deliver(config, engine, subs, now), errors)
@@ -79,6 +85,7 @@ def run(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime 
 def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
               now: datetime) -> tuple[list[Digest], list[str]]:
     """Build and store the digest due now for each subscription, each in its own transaction."""
+    digests.record_subscriptions(engine, config, now)
     stored, errors = [], []
     for sub in subs:
         with Session(engine, expire_on_commit=False) as session:
@@ -87,8 +94,7 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
                 if outgoing is None:
                     continue
                 digest, event_ids = outgoing
-                session.add(digest)
-                session.flush()
+                enqueue(session, digest, sub, now)
                 session.add_all(DigestEvent(digest_id=digest.id, event_id=i, subscription=sub.name) for i in event_ids)
                 session.commit()
                 stored.append(digest)
@@ -100,6 +106,13 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
                 log.exception("%s: building the digest failed", sub.name)
                 errors.append(f"{sub.name}: building the digest failed: {e}")
     return stored, errors
+
+
+def enqueue(session: Session, digest: Digest, sub: DigestConfig, now: datetime) -> None:
+    """Add `digest` with a pending delivery to each of `sub`'s recipients (not committed)."""
+    session.add(digest)
+    session.flush()
+    session.add_all(digest.address(sub.recipients, now))
 
 
 def plan_new(session: Session, config: Config, sub: DigestConfig, now: datetime) -> tuple[Digest, list[int]] | None:
@@ -115,7 +128,7 @@ def plan_new(session: Session, config: Config, sub: DigestConfig, now: datetime)
         subscription=sub.name, channel=sub.channel, message_id=message_id(config, sub, drafted.event_ids),
         content_hash=hashlib.sha256(content.encode()).hexdigest(), subject=subject,
         body=json.dumps(body), period_start=drafted.model.period_start, period_end=drafted.model.period_end,
-        next_attempt_at=now, created_at=now,
+        created_at=now,
     )
     return digest, drafted.event_ids
 
@@ -129,83 +142,139 @@ def message_id(config: Config, sub: DigestConfig, event_ids: list[int]) -> str:
     return f"<docketwatch.{slug}.{key}@{domain}>"
 
 
-def due(session: Session, subs: list[DigestConfig], now: datetime) -> list[Digest]:
-    """Pending digests of `subs` whose next attempt is due, oldest first."""
+def due(session: Session, subs: list[DigestConfig], now: datetime) -> list[tuple[Delivery, Digest]]:
+    """Pending deliveries of `subs` whose next attempt is due, oldest first, with their digests."""
     return list(session.exec(
-        select(Digest).where(Digest.status == "pending", Digest.next_attempt_at <= now,
-                             Digest.subscription.in_([s.name for s in subs])).order_by(Digest.id)
+        select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
+        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
+               Digest.subscription.in_([s.name for s in subs])).order_by(Delivery.id)
     ))
 
 
 def backoff(config: Config, attempts: int) -> timedelta:
-    """The wait after the `attempts`-th attempt: retry_backoff, doubling each time, capped."""
+    """The wait after the `attempts`-th attempt: retry_backoff, doubling each time, capped;
+    once `max_attempts` have failed, the cap."""
+    if attempts >= config.outbox.max_attempts:
+        return MAX_BACKOFF
     return min(timedelta(seconds=config.outbox.retry_backoff * 2 ** (attempts - 1)), MAX_BACKOFF)
 
 
 def deliver(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime) -> list[Attempt]:
-    """Try every due pending digest of `subs` once, each on its own."""
+    """Try every due pending delivery of `subs` once, each on its own."""
+    by_name = {s.name: s for s in subs}
+    address_unaddressed(engine, subs)
+    with Session(engine) as session:
+        ids = [delivery.id for delivery, _ in due(session, subs, now)]
+    return [a for delivery_id in ids if (a := _attempt(config, engine, by_name, delivery_id, now))]
+
+
+def address_unaddressed(engine: Engine, subs: list[DigestConfig]) -> None:
+    """Pending deliveries carried over from before per-recipient delivery (recipient None)
+    become one per recipient of their subscription, keeping their state and Message-ID:
+    what that release would have sent, so a resend after an old crash still merges."""
     by_name = {s.name: s for s in subs}
     with Session(engine) as session:
-        ids = [d.id for d in due(session, subs, now)]
-    return [a for digest_id in ids if (a := _attempt(config, engine, by_name, digest_id, now))]
+        rows = session.exec(
+            select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
+            .where(Delivery.recipient.is_(None), Delivery.status == "pending",
+                   Digest.subscription.in_(list(by_name)))).all()
+        for old, digest in rows:
+            session.add_all(Delivery(digest_id=digest.id, recipient=r, message_id=old.message_id,
+                                     attempts=old.attempts, next_attempt_at=old.next_attempt_at,
+                                     last_error=old.last_error)
+                            for r in by_name[digest.subscription].recipients)
+            session.delete(old)
+        try:
+            session.commit()
+        except IntegrityError:  # another run addressed them first
+            session.rollback()
 
 
-def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], digest_id: int,
+def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], delivery_id: int,
              now: datetime) -> Attempt | None:
     with Session(engine, expire_on_commit=False) as session:
-        digest = session.get(Digest, digest_id)
+        delivery = session.get(Delivery, delivery_id)
         # Claim it (step 2): only if no other run claimed it since we looked.
         claimed = session.execute(
-            update(Digest).where(Digest.id == digest_id, Digest.status == "pending",
-                                 Digest.attempts == digest.attempts)
-            .values(attempts=digest.attempts + 1, next_attempt_at=now + backoff(config, digest.attempts + 1))
+            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
+                                   Delivery.attempts == delivery.attempts)
+            .values(attempts=delivery.attempts + 1, next_attempt_at=now + backoff(config, delivery.attempts + 1))
         ).rowcount
         session.commit()
         if not claimed:
             return None
-        session.refresh(digest)
+        session.refresh(delivery)
+        digest = session.get(Digest, delivery.digest_id)
         sub = by_name[digest.subscription]
         try:
-            detail = REGISTRY[sub.channel](config, sub).send(digest)
-        except Exception as e:  # one failing channel or digest never stops the others
-            if isinstance(e, DeliveryError):
-                log.warning("%s: digest %s: %s", sub.name, digest.id, e)
+            detail = REGISTRY[sub.channel](config, sub).send(digest, delivery)
+        except Exception as e:  # one failing channel or delivery never stops the others
+            if not isinstance(e, DeliveryError):
+                log.exception("%s: delivery %s: unexpected delivery error", sub.name, delivery.id)
+            delivery.last_error = redact.scrub(str(e) or type(e).__name__)
+            if delivery.attempts == config.outbox.max_attempts:
+                health.undelivered(session, config, digest, delivery, now)
             else:
-                log.exception("%s: digest %s: unexpected delivery error", sub.name, digest.id)
-            digest.last_error = str(e) or type(e).__name__
-            if digest.attempts >= config.outbox.max_attempts:
-                digest.status = "failed"
-            session.add(digest)
+                log.warning("%s: delivery %s to %s: %s", sub.name, delivery.id, delivery.recipient,
+                            delivery.last_error)
+            session.add(delivery)
             session.commit()
-            return Attempt(digest, False, digest.last_error)
-        digest.status, digest.sent_at, digest.delivered_to, digest.last_error = "sent", utcnow(), detail, None
-        session.add(digest)
+            return Attempt(digest, delivery, False, delivery.last_error)
+        if delivery.attempts > config.outbox.max_attempts:
+            log.warning("%s: delivery %s to %s arrived after %d attempts", sub.name, delivery.id, delivery.recipient,
+                        delivery.attempts)
+        delivery.status, delivery.sent_at, delivery.delivered_to, delivery.last_error = "sent", utcnow(), detail, None
+        session.add(delivery)
         session.commit()
-        return Attempt(digest, True, detail)
+        return Attempt(digest, delivery, True, detail)
 
 
 def retry_failed(engine: Engine, subs: list[DigestConfig], now: datetime | None = None) -> int:
-    """Put failed digests of `subs` back in line (after fixing what made them fail); return how many."""
+    """Make the pending deliveries of `subs` that have failed before due now; return how many."""
     with Session(engine) as session:
+        digest_ids = select(Digest.id).where(Digest.subscription.in_([s.name for s in subs]))
         count = session.execute(
-            update(Digest).where(Digest.status == "failed", Digest.subscription.in_([s.name for s in subs]))
-            .values(status="pending", attempts=0, next_attempt_at=now or utcnow())
+            update(Delivery).where(Delivery.status == "pending", Delivery.attempts > 0,
+                                   Delivery.digest_id.in_(digest_ids))
+            .values(next_attempt_at=now or utcnow())
         ).rowcount
         session.commit()
     return count
 
 
+class NotPending(ValueError):
+    """`drop` was given an id that is not an undelivered delivery."""
+
+
+def drop(engine: Engine, delivery_ids: list[int]) -> list[tuple[Delivery, Digest]]:
+    """An operator gives these pending deliveries up: they are never tried again. All or none."""
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.exec(
+            select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == "pending")).all()
+        missing = sorted(set(delivery_ids) - {delivery.id for delivery, _ in rows})
+        if missing:
+            raise NotPending(", ".join(map(str, missing)))
+        for delivery, digest in rows:
+            delivery.status = "dropped"
+            session.add(delivery)
+            log.warning("%s: delivery %s to %s dropped by the operator after %d attempts", digest.subscription,
+                        delivery.id, delivery.recipient, delivery.attempts)
+        session.commit()
+        return list(rows)
+
+
 def plan(config: Config, engine: Engine, subs: list[DigestConfig],
-         now: datetime | None = None) -> list[tuple[Digest, int]]:
-    """What `run` would send now, with the number of events each covers; writes nothing."""
+         now: datetime | None = None) -> list[tuple[Digest, list[str], int]]:
+    """What `run` would send now: each digest with the recipients it would go to and the
+    number of events it covers; writes nothing."""
     now = now or utcnow()
-    out: list[tuple[Digest, int]] = []
+    out: dict[int, tuple[Digest, list[str], int]] = {}
     with Session(engine) as session:
-        for digest in due(session, subs, now):
-            links = session.exec(select(DigestEvent).where(DigestEvent.digest_id == digest.id)).all()
-            out.append((digest, len(links)))
-        for sub in subs:
-            planned = plan_new(session, config, sub, now)
-            if planned:
-                out.append((planned[0], len(planned[1])))
-    return out
+        for delivery, digest in due(session, subs, now):
+            if digest.id not in out:
+                links = session.exec(select(DigestEvent).where(DigestEvent.digest_id == digest.id)).all()
+                out[digest.id] = (digest, [], len(links))
+            out[digest.id][1].append(delivery.recipient or f"each recipient of {digest.subscription!r}")
+        planned = [(p[0], sub.recipients, len(p[1])) for sub in subs if (p := plan_new(session, config, sub, now))]
+    return [*out.values(), *planned]

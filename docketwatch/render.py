@@ -5,18 +5,23 @@ Templates are looked up in `templates_dir` first, file by file, then in the pack
 HTML is autoescaped (docket text with `<script>` or `&` shows as text) and its CSS is
 inlined, because many mail clients drop <style> blocks. Markdown has no autoescape, so
 its template passes docket text through the `md` filter.
+
+Templates and `subject` lines come from the configuration, so they run in Jinja2's
+immutable sandbox: they can read the digest, never reach Python's internals or change
+anything.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import css_inline
-from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateSyntaxError,
-                    select_autoescape)
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from docketwatch.config import Config, DigestConfig
-from docketwatch.digests import DigestModel
+from docketwatch.digests import CaseSection, DigestModel, EntryItem
 
 TEMPLATES = {"txt": "digest.txt.j2", "html": "digest.html.j2", "md": "digest.md.j2"}
 
@@ -37,10 +42,10 @@ def markdown_url(url: str) -> str:
     return re.sub(r"[<>\s]", lambda m: f"%{ord(m.group(0)):02X}", url)
 
 
-def environment(config: Config) -> Environment:
-    """Jinja2 with the user's templates first, the package's second."""
+def environment(config: Config) -> ImmutableSandboxedEnvironment:
+    """Jinja2 (sandboxed) with the user's templates first, the package's second."""
     loaders = [FileSystemLoader(config.resolve(config.templates_dir))] if config.templates_dir else []
-    env = Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader([*loaders, PackageLoader("docketwatch.templates", ".")]),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
         undefined=StrictUndefined,  # a typo in an overriding template fails loudly, not as blank text
@@ -63,16 +68,41 @@ def render(config: Config, model: DigestModel, fmt: str) -> str:
 
 
 def subject(sub: DigestConfig, model: DigestModel) -> str:
-    """The subscription's `subject` template (it sees `digest`), else `digest.summary`; one line."""
-    if sub.subject is None:
-        return model.summary
-    text = Environment(undefined=StrictUndefined).from_string(sub.subject).render(digest=model)
+    """The subscription's `subject` template, else `digest.summary`; always one line."""
+    text = model.summary if sub.subject is None else _render_subject(sub.subject, model)
     return " ".join(text.split())
 
 
+def _render_subject(template: str, model: DigestModel) -> str:
+    return _SUBJECTS.from_string(template).render(subject_variables(model))
+
+
+_SUBJECTS = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
+
+
+def subject_variables(model: DigestModel) -> dict:
+    """What a `subject` template sees: `digest`, its `cases`, and `counts` per event kind."""
+    counts = {"new": model.new_count, "changed": model.changed_count,
+              "case": sum(len(c.case_changes) for c in model.cases),
+              "gap": sum(len(c.gaps) for c in model.cases), "error": sum(len(c.errors) for c in model.cases)}
+    return {"digest": model, "cases": model.cases, "counts": counts}
+
+
 def check_subject(template: str) -> None:
-    """ValueError when a `subject` template is not valid Jinja2 (checked with the configuration)."""
+    """ValueError when a `subject` template does not render against a sample digest
+    (checked with the configuration, so a broken one never holds a digest back)."""
     try:
-        Environment().parse(template)
-    except TemplateSyntaxError as e:
-        raise ValueError(f"is not a valid template: {e.message}") from None
+        _render_subject(template, _SAMPLE)
+    except Exception as e:  # any failure of a user's template is a configuration error
+        raise ValueError(f"does not render ({type(e).__name__}: {e}); it can use digest, cases and counts") from None
+
+
+_AT = datetime(2025, 7, 2, 12, 0, tzinfo=timezone.utc)
+_SAMPLE = DigestModel(
+    title="sample", period_start=_AT - timedelta(days=1), period_end=_AT, timezone="UTC", warnings=[],
+    cases=[CaseSection(name="Kadrey v. Meta Platforms, Inc.", court="cand", court_name="N.D. Cal.",
+                       docket_number="3:23-cv-03417", url=None,
+                       new=[EntryItem("600", _AT.date(), "ORDER", None, "courtlistener")],
+                       changed=[EntryItem("599", _AT.date(), "ORDER", None, "courtlistener", ["text filled in"])],
+                       case_changes=["renamed"], gaps=["gap"], errors=["error"])],
+)

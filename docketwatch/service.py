@@ -73,9 +73,9 @@ class Service:
     def _log_digests(attempts: list[outbox.Attempt], errors: list[str]) -> None:
         for a in attempts:
             if a.ok:
-                log.info("digest %s: sent %s to %s", a.digest.subscription, a.digest.message_id, a.detail)
+                log.info("digest %s: sent %s to %s", a.digest.subscription, a.delivery.message_id, a.detail)
             else:
-                log.warning("digest %s: attempt %d failed: %s", a.digest.subscription, a.digest.attempts, a.detail)
+                log.warning("digest %s: attempt %d failed: %s", a.digest.subscription, a.delivery.attempts, a.detail)
         for error in errors:
             log.error("%s", error)
 

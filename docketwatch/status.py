@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from docketwatch import digests, health, plan, store
 from docketwatch.checks import entry_view
 from docketwatch.config import CaseConfig, Config
-from docketwatch.models import Digest, Entry, Event, iso, utcnow
+from docketwatch.models import Entry, Event, iso, utcnow
 
 
 def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
@@ -51,10 +51,6 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
             "unhealthy": health.unhealthy(session, config, job_health),
             "database": engine.url.render_as_string(hide_password=True),
             "cases": [case_status(session, c, config) for c in cases],
-            "failed_digests": [
-                {"subscription": d.subscription, "subject": d.subject, "message_id": d.message_id,
-                 "attempts": d.attempts, "last_error": d.last_error, "created_at": iso(d.created_at)}
-                for d in session.exec(select(Digest).where(Digest.status == "failed").order_by(Digest.id))
-            ],
+            "failed_digests": health.failing_deliveries(session, config),
             "sources": [budget, *health.feed_status(session, config)],
         }

@@ -3,6 +3,7 @@ court's RSS feed (pytest-httpserver). Their fixtures are in conftest.py."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import socket
@@ -41,6 +42,14 @@ class SmtpServer:
     on_data: object = None  # called after a message is stored, before the reply
     controller: Controller | None = None
     tls: dict = field(default_factory=dict)  # Controller arguments for STARTTLS or implicit TLS
+    refuse: set[str] = field(default_factory=set)  # recipients answered with 550 at RCPT TO
+    echo_auth: bool = False  # reject every login, quoting the AUTH exchange (plain and base64) in the reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if address in self.refuse:
+            return f"550 5.1.1 <{address}>: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
@@ -49,6 +58,11 @@ class SmtpServer:
         return "250 Message accepted for delivery"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if self.echo_auth:
+            login, password = auth_data.login, auth_data.password
+            blob = base64.b64encode(b"\0" + login + b"\0" + password).decode()
+            echo = f"AUTH PLAIN {blob} / {base64.b64encode(password).decode()} / {password.decode()}"
+            return AuthResult(success=False, handled=False, message=f"535 5.7.8 rejected: {echo}")
         ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
             USER.encode(), PASSWORD.encode())
         return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535
@@ -62,7 +76,7 @@ class SmtpServer:
         self.controller.stop()
 
     def message_ids(self) -> list[str]:
-        return [m["Message-ID"] for _, m in self.received]
+        return [m["Message-ID"].strip() for _, m in self.received]  # a long one is folded onto a line of its own
 
 
 def free_port() -> int:

@@ -286,3 +286,56 @@ def test_preview_renders_sample_entries_until_there_are_events(fake_cl, tmp_path
     assert "#600" in html and "&lt;script&gt;" in html and "sample entries" not in html
     md = run_cli(path, "preview", "--format", "md").stdout
     assert md.startswith("# Kadrey v. Meta Platforms, Inc.: 1 new filing")
+
+
+# -- issue 8: links and templates taken from feeds and configuration ---------------------
+
+def test_only_http_links_survive_in_every_format(tmp_path):
+    from docketwatch.models import Case, Entry, Event
+
+    cfg = config_mod.load(make_config(tmp_path, "http://127.0.0.1:9", KADREY))
+    case = Case(id=1, court="cand", docket_number="3:23-cv-03417", name="Kadrey", courtlistener_id=KADREY_ID)
+    urls = {"600": "javascript:alert(document.cookie)", "601": " JaVaScRiPt:alert(1)", "602": "data:text/html,x",
+            "603": "java\nscript:alert(1)", "604": "https://storage.courtlistener.com/recap/604.pdf"}
+    items = []
+    for n, url in urls.items():
+        entry = Entry(id=int(n), case_id=1, key=n, content_hash="", entry_number=n, description=f"FILING {n}", url=url)
+        items.append((Event(case_id=1, entry_id=entry.id, kind="new", source="pacer_rss", summary=""), entry))
+    now = datetime.now(UTC)
+    model = digests.build_model(cfg, "links", [case], items, now - timedelta(hours=1), now, [])
+    for fmt in render.TEMPLATES:
+        out = render.render(cfg, model, fmt)
+        assert "https://storage.courtlistener.com/recap/604.pdf" in out
+        for bad in ("javascript", "JaVaScRiPt", "data:text", "script:"):
+            assert bad not in out, (fmt, bad)
+
+
+def test_subject_templates_are_sandboxed_and_checked_at_load(tmp_path):
+    marker = tmp_path / "pwned"
+    attack = "{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}"
+    msg = config_error(tmp_path, markdown_digest("x", subject=attack))
+    assert "digests[1].subject" in msg and not marker.exists()
+    assert "digests[1].subject" in config_error(tmp_path, markdown_digest("x", subject="{{ digest.nope }}"))
+    assert "digests[1].subject" in config_error(tmp_path, markdown_digest("x", subject="{{ 1 / 0 }}"))
+
+
+def test_templates_from_templates_dir_are_sandboxed(two_cases, tmp_path):
+    from jinja2.exceptions import SecurityError
+
+    marker = tmp_path / "pwned"
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "digest.txt.j2").write_text(
+        "{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}\n")
+    cfg = two_cases(tmp_path, markdown_digest("all"), top='templates_dir = "mine"')
+    with pytest.raises(SecurityError):
+        render.render(cfg, drafted(cfg, "all").model, "txt")
+    assert not marker.exists()
+
+
+def test_the_readme_subject_example_works(two_cases, tmp_path):
+    cfg = two_cases(tmp_path, markdown_digest(
+        "all", subject="{{ cases|length }} cases: {{ counts.new }} new, {{ counts.changed }} changed "
+                       "({{ digest.summary }})"))
+    model = drafted(cfg, "all").model
+    assert render.subject(cfg.subscriptions("all")[0], model) == (
+        "2 cases: 4 new, 0 changed (docketwatch: 4 new filings in 2 cases)")

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from docketwatch import config as config_mod, notifiers, outbox, store
-from docketwatch.models import Digest, DigestEvent, Event
+from docketwatch import config as config_mod, health, notifiers, outbox, store
+from docketwatch.models import Delivery, Digest, DigestEvent, Event
 from docketwatch.notifiers.email import EmailNotifier
 from tests.conftest import KADREY_ID, run_cli, write_config
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
@@ -73,8 +73,10 @@ def kadrey(fake_cl, tmp_path, smtp_server, database_url):
 
 
 def run(path: Path, now: datetime | None = None) -> outbox.RunReport:
+    """Every subscription, and the operator alerts when [admin] is set (as `docketwatch digest`)."""
     cfg = config_mod.load(path)
-    return outbox.run(cfg, store.open_engine(cfg.database.url), list(cfg.digests), now)
+    admin = health.admin_subscription(cfg)
+    return outbox.run(cfg, store.open_engine(cfg.database.url), list(cfg.digests) + ([admin] if admin else []), now)
 
 
 def rows(path: Path) -> list[Digest]:
@@ -89,13 +91,26 @@ def event_ids(path: Path) -> set[int]:
         return set(session.exec(select(Event.id)))
 
 
-def delivered(path: Path, subscription: str) -> list[int]:
-    """Event ids in sent digests of `subscription` (with repeats, if any)."""
+def delivered(path: Path, subscription: str, recipient: str) -> list[int]:
+    """Event ids in digests of `subscription` sent to `recipient` (with repeats, if any)."""
     cfg = config_mod.load(path)
     with Session(store.open_engine(cfg.database.url)) as session:
         return list(session.exec(
-            select(DigestEvent.event_id).join(Digest, Digest.id == DigestEvent.digest_id)
-            .where(Digest.status == "sent", DigestEvent.subscription == subscription)))
+            select(DigestEvent.event_id).join(Delivery, Delivery.digest_id == DigestEvent.digest_id)
+            .where(Delivery.status == "sent", Delivery.recipient == recipient,
+                   DigestEvent.subscription == subscription)))
+
+
+def everyone_has_everything(path: Path) -> bool:
+    """Every event went to ann and to bob, once each."""
+    return all(sorted(delivered(path, "lawyers", r)) == sorted(event_ids(path))
+               for r in ("ann@example.org", "bob@example.org"))
+
+
+def deliveries(path: Path) -> list[Delivery]:
+    cfg = config_mod.load(path)
+    with Session(store.open_engine(cfg.database.url)) as session:
+        return list(session.exec(select(Delivery).order_by(Delivery.id)))
 
 
 def later(minutes: float) -> datetime:
@@ -107,13 +122,14 @@ def later(minutes: float) -> datetime:
 def test_email_digest_is_multipart_alternative_with_escaped_html(kadrey, smtp_server):
     path = kadrey()
     report = run(path)
-    assert report.ok and [a.ok for a in report.attempts] == [True]
-    ((rcpt, message),) = smtp_server.received
-    assert rcpt == ["ann@example.org", "bob@example.org"]
-    assert message["To"] == "ann@example.org, bob@example.org" and message["From"] == "docketwatch@example.org"
+    assert report.ok and [a.ok for a in report.attempts] == [True, True]
+    (ann, message), (bob, _) = smtp_server.received
+    assert ann == ["ann@example.org"] and bob == ["bob@example.org"]
+    assert message["To"] == "ann@example.org" and message["From"] == "docketwatch@example.org"
     assert message["Subject"] == SUBJECT
-    (digest,) = rows(path)
-    assert message["Message-ID"] == digest.message_id and digest.message_id.endswith("@example.org>")
+    assert len(rows(path)) == 1
+    first = deliveries(path)[0]
+    assert message["Message-ID"].strip() == first.message_id and first.message_id.endswith("@example.org>")
     assert message.get_content_type() == "multipart/alternative"
     text, html = message.iter_parts()
     assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
@@ -122,9 +138,10 @@ def test_email_digest_is_multipart_alternative_with_escaped_html(kadrey, smtp_se
     assert "<script>" not in body and "&lt;script&gt;alert(" in body
     assert body.index("#601") < body.index("#600")  # newest first
 
-    assert digest.status == "sent" and digest.attempts == 1 and "ann@example.org" in digest.delivered_to
-    assert sorted(delivered(path, "lawyers")) == sorted(event_ids(path))
-    assert run(path).attempts == [] and len(smtp_server.received) == 1  # nothing new: nothing sent
+    assert [(d.status, d.attempts) for d in deliveries(path)] == [("sent", 1), ("sent", 1)]
+    assert "ann@example.org" in first.delivered_to
+    assert everyone_has_everything(path)
+    assert run(path).attempts == [] and len(smtp_server.received) == 2  # nothing new: nothing sent
     status = json.loads(run_cli(path, "status", "--json").stdout)
     assert status["cases"][0]["pending_events"] == 0 and status["failed_digests"] == []
 
@@ -150,37 +167,18 @@ def test_smtp_down_keeps_the_digest_pending_and_other_subscriptions_go_out(kadre
     smtp_server.stop()
     report = run(path)
     assert not report.ok
-    failed, written = sorted(report.attempts, key=lambda a: a.ok)
-    assert not failed.ok and f"127.0.0.1:{smtp_server.port}" in failed.detail
+    *failed, written = sorted(report.attempts, key=lambda a: a.ok)
+    assert len(failed) == 2 and all(not a.ok and f"127.0.0.1:{smtp_server.port}" in a.detail for a in failed)
     assert written.ok and len(list((tmp_path / "archive").glob("*.md"))) == 1  # the other channel did not wait
-    email = next(d for d in rows(path) if d.channel == "email")
-    assert email.status == "pending" and email.attempts == 1 and email.last_error
+    email = [d for d in deliveries(path) if "@" in d.recipient]
+    assert [(d.status, d.attempts, bool(d.last_error)) for d in email] == [("pending", 1, True)] * 2
     assert run(path).attempts == []  # backing off: not before the next attempt time
 
     smtp_server.start()
     report = run(path, later(2))
-    assert report.ok and [a.digest.subscription for a in report.attempts] == ["lawyers"]
-    assert smtp_server.message_ids() == [email.message_id]
-    assert sorted(delivered(path, "lawyers")) == sorted(event_ids(path))
-
-
-def test_after_max_attempts_a_digest_is_failed_status_says_so_and_it_can_be_retried(kadrey, smtp_server):
-    path = kadrey()
-    smtp_server.stop()
-    for minutes in (0, 2, 5):  # backoff 60 s, 120 s: each run is past the next attempt time
-        run(path, later(minutes))
-    (digest,) = rows(path)
-    assert digest.status == "failed" and digest.attempts == 3
-    status = run_cli(path, "status")
-    assert "digest FAILED for 'lawyers' after 3 attempts" in status.stdout and "--retry-failed" in status.stdout
-    assert json.loads(run_cli(path, "status", "--json").stdout)["cases"][0]["pending_events"] == 3
-    assert run(path, later(60)).attempts == []  # given up: not tried again by itself
-
-    smtp_server.start()
-    proc = run_cli(path, "digest", "--retry-failed")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"sent '{SUBJECT}'" in proc.stdout
-    assert smtp_server.message_ids() == [digest.message_id]
+    assert report.ok and [a.digest.subscription for a in report.attempts] == ["lawyers", "lawyers"]
+    assert smtp_server.message_ids() == [d.message_id for d in email]
+    assert everyone_has_everything(path)
 
 
 def test_wrong_password_is_a_clear_error_naming_server_and_user_never_the_password(kadrey, smtp_server, monkeypatch):
@@ -193,7 +191,7 @@ def test_wrong_password_is_a_clear_error_naming_server_and_user_never_the_passwo
     for output in (proc.stdout, proc.stderr, status.stdout, status.stderr,
                    run_cli(path, "--log-level", "DEBUG", "digest", "--dry-run").stdout):
         assert "wr0ng-pa55word" not in output and PASSWORD not in output
-    assert not any("wr0ng" in str(digest.model_dump()) for digest in rows(path))
+    assert not any("wr0ng" in str(row.model_dump()) for row in rows(path) + deliveries(path))
     assert smtp_server.received == []
 
 
@@ -205,10 +203,10 @@ class Crash(BaseException):
 
 def crashing_email(when: str) -> type[EmailNotifier]:
     class CrashingEmail(EmailNotifier):
-        def send(self, digest):
+        def send(self, digest, delivery):
             if when == "before sending":
                 raise Crash
-            super().send(digest)  # the SMTP server accepted the message
+            super().send(digest, delivery)  # the SMTP server accepted the message
             raise Crash  # before the outbox records it
 
     return CrashingEmail
@@ -220,17 +218,19 @@ def test_a_crash_loses_no_event_and_a_resend_keeps_the_message_id(kadrey, smtp_s
     monkeypatch.setitem(notifiers.REGISTRY, "email", crashing_email(when))
     with pytest.raises(Crash):
         run(path)
-    (digest,) = rows(path)
-    assert digest.status == "pending" and digest.attempts == 1
+    ann, bob = deliveries(path)
+    assert (ann.status, ann.attempts, bob.status, bob.attempts) == ("pending", 1, "pending", 0)
     assert len(smtp_server.received) == (0 if when == "before sending" else 1)
 
     monkeypatch.setitem(notifiers.REGISTRY, "email", EmailNotifier)
-    assert run(path).attempts == []  # the crashed attempt counts: wait for the backoff
+    report = run(path)
+    assert [a.delivery.recipient for a in report.attempts] == ["bob@example.org"]  # ann waits for the backoff
     report = run(path, later(2))
     assert report.ok
-    assert rows(path)[0].status == "sent" and len(rows(path)) == 1
-    assert sorted(delivered(path, "lawyers")) == sorted(event_ids(path))  # every event, once
-    assert set(smtp_server.message_ids()) == {digest.message_id}  # a resend is the same message
+    assert [d.status for d in deliveries(path)] == ["sent", "sent"] and len(rows(path)) == 1
+    assert everyone_has_everything(path)  # every event, once
+    resent = [ann.message_id] * (1 if when == "before sending" else 2)
+    assert sorted(smtp_server.message_ids()) == sorted([*resent, bob.message_id])  # a resend is the same message
 
 
 def test_killed_after_the_server_accepted_the_resend_has_the_same_message_id(kadrey, smtp_server):
@@ -245,14 +245,14 @@ def test_killed_after_the_server_accepted_the_resend_has_the_same_message_id(kad
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL and len(smtp_server.received) == 1
     smtp_server.on_data = None
-    (digest,) = rows(path)
-    assert digest.status == "pending" and digest.attempts == 1
+    ann, bob = deliveries(path)
+    assert (ann.status, ann.attempts, bob.attempts) == ("pending", 1, 0)
 
     again = run_cli(path, "digest")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert smtp_server.message_ids() == [digest.message_id, digest.message_id]
-    assert rows(path)[0].status == "sent" and len(rows(path)) == 1
-    assert sorted(delivered(path, "lawyers")) == sorted(event_ids(path))
+    assert smtp_server.message_ids() == [ann.message_id, ann.message_id, bob.message_id]
+    assert [d.status for d in deliveries(path)] == ["sent", "sent"] and len(rows(path)) == 1
+    assert everyone_has_everything(path)
     assert "nothing is due" in run_cli(path, "digest").stdout
 
 
@@ -265,7 +265,7 @@ def test_events_arriving_after_a_digest_go_into_the_next_one(kadrey, smtp_server
     first, second = rows(path)
     assert first.message_id != second.message_id
     assert second.subject == "Kadrey v. Meta Platforms, Inc.: 1 new filing"
-    assert sorted(delivered(path, "lawyers")) == sorted(event_ids(path))
+    assert everyone_has_everything(path)
 
 
 # -- Markdown and the CLI ----------------------------------------------------------------
@@ -287,6 +287,7 @@ def test_dry_run_prints_what_would_be_sent_and_changes_nothing(kadrey, smtp_serv
     proc = run_cli(path, "digest", "--dry-run", "--name", "lawyers")
     assert proc.returncode == 0, proc.stderr
     assert f"Subject: {SUBJECT}" in proc.stdout and "3 events" in proc.stdout and "archive" not in proc.stdout
+    assert "to ann@example.org, bob@example.org" in proc.stdout
     assert len(rows(path)) == before == 0
     assert smtp_server.received == []
     unknown = run_cli(path, "digest", "--name", "nobody")
@@ -325,6 +326,198 @@ def test_email_over_starttls_and_ssl(fake_cl, tmp_path, certificate, security, d
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
         poll(path)
         assert run(path).ok
-        assert [m["Subject"] for _, m in server.received] == ["Kadrey v. Meta Platforms, Inc.: 1 new filing"]
+        assert [m["Subject"] for _, m in server.received] == ["Kadrey v. Meta Platforms, Inc.: 1 new filing"] * 2
     finally:
         server.stop()
+
+
+# -- issue 8: digests that never arrive, and digest safety --------------------------------
+
+ADMIN = '\n[admin]\nto = ["ops@example.org"]\n'
+
+
+def invoke(path: Path, *args: str):
+    """The command line in process (output and exit code; stderr kept apart)."""
+    from click.testing import CliRunner
+
+    from docketwatch.cli import cli
+
+    return CliRunner().invoke(cli, ["--config", str(path), *args])
+
+
+def recipients(server: SmtpServer) -> list[list[str]]:
+    return [rcpt for rcpt, _ in server.received]
+
+
+def test_a_digest_past_max_attempts_keeps_retrying_and_arrives_when_the_server_is_back(kadrey, smtp_server, caplog):
+    path = kadrey(EMAIL + ADMIN)
+    smtp_server.stop()
+    for minutes in (0, 2, 5):  # backoff 60 s, 120 s: each run is past the next attempt time
+        run(path, later(minutes))
+    assert "lawyers" in caplog.text and any(r.levelname == "ERROR" and "3 attempts" in r.getMessage()
+                                            for r in caplog.records)
+    health = invoke(path, "status", "--health")
+    assert health.exit_code == 1
+    assert "'lawyers' to ann@example.org: not delivered after 3 attempts" in health.stderr
+    assert "'lawyers' to bob@example.org: not delivered after 3 attempts" in health.stderr
+    status = invoke(path, "status")
+    assert "not delivered after 3 attempts" in status.stdout and "--drop" in status.stdout
+    assert json.loads(invoke(path, "status", "--json").stdout)["cases"][0]["pending_events"] == 3
+
+    smtp_server.start()
+    report = run(path, later(60))
+    # Only the operator alerts, one for each recipient; past max_attempts the digest waits MAX_BACKOFF (6 h).
+    assert [a.delivery.recipient for a in report.attempts] == ["ops@example.org"] * 2
+    alerts = [m for _, m in smtp_server.received]
+    assert all("'lawyers'" in m["Subject"] for m in alerts)
+    assert sorted(a for m in alerts for a in ("ann@example.org", "bob@example.org") if a in m["Subject"]) == [
+        "ann@example.org", "bob@example.org"]
+    assert "--drop" in alerts[0].get_body(("plain",)).get_content()
+
+    report = run(path, later(6 * 60 + 6))
+    assert report.ok and [a.delivery.recipient for a in report.attempts] == ["ann@example.org", "bob@example.org"]
+    assert everyone_has_everything(path)
+    assert json.loads(invoke(path, "status", "--json").stdout)["failed_digests"] == []
+    assert run(path, later(48 * 60)).attempts == []  # and nothing more: each alert went once
+
+
+def test_retry_failed_tries_the_failing_ones_now_and_drop_gives_one_up(kadrey, smtp_server):
+    path = kadrey()
+    smtp_server.stop()
+    run(path)
+    smtp_server.start()
+    smtp_server.refuse = {"bob@example.org"}
+    proc = invoke(path, "digest", "--retry-failed")  # before the backoff has passed
+    assert proc.exit_code == 3 and "2 failing deliveries put back in line" in proc.stdout
+    assert recipients(smtp_server) == [["ann@example.org"]]
+    bob = next(d for d in deliveries(path) if d.recipient == "bob@example.org")
+    assert bob.status == "pending" and "550" in bob.last_error
+
+    proc = invoke(path, "digest", "--drop", str(bob.id))
+    assert proc.exit_code == 0 and f"dropped delivery {bob.id}" in proc.stdout
+    assert run(path, later(24 * 60)).attempts == []  # never tried again
+    assert json.loads(invoke(path, "status", "--json").stdout)["failed_digests"] == []
+    again = invoke(path, "digest", "--drop", str(bob.id))
+    assert again.exit_code == 2 and f"no undelivered delivery with id {bob.id}" in again.stderr
+
+
+def test_each_recipient_gets_a_message_of_its_own_and_a_bouncing_one_blocks_no_one(kadrey, smtp_server):
+    path = kadrey()
+    smtp_server.refuse = {"bob@example.org"}
+    report = run(path)
+    assert not report.ok
+    ((rcpt, message),) = smtp_server.received
+    assert rcpt == ["ann@example.org"] and message["To"] == "ann@example.org"
+    assert "bob@" not in message.as_string()
+
+    smtp_server.refuse = set()
+    assert run(path, later(2)).ok
+    assert recipients(smtp_server) == [["ann@example.org"], ["bob@example.org"]]  # ann only once
+    ann, bob = (m for _, m in smtp_server.received)
+    assert bob["To"] == "bob@example.org" and ann["Message-ID"] != bob["Message-ID"]
+    assert ann["Subject"] == bob["Subject"] == SUBJECT
+    assert everyone_has_everything(path)
+
+
+def test_an_smtp_server_echoing_the_auth_exchange_leaks_no_credential(kadrey, smtp_server, monkeypatch):
+    import base64
+
+    path = kadrey()
+    secret = "An0ther-s3cret-pa55"
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", secret)
+    smtp_server.echo_auth = True
+    proc = invoke(path, "digest")
+    assert proc.exit_code == 3 and "rejected the login of user 'docketwatch'" in proc.stdout
+    leaks = [secret, base64.b64encode(secret.encode()).decode().rstrip("="),
+             base64.b64encode(b"\0docketwatch\0" + secret.encode()).decode().rstrip("=")]
+    stored = [d.last_error for d in deliveries(path)]
+    assert all(stored)
+    for text in (proc.stdout, proc.stderr, invoke(path, "status").stdout, invoke(path, "status", "--json").stdout,
+                 *stored):
+        for leak in leaks:
+            assert leak not in text
+
+
+def test_line_breaks_in_a_case_name_or_an_address_are_refused_at_load(kadrey, tmp_path):
+    path = kadrey()
+    text = path.read_text()
+    path.write_text(text.replace('name = "Kadrey v. Meta Platforms, Inc."',
+                                 'name = "Kadrey v. Meta\\r\\nBcc: eve@example.org"'))
+    proc = invoke(path, "check")
+    assert proc.exit_code == 2 and "cases[1].name" in proc.stderr and "Traceback" not in proc.output
+    assert len(proc.stderr.strip().splitlines()) == 1
+    path.write_text(text.replace('"bob@example.org"', '"bob@example.org\\r\\nBcc: eve@example.org"'))
+    proc = invoke(path, "digest")
+    assert proc.exit_code == 2 and "digests[1].to" in proc.stderr
+
+
+def test_a_subscription_added_later_starts_when_it_first_appears(kadrey, smtp_server, fake_cl, tmp_path):
+    path = kadrey()
+    assert run(path).ok
+    path.write_text(path.read_text() + MARKDOWN.replace('"archive"', '"late"')
+                    + MARKDOWN.replace('"archive"', '"backfill"') + "backfill_days = 1\n")
+    run(path)
+    assert not (tmp_path / "late").exists()  # what the others already had is not news to it
+    (backfilled,) = (tmp_path / "backfill").iterdir()
+    assert "#600" in backfilled.read_text() and "#601" in backfilled.read_text()
+
+    fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION and ORDER")
+    poll(path)
+    run(path)
+    (late,) = (tmp_path / "late").iterdir()
+    assert "#602" in late.read_text() and "#600" not in late.read_text() and "#601" not in late.read_text()
+
+
+def test_an_upgraded_database_delivers_what_it_owed_to_each_recipient_and_never_resends(
+        fake_cl, tmp_path, smtp_server, database_url):
+    """A database left by the release before per-recipient deliveries: a sent digest, a
+    pending one (its subject broken over two lines, as that release stored it), a failed
+    one, and a subscription that never had a digest yet."""
+    from alembic import command
+    from sqlalchemy import MetaData, create_engine, insert
+
+    from docketwatch import docket_numbers, migrations
+
+    old = create_engine(database_url)
+    with old.begin() as connection:
+        command.upgrade(migrations.alembic_config(connection), "0002_scheduler")
+    at = datetime.now(timezone.utc) - timedelta(hours=2)
+    with old.begin() as connection:
+        t = MetaData()
+        t.reflect(connection)
+        case_id = connection.execute(insert(t.tables["case"]).values(
+            court="cand", docket_number=docket_numbers.normalize("3:23-cv-03417-VC"),
+            name="Kadrey v. Meta Platforms, Inc.", courtlistener_id=KADREY_ID, baseline_at=at)).inserted_primary_key[0]
+        events = []
+        for n in (600, 601, 602):
+            entry_id = connection.execute(insert(t.tables["entry"]).values(
+                case_id=case_id, key=f"#{n}", entry_number=str(n), description=f"FILING number {n}",
+                content_hash=str(n), sources="courtlistener", first_seen=at, updated_at=at)).inserted_primary_key[0]
+            events.append(connection.execute(insert(t.tables["event"]).values(
+                case_id=case_id, entry_id=entry_id, kind="new", source="courtlistener", summary=f"#{n}",
+                created_at=at)).inserted_primary_key[0])
+        for n, (status, attempts, subject) in enumerate([("sent", 1, "sent long ago"),
+                                                         ("pending", 1, "pending\r\n two lines"),
+                                                         ("failed", 3, "given up")]):
+            body = json.dumps({"txt": f"digest {n}", "html": f"<p>digest {n}</p>"})
+            digest_id = connection.execute(insert(t.tables["digest"]).values(
+                subscription="lawyers", channel="email", message_id=f"<old-{status}@example.org>", content_hash="x",
+                subject=subject, body=body, period_start=at, period_end=at, status=status, attempts=attempts,
+                next_attempt_at=at, created_at=at, sent_at=at if status == "sent" else None,
+                last_error=None if status == "sent" else "SMTP down")).inserted_primary_key[0]
+            connection.execute(insert(t.tables["digestevent"]).values(
+                digest_id=digest_id, event_id=events[n], subscription="lawyers"))
+    old.dispose()
+
+    fake_cl.load_kadrey()
+    path = write_config(tmp_path, fake_cl.base_url, database_url=database_url,
+                        cases=KADREY + EMAIL + MARKDOWN + smtp_table(smtp_server.port))
+    assert run(path).ok
+    received = sorted((rcpt, m["Message-ID"].strip(), m["Subject"]) for rcpt, m in smtp_server.received)
+    assert received == [(["ann@example.org"], "<old-failed@example.org>", "given up"),
+                        (["ann@example.org"], "<old-pending@example.org>", "pending two lines"),
+                        (["bob@example.org"], "<old-failed@example.org>", "given up"),
+                        (["bob@example.org"], "<old-pending@example.org>", "pending two lines")]
+    (archive,) = (tmp_path / "archive").iterdir()  # owed everything, as before the upgrade
+    assert all(f"#{n}" in archive.read_text() for n in (600, 601, 602))
+    assert run(path, later(24 * 60)).attempts == [] and len(smtp_server.received) == 4

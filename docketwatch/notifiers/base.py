@@ -1,9 +1,10 @@
 """The one interface every delivery channel implements.
 
-A notifier gets a stored digest (subject, rendered formats, Message-ID) and either
-delivers it or raises DeliveryError. It returns only once delivery is certain (the
-SMTP server accepted the message, the file is in place): the outbox records the
-digest as sent only after that, so "seen" and "delivered" stay separate.
+A notifier gets a stored digest (subject, rendered formats) and one delivery of it (the
+recipient and the Message-ID) and either delivers it or raises DeliveryError. It returns
+only once delivery is certain (the SMTP server accepted the message, the file is in
+place): the outbox records the delivery as sent only after that, so "seen" and
+"delivered" stay separate.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from docketwatch.config import Config, DigestConfig
-from docketwatch.models import Digest
+from docketwatch.models import Delivery, Digest
 
 
 class DeliveryError(Exception):
@@ -29,5 +30,6 @@ class Notifier(ABC):
         self.subscription = subscription
 
     @abstractmethod
-    def send(self, digest: Digest) -> str:
-        """Deliver `digest`; return where it went (for the record). Raise DeliveryError."""
+    def send(self, digest: Digest, delivery: Delivery) -> str:
+        """Deliver `digest` to `delivery.recipient`; return where it went (for the record).
+        Raise DeliveryError."""

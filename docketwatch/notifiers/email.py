@@ -1,63 +1,65 @@
 """Email through the configured SMTP server: multipart/alternative, text and HTML.
 
-The Message-ID and Date come from the stored digest, so a resend after a crash is the
-same message and mail clients merge it. Errors name the server and the user, and the
-password is cut out of anything the server or the library says.
+One message per recipient (a delivery), addressed to that recipient alone, so no one
+sees who else gets the digest. The Message-ID comes from the delivery and the Date from
+the digest, so a resend after a crash is the same message and mail clients merge it.
+Every header value is one line. Errors name the server and the user; credentials (plain
+or base64, as a server may echo the AUTH exchange) are cut out of anything the server
+or the library says.
 """
 
 from __future__ import annotations
 
-import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from docketwatch.models import Digest, as_utc
+from docketwatch import redact
+from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
 
-log = logging.getLogger(__name__)
+
+def header(value: str) -> str:
+    """A header value on one line: a line break would end the header (or start another)."""
+    return " ".join(value.split())
 
 
 class EmailNotifier(Notifier):
     channel = "email"
     formats = ("txt", "html")
 
-    def message(self, digest: Digest) -> EmailMessage:
+    def message(self, digest: Digest, delivery: Delivery) -> EmailMessage:
         parts = digest.rendered()
         message = EmailMessage()
-        message["Subject"] = digest.subject
-        message["From"] = self.config.smtp.from_address
-        message["To"] = ", ".join(self.subscription.to)
+        message["Subject"] = header(digest.subject)
+        message["From"] = header(self.config.smtp.from_address)
+        message["To"] = header(delivery.recipient)
         message["Date"] = format_datetime(as_utc(digest.created_at))
-        message["Message-ID"] = digest.message_id
+        message["Message-ID"] = header(delivery.message_id)
         message.set_content(parts["txt"])
         message.add_alternative(parts["html"], subtype="html")
         return message
 
-    def send(self, digest: Digest) -> str:
+    def send(self, digest: Digest, delivery: Delivery) -> str:
         smtp = self.config.smtp
         server = f"{smtp.host}:{smtp.effective_port}"
-        message = self.message(digest)
+        message = self.message(digest, delivery)
         try:
             with self._connect() as client:
                 if smtp.security == "starttls":
                     client.starttls(context=ssl.create_default_context())
                 if smtp.username:
                     client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
-                refused = client.send_message(message)
+                client.send_message(message, to_addrs=[delivery.recipient])
         except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(self._scrub(
+            raise DeliveryError(redact.scrub(
                 f"SMTP server {server} rejected the login of user {smtp.username!r} "
                 f"({e.smtp_code} {_text(e.smtp_error)}); check smtp.username and the password variable"
             )) from None
         except (smtplib.SMTPException, OSError) as e:
-            raise DeliveryError(self._scrub(f"sending through SMTP server {server} failed: {_describe(e)}")) from None
-        if refused:
-            # Accepted for the other recipients: a retry would send them a second copy.
-            log.warning("%s: %s refused %s", self.subscription.name, server, ", ".join(refused))
-        accepted = [a for a in self.subscription.to if a not in refused]
-        return f"{', '.join(accepted)} via {server}"
+            raise DeliveryError(redact.scrub(f"sending through SMTP server {server} failed: {_describe(e)}")) from None
+        return f"{delivery.recipient} via {server}"
 
     def _connect(self) -> smtplib.SMTP:
         smtp = self.config.smtp
@@ -66,10 +68,6 @@ class EmailNotifier(Notifier):
                                     context=ssl.create_default_context())
         return smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout)
 
-    def _scrub(self, text: str) -> str:
-        password = self.config.smtp.password
-        return text.replace(password.get_secret_value(), "***") if password and password.get_secret_value() else text
-
 
 def _text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
@@ -77,7 +75,7 @@ def _text(value: bytes | str) -> str:
 
 def _describe(error: Exception) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
-        return "every recipient was refused: " + "; ".join(
+        return "the recipient was refused: " + "; ".join(
             f"{address} ({code} {_text(reply)})" for address, (code, reply) in error.recipients.items())
     if isinstance(error, smtplib.SMTPResponseException):
         return f"{error.smtp_code} {_text(error.smtp_error)}"

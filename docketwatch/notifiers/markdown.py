@@ -1,7 +1,8 @@
 """Markdown files in a folder, one per digest, written atomically.
 
 The file is written to a temporary name in the same folder, flushed to disk, then
-renamed into place: a reader (or a crash) never sees half a digest. The name comes
+renamed into place: a reader (or a crash) never sees half a digest. The folder is the
+delivery's recipient (a subscription's `dir`, one delivery per digest) and the name comes
 from the stored digest, so writing it again after a crash replaces the same file.
 """
 
@@ -12,7 +13,7 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from docketwatch.models import Digest, as_utc
+from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
 
 
@@ -20,13 +21,13 @@ class MarkdownNotifier(Notifier):
     channel = "markdown"
     formats = ("md",)
 
-    def path(self, digest: Digest) -> Path:
+    def path(self, digest: Digest, delivery: Delivery) -> Path:
         local = as_utc(digest.period_end).astimezone(ZoneInfo(self.config.timezone))
-        folder = self.config.resolve(self.subscription.dir)
+        folder = self.config.resolve(Path(delivery.recipient))
         return folder / f"digest-{local:%Y-%m-%d-%H%M}-{digest.id}.md"
 
-    def send(self, digest: Digest) -> str:
-        target = self.path(digest)
+    def send(self, digest: Digest, delivery: Delivery) -> str:
+        target = self.path(digest, delivery)
         try:
             write_atomically(target, digest.rendered()["md"])
         except OSError as e:
