@@ -13,12 +13,13 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine
-from sqlmodel import Session, select
+from alembic import command
+from sqlmodel import Session, SQLModel, select
 from werkzeug import Response
 
 from docketwatch import checks, config as config_mod, migrations, status as status_mod, store
 from docketwatch.cli import cli
-from docketwatch.models import Entry
+from docketwatch.models import Case, Entry
 from tests.conftest import KADREY_ID, write_config
 from tests.servers import NYSB_FEED, with_new_item
 
@@ -81,9 +82,15 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
     config = write_config(tmp_path, fake_cl.base_url, database_url=database_url)
     assert poll(config).baseline
     engine = create_engine(database_url)
+    with engine.begin() as connection:  # its case and entries, as a 0002 release stored them
+        cases = [dict(r) for r in connection.execute(select(Case.__table__)).mappings()]
+        entries = [dict(r) for r in connection.execute(select(Entry.__table__)).mappings()]
+    SQLModel.metadata.drop_all(engine)
     with engine.begin() as connection:  # back to what a 0002 release left behind
-        connection.exec_driver_sql("DROP TABLE casefact")
-        connection.exec_driver_sql(f"UPDATE {migrations.VERSION_TABLE} SET version_num = '0002_scheduler'")
+        connection.exec_driver_sql(f"DROP TABLE {migrations.VERSION_TABLE}")
+        command.upgrade(migrations.alembic_config(connection), "0002_scheduler")
+        connection.execute(Case.__table__.insert(), cases)
+        connection.execute(Entry.__table__.insert(), entries)
         connection.exec_driver_sql(
             """UPDATE "case" SET case_name = 'Kadrey et al v. Meta Platforms, Inc.', assigned_to = 'Chhabria'""")
         before = connection.exec_driver_sql("SELECT id, key, description, content_hash FROM entry ORDER BY id").all()
