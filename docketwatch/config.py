@@ -420,7 +420,8 @@ def _read(path: Path) -> dict:
     try:
         content = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file; check the path (--config or $DOCKETWATCH_CONFIG)") from None
+        raise ConfigError(
+            f"{path}: no such configuration file; check the path (--config or $DOCKETWATCH_CONFIG)") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder; give the path of the configuration file (a .toml file)") from None
     except OSError as e:
@@ -485,9 +486,6 @@ def _key_name(loc: tuple) -> str:
     return out
 
 
-_MISSING = object()
-
-
 def _shown(raw: dict, loc: tuple) -> str:
     """The value at `loc` as written in the file (a ${NAME} reference stays one)."""
     value: Any = raw
@@ -503,8 +501,7 @@ def _shown(raw: dict, loc: tuple) -> str:
 
 def _describe(raw: dict, err: dict) -> str:
     """One pydantic error as `key = value: what is wrong`, the value as written."""
-    # Keys pydantic adds for constrained types (`function-after[...]`) are not the user's.
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    loc = tuple(err["loc"])
     if err["type"] == "extra_forbidden":
         parent = _key_name(loc[:-1]) or "the top level"
         return f"unknown key {_key_name(loc)!r} in {parent}; check its spelling"
