@@ -39,7 +39,7 @@ class _Context:
         try:
             cfg = config_mod.load(config_mod.resolve_path(self.config_path))
         except config_mod.ConfigError as e:
-            raise ConfigException(str(e)) from None
+            raise ConfigException(redact.scrub(str(e))) from None
         level = (self.log_level or cfg.log_level or default_log_level).upper()
         logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         for handler in logging.getLogger().handlers:

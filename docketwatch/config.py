@@ -4,24 +4,30 @@ The file is found via `--config PATH`, else `$DOCKETWATCH_CONFIG`, else the bund
 AI-copyright watchlist. `${NAME}` in any string value is read from the environment,
 so secrets (tokens, SMTP passwords) never have to be written into the file.
 
-Every problem is reported as a ConfigError naming the file, the key and the value.
+Every problem is reported as a ConfigError: one line naming the file, the key and the
+value as written (a `${NAME}` reference, never the secret it stands for).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import os
 import re
+import string
 import tomllib
 from datetime import timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError,
+                      field_validator)
 
 from docketwatch import docket_numbers, redact
 
@@ -47,7 +53,52 @@ def default_database_url() -> str:
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # inf and nan pass `gt=0`-style bounds; no setting means either.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _http_url(value: str) -> str:
+    """An http(s) URL with a host, or ValueError."""
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("must be an http:// or https:// URL, like https://www.courtlistener.com")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+
+
+def _court_template(value: str) -> str:
+    """A URL template whose only placeholder is {court}; checked by filling in a sample court."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(value)
+                  if name is not None]
+    except ValueError:
+        fields = None
+    if not fields or any(f != ("court", "", None) for f in fields):
+        raise ValueError("must be a URL with {court} where the court id goes, and no other {placeholder} "
+                         "(write {{ or }} for a literal brace)")
+    _http_url(value.format(court="cand"))
+    return value
+
+
+CourtTemplate = Annotated[str, AfterValidator(_court_template)]
+
+# Addresses are one per list item: no spaces, commas, angle brackets or line breaks.
+_EMAIL = re.compile(r"[^@\s<>,;:()\[\]\"]+@[^@\s<>,;:()\[\]\"]+")
+
+
+def _email(value: str) -> str:
+    if not (_EMAIL.fullmatch(value) and value.isprintable()):
+        raise ValueError("is not an email address (one address per list item, like ann@example.org)")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email)]
 
 
 class DatabaseConfig(_Section):
@@ -55,9 +106,9 @@ class DatabaseConfig(_Section):
 
 
 class CourtListenerConfig(_Section):
-    base_url: str = "https://www.courtlistener.com"
+    base_url: HttpUrl = "https://www.courtlistener.com"
     token: str | None = None
-    daily_request_budget: int = Field(default=125, ge=0)
+    daily_request_budget: int = Field(default=125, ge=0, le=10_000_000)
 
     @field_validator("base_url")
     @classmethod
@@ -66,11 +117,11 @@ class CourtListenerConfig(_Section):
 
 
 class HttpConfig(_Section):
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=60.0, gt=0, le=3600)
     retries: int = Field(default=3, ge=0, le=10)
-    backoff: float = Field(default=1.0, ge=0)
+    backoff: float = Field(default=1.0, ge=0, le=600)
     # A 429 asking for a longer wait fails the poll and is remembered instead.
-    max_throttle_wait: float = Field(default=30.0, ge=0)
+    max_throttle_wait: float = Field(default=30.0, ge=0, le=3600)
 
 
 APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
@@ -79,11 +130,19 @@ APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"}
 class PacerRssConfig(_Section):
     """Court RSS feeds. `courts` maps a court id to its feed URL where it differs."""
 
-    url_template: str = "https://ecf.{court}.uscourts.gov/cgi-bin/rss_outside.pl"
-    appellate_url_template: str = "https://ecf.{court}.uscourts.gov/n/beam/servlet/TransportRoom?servlet=RSSGenerator"
-    courts: dict[str, str] = {"nyed": "https://ecf.nyed.uscourts.gov/cgi-bin/readyDockets.pl"}
+    url_template: CourtTemplate = "https://ecf.{court}.uscourts.gov/cgi-bin/rss_outside.pl"
+    appellate_url_template: CourtTemplate = (
+        "https://ecf.{court}.uscourts.gov/n/beam/servlet/TransportRoom?servlet=RSSGenerator")
+    courts: dict[str, HttpUrl] = {"nyed": "https://ecf.nyed.uscourts.gov/cgi-bin/readyDockets.pl"}
     # How far back a feed reaches; a longer outage means items may have been missed.
-    window_hours: float = Field(default=24.0, gt=0)
+    window_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+
+    @field_validator("courts")
+    @classmethod
+    def _known_courts(cls, v: dict[str, str]) -> dict[str, str]:
+        if unknown := [c for c in v if c not in court_ids()]:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not a CourtListener court id (examples: cand, nysd)")
+        return v
 
     def feed_url(self, court: str) -> str:
         if court in self.courts:
@@ -101,9 +160,10 @@ class CaseConfig(_Section):
     name: str = Field(min_length=1)
     court: str
     docket_number: str
-    courtlistener_id: int | None = Field(default=None, gt=0)
+    # CourtListener's docket ids are far below 2**31, the database column's limit.
+    courtlistener_id: int | None = Field(default=None, gt=0, lt=2**31)
     sources: list[str] = ["courtlistener"]
-    poll_interval: Duration | None = None  # default: [schedule] interval
+    poll_interval: PollInterval | None = None  # default: [schedule] interval
 
     @field_validator("name")
     @classmethod
@@ -127,16 +187,18 @@ class CaseConfig(_Section):
     def _docket_number(cls, v: str) -> str:
         try:
             return docket_numbers.normalize(v)
-        except docket_numbers.DocketNumberError as e:
-            raise ValueError(str(e)) from None
+        except docket_numbers.DocketNumberError:
+            # The library's message quotes the value; _describe shows it as written.
+            raise ValueError("is not a docket number docketwatch understands; write it like 3:23-cv-03417 "
+                             "(district), 25-2153 (appellate) or MDL No. 3143") from None
 
     @field_validator("sources")
     @classmethod
     def _known_sources(cls, v: list[str]) -> list[str]:
         from docketwatch.sources import REGISTRY  # sources import config: resolve late
 
-        if not v or any(s not in REGISTRY for s in v):
-            raise ValueError(f"must be a non-empty list of {', '.join(map(repr, REGISTRY))}")
+        if not v or any(s not in REGISTRY for s in v) or len(set(v)) < len(v):
+            raise ValueError(f"must be a non-empty list of {', '.join(map(repr, REGISTRY))}, each at most once")
         return v
 
     @property
@@ -155,7 +217,7 @@ class DigestConfig(_Section):
 
     name: str = Field(min_length=1)
     channel: str
-    to: list[str] = []
+    to: list[EmailAddress] = []
     dir: Path | None = None
     cases: list[str] = ["*"]
     events: list[EventKind] = ["new", "changed", "case", "gap"]
@@ -173,14 +235,6 @@ class DigestConfig(_Section):
 
         if v not in REGISTRY:
             raise ValueError(f"must be one of {', '.join(map(repr, REGISTRY))}")
-        return v
-
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, v: list[str]) -> list[str]:
-        for address in v:
-            if not is_address(address):
-                raise ValueError(f"{address!r} is not an email address")
         return v
 
     @property
@@ -219,15 +273,8 @@ class SmtpConfig(_Section):
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
-    from_address: str = Field(alias="from")
-    timeout: float = Field(default=30.0, gt=0)
-
-    @field_validator("from_address")
-    @classmethod
-    def _address(cls, v: str) -> str:
-        if not is_address(v):
-            raise ValueError("is not an email address")
-        return v
+    from_address: EmailAddress = Field(alias="from")
+    timeout: float = Field(default=30.0, gt=0, le=600)
 
     @property
     def effective_port(self) -> int:
@@ -239,49 +286,59 @@ class OutboxConfig(_Section):
 
     max_attempts: int = Field(default=5, ge=1, le=100)
     # Seconds before the second attempt; each further wait doubles.
-    retry_backoff: float = Field(default=300.0, ge=0)
+    retry_backoff: float = Field(default=300.0, ge=0, le=86400)
 
 
-def is_address(text: str) -> bool:
-    """One bare address (name@domain): nothing a mail header could be split at."""
-    return bool(re.fullmatch(r"[^@\s,;<>]+@[^@\s,;<>]+", text)) and text.isprintable()
+MAX_DURATION = timedelta(days=365)
+# Public servers (the courts', CourtListener's) are polled at most once a minute.
+MIN_POLL_INTERVAL = timedelta(seconds=60)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _duration(value: Any) -> Any:
-    """'90s', '30m', '2h', '1d' (or plain seconds) as a timedelta."""
+def _duration(value: Any) -> timedelta:
+    """'90s', '30m', '2h', '1d' (or plain seconds) as a timedelta, from 0 to 365 days."""
     if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)):
-        return timedelta(seconds=float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]])
-    if isinstance(value, str):
+        seconds = float(m[1]) * _UNITS[m[2]]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
         raise ValueError("is not a duration; write it like 90s, 30m, 2h or 1d")
-    return value
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION.total_seconds()):
+        raise ValueError("must be between 0s and 365d")
+    return timedelta(seconds=seconds)
+
+
+def _at_least(minimum: timedelta) -> AfterValidator:
+    def check(value: timedelta) -> timedelta:
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum.total_seconds():g}s")
+        return value
+
+    return AfterValidator(check)
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# The 60 s floor for public servers needs the case's URLs: checked in _check_intervals.
+PollInterval = Annotated[timedelta, BeforeValidator(_duration), _at_least(timedelta(seconds=1))]
 
 
 class ScheduleConfig(_Section):
     """`docketwatch run`: how often jobs run. The CourtListener API budget is shared out
     by `docketwatch plan`; free feeds are read every `interval`."""
 
-    interval: Duration = timedelta(hours=1)
+    interval: PollInterval = timedelta(hours=1)
     jitter: Duration = timedelta(seconds=60)
-    misfire_grace: Duration = timedelta(minutes=10)
+    # APScheduler skips a job that starts later than this; 0 would skip every one.
+    misfire_grace: Annotated[Duration, _at_least(timedelta(seconds=1))] = timedelta(minutes=10)
     # A case with a filing in the last active_days gets a bigger share of the API budget.
-    active_days: int = Field(default=30, ge=1)
-
-    @field_validator("interval")
-    @classmethod
-    def _sane(cls, v: timedelta) -> timedelta:
-        if v < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
-        return v
+    active_days: int = Field(default=30, ge=1, le=3650)
 
 
 class AdminConfig(_Section):
     """Who hears about a source that keeps failing (email, through [smtp])."""
 
-    to: list[str] = []
-    failures_before_alert: int = Field(default=3, ge=1)
+    to: list[EmailAddress] = []
+    failures_before_alert: int = Field(default=3, ge=1, le=1000)
 
 
 class _Document(_Section):
@@ -355,22 +412,43 @@ def resolve_path(option: str | None) -> Path:
 
 
 def load(path: Path) -> Config:
-    """Read, substitute ${NAME} and check the file; raise ConfigError on any problem."""
+    """Read, substitute ${NAME} and check the file; raise ConfigError on any problem.
+
+    Messages quote values as written in the file: a `${NAME}` reference, never the
+    value the environment gave it.
+    """
+    raw = _read(path)
+    _check_secret_refs(path, raw)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = _Document.model_validate(_substitute(raw, path, ()))
+    except ValidationError as e:
+        raise ConfigError(f"{path}: " + "; ".join(_describe(raw, err) for err in e.errors())) from None
+    _check_unique(path, raw, doc.cases)
+    _check_digests(path, raw, doc)
+    _check_intervals(path, raw, doc)
+    return Config.model_construct(path=path, **dict(doc))
+
+
+def _read(path: Path) -> dict:
+    """The file's TOML document; ConfigError (naming the file) when it cannot be had."""
+    try:
+        content = path.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
+        raise ConfigError(
+            f"{path}: no such configuration file; check the path (--config or $DOCKETWATCH_CONFIG)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give the path of the configuration file (a .toml file)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror}); check the path and its permissions") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = content[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    _check_secret_refs(path, raw)
-    raw = _substitute(raw, path, ())
-    try:
-        doc = _Document.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError("\n".join(_describe(path, raw, err) for err in e.errors())) from None
-    _check_unique(path, doc.cases)
-    _check_digests(path, doc)
-    return Config.model_construct(path=path, **dict(doc))
 
 
 def _substitute(value: Any, path: Path, key: tuple) -> Any:
@@ -422,34 +500,44 @@ def _key_name(loc: tuple) -> str:
     return out
 
 
-def _describe(path: Path, raw: dict, err: dict) -> str:
-    loc = tuple(err["loc"])
-    if err["type"] == "extra_forbidden":
-        parent = _key_name(loc[:-1]) or "the top level"
-        return f"{path}: unknown key {_key_name(loc)!r} in {parent}; check its spelling"
+def _shown(raw: dict, loc: tuple) -> str:
+    """The value at `loc` as written in the file (a ${NAME} reference stays one)."""
     value: Any = raw
     for part in loc:
         try:
             value = value[part]
         except (KeyError, IndexError, TypeError):
-            value = None
-            break
-    message = err["msg"].removeprefix("Value error, ")
+            return "?"
+    if isinstance(value, str) and _ENV_REF.search(value):
+        return value
+    return repr(value)
+
+
+def _describe(raw: dict, err: dict) -> str:
+    """One pydantic error as `key = value: what is wrong`, the value as written."""
+    loc = tuple(err["loc"])
+    if err["type"] == "extra_forbidden":
+        parent = _key_name(loc[:-1]) or "the top level"
+        return f"unknown key {_key_name(loc)!r} in {parent}; check its spelling"
     if err["type"] == "missing":
-        return f"{path}: {_key_name(loc)} is required"
-    return f"{path}: {_key_name(loc)} = {value!r}: {message}"
+        return f"{_key_name(loc)} is required"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{_key_name(loc)} = {_shown(raw, loc)}: {message}"
 
 
-def _check_unique(path: Path, cases: list[CaseConfig]) -> None:
-    seen: dict[tuple[str, str], str] = {}
-    for case in cases:
+def _check_unique(path: Path, raw: dict, cases: list[CaseConfig]) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for i, case in enumerate(cases):
         ident = (case.court, case.docket_number)
         if ident in seen:
+            first = seen[ident]
             raise ConfigError(
-                f"{path}: cases {seen[ident]!r} and {case.name!r} are the same docket "
-                f"({case.court} {case.docket_number}); keep one"
+                f"{path}: cases[{i + 1}] ({_shown(raw, ('cases', i, 'name'))}) is the same docket as "
+                f"cases[{first + 1}] ({_shown(raw, ('cases', first, 'name'))}): court "
+                f"{_shown(raw, ('cases', i, 'court'))}, docket number {_shown(raw, ('cases', i, 'docket_number'))}; "
+                "keep one"
             )
-        seen[ident] = case.name
+        seen[ident] = i
 
 
 def _check_secret_refs(path: Path, raw: dict) -> None:
@@ -466,29 +554,66 @@ def _check_secret_refs(path: Path, raw: dict) -> None:
         )
 
 
-def _check_digests(path: Path, doc: _Document) -> None:
+def _check_digests(path: Path, raw: dict, doc: _Document) -> None:
     """What one `[[digests]]` table cannot check alone: channel settings, case references,
     unique names, the [smtp] section and the templates folder."""
     names: set[str] = set()
     for i, d in enumerate(doc.digests):
         key = f"digests[{i + 1}]"
+        shown = _shown(raw, ("digests", i, "name"))
         if d.name in names:
             raise ConfigError(
-                f"{path}: {key}.name = {d.name!r}: another [[digests]] has this name; names must be unique")
+                f"{path}: {key}.name = {shown}: another [[digests]] has this name; names must be unique")
         names.add(d.name)
         if d.channel == "email" and (not d.to or d.dir is not None):
             raise ConfigError(
-                f"{path}: {key} ({d.name!r}): channel \"email\" needs `to` (a list of addresses) and no `dir`")
+                f"{path}: {key} ({shown}): channel \"email\" needs `to` (a list of addresses) and no `dir`")
         if d.channel == "markdown" and (d.dir is None or d.to):
-            raise ConfigError(f"{path}: {key} ({d.name!r}): channel \"markdown\" needs `dir` (a folder) and no `to`")
+            raise ConfigError(f"{path}: {key} ({shown}): channel \"markdown\" needs `dir` (a folder) and no `to`")
         if d.channel == "email" and doc.smtp is None:
-            raise ConfigError(f"{path}: {key} ({d.name!r}) sends email, but there is no [smtp] section")
-        missing = [c for c in d.cases if c != "*" and not any(case.matches(c) for case in doc.cases)]
+            raise ConfigError(f"{path}: {key} ({shown}) sends email, but there is no [smtp] section")
+        missing = [j for j, c in enumerate(d.cases) if c != "*" and not any(case.matches(c) for case in doc.cases)]
         if missing:
             raise ConfigError(
-                f"{path}: {key}.cases = {d.cases!r}: no configured case matches {', '.join(map(repr, missing))}"
+                f"{path}: {key}.cases = {_shown(raw, ('digests', i, 'cases'))}: no configured case matches "
+                f"{', '.join(_shown(raw, ('digests', i, 'cases', j)) for j in missing)}; "
+                "`docketwatch cases` lists them"
             )
     if doc.smtp and doc.smtp.password is not None and not doc.smtp.username:
         raise ConfigError(f"{path}: smtp.password is set but smtp.username is not; set both or neither")
     if doc.templates_dir is not None and not (path.parent / doc.templates_dir.expanduser()).is_dir():
-        raise ConfigError(f"{path}: templates_dir = {str(doc.templates_dir)!r}: no such folder")
+        raise ConfigError(f"{path}: templates_dir = {_shown(raw, ('templates_dir',))}: no such folder")
+
+
+def _check_intervals(path: Path, raw: dict, doc: _Document) -> None:
+    """No server outside this machine is polled more often than MIN_POLL_INTERVAL.
+
+    Servers on this machine (tests, local mirrors) may be polled as often as every second.
+    """
+    for i, case in enumerate(doc.cases):
+        interval = case.poll_interval if case.poll_interval is not None else doc.schedule.interval
+        if interval >= MIN_POLL_INTERVAL:
+            continue
+        urls = []
+        if "courtlistener" in case.sources:
+            urls.append(doc.sources.courtlistener.base_url)
+        if "pacer_rss" in case.sources:
+            urls.append(doc.sources.pacer_rss.feed_url(case.court))
+        if all(_is_local(url) for url in urls):
+            continue
+        loc = ("cases", i, "poll_interval") if case.poll_interval is not None else ("schedule", "interval")
+        raise ConfigError(
+            f"{path}: {_key_name(loc)} = {_shown(raw, loc)}: must be at least "
+            f"{MIN_POLL_INTERVAL.total_seconds():g}s (public court and CourtListener servers are polled "
+            "at most once a minute); write it like 90s, 30m or 1h"
+        )
+
+
+def _is_local(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

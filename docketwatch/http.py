@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from docketwatch import __version__
+from docketwatch import __version__, redact
 from docketwatch.config import HttpConfig
 from docketwatch.models import utcnow
 
@@ -162,15 +162,14 @@ def retry_after(response: requests.Response) -> float:
 
 
 def _detail(response: requests.Response) -> str:
-    """The server's own explanation, short."""
+    """The server's own explanation, short, with any secret it quotes back cut out."""
     try:
         body = response.json()
         text = body.get("detail") if isinstance(body, dict) else None
         text = text or str(body)
     except ValueError:
         text = response.text
-    text = " ".join(text.split())
-    return text[:300]
+    return redact.scrub(" ".join(text.split()))[:300]
 
 
 def describe_status(response: requests.Response) -> str:

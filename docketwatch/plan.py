@@ -112,7 +112,8 @@ def make_plan(config: Config, active: set[str]) -> list[PlanRow]:
 
 
 def poll_interval(config: Config, case: CaseConfig) -> timedelta:
-    return case.poll_interval or config.schedule.interval
+    """The case's own poll_interval when set, else [schedule] interval."""
+    return case.poll_interval if case.poll_interval is not None else config.schedule.interval
 
 
 def api_intervals(plan: list[PlanRow]) -> dict[tuple[str, str], timedelta]:

@@ -38,7 +38,7 @@ def write(tmp_path, text: str):
         (GOOD_CASE.replace('docket_number = "3:23-cv-03417-VC"', 'docket_number = "3:23-cv-03417-VC"\nsources = ["pacr"]'),
          ["cases[1].sources = ['pacr']", "'courtlistener'"]),
         (GOOD_CASE + GOOD_CASE.replace("Kadrey v. Meta Platforms, Inc.", "Kadrey again").replace("-VC", ""),
-         ["are the same docket (cand 3:23-cv-03417)"]),
+         ["cases[2] ('Kadrey again') is the same docket as cases[1]"]),
         ("[[cases]\nname = 1", ["not valid TOML"]),
     ],
 )

@@ -69,8 +69,12 @@ def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list
     labels = tree.xpath(f"//td[b[contains(., '{_DOCKET_LABEL}')]]")
     if not labels:
         raise ParseError(f"no '{_DOCKET_LABEL}:' found in the appellate docket")
-    docket_number = clean_text(text_of(labels[0]).split(":", 1)[1])
+    docket_number = clean_text(text_of(labels[0]).partition(":")[2])
+    if not docket_number:
+        raise ParseError(f"no docket number after '{_DOCKET_LABEL}:' in the appellate docket")
     stub = labels[0].getparent().getparent()  # the case stub table (or its tbody)
+    if stub is None:
+        raise ParseError(f"'{_DOCKET_LABEL}:' is not inside the case stub table of the appellate docket")
     stub_text = "\n".join(stub.itertext())
     # The case title is the stub's first cell without a bold label.
     case_name = next(

@@ -73,6 +73,8 @@ def parse_docket_history(content: bytes, court: str | None) -> tuple[str | None,
         raise ParseError("no case caption found in the docket history report")
     caption = captions[0]
     lines = [line for text in caption.itertext() if (line := clean_text(text))]
+    if not lines:
+        raise ParseError("the docket history report's caption names no case")
     docket_number = lines[0]
     case_name = lines[1] if len(lines) > 1 and not lines[1].endswith(":") else None
     presiding = next((m[1] for line in lines if (m := _PRESIDING.match(line))), None)
