@@ -55,7 +55,18 @@ class _Context:
             raise click.UsageError(str(e)) from None
 
 
-@click.group()
+class _Cli(click.Group):
+    """The command group; a database that cannot be used ends any command with one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except store.StoreError as e:
+            click.echo(f"docketwatch: {e}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=_Cli)
 @click.option("--config", "config_path", metavar="PATH", help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Log level for stderr (default: the configuration's log_level; else INFO for run, WARNING otherwise).")
