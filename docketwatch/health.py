@@ -24,6 +24,8 @@ from docketwatch.sources.courtlistener import MIN_API_REQUESTS
 
 log = logging.getLogger(__name__)
 ADMIN = "docketwatch-admin"
+# A due digest not attempted for this long, while `run` is alive, means delivery is stuck.
+OUTBOX_STUCK = timedelta(minutes=15)
 
 
 def budget_status(session: Session, config: Config) -> dict:
@@ -81,8 +83,11 @@ def job_health(session: Session, job: plan.PlanRow) -> dict:
     failures = next((i for i, r in enumerate(runs) if r.ok), len(runs))
     success = next((r.started_at for r in runs if r.ok), None)
     last = runs[0].started_at if runs else None
+    finished = next((r.finished_at for r in runs if r.finished_at), None)
     return {
         "job": job.job_id,
+        "interval_seconds": int(job.interval.total_seconds()),
+        "last_finished": iso(finished),
         "last_success": iso(success),
         "consecutive_failures": failures,
         "last_error": runs[0].error if runs and not runs[0].ok else None,
@@ -95,11 +100,33 @@ def unhealthy(session: Session, config: Config, job_health: list[dict]) -> list[
     """Reasons the service is not healthy (empty: healthy), for `status --health`,
     from the jobs' `job_health`."""
     reasons = []
-    if lock.alive(session) is None:
+    now = utcnow()
+    running = lock.alive(session, now)
+    if running is None:
         reasons.append("no docketwatch run has a fresh heartbeat on this database")
+    else:
+        reasons += _stuck(session, config, job_health, as_utc(running.acquired_at), now)
     for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
+    return reasons
+
+
+def _stuck(session: Session, config: Config, job_health: list[dict], started: datetime,
+           now: datetime) -> list[str]:
+    """A live `run` whose heartbeat is fresh can still be stuck: a poll that has not
+    finished within twice its interval (plus jitter) since the run started, or due
+    digests that nobody attempts."""
+    reasons = []
+    for h in job_health:
+        allowed = 2 * timedelta(seconds=h["interval_seconds"]) + config.schedule.jitter
+        since = max(datetime.fromisoformat(h["last_finished"]), started) if h["last_finished"] else started
+        if now - since > allowed:
+            reasons.append(f"{h['job']} is stuck: no poll has finished since {iso(since)}, "
+                           f"more than twice its interval ago")
+    oldest = session.exec(select(func.min(Digest.next_attempt_at)).where(Digest.status == "pending")).one()
+    if oldest is not None and now - as_utc(oldest) > OUTBOX_STUCK:
+        reasons.append(f"the outbox is stuck: a digest due since {iso(oldest)} has not been attempted")
     return reasons
 
 

@@ -110,6 +110,9 @@ def _advice(error: BaseException, url: URL) -> tuple[str, int]:
                     "for the user running docketwatch", EXIT_FAILED)
         if primary == sqlite3.SQLITE_FULL:
             return f"the disk is full ({said}); nothing was lost: free some space and try again", EXIT_FAILED
+        if primary == sqlite3.SQLITE_IOERR:
+            return (f"writing failed ({said}); nothing was lost: check the disk (is it full, or did it "
+                    "fail?) and try again", EXIT_FAILED)
         if primary == sqlite3.SQLITE_CANTOPEN:
             return (f"cannot open the file ({said}); check that its folder exists and is writable for the "
                     "user running docketwatch, or set [database] url", EXIT_CONFIG)
