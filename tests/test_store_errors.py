@@ -123,7 +123,7 @@ def test_a_full_disk_loses_nothing_and_says_so(tmp_path, fake_cl):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     proc = subprocess.run([sys.executable, "-m", "docketwatch", "--config", str(config), "check"],
-                          capture_output=True, text=True, env={**os.environ, "CL_TEST_TOKEN": "t"},
+                          capture_output=True, text=True, env={**os.environ, "CL_TEST_TOKEN": "test-token"},
                           preexec_fn=small_disk, timeout=120)
     assert proc.returncode == 3, proc.stderr
     lines = (proc.stdout + proc.stderr).strip().splitlines()
