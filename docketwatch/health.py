@@ -83,11 +83,8 @@ def job_health(session: Session, job: plan.PlanRow) -> dict:
     failures = next((i for i, r in enumerate(runs) if r.ok), len(runs))
     success = next((r.started_at for r in runs if r.ok), None)
     last = runs[0].started_at if runs else None
-    finished = next((r.finished_at for r in runs if r.finished_at), None)
     return {
         "job": job.job_id,
-        "interval_seconds": int(job.interval.total_seconds()),
-        "last_finished": iso(finished),
         "last_success": iso(success),
         "consecutive_failures": failures,
         "last_error": runs[0].error if runs and not runs[0].ok else None,
@@ -96,38 +93,47 @@ def job_health(session: Session, job: plan.PlanRow) -> dict:
     }
 
 
-def unhealthy(session: Session, config: Config, job_health: list[dict]) -> list[str]:
+def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow], job_health: list[dict]) -> list[str]:
     """Reasons the service is not healthy (empty: healthy), for `status --health`,
-    from the jobs' `job_health`."""
+    from the jobs and their `job_health`."""
     reasons = []
     now = utcnow()
     running = lock.alive(session, now)
     if running is None:
         reasons.append("no docketwatch run has a fresh heartbeat on this database")
     else:
-        reasons += _stuck(session, config, job_health, as_utc(running.acquired_at), now)
+        reasons += _stuck(session, config, jobs, as_utc(running.acquired_at), now)
     for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
     return reasons
 
 
-def _stuck(session: Session, config: Config, job_health: list[dict], started: datetime,
+def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: datetime,
            now: datetime) -> list[str]:
     """A live `run` whose heartbeat is fresh can still be stuck: a poll that has not
     finished within twice its interval (plus jitter) since the run started, or due
     digests that nobody attempts."""
     reasons = []
-    for h in job_health:
-        allowed = 2 * timedelta(seconds=h["interval_seconds"]) + config.schedule.jitter
-        since = max(datetime.fromisoformat(h["last_finished"]), started) if h["last_finished"] else started
-        if now - since > allowed:
-            reasons.append(f"{h['job']} is stuck: no poll has finished since {iso(since)}, "
-                           f"more than twice its interval ago")
+    for job in jobs:
+        finished = _last_finished(session, job)
+        since = max(as_utc(finished), started) if finished else started
+        if now - since > 2 * job.interval + config.schedule.jitter:
+            reasons.append(f"{job.job_id} is stuck: no poll has finished since {iso(since)}, "
+                           "more than twice its interval ago")
     oldest = session.exec(select(func.min(Digest.next_attempt_at)).where(Digest.status == "pending")).one()
     if oldest is not None and now - as_utc(oldest) > OUTBOX_STUCK:
         reasons.append(f"the outbox is stuck: a digest due since {iso(oldest)} has not been attempted")
     return reasons
+
+
+def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
+    """When a poll of the job last finished, successful or not (see `_runs`)."""
+    case = job.cases[0]
+    return session.exec(
+        select(func.max(CheckRun.finished_at)).join(Case, Case.id == CheckRun.case_id)
+        .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
+    ).one()
 
 
 def admin_subscription(config: Config) -> DigestConfig | None:

@@ -301,7 +301,9 @@ def _shut(sock: socket.socket) -> None:
         pass  # already closed
 
 
-class _WatchedConnection(HTTPConnection):
+class _Watched:
+    """Connection mixin: every socket an attempt uses is registered with its watchdog."""
+
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _register(sock)  # a new connection: from before the TLS handshake on
@@ -312,9 +314,12 @@ class _WatchedConnection(HTTPConnection):
         return super().getresponse(*args, **kwargs)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    _new_conn = _WatchedConnection._new_conn
-    getresponse = _WatchedConnection.getresponse
+class _WatchedConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
 
 
 class _WatchedPool(HTTPConnectionPool):
