@@ -29,5 +29,5 @@ USER docketwatch
 # Unhealthy when no `docketwatch run` keeps a fresh heartbeat or a source keeps failing.
 HEALTHCHECK --interval=60s --timeout=30s --start-period=2m --retries=3 \
     CMD ["docketwatch", "status", "--health"]
-# SIGTERM (docker stop) finishes the job in flight and exits 0 within 10 seconds.
+# SIGTERM (docker stop) cancels requests in flight and exits 0 within about 5 seconds.
 CMD ["docketwatch", "run"]

@@ -16,8 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import diff, digests, store
+from docketwatch.store import StoreError
 from docketwatch.config import CaseConfig, Config
-from docketwatch.http import HttpClient, HttpError, Throttled
+from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
 from docketwatch.sources import REGISTRY, SourceContext
@@ -104,6 +105,8 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
             _store(session, case, outcome, run, results[case.id], notify_baseline)
             pending.pop(case.id, None)
             mark = (http.requests, http.quota_requests, utcnow())
+    except StoreError:
+        raise  # the database failed, not the source: nothing more can be stored now
     except Exception as e:  # a bug in a source must not hide the other cases' state
         log.exception("source %s failed", name)
         session.rollback()
@@ -118,6 +121,8 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
         try:
             change = diff.apply(session, case, outcome, notify_baseline=notify_baseline)
             _save_state(session, outcome.state)
+        except StoreError:
+            raise
         except Exception as e:
             outcome = e
         else:
@@ -133,6 +138,11 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
             if change.gap:
                 result.gaps.append(change.gap)
             result.no_entries = change.empty
+    if isinstance(outcome, Cancelled):
+        # docketwatch is stopping: not the source's failure, so no failed run, no error event.
+        session.rollback()
+        result.errors.append(str(outcome))
+        return
     if isinstance(outcome, Exception):
         session.rollback()
         expected = isinstance(outcome, (HttpError, ValueError))

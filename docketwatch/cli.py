@@ -1,7 +1,7 @@
 """The command line: parse arguments, call the core, print. Nothing else lives here.
 
-Exit codes: 0 every case checked, 3 some case failed (the others still stored),
-2 usage or configuration error.
+Exit codes: 0 every case checked, 3 some case failed (the others still stored) or a
+database operation failed, 2 usage or configuration error.
 """
 
 from __future__ import annotations
@@ -55,7 +55,18 @@ class _Context:
             raise click.UsageError(str(e)) from None
 
 
-@click.group()
+class _Cli(click.Group):
+    """The command group; a database that cannot be used ends any command with one line."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except store.StoreError as e:
+            click.echo(f"docketwatch: {e}", err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(cls=_Cli)
 @click.option("--config", "config_path", metavar="PATH", help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Log level for stderr (default: the configuration's log_level; else INFO for run, WARNING otherwise).")
@@ -128,7 +139,7 @@ def _entry_line(e: dict) -> str:
 @click.argument("case", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--refresh", is_flag=True, help="Poll first.")
-@click.option("--health", is_flag=True, help="Exit 1 unless `docketwatch run` is alive and no source keeps failing (for HEALTHCHECK).")
+@click.option("--health", is_flag=True, help="Exit 1 unless `docketwatch run` is alive, not stuck, and no source keeps failing (for HEALTHCHECK).")
 @click.pass_obj
 def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health: bool) -> None:
     """Per case: entries stored, latest entry, last check and success, last error, events pending."""

@@ -117,7 +117,10 @@ class CourtListenerConfig(_Section):
 
 
 class HttpConfig(_Section):
+    # Seconds per attempt in all: connecting, the headers and the whole body.
     timeout: float = Field(default=60.0, gt=0, le=3600)
+    # A larger response is an error, whatever its Content-Length says.
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
     retries: int = Field(default=3, ge=0, le=10)
     backoff: float = Field(default=1.0, ge=0, le=600)
     # A 429 asking for a longer wait fails the poll and is remembered instead.

@@ -25,6 +25,8 @@ from docketwatch.sources.courtlistener import MIN_API_REQUESTS
 
 log = logging.getLogger(__name__)
 ADMIN = "docketwatch-admin"
+# A due digest not attempted for this long, while `run` is alive, means delivery is stuck.
+OUTBOX_STUCK = timedelta(minutes=15)
 
 
 def budget_status(session: Session, config: Config) -> dict:
@@ -92,12 +94,16 @@ def job_health(session: Session, job: plan.PlanRow) -> dict:
     }
 
 
-def unhealthy(session: Session, config: Config, job_health: list[dict]) -> list[str]:
+def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow], job_health: list[dict]) -> list[str]:
     """Reasons the service is not healthy (empty: healthy), for `status --health`,
-    from the jobs' `job_health`."""
+    from the jobs and their `job_health`."""
     reasons = []
-    if lock.alive(session) is None:
+    now = utcnow()
+    running = lock.alive(session, now)
+    if running is None:
         reasons.append("no docketwatch run has a fresh heartbeat on this database")
+    else:
+        reasons += _stuck(session, config, jobs, as_utc(running.acquired_at), now)
     for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
@@ -137,6 +143,33 @@ def undelivered(session: Session, config: Config, digest: Digest, delivery: Deli
             f"It is tried again every {MAX_BACKOFF.total_seconds() / 3600:g} hours until it is delivered. "
             f"`docketwatch digest --retry-failed` tries now; `docketwatch digest --drop {delivery.id}` gives it up.\n")
     _store_alert(session, config, admin, subject, text, now)
+
+
+def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: datetime,
+           now: datetime) -> list[str]:
+    """A live `run` whose heartbeat is fresh can still be stuck: a poll that has not
+    finished within twice its interval (plus jitter) since the run started, or due
+    digests that nobody attempts."""
+    reasons = []
+    for job in jobs:
+        finished = _last_finished(session, job)
+        since = max(as_utc(finished), started) if finished else started
+        if now - since > 2 * job.interval + config.schedule.jitter:
+            reasons.append(f"{job.job_id} is stuck: no poll has finished since {iso(since)}, "
+                           "more than twice its interval ago")
+    oldest = session.exec(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")).one()
+    if oldest is not None and now - as_utc(oldest) > OUTBOX_STUCK:
+        reasons.append(f"the outbox is stuck: a digest due since {iso(oldest)} has not been attempted")
+    return reasons
+
+
+def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
+    """When a poll of the job last finished, successful or not (see `_runs`)."""
+    case = job.cases[0]
+    return session.exec(
+        select(func.max(CheckRun.finished_at)).join(Case, Case.id == CheckRun.case_id)
+        .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
+    ).one()
 
 
 def admin_subscription(config: Config) -> DigestConfig | None:

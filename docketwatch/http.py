@@ -1,15 +1,25 @@
-"""Polite HTTP: identify ourselves, time out, retry only what is worth retrying, and
-never spend more requests than a source's budget allows.
+"""Polite HTTP: identify ourselves, bound every request in time and size, retry only
+what is worth retrying, never spend more requests than a source's budget allows, and
+stop at once when docketwatch is stopping.
 
-Retries with backoff (connection errors and 5xx) are urllib3's `Retry`; every attempt
-that reached the server is counted, because the server counts it too. A 429 is
-honoured: a short wait is slept out, a long one raises `Throttled` with the time the
-server named, so the caller can record it and stop asking until then.
+`[http] timeout` is a total deadline per attempt, from connecting to the last byte of
+the body: per-read timeouts alone let a server that trickles a byte a second hold a
+poll for ever. A watchdog thread enforces it (and cancellation) by shutting the
+attempt's socket down, which ends a blocked read at once in whatever phase it is.
+Bodies are streamed and capped at `[http] max_response_bytes`.
+
+Connection errors, timeouts and 5xx are retried with backoff; every attempt that
+reached the server is counted, because the server counts it too. A 429 is honoured:
+a short wait is slept out, a long one raises `Throttled` with the time the server
+named, so the caller can record it and stop asking until then.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,7 +29,8 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from docketwatch import __version__, redact
 from docketwatch.config import HttpConfig
@@ -27,6 +38,11 @@ from docketwatch.models import utcnow
 
 USER_AGENT = f"docketwatch/{__version__} (self-hosted court docket monitor; python-requests)"
 _EXPECTED_IN = re.compile(r"Expected available in (\d+) seconds?")
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+# Connecting gets at most this long (within `timeout`), so a stop never waits on a
+# connect to an unresponsive host for long: a connecting socket cannot be shut down.
+CONNECT_TIMEOUT = 5.0
+CHUNK = 64 * 1024
 
 
 class HttpError(Exception):
@@ -49,6 +65,10 @@ class BudgetExhausted(HttpError):
     """Another request would exceed the daily budget."""
 
 
+class Cancelled(HttpError):
+    """The request was abandoned because docketwatch is stopping; not the source's fault."""
+
+
 @dataclass
 class Budget:
     """Requests still allowed against a daily quota; spent as requests are made."""
@@ -61,20 +81,34 @@ class Budget:
         return max(self.limit - self.used, 0)
 
 
-class HttpClient:
-    """One per poll: counts the requests it makes, so the poll can record them."""
+class _Retryable(Exception):
+    """An attempt failed in a way another attempt may not (connection, timeout, broken body)."""
 
-    def __init__(self, settings: HttpConfig, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, message: str, connected: bool):
+        super().__init__(message)
+        self.connected = connected
+
+
+class HttpClient:
+    """One per poll: counts the requests it makes, so the poll can record them.
+
+    `cancel`, when set, abandons the request in flight (and any wait) with `Cancelled`.
+    """
+
+    def __init__(self, settings: HttpConfig, sleep: Callable[[float], None] | None = None,
+                 cancel: threading.Event | None = None):
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        self.adapter = HTTPAdapter()
-        self.session.mount("http://", self.adapter)
-        self.session.mount("https://", self.adapter)
-        self.timeout = (min(10.0, settings.timeout), settings.timeout)
+        adapter = _WatchedAdapter(max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.timeout = settings.timeout
+        self.max_bytes = settings.max_response_bytes
         self.retries = settings.retries
         self.backoff = settings.backoff
         self.max_throttle_wait = settings.max_throttle_wait
-        self.sleep = sleep
+        self.cancel = cancel or threading.Event()
+        self.sleep = sleep or self._wait
         self.requests = 0
         self.quota_requests = 0
         # Hosts that could not be reached in this run: later requests fail at once
@@ -90,9 +124,10 @@ class HttpClient:
         budget: Budget | None = None,
     ) -> requests.Response:
         """GET with retries; returns any response below 500 except 429 (the caller
-        judges 3xx/4xx); raises HttpError, Throttled or BudgetExhausted."""
+        judges 3xx/4xx), its body read; raises HttpError, Throttled, BudgetExhausted
+        or Cancelled."""
         while True:
-            response = self._attempt(url, params, headers, budget)
+            response = self._attempts(url, params, headers, budget)
             if response.status_code != 429:
                 break
             wait = retry_after(response)
@@ -103,45 +138,209 @@ class HttpClient:
                     f"(until {until:%Y-%m-%d %H:%M} UTC)",
                     until,
                 )
-            self.sleep(wait)
+            self._pause(url, wait)
         if response.status_code >= 500:
             raise HttpError(f"{url}: HTTP {response.status_code} {_detail(response)}", response.status_code)
         return response
 
-    def _attempt(self, url, params, headers, budget: Budget | None) -> requests.Response:
+    def _attempts(self, url, params, headers, budget: Budget | None) -> requests.Response:
+        """The first attempt and its retries; the last response, or HttpError."""
         host = urlsplit(url).netloc
         if host in self.unreachable:
             raise HttpError(f"{url}: {self.unreachable[host]} (earlier in this run; not retried)")
-        retries = self.retries
-        if budget is not None:
-            if budget.remaining < 1:
+        attempt = 0
+        while True:
+            if budget is not None and budget.remaining < 1:
                 raise BudgetExhausted(
                     f"daily request budget exhausted ({budget.used}/{budget.limit} in the last 24 h)"
                 )
-            retries = min(retries, budget.remaining - 1)
-        self.adapter.max_retries = Retry(
-            total=retries,
-            status_forcelist=(500, 502, 503, 504),
-            allowed_methods=frozenset({"GET"}),
-            backoff_factor=self.backoff,
-            raise_on_status=False,
-            # 429 is handled above, with a cap on the wait; urllib3 would sleep any Retry-After.
-            respect_retry_after_header=False,
-        )
-        try:
-            response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
-        except requests.ConnectionError as e:
-            self.unreachable[host] = f"{type(e).__name__}: {_root_cause(e)}"
-            raise HttpError(f"{url}: {self.unreachable[host]}") from None
-        except requests.RequestException as e:
-            raise HttpError(f"{url}: {type(e).__name__}: {_root_cause(e)}") from None
-        retry_state = getattr(response.raw, "retries", None)
-        attempts = 1 + len(retry_state.history) if retry_state is not None else 1
-        self.requests += attempts
-        if budget is not None:
-            budget.used += attempts
-            self.quota_requests += attempts
+            if self.cancel.is_set():
+                raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
+            may_retry = attempt < self.retries and (budget is None or budget.remaining >= 2)
+            try:
+                response = self._attempt(url, params, headers, may_retry=may_retry)
+            except _Retryable as e:
+                if e.connected:
+                    self._count(budget)
+                if not may_retry:
+                    self.unreachable[host] = str(e)
+                    raise HttpError(f"{url}: {e}") from None
+            else:
+                self._count(budget)
+                if not (may_retry and response.status_code in RETRY_STATUSES):
+                    return response
+                response.close()
+            attempt += 1
+            self._pause(url, self.backoff * 2 ** (attempt - 1))
+
+    def _attempt(self, url, params, headers, *, may_retry: bool) -> requests.Response:
+        """One request, body included, within the total deadline (a 5xx that will be
+        retried is closed unread)."""
+        with _Watchdog(self.timeout, self.cancel) as watchdog:
+            try:
+                response = self.session.get(url, params=params, headers=headers, stream=True,
+                                            timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
+                if not (may_retry and response.status_code in RETRY_STATUSES):
+                    self._read_body(url, response)
+                error = None
+            except requests.RequestException as e:
+                error = e
+        # Checked even after a success: a connection shut down mid-headers can read as a
+        # complete (empty) response.
+        if watchdog.fired == "cancel":
+            raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
+        if watchdog.fired == "timeout" or isinstance(error, requests.Timeout):
+            raise _Retryable(f"no complete response within {self.timeout:g} s ([http] timeout)", watchdog.connected)
+        if isinstance(error, (requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+            raise _Retryable(f"{type(error).__name__}: {_root_cause(error)}", watchdog.connected)
+        if error is not None:
+            raise HttpError(f"{url}: {type(error).__name__}: {_root_cause(error)}")
         return response
+
+    def _read_body(self, url: str, response: requests.Response) -> None:
+        """Read the body into the response, refusing one larger than max_response_bytes."""
+        too_large = HttpError(
+            f"{url}: the response is larger than {self.max_bytes} bytes ([http] max_response_bytes); "
+            "not read", response.status_code)
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.max_bytes:
+            response.close()
+            raise too_large
+        chunks, size = [], 0
+        for chunk in response.iter_content(CHUNK):  # decoded: a small gzip of a huge body is caught too
+            size += len(chunk)
+            if size > self.max_bytes:
+                response.close()
+                raise too_large
+            chunks.append(chunk)
+        # What `response.content` holds once read: read here, under the cap, instead.
+        response._content = b"".join(chunks)
+        response.close()  # the body is consumed: this returns the connection to the pool
+
+    def _count(self, budget: Budget | None) -> None:
+        self.requests += 1
+        if budget is not None:
+            budget.used += 1
+            self.quota_requests += 1
+
+    def _pause(self, url: str, seconds: float) -> None:
+        self.sleep(seconds)
+        if self.cancel.is_set():
+            raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
+
+    def _wait(self, seconds: float) -> None:
+        """The default sleep: ends early when cancelled."""
+        self.cancel.wait(seconds)
+
+
+class _Watchdog:
+    """Ends one attempt at its deadline, or when cancelled, by shutting its sockets down.
+
+    The attempt registers every socket it uses (`_register`, from the connection
+    classes below) with the watchdog of its thread.
+    """
+
+    _current = threading.local()
+
+    def __init__(self, seconds: float, cancel: threading.Event):
+        self.deadline = time.monotonic() + seconds
+        self.cancel = cancel
+        self.fired: str | None = None  # "timeout" or "cancel"
+        self.connected = False
+        self._sockets: list[socket.socket] = []
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="http-watchdog", daemon=True)
+
+    def __enter__(self) -> _Watchdog:
+        _Watchdog._current.watchdog = self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _Watchdog._current.watchdog = None
+        with self._lock:
+            self._done.set()
+        self._thread.join()
+        for sock in self._sockets:
+            sock.close()
+
+    def _watch(self) -> None:
+        while not self._done.wait(min(max(self.deadline - time.monotonic(), 0.0), 0.1)):
+            reason = "cancel" if self.cancel.is_set() else "timeout" if time.monotonic() >= self.deadline else None
+            if reason is None:
+                continue
+            with self._lock:
+                if not self._done.is_set():
+                    self.fired = reason
+                    for sock in self._sockets:
+                        _shut(sock)
+            return
+
+    def register(self, sock: socket.socket) -> None:
+        # A duplicate of the descriptor: shutting it down ends the connection for every
+        # descriptor, and it stays valid when TLS wraps (and detaches) the original.
+        duplicate = socket.socket(fileno=os.dup(sock.fileno()))
+        with self._lock:
+            self.connected = True
+            self._sockets.append(duplicate)
+            if self.fired:
+                _shut(duplicate)
+
+
+def _register(sock: socket.socket | None) -> None:
+    watchdog = getattr(_Watchdog._current, "watchdog", None)
+    if watchdog is not None and sock is not None:
+        watchdog.register(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed
+
+
+class _Watched:
+    """Connection mixin: every socket an attempt uses is registered with its watchdog."""
+
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _register(sock)  # a new connection: from before the TLS handshake on
+        return sock
+
+    def getresponse(self, *args, **kwargs):
+        _register(self.sock)  # a kept-alive connection, reused
+        return super().getresponse(*args, **kwargs)
+
+
+class _WatchedConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter, with connections whose sockets the watchdog can shut down."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+        return manager
 
 
 def retry_after(response: requests.Response) -> float:

@@ -214,9 +214,9 @@ UPGRADED = ""
 
 
 class SchedulerLock(SQLModel, table=True):
-    """At most one `docketwatch run` per database. The holder renews `heartbeat_at`;
-    a lock whose heartbeat is older than its expiry was left by a crashed holder and
-    may be taken over. Living in the database, it works on SQLite and PostgreSQL alike."""
+    """Who holds the scheduler lock (see lock.py: the lock itself is an OS file lock or
+    a PostgreSQL advisory lock, freed when the holder dies). The holder renews
+    `heartbeat_at`, so `status` can tell a live `run` from a row a crashed one left."""
 
     name: str = Field(primary_key=True)
     holder: str  # host:pid, for the message the second `run` prints

@@ -1,21 +1,30 @@
 """`docketwatch run`: the scheduled service (APScheduler 3).
 
 Jobs: one poll job per row of the plan (a CourtListener case, or a court RSS feed),
-one digest job per subscription (immediate ones also run after every poll, so an
-immediate digest goes out within one poll cycle), an outbox job that retries digests
-waiting for another attempt, and the lock's heartbeat. Poll and digest jobs share a
-single worker thread, so two jobs never spend the same request budget at once; the
-heartbeat has its own thread so a slow poll never looks like a dead scheduler.
+one digest job per subscription (immediate ones are also woken after every poll, so
+an immediate digest goes out within one poll cycle), an outbox job that retries
+digests waiting for another attempt, and the lock's heartbeat.
+
+Each kind has its own worker thread: polls one at a time (so two polls never spend
+the same request budget at once), deliveries on another (an SMTP server that hangs
+never holds up polling), the heartbeat on a third. On SIGTERM or SIGINT requests in
+flight are cancelled, and whatever still runs after STOP_GRACE (a delivery waiting on
+a silent SMTP server) is abandoned: the outbox counted that attempt before it began,
+so the digest is simply sent again, with the same Message-ID, after the restart.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import signal
+import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,10 +34,14 @@ from sqlmodel import Session
 from docketwatch import checks, health, lock, outbox, plan
 from docketwatch.config import Config, DigestConfig
 from docketwatch.digests import parse_schedule
+from docketwatch.http import HttpClient
 from docketwatch.models import utcnow
+from docketwatch.store import StoreError
 
 log = logging.getLogger(__name__)
 OUTBOX_RETRY = timedelta(seconds=60)
+# After SIGTERM, how long work in flight may take to finish (README promises 10 s).
+STOP_GRACE = 5.0
 
 
 class Service:
@@ -39,6 +52,10 @@ class Service:
         admin = health.admin_subscription(config)
         self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
         self.immediate = [s for s in self.subscriptions if parse_schedule(s.schedule).kind == "immediate"]
+        self.stopping = threading.Event()
+        self.scheduler: BlockingScheduler | None = None
+        self._running: set[str] = set()
+        self._idle = threading.Condition()
 
     def _plan(self) -> list[plan.PlanRow]:
         with Session(self.engine) as session:
@@ -48,7 +65,11 @@ class Service:
     def poll(self, job: plan.PlanRow) -> None:
         # Job intervals are fixed at start; the API shares follow which cases are active now.
         results = checks.check(self.config, self.engine, job.cases, source=job.source,
+                               http=HttpClient(self.config.http, cancel=self.stopping),
                                api_intervals=plan.api_intervals(self._plan()))
+        if self.stopping.is_set():
+            log.info("%s: cancelled, docketwatch is stopping", job.job_id)
+            return
         for r in results:
             if not r.ok:
                 log.warning("%s: %s: %s", job.job_id, r.case.name, "; ".join(r.errors))
@@ -58,7 +79,6 @@ class Service:
                 log.info("%s: %s: %d new, %d changed%s", job.job_id, r.case.name, len(r.new), len(r.changed),
                          "".join(f"; gap: {g}" for g in r.gaps))
         health.observe(self.engine, self.config, job)
-        self.digest(self.immediate)
 
     def digest(self, subscriptions: list[DigestConfig]) -> None:
         if not subscriptions:
@@ -80,51 +100,164 @@ class Service:
             log.error("%s", error)
 
     # -- running ---------------------------------------------------------------
-    def run_once(self) -> None:
-        """Every job once, in order (for cron and systemd timers)."""
-        for job in self.jobs:
-            self.poll(job)
-        self.digest(self.subscriptions)
+    def _job(self, name: str, work: Callable[..., None], *args) -> None:
+        """Run one job: skipped once stopping; a database error is one log line and
+        the service goes on (the next run of the job tries again)."""
+        if self.stopping.is_set():
+            return
+        with self._idle:
+            self._running.add(name)
+        try:
+            work(*args)
+        except StoreError as e:
+            log.error("%s: %s", name, e)
+        finally:
+            with self._idle:
+                self._running.discard(name)
+                self._idle.notify_all()
 
-    def run_forever(self, holder: str) -> None:
-        """Until SIGTERM or SIGINT: then finish the job in flight and return."""
+    def _poll_job(self, job: plan.PlanRow) -> None:
+        self._job(job.job_id, self.poll, job)
+        if self.stopping.is_set() or self.scheduler is None:
+            return
+        for sub in self.immediate:  # deliver what the poll found, on the delivery thread
+            job_id = _digest_job_id(sub)
+            with self._idle:
+                busy = job_id in self._running
+            if not busy:
+                self.scheduler.modify_job(job_id, next_run_time=utcnow())
+
+    def _wait_idle(self, seconds: float) -> list[str]:
+        """Wait until no job runs, at most `seconds`; the jobs still running."""
+        deadline = time.monotonic() + seconds
+        with self._idle:
+            while self._running and (left := deadline - time.monotonic()) > 0:
+                self._idle.wait(left)
+            return sorted(self._running)
+
+    def run_once(self) -> None:
+        """Every job once, in order (for cron and systemd timers); SIGTERM stops it."""
+        failure: list[StoreError] = []
+
+        def once() -> None:
+            try:
+                for job in self.jobs:
+                    if self.stopping.is_set():
+                        return
+                    self.poll(job)
+                if not self.stopping.is_set():
+                    self.digest(self.subscriptions)
+            except StoreError as e:
+                failure.append(e)
+
+        # In a worker, so that a stop never waits on a request or an SMTP server.
+        worker = threading.Thread(target=once, name="docketwatch-once", daemon=True)
+        with _stop_on_signals(self.stopping):
+            worker.start()
+            while worker.is_alive() and not self.stopping.is_set():
+                worker.join(0.2)
+            worker.join(STOP_GRACE)
+        if worker.is_alive():
+            log.warning("stopping with work in flight (abandoned; it is retried at the next run)")
+        if failure:
+            raise failure[0]
+
+    def run_forever(self, held: lock.Lock) -> None:
+        """Until SIGTERM or SIGINT: then cancel requests in flight and return within STOP_GRACE."""
         settings = self.config.schedule
         scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(1), "heartbeat": ThreadPoolExecutor(1)},
+            executors={"default": _Worker(), "delivery": _Worker(), "heartbeat": _Worker()},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": int(settings.misfire_grace.total_seconds())},
             timezone=self.config.timezone,
         )
+        self.scheduler = scheduler
         jitter = int(settings.jitter.total_seconds()) or None
         now = utcnow()
         for job in self.jobs:
-            scheduler.add_job(self.poll, IntervalTrigger(seconds=job.interval.total_seconds(), jitter=jitter),
+            scheduler.add_job(self._poll_job, IntervalTrigger(seconds=job.interval.total_seconds(), jitter=jitter),
                               args=[job], id=job.job_id, name=job.job_id, next_run_time=now)
         for sub in self.subscriptions:
-            scheduler.add_job(self.digest, _digest_trigger(sub, self.config.timezone), args=[[sub]],
-                              id=f"digest:{sub.name}")
-        scheduler.add_job(self.retry, IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds()), id="outbox")
-        scheduler.add_job(self._beat, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
-                          args=[holder, scheduler], id="heartbeat", executor="heartbeat")
+            scheduler.add_job(self._job, _digest_trigger(sub, self.config.timezone),
+                              args=[_digest_job_id(sub), self.digest, [sub]], id=_digest_job_id(sub),
+                              executor="delivery")
+        scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds()),
+                          args=["outbox", self.retry], id="outbox", executor="delivery")
+        scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
+                          args=["heartbeat", self._beat, held], id="heartbeat", executor="heartbeat")
 
-        stopping = threading.Event()
-
-        def stop(signum: int, _frame) -> None:
-            if not stopping.is_set():
-                stopping.set()
-                log.info("received %s: finishing the job in flight, then stopping", signal.Signals(signum).name)
-                scheduler.shutdown(wait=True)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
         log.info("docketwatch run: %d poll jobs, %d digest subscriptions", len(self.jobs), len(self.subscriptions))
-        scheduler.start()
+        with _stop_on_signals(self.stopping, self._shutdown):
+            scheduler.start()
+            abandoned = self._wait_idle(STOP_GRACE)
+        if abandoned:
+            log.warning("stopping with %s in flight (abandoned; retried at the next start)", ", ".join(abandoned))
         log.info("stopped")
 
-    def _beat(self, holder: str, scheduler: BlockingScheduler) -> None:
-        if not lock.heartbeat(self.engine, holder):
-            log.error("the scheduler lock was taken over by another docketwatch run; stopping")
-            scheduler.shutdown(wait=False)
+    def _beat(self, held: lock.Lock) -> None:
+        if not held.heartbeat():
+            log.error("the scheduler lock was lost to another docketwatch run; stopping")
+            self.stopping.set()
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+class _stop_on_signals:
+    """SIGTERM and SIGINT set `stopping` (and call `then`) while the block runs."""
+
+    def __init__(self, stopping: threading.Event, then: Callable[[], None] | None = None):
+        self.stopping, self.then = stopping, then
+
+    def __enter__(self) -> None:
+        self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
+
+    def __exit__(self, *exc) -> None:
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+    def _stop(self, signum: int, _frame) -> None:
+        if self.stopping.is_set():
+            return
+        self.stopping.set()
+        log.info("received %s: cancelling the work in flight, then stopping", signal.Signals(signum).name)
+        if self.then:
+            self.then()
+
+
+class _Worker(BaseExecutor):
+    """One daemon thread running its jobs in turn. A daemon, so a job stuck past
+    STOP_GRACE cannot keep the process alive after `run` returns."""
+
+    def start(self, scheduler, alias) -> None:
+        super().start(scheduler, alias)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=f"docketwatch-{alias}", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._queue.put(None)
+        if wait:
+            self._thread.join()
+
+    def _do_submit_job(self, job, run_times) -> None:
+        self._queue.put((job, run_times))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            job, run_times = item
+            try:
+                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
+            except BaseException:
+                self._run_job_error(job.id, *sys.exc_info()[1:])
+            else:
+                self._run_job_success(job.id, events)
+
+
+def _digest_job_id(sub: DigestConfig) -> str:
+    return f"digest:{sub.name}"
 
 
 def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigger:
@@ -139,13 +272,12 @@ def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigg
 
 def run(config: Config, engine: Engine, *, once: bool = False) -> None:
     """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release."""
-    holder = lock.holder_id()
-    lock.acquire(engine, holder)
+    held = lock.acquire(engine, lock.holder_id())
     try:
         service = Service(config, engine)
         if once:
             service.run_once()
         else:
-            service.run_forever(holder)
+            service.run_forever(held)
     finally:
-        lock.release(engine, holder)
+        held.release()

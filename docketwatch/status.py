@@ -48,7 +48,7 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
         budget["planned_requests_per_day"] = round(sum(j.budgeted_per_day for j in jobs))  # see plan.py
         return {
             "jobs": job_health,
-            "unhealthy": health.unhealthy(session, config, job_health),
+            "unhealthy": health.unhealthy(session, config, jobs, job_health),
             "database": engine.url.render_as_string(hide_password=True),
             "cases": [case_status(session, c, config) for c in cases],
             "failed_digests": health.failing_deliveries(session, config),

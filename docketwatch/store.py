@@ -2,34 +2,127 @@
 
 SQLite runs in WAL mode with a busy timeout, so a `status` while a `check` writes
 neither fails with "database is locked" nor blocks for long.
+
+A database that cannot be used (a bad URL, a folder that cannot be created, a
+read-only file, a full disk, a lock held too long, an unreachable server) raises
+`StoreError`: one line naming the database, password hidden, and what to do. The
+engine turns the driver's operational errors into it wherever they happen.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import event, func
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine, select
 
-from docketwatch import migrations
+from docketwatch import migrations, redact
 from docketwatch.config import CaseConfig
 from docketwatch.models import Case, CheckRun, SourceState, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT = 10  # seconds; an unreachable server is an error soon, not a hang
+EXIT_CONFIG, EXIT_FAILED = 2, 3
+
+
+class StoreError(Exception):
+    """The database cannot be used. `exit_code`: 2 when the configuration must change,
+    3 when an operation failed (nothing stored is lost; try again once it is fixed)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED):
+        super().__init__(redact.scrub(message))
+        self.exit_code = exit_code
 
 
 def open_engine(url: str) -> Engine:
     """Create the engine (and the SQLite file's folder), and bring the schema up to date."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, pool_pre_ping=True)  # a long `run` survives a server restart
+    parsed = _parse(url)
+    name = parsed.render_as_string(hide_password=True)
+    redact.register(parsed.password)
+    connect_args = {}
+    if parsed.get_backend_name() == "sqlite" and (path := sqlite_path(parsed)) is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"database {name}: cannot create the folder {path.parent}: {e.strerror}; "
+                             "set [database] url to a place docketwatch may write", EXIT_CONFIG) from None
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+    try:  # a long `run` survives a server restart (pre-ping)
+        engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    except (NoSuchModuleError, ArgumentError, ImportError) as e:
+        raise StoreError(f"database {name}: [database] url cannot be used: {e}", EXIT_CONFIG) from None
+    event.listen(engine, "handle_error", _store_error)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     migrations.upgrade(engine)
     return engine
+
+
+def _parse(url: str) -> URL:
+    """The URL, or StoreError (exit 2) that never quotes it: it may hold a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError("[database] url is not a database URL (dialect+driver://user:password@host/name, "
+                         "or sqlite:////path/to/file.db)", EXIT_CONFIG) from None
+    if "@" in (parsed.host or ""):
+        raise StoreError("[database] url: the password (or user name) contains '@'; percent-encode it: "
+                         "'@' as %40 (and ':' as %3A, '/' as %2F)", EXIT_CONFIG)
+    return parsed
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file of an SQLite URL (also of a `file:` URI); None for an in-memory database."""
+    database = url.database or ""
+    if url.query.get("uri") == "true" and database.startswith("file:"):
+        database = database.removeprefix("file:").partition("?")[0]
+    if database in ("", ":memory:"):
+        return None
+    return Path(database).expanduser()
+
+
+def _store_error(context: ExceptionContext) -> StoreError | None:
+    """The engine's error hook: a database that cannot be used becomes a StoreError.
+    Errors that code handles (IntegrityError) and bugs (ProgrammingError) pass through."""
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping or not (isinstance(error, OperationalError) or type(error) is DatabaseError):
+        return None
+    name = context.engine.url.render_as_string(hide_password=True)
+    advice, code = _advice(context.original_exception, context.engine.url)
+    return StoreError(f"database {name}: {advice}", code)
+
+
+def _advice(error: BaseException, url: URL) -> tuple[str, int]:
+    """What went wrong, in words, and the exit code."""
+    said = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if isinstance(error, sqlite3.Error) and error.sqlite_errorcode is not None:
+        primary = error.sqlite_errorcode & 0xFF
+        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return (f"another process kept it locked for more than {BUSY_TIMEOUT_MS // 1000} s ({said}); "
+                    "nothing was lost: try again once that process is done", EXIT_FAILED)
+        if primary == sqlite3.SQLITE_READONLY:
+            return (f"it is read-only ({said}); make the file, its folder and the mount writable "
+                    "for the user running docketwatch", EXIT_FAILED)
+        if primary == sqlite3.SQLITE_FULL:
+            return f"the disk is full ({said}); nothing was lost: free some space and try again", EXIT_FAILED
+        if primary == sqlite3.SQLITE_IOERR:
+            return (f"writing failed ({said}); nothing was lost: check the disk (is it full, or did it "
+                    "fail?) and try again", EXIT_FAILED)
+        if primary == sqlite3.SQLITE_CANTOPEN:
+            return (f"cannot open the file ({said}); check that its folder exists and is writable for the "
+                    "user running docketwatch, or set [database] url", EXIT_CONFIG)
+        if primary == sqlite3.SQLITE_NOTADB:
+            return f"the file is not an SQLite database ({said}); set [database] url to another file", EXIT_CONFIG
+        return f"{said}; nothing was lost: try again once the cause is fixed", EXIT_FAILED
+    if url.get_backend_name() == "postgresql" and getattr(error, "sqlstate", None) is None:
+        return (f"cannot connect ({said}); check that the server is running and reachable and that "
+                "[database] url is right", EXIT_FAILED)
+    return f"{said}; nothing was lost: try again once the cause is fixed", EXIT_FAILED
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

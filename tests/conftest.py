@@ -144,3 +144,19 @@ def court_feed():
     feed.url_template = server.url_for("/{court}/cgi-bin/rss_outside.pl")
     yield feed
     server.stop()
+
+
+@pytest.fixture
+def slow_server():
+    """Start a `servers.SlowServer(mode, ...)`; stopped after the test."""
+    started: list[servers.SlowServer] = []
+
+    def start(mode: str, **kwargs) -> servers.SlowServer:
+        server = servers.SlowServer(mode, **kwargs)
+        server.start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,5 +1,6 @@
-"""Loopback servers the tests talk to: an SMTP server (aiosmtpd, in process) and a
-court's RSS feed (pytest-httpserver). Their fixtures are in conftest.py."""
+"""Loopback servers the tests talk to: an SMTP server (aiosmtpd, in process), a
+court's RSS feed (pytest-httpserver), and a server that stalls (hangs or trickles).
+Their fixtures are in conftest.py."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import base64
 import hashlib
 import re
 import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -113,3 +116,59 @@ class CourtFeed:
             response = Response(self.body, content_type="text/xml", headers={"ETag": etag} if self.etags else {})
         self.responses.append(response.status_code)
         return response
+
+
+class SlowServer:
+    """A loopback TCP server that misbehaves the way a stalled server does.
+
+    `mode`: "hang" reads the request and never answers; "trickle_headers" sends a
+    status line, then a header one byte every `pace` seconds; "trickle_body" sends
+    complete headers, then the body one byte every `pace` seconds. Trickling stops
+    (the connection closes) after `give_up` seconds, so a client without a deadline
+    finishes too, late. `connections` counts the connections accepted.
+    """
+
+    def __init__(self, mode: str, pace: float = 0.1, give_up: float = 8.0) -> None:
+        self.mode, self.pace, self.give_up = mode, pace, give_up
+        self.connections = 0
+        self._stop = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(1)
+            try:
+                if self.mode != "hang":  # a hanging server reads nothing: SMTP clients wait for a greeting
+                    conn.recv(65536)
+                if self.mode == "trickle_headers":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                elif self.mode == "trickle_body":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")
+                began = time.monotonic()
+                while not self._stop.is_set() and time.monotonic() - began < self.give_up:
+                    if self.mode != "hang":
+                        conn.sendall(b"a")
+                    self._stop.wait(self.pace)
+            except OSError:
+                pass  # the client gave up

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
+import threading
+import time
+
 import pytest
 from werkzeug import Response
 
 from docketwatch import __version__
 from docketwatch.config import HttpConfig
-from docketwatch.http import Budget, BudgetExhausted, HttpClient, HttpError, Throttled
+from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled
 
 FAST = HttpConfig(retries=3, backoff=0.001, max_throttle_wait=2)
 
@@ -74,3 +78,76 @@ def test_an_unreachable_host_is_not_tried_again_in_the_same_run():
         client.get("http://127.0.0.1:9/a")
     with pytest.raises(HttpError, match="earlier in this run; not retried"):
         client.get("http://127.0.0.1:9/b")
+
+
+def _timed(call) -> tuple[BaseException | None, float]:
+    began = time.monotonic()
+    try:
+        call()
+    except Exception as e:  # returned, so the test can check what and when
+        return e, time.monotonic() - began
+    return None, time.monotonic() - began
+
+
+@pytest.mark.parametrize("mode", ["trickle_headers", "trickle_body"])
+def test_a_trickling_server_is_cut_off_at_the_total_deadline(slow_server, mode):
+    server = slow_server(mode, pace=0.1, give_up=8)  # each byte well within any per-read timeout
+    client = HttpClient(HttpConfig(timeout=1, retries=1, backoff=0))
+    error, elapsed = _timed(lambda: client.get(server.url + "/feed"))
+    assert isinstance(error, HttpError) and "no complete response within 1 s" in str(error)
+    assert str(error).startswith(server.url + "/feed")
+    assert elapsed < 4 and server.connections == 2  # two attempts of 1 s each
+    assert client.requests == 2  # both reached the server
+
+
+def test_cancel_abandons_a_request_in_flight_at_once(slow_server):
+    server = slow_server("hang", give_up=30)
+    cancel = threading.Event()
+    client = HttpClient(HttpConfig(timeout=60, retries=3), cancel=cancel)
+    threading.Timer(0.5, cancel.set).start()
+    error, elapsed = _timed(lambda: client.get(server.url + "/docket"))
+    assert isinstance(error, Cancelled) and isinstance(error, HttpError)
+    assert elapsed < 2 and server.connections == 1  # not retried
+
+
+def test_cancel_ends_a_throttle_wait(httpserver):
+    httpserver.expect_request("/x").respond_with_response(Response("slow down", status=429, headers={"Retry-After": "20"}))
+    cancel = threading.Event()
+    client = HttpClient(HttpConfig(max_throttle_wait=30), cancel=cancel)
+    threading.Timer(0.3, cancel.set).start()
+    error, elapsed = _timed(lambda: client.get(httpserver.url_for("/x")))
+    assert isinstance(error, Cancelled) and elapsed < 2
+
+
+def test_a_response_over_the_size_limit_is_an_error_naming_the_url_and_the_limit(httpserver):
+    httpserver.expect_request("/big").respond_with_data(b"x" * 5000)
+    client = HttpClient(HttpConfig(max_response_bytes=4096))
+    with pytest.raises(HttpError) as caught:
+        client.get(httpserver.url_for("/big"))
+    assert str(caught.value) == (f"{httpserver.url_for('/big')}: the response is larger than 4096 bytes "
+                                 "([http] max_response_bytes); not read")
+    httpserver.expect_request("/fits").respond_with_data(b"x" * 4096)
+    assert len(client.get(httpserver.url_for("/fits")).content) == 4096
+
+
+def test_the_size_limit_holds_without_content_length(httpserver):
+    sent: list[int] = []
+
+    def endless():  # chunked: no Content-Length to check first
+        for _ in range(10_000):
+            sent.append(1)
+            yield b"x" * 65536
+
+    httpserver.expect_request("/stream").respond_with_response(Response(endless(), content_type="text/plain"))
+    client = HttpClient(HttpConfig(max_response_bytes=1_000_000))
+    with pytest.raises(HttpError, match=r"larger than 1000000 bytes \(\[http\] max_response_bytes\)"):
+        client.get(httpserver.url_for("/stream"))
+    assert len(sent) < 100  # stopped reading long before the 655 MB the server offered
+
+
+def test_the_size_limit_applies_to_the_decoded_body(httpserver):
+    bomb = gzip.compress(b"\0" * 5_000_000)  # 5 MB of zeros in about 5 KB
+    httpserver.expect_request("/gz").respond_with_response(
+        Response(bomb, headers={"Content-Encoding": "gzip"}, content_type="text/plain"))
+    with pytest.raises(HttpError, match="larger than 1000000 bytes"):
+        HttpClient(HttpConfig(max_response_bytes=1_000_000)).get(httpserver.url_for("/gz"))

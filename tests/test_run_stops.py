@@ -1,0 +1,215 @@
+"""`docketwatch run` as a real process against servers that stall: a request has a
+total deadline, delivery never holds up polling, SIGTERM stops it within seconds in
+both modes, a SIGKILLed run is restarted at once, and `status --health` says when
+the monitor is stuck."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from docketwatch import store
+from docketwatch.cli import cli
+from docketwatch.models import CheckRun, Digest, Event, SchedulerLock, utcnow
+from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.servers import NYSB_FEED, PASSWORD, smtp_table, with_new_item
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+KADREY = f'''
+[[cases]]
+name = "Kadrey v. Meta Platforms, Inc."
+court = "cand"
+docket_number = "3:23-cv-03417"
+courtlistener_id = {KADREY_ID}
+'''
+SUNEDISON = '''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992"
+sources = ["pacer_rss"]
+'''
+
+
+def configure(tmp_path: Path, base_url: str, *, feed=None, http: str = "", extra: str = "",
+              database_url: str | None = None, cases: str = KADREY + SUNEDISON) -> Path:
+    config = write_config(tmp_path, base_url, cases=cases, database_url=database_url)
+    text = config.read_text().replace("[http]\n", "[http]\n" + http)
+    if feed is not None:
+        text += f'\n[sources.pacer_rss]\nurl_template = "{feed.url_template}"\n'
+    config.write_text(text + '\n[schedule]\ninterval = "1s"\njitter = "0s"\n' + extra)
+    return config
+
+
+def start(config: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": PASSWORD}
+    return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(condition, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {proc.stderr.read()}")
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def terminate(proc: subprocess.Popen) -> tuple[int, str, float]:
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return proc.returncode, err, time.monotonic() - began
+
+
+def query(url: str, statement):
+    engine = store.open_engine(url)
+    try:
+        with Session(engine) as session:
+            return session.exec(statement).one()
+    finally:
+        engine.dispose()
+
+
+def runs(url: str, source: str, ok: bool | None = None) -> int:
+    statement = select(func.count()).select_from(CheckRun).where(CheckRun.source == source)
+    if ok is not None:
+        statement = statement.where(CheckRun.ok == ok)
+    return query(url, statement)
+
+
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dw.db'}"
+
+
+def test_a_trickling_server_costs_one_deadline_per_poll_and_other_polls_go_on(tmp_path, slow_server, court_feed):
+    cl = slow_server("trickle_body", pace=0.2, give_up=120)  # would hold a poll for two minutes
+    config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 1\n")
+    proc = start(config)
+    try:
+        wait_for(lambda: runs(sqlite_url(tmp_path), "pacer_rss", ok=True) >= 1, proc)
+        court_feed.body = with_new_item(NYSB_FEED)
+        wait_for(lambda: query(sqlite_url(tmp_path), select(func.count()).select_from(Event).where(
+            Event.kind == "new", Event.summary == "new entry #5238")) == 1, proc, timeout=20)
+        wait_for(lambda: runs(sqlite_url(tmp_path), "courtlistener", ok=False) >= 3, proc, timeout=30)
+    finally:
+        code, err, took = terminate(proc)
+    assert code == 0 and took < 5, err
+    assert "no complete response within 1 s ([http] timeout)" in err
+
+
+def test_a_hanging_smtp_server_never_holds_up_polling_nor_the_stop(tmp_path, slow_server, fake_cl, court_feed):
+    fake_cl.load_kadrey()
+    smtp = slow_server("hang", give_up=120)  # accepts, never greets: each attempt waits 30 s
+    config = configure(tmp_path, fake_cl.base_url, feed=court_feed, extra=smtp_table(smtp.port) + '''
+[[digests]]
+name = "newsroom"
+channel = "email"
+to = ["desk@example.org"]
+''')
+    proc = start(config)
+    try:
+        wait_for(lambda: runs(sqlite_url(tmp_path), "pacer_rss", ok=True) >= 1, proc)
+        court_feed.body = with_new_item(NYSB_FEED)
+        wait_for(lambda: smtp.connections >= 1, proc)  # the digest is being sent, and hangs
+        polled = runs(sqlite_url(tmp_path), "pacer_rss")
+        wait_for(lambda: runs(sqlite_url(tmp_path), "pacer_rss") >= polled + 4, proc, timeout=10)
+    finally:
+        code, err, took = terminate(proc)
+    assert code == 0 and took < 9, err  # the stuck delivery is abandoned after the grace
+    assert "abandoned" in err
+    with Session(store.open_engine(sqlite_url(tmp_path))) as session:
+        digest = session.exec(select(Digest)).one()
+    assert digest.status == "pending" and digest.attempts == 1  # counted, sent again after the restart
+
+
+@pytest.mark.parametrize("once", [False, True], ids=["run", "run --once"])
+def test_sigterm_with_a_request_in_flight_stops_at_once_and_records_no_failure(tmp_path, slow_server, once):
+    cl = slow_server("hang", give_up=120)
+    config = configure(tmp_path, cl.url, http="timeout = 60\n", cases=KADREY)
+    proc = start(config, *(["--once"] if once else []))
+    wait_for(lambda: cl.connections >= 1, proc)
+    code, err, took = terminate(proc)
+    assert code == 0 and took < 5, err
+    assert runs(sqlite_url(tmp_path), "courtlistener") == 0  # cancelled: not a failure of the source
+    assert query(sqlite_url(tmp_path), select(func.count()).select_from(Event)) == 0
+    assert query(sqlite_url(tmp_path), select(func.count()).select_from(SchedulerLock)) == 0
+    with open(tmp_path / "dw.db.lock") as lock_file:  # the lock was released: free to take
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
+    fake_cl.load_kadrey()
+    config = configure(tmp_path, fake_cl.base_url, cases=KADREY, database_url=database_url)
+    proc = start(config)
+    wait_for(lambda: runs(database_url, "courtlistener", ok=True) >= 1, proc)
+    proc.kill()
+    proc.wait()
+    began = time.monotonic()
+    restarted = start(config)
+    try:
+        done = runs(database_url, "courtlistener")
+        wait_for(lambda: runs(database_url, "courtlistener") > done, restarted, timeout=10)
+        assert time.monotonic() - began < 10
+        second = run_cli(config, "run")  # and the new holder's lock holds
+        assert second.returncode == 3 and "another docketwatch run uses this database" in second.stderr
+    finally:
+        code, err, _ = terminate(restarted)
+    assert code == 0, err
+
+
+def health(config: Path):
+    return CliRunner().invoke(cli, ["--config", str(config), "status", "--health"],
+                              env={"CL_TEST_TOKEN": "test-token"})
+
+
+def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    config.write_text(config.read_text() + '\n[schedule]\ninterval = "1m"\njitter = "0s"\n')
+    engine = store.open_engine(sqlite_url(tmp_path))
+    now = utcnow()
+    with Session(engine) as session:  # a run started 10 minutes ago; its heartbeat is fresh
+        session.add(SchedulerLock(name="scheduler", holder="host:1", acquired_at=now - timedelta(minutes=10),
+                                  heartbeat_at=now))
+        session.commit()
+    result = health(config)
+    assert result.exit_code == 1
+    assert "courtlistener:cand:3:23-cv-03417 is stuck: no poll has finished since" in result.output
+
+    assert run_cli(config, "check").returncode in (0, 3)  # a poll finishes (here: fails, port 9)
+    result = health(config)
+    assert "is stuck" not in result.output
+
+
+def test_health_says_a_stuck_outbox_is_stuck(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    engine = store.open_engine(sqlite_url(tmp_path))
+    now = utcnow()
+    with Session(engine) as session:
+        session.add(SchedulerLock(name="scheduler", holder="host:1", acquired_at=now, heartbeat_at=now))
+        session.add(Digest(subscription="newsroom", channel="email", message_id="<x@example.org>",
+                           content_hash="0", subject="s", body="{}", period_start=now, period_end=now,
+                           next_attempt_at=now - timedelta(hours=1)))
+        session.commit()
+    result = health(config)
+    assert result.exit_code == 1 and "the outbox is stuck: a digest due since" in result.output

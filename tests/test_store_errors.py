@@ -1,0 +1,150 @@
+"""Database faults end in one line naming the database (password hidden) and what to
+do: exit 2 when the configuration must change, 3 when an operation failed. Nothing
+stored is lost, and under `run` a failing job is one log line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from docketwatch import config as config_mod, service, store
+from docketwatch.cli import cli
+from tests.conftest import KADREY_ID, dump_db, write_config
+from tests.servers import free_port
+
+
+def invoke(config, *args):
+    return CliRunner().invoke(cli, ["--config", str(config), *args], env={"CL_TEST_TOKEN": "test-token"})
+
+
+def one_line(result) -> str:
+    """The single line a failure prints; no traceback."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    return lines[0]
+
+
+def test_an_sqlite_folder_that_cannot_be_created_is_a_configuration_error(tmp_path):
+    (tmp_path / "plain-file").write_text("")
+    database = tmp_path / "plain-file" / "dw.db"
+    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url=f"sqlite:///{database}"), "status")
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert f"database sqlite:///{database}: cannot create the folder {database.parent}" in line
+    assert "set [database] url" in line
+
+
+def test_a_password_with_an_at_sign_says_to_percent_encode_it_and_shows_no_password(tmp_path):
+    url = "postgresql+psycopg://docketwatch:pa@ss-w0rd@127.0.0.1:5432/docketwatch"
+    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "check")
+    assert result.exit_code == 2
+    line = one_line(result)
+    assert "percent-encode" in line and "%40" in line
+    assert "pa@ss" not in line and "ss-w0rd" not in line
+
+
+def test_a_malformed_database_url_is_a_configuration_error(tmp_path):
+    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url="not a url"), "status")
+    assert result.exit_code == 2 and "[database] url is not a database URL" in one_line(result)
+
+
+def test_an_unreachable_postgresql_is_one_line_with_the_password_hidden(tmp_path):
+    url = f"postgresql+psycopg://docketwatch:hunter2-secret@127.0.0.1:{free_port()}/docketwatch"
+    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")
+    assert result.exit_code == 3
+    line = one_line(result)
+    assert line.startswith("docketwatch: database postgresql+psycopg://docketwatch:***@127.0.0.1:")
+    assert "cannot connect" in line and "hunter2" not in line
+
+
+def baselined(tmp_path, fake_cl, database_url: str | None = None):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, database_url=database_url)
+    assert invoke(config, "check").exit_code == 0
+    return config
+
+
+def ro_folder(tmp_path):
+    """A folder for the configuration that opens the database read-only (SQLite's own
+    read-only mode: as root, file permissions would not stop a write)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    return folder
+
+
+def test_a_read_only_database_loses_nothing_and_says_so(tmp_path, fake_cl):
+    config = baselined(tmp_path, fake_cl)
+    before = dump_db(tmp_path)
+    fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time")
+    read_only = write_config(ro_folder(tmp_path), fake_cl.base_url,
+                             database_url=f"sqlite:///file:{tmp_path / 'dw.db'}?mode=ro&uri=true")
+    result = invoke(read_only, "check")
+    assert result.exit_code == 3
+    line = one_line(result)
+    assert "database sqlite:///" in line and "it is read-only" in line and "writable" in line
+    assert dump_db(tmp_path) == before
+    assert invoke(config, "check").exit_code == 0  # writable again: the filing is stored
+    assert len(dump_db(tmp_path)["entry"]) == len(before["entry"]) + 1
+
+
+def test_a_lock_held_past_the_busy_timeout_is_one_line(tmp_path, fake_cl, monkeypatch):
+    config = baselined(tmp_path, fake_cl)
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 300)
+    fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time")
+    holder = sqlite3.connect(tmp_path / "dw.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the busy timeout
+    try:
+        result = invoke(config, "check")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 3
+    assert "kept it locked for more than 0 s" in one_line(result) and "try again" in one_line(result)
+
+
+def test_a_full_disk_loses_nothing_and_says_so(tmp_path, fake_cl):
+    config = baselined(tmp_path, fake_cl)
+    before = dump_db(tmp_path)
+    for n in range(3000):  # megabytes to write; the file size limit allows a few kilobytes more
+        fake_cl.add_entry(KADREY_ID, str(700 + n), "2025-07-09", f"ORDER {n} " + "x" * 1000)
+    limit = max(p.stat().st_size for p in tmp_path.glob("dw.db*")) + 4096
+
+    def small_disk():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    proc = subprocess.run([sys.executable, "-m", "docketwatch", "--config", str(config), "check"],
+                          capture_output=True, text=True, env={**os.environ, "CL_TEST_TOKEN": "test-token"},
+                          preexec_fn=small_disk, timeout=120)
+    assert proc.returncode == 3, proc.stderr
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1 and "database sqlite:///" in lines[0], proc.stderr
+    assert "disk" in lines[0] and "nothing was lost" in lines[0]
+    assert dump_db(tmp_path) == before
+
+
+def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goes_on(tmp_path, fake_cl, caplog):
+    baselined(tmp_path, fake_cl)
+    fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time")
+    read_only = write_config(ro_folder(tmp_path), fake_cl.base_url,
+                             database_url=f"sqlite:///file:{tmp_path / 'dw.db'}?mode=ro&uri=true")
+    with pytest.MonkeyPatch.context() as m:
+        m.setenv("CL_TEST_TOKEN", "test-token")
+        cfg = config_mod.load(read_only)
+    svc = service.Service(cfg, store.open_engine(cfg.database.url))
+    job = svc.jobs[0]
+    with caplog.at_level(logging.INFO):
+        svc._job(job.job_id, svc.poll, job)  # returns: the service goes on
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None
+    assert errors[0].getMessage().startswith(f"{job.job_id}: database sqlite:///")
+    assert "read-only" in errors[0].getMessage()
