@@ -159,7 +159,7 @@ def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: 
                            "more than twice its interval ago")
     oldest = session.exec(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")).one()
     if oldest is not None and now - as_utc(oldest) > OUTBOX_STUCK:
-        reasons.append(f"the outbox is stuck: a digest due since {iso(oldest)} has not been attempted")
+        reasons.append(f"the outbox is stuck: a delivery due since {iso(oldest)} has not been attempted")
     return reasons
 
 

@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.cli import cli
-from docketwatch.models import CheckRun, Digest, Event, SchedulerLock, utcnow
+from docketwatch.models import CheckRun, Delivery, Digest, Event, SchedulerLock, utcnow
 from tests.conftest import KADREY_ID, run_cli, write_config
 from tests.servers import NYSB_FEED, PASSWORD, smtp_table, with_new_item
 
@@ -139,8 +139,8 @@ to = ["desk@example.org"]
     assert code == 0 and took < 9, err  # the stuck delivery is abandoned after the grace
     assert "abandoned" in err
     with Session(store.open_engine(sqlite_url(tmp_path))) as session:
-        digest = session.exec(select(Digest)).one()
-    assert digest.status == "pending" and digest.attempts == 1  # counted, sent again after the restart
+        delivery = session.exec(select(Delivery)).one()
+    assert delivery.status == "pending" and delivery.attempts == 1  # counted, sent again after the restart
 
 
 @pytest.mark.parametrize("once", [False, True], ids=["run", "run --once"])
@@ -207,9 +207,13 @@ def test_health_says_a_stuck_outbox_is_stuck(tmp_path):
     now = utcnow()
     with Session(engine) as session:
         session.add(SchedulerLock(name="scheduler", holder="host:1", acquired_at=now, heartbeat_at=now))
-        session.add(Digest(subscription="newsroom", channel="email", message_id="<x@example.org>",
-                           content_hash="0", subject="s", body="{}", period_start=now, period_end=now,
-                           next_attempt_at=now - timedelta(hours=1)))
+        digest = Digest(subscription="newsroom", channel="email", message_id="<x@example.org>", content_hash="0",
+                        subject="s", body="{}",
+                        period_start=now, period_end=now)
+        session.add(digest)
+        session.flush()
+        session.add(Delivery(digest_id=digest.id, recipient="desk@example.org", message_id="<x@example.org>",
+                             next_attempt_at=now - timedelta(hours=1)))
         session.commit()
     result = health(config)
-    assert result.exit_code == 1 and "the outbox is stuck: a digest due since" in result.output
+    assert result.exit_code == 1 and "the outbox is stuck: a delivery due since" in result.output
