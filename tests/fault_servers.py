@@ -38,6 +38,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
+from functools import cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -76,6 +77,7 @@ TRICKLE_INTERVAL = 0.1
 
 # -- the court ------------------------------------------------------------------------
 
+@cache
 def words(text: str | None) -> tuple[str, ...]:
     """The words of a docket text, whatever its rendering: tags, entities, case,
     whitespace and punctuation do not count. The oracle's notion of "the same text"."""
@@ -160,6 +162,7 @@ class Court:
         self.edits: list[Edit] = []
         self.noise: list[tuple[datetime, str, str, str, int]] = []  # other cases in the RSS feed
         self.to_fill: dict[int, tuple[str, str]] = {}
+        self.numbered: dict[tuple[int, int], int] = {}  # (docket, entry number) -> entry id
         for d in dockets:
             self.cl.add_docket(d.id, d.court, d.docket_number, d.name, pacer_case_id=d.pacer_case_id,
                                assigned_to_str=self.rng.choice(JUDGES))
@@ -192,13 +195,7 @@ class Court:
         """The entry a stored row stands for: by number, else by CourtListener's id (in
         the row's key), else an unnumbered entry whose words the row shows."""
         if number is not None:
-            if not number.strip().isdigit():
-                return None
-            n = int(number)
-            for e in self.cl.entries[docket_id]:
-                if e["entry_number"] == n:
-                    return e["id"]
-            return None
+            return self.numbered.get((docket_id, int(number))) if number.strip().isdigit() else None
         if key.startswith("courtlistener:") and key.partition(":")[2].isdigit():
             entry_id = int(key.partition(":")[2])
             return entry_id if self.docket_of.get(entry_id) == docket_id else None
@@ -253,6 +250,8 @@ class Court:
 
     def _register(self, docket_id: int, e: dict, filed_at: datetime) -> None:
         self.by_id[e["id"]] = e
+        if e["entry_number"] is not None:
+            self.numbered[(docket_id, e["entry_number"])] = e["id"]
         self.docket_of[e["id"]] = docket_id
         self.filed[e["id"]] = self.cycle
         self.filed_at[e["id"]] = filed_at
