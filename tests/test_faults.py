@@ -373,9 +373,7 @@ class Oracle:
                 dockets = [self.court.dockets[target]] if target in self.court.dockets else []
             else:
                 dockets = [d for d in self.court.dockets.values() if d.rss and d.court == target]
-            last = {}
-            for s in records:
-                last[s.url] = s
+            last = {s.url: s for s in records}  # a retry asks for the same URL: its answer counts
             clean = all(s.intact for s in last.values())
             carried = {e for s in records if s.intact for e in s.carried}
             for e in carried:
