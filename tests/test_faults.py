@@ -76,7 +76,7 @@ class Scenario:
 
 SCENARIOS = {
     "feed": Scenario("feed", token=False),
-    "api": Scenario("api", token=True, budget_per_cycle=1.5),
+    "api": Scenario("api", token=True, budget_per_cycle=0.75),
 }
 
 

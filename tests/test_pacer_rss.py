@@ -59,14 +59,14 @@ def test_one_request_per_court_serves_every_case_and_new_items_arrive(tmp_path, 
     assert status["cases"][0]["entries"] == 13 + 1  # 13 items in the real feed, 5238 since
 
 
-def test_an_unchanged_build_date_is_not_parsed_again(tmp_path, court_feed):
+def test_a_feed_with_new_items_is_read_even_when_its_build_date_has_not_moved(tmp_path, court_feed):
+    """Only a byte-identical feed is skipped: a court (or a damaged answer before it) may
+    keep lastBuildDate while the items change, and trusting the date would lose them."""
     court_feed.etags = False
     config = rss_config(tmp_path, court_feed)
     assert check_all(config)[0] == 0
-    # Same lastBuildDate: trusted as "nothing new" without parsing (the item is not seen).
+    assert check_all(config)[1]["In re SunEdison, Inc."]["new"] == []  # the same bytes: nothing new
     court_feed.body = with_new_item(NYSB_FEED, build_date=b"Thu, 19 Apr 2018 18:22:08 GMT")
-    assert check_all(config)[1]["In re SunEdison, Inc."]["new"] == []
-    court_feed.body = with_new_item(NYSB_FEED)
     assert [e["entry_number"] for e in check_all(config)[1]["In re SunEdison, Inc."]["new"]] == ["5238"]
 
 
@@ -123,3 +123,15 @@ def test_entry_types_are_read_wherever_the_phrase_appears_in_the_channel_descrip
     # No phrase: the description as the court wrote it (E.D.N.Y. says it in its own words).
     described = "Public Complaints, Orders and Judgments in the last 24 Hours"
     assert parse_rss(channel(described), "nysb")[2] == described
+
+
+def test_item_titles_that_name_other_parties_are_no_rename(tmp_path, court_feed):
+    """A bankruptcy feed titles each item with the parties of that filing ("SunEdison,
+    Inc., et al., and North Kern State Prison"), so its titles are not the case's name."""
+    config = rss_config(tmp_path, court_feed)
+    assert check_all(config)[0] == 0
+    court_feed.body = with_new_item(NYSB_FEED).replace(
+        b"SunEdison, Inc., et al., and North Kern State Prison", b"SunEdison, Inc., et al., and Solar Power Co.")
+    code, result = check_all(config)
+    assert code == 0 and [e["entry_number"] for e in result["In re SunEdison, Inc."]["new"]] == ["5238"]
+    assert result["In re SunEdison, Inc."]["case_changes"] == []

@@ -5,12 +5,12 @@ CourtListener later fills in the full text of the same entry (same number), whic
 diff engine records as a change, not a second entry. When the last successful fetch
 of a court is older than the feed's window, items may have scrolled out unseen: each
 watched case there gets a gap. Requests are conditional (ETag / Last-Modified), and a
-feed whose lastBuildDate has not moved is not parsed again.
+feed whose bytes have not changed is not parsed again.
 """
 
 from __future__ import annotations
 
-import re
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
@@ -23,7 +23,6 @@ from docketwatch.models import Case, as_utc, utcnow
 from docketwatch.snapshot import ParsedDocket, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 
-_BUILD_DATE = re.compile(rb"<lastBuildDate>\s*([^<]+?)\s*</lastBuildDate>")
 
 
 class PacerRssError(HttpError):
@@ -63,10 +62,10 @@ class PacerRssSource(Source):
         gap = _outage_gap(ctx.session, court, settings.window_hours)
         state: dict[str, object] = {}
         dockets: list[ParsedDocket] = []
-        build_date = _BUILD_DATE.search(response.content[:4096]) if response.status_code == 200 else None
-        unchanged = response.status_code == 304 or (
-            build_date is not None and saved.watermark == build_date.group(1).decode()
-        )
+        # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
+        # current date, and skipping the next intact feed by date would lose its items.
+        fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
+        unchanged = response.status_code == 304 or saved.watermark == fingerprint
         if not unchanged:
             parsed = parsers.parse(response.content, court)
             if parsed.kind != "pacer_rss":
@@ -75,15 +74,16 @@ class PacerRssSource(Source):
             state = {
                 "etag": response.headers.get("ETag"),
                 "last_modified": response.headers.get("Last-Modified"),
-                "watermark": build_date.group(1).decode() if build_date else None,
+                "watermark": fingerprint,
                 "entry_types": parsed.entry_types,
             }
         results = []
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
             for candidate in dockets:
+                # An item's title names the parties of that filing, not the case (bankruptcy
+                # feeds add adversaries), so the feed says nothing of the case's name.
                 if _same_case(case, candidate):
-                    docket.case_name = docket.case_name or candidate.case_name
                     docket.pacer_case_id = docket.pacer_case_id or candidate.pacer_case_id
                     docket.entries += candidate.entries
             results.append((case, Snapshot(
