@@ -347,7 +347,8 @@ class AdminConfig(_Section):
 class RetentionConfig(_Section):
     """How long history is kept (`docketwatch prune`, and daily inside `run`); entries are kept for ever."""
 
-    days: int = Field(default=180, ge=1, le=36500)
+    # Strict: `days = true` must not mean one day.
+    days: int = Field(default=180, ge=1, le=36500, strict=True)
 
 
 class _Document(_Section):
