@@ -15,10 +15,10 @@ import click
 from sqlmodel import Session
 
 from docketwatch import (__version__, checks, config as config_mod, digests, health, imports, lock, outbox, parsers,
-                         plan, redact, render, service, status as status_mod, store)
+                         plan, redact, render, retention, service, status as status_mod, store)
 from docketwatch.checks import CaseResult
 from docketwatch.http import HttpError
-from docketwatch.models import utcnow
+from docketwatch.models import iso, utcnow
 
 EXIT_FAILED = 3
 
@@ -380,6 +380,25 @@ def run(obj: _Context, once: bool) -> None:
     except lock.AlreadyRunning as e:
         click.echo(f"docketwatch run: {e}", err=True)
         sys.exit(EXIT_FAILED)
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print what would be removed; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def prune(obj: _Context, dry_run: bool, as_json: bool) -> None:
+    """Remove history older than [retention] days (check runs, events, delivered digests); keep entries."""
+    cfg = obj.load()
+    engine = store.open_engine(cfg.database.url)
+    result = retention.prune(engine, cfg, retention.cutoff(cfg), dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps({"dry_run": dry_run, "days": cfg.retention.days, "cutoff": iso(result.cutoff),
+                               "removed": result.counts()}, indent=2))
+        return
+    click.echo(f"{'would remove' if dry_run else 'removed'} history from before {iso(result.cutoff)} "
+               f"([retention] days = {cfg.retention.days}):")
+    for table, count in result.counts().items():
+        click.echo(f"  {table.replace('_', ' '):<12} {count:>8}")
 
 
 @cli.command(name="plan")

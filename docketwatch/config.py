@@ -344,6 +344,13 @@ class AdminConfig(_Section):
     failures_before_alert: int = Field(default=3, ge=1, le=1000)
 
 
+class RetentionConfig(_Section):
+    """How long history is kept (`docketwatch prune`, and daily inside `run`); entries are kept for ever."""
+
+    # Strict: `days = true` must not mean one day.
+    days: int = Field(default=180, ge=1, le=36500, strict=True)
+
+
 class _Document(_Section):
     database: DatabaseConfig = DatabaseConfig()
     http: HttpConfig = HttpConfig()
@@ -356,6 +363,7 @@ class _Document(_Section):
     templates_dir: Path | None = None
     schedule: ScheduleConfig = ScheduleConfig()
     admin: AdminConfig = AdminConfig()
+    retention: RetentionConfig = RetentionConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
 
     @field_validator("timezone")

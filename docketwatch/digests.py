@@ -10,7 +10,7 @@ else, so the three formats can never disagree. Nothing here writes to the store.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from importlib import resources
@@ -89,10 +89,11 @@ def cutoff(schedule: Schedule, last_cutoff: datetime | None, now: datetime, zone
 # -- selection ---------------------------------------------------------------
 
 def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now: datetime, *,
-               until: datetime | None = None, undelivered: bool = False) -> list[tuple[Event, Entry | None]]:
+               until: datetime | None = None, undelivered: bool = False,
+               among: Collection[int] | None = None) -> list[tuple[Event, Entry | None]]:
     """The events of `cases` that `sub` wants, from its start on, oldest first, with their
     entries: those in none of its digests, or (`undelivered`) in none it has delivered
-    (every delivery sent or dropped)."""
+    (every delivery sent or dropped); only those with ids `among`, when given."""
     case_ids = [row.id for c in cases if (row := store.find_case(session, c))]
     taken = select(DigestEvent.event_id).where(DigestEvent.subscription == sub.name)
     if undelivered:
@@ -105,6 +106,8 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now
         query = query.where(Event.created_at >= since)
     if until is not None:
         query = query.where(Event.created_at <= until)
+    if among is not None:
+        query = query.where(Event.id.in_(among))
     return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
 
 

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 ADMIN = "docketwatch-admin"
 # A due digest not attempted for this long, while `run` is alive, means delivery is stuck.
 OUTBOX_STUCK = timedelta(minutes=15)
+# A job's health is read from its latest runs, this many (retention keeps them).
+RUNS_READ = 50
 
 
 def budget_status(session: Session, config: Config) -> dict:
@@ -69,7 +71,7 @@ def feed_status(session: Session, config: Config) -> list[dict]:
     return out
 
 
-def _runs(session: Session, job: plan.PlanRow, limit: int = 50) -> list[CheckRun]:
+def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[CheckRun]:
     """The job's latest runs, newest first (a court feed's runs are those of its first case)."""
     case = job.cases[0]
     return list(session.exec(

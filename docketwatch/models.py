@@ -12,7 +12,7 @@ import hashlib
 import json
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Numeric, Text, UniqueConstraint, case, cast, func, literal
 from sqlmodel import Field, SQLModel
 
 
@@ -86,6 +86,15 @@ class Entry(SQLModel, table=True):
         """Sort key, newest last: filing date, then entry number, then arrival."""
         number = int(self.entry_number) if (self.entry_number or "").isdigit() else -1
         return (self.date_filed or date.min, number, self.id or 0)
+
+    @classmethod
+    def newest_first(cls) -> tuple:
+        """`recency` as ORDER BY terms, newest first, the same on SQLite and PostgreSQL:
+        so the latest entry is one row (LIMIT 1), not a case's whole docket. An entry
+        number counts only when it is all digits ("12", not "12a" or "")."""
+        digits = (cls.entry_number != "") & (func.trim(cls.entry_number, "0123456789") == "")
+        number = case((digits, cast(cls.entry_number, Numeric)), else_=literal(-1))
+        return (cls.date_filed.desc().nulls_last(), number.desc(), cls.id.desc())
 
 
 class Event(SQLModel, table=True):

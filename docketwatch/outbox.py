@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -273,8 +273,8 @@ def plan(config: Config, engine: Engine, subs: list[DigestConfig],
     with Session(engine) as session:
         for delivery, digest in due(session, subs, now):
             if digest.id not in out:
-                links = session.exec(select(DigestEvent).where(DigestEvent.digest_id == digest.id)).all()
-                out[digest.id] = (digest, [], len(links))
+                links = session.exec(select(func.count()).select_from(DigestEvent).where(DigestEvent.digest_id == digest.id)).one()
+                out[digest.id] = (digest, [], links)
             out[digest.id][1].append(delivery.recipient or f"each recipient of {digest.subscription!r}")
         planned = [(p[0], sub.recipients, len(p[1])) for sub in subs if (p := plan_new(session, config, sub, now))]
     return [*out.values(), *planned]

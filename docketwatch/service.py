@@ -3,7 +3,8 @@
 Jobs: one poll job per row of the plan (a CourtListener case, or a court RSS feed),
 one digest job per subscription (immediate ones are also woken after every poll, so
 an immediate digest goes out within one poll cycle), an outbox job that retries
-digests waiting for another attempt, and the lock's heartbeat.
+digests waiting for another attempt, a prune job (at start, then daily, on the
+delivery thread; see retention.py), and the lock's heartbeat. `--once` prunes last.
 
 Each kind has its own worker thread: polls one at a time (so two polls never spend
 the same request budget at once), deliveries on another (an SMTP server that hangs
@@ -31,11 +32,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from docketwatch import checks, health, lock, outbox, plan
+from docketwatch import checks, health, lock, outbox, plan, retention
 from docketwatch.config import Config, DigestConfig
 from docketwatch.digests import parse_schedule
 from docketwatch.http import HttpClient
-from docketwatch.models import utcnow
+from docketwatch.models import iso, utcnow
 from docketwatch.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ class Service:
             return
         report = outbox.run(self.config, self.engine, subscriptions)
         self._log_digests(report.attempts, report.errors)
+
+    def prune(self) -> None:
+        result = retention.prune(self.engine, self.config, retention.cutoff(self.config))
+        log.info("pruned history from before %s: %s", iso(result.cutoff),
+                 ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in result.counts().items()))
 
     def retry(self) -> None:
         self._log_digests(outbox.deliver(self.config, self.engine, self.subscriptions, utcnow()), [])
@@ -147,6 +153,8 @@ class Service:
                     self.poll(job)
                 if not self.stopping.is_set():
                     self.digest(self.subscriptions)
+                if not self.stopping.is_set():
+                    self.prune()
             except StoreError as e:
                 failure.append(e)
 
@@ -183,6 +191,8 @@ class Service:
                               executor="delivery")
         scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds()),
                           args=["outbox", self.retry], id="outbox", executor="delivery")
+        scheduler.add_job(self._job, IntervalTrigger(days=1), args=["prune", self.prune], id="prune",
+                          executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
                           args=["heartbeat", self._beat, held], id="heartbeat", executor="heartbeat")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -23,10 +24,9 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     if row is None:
         return out
     out["courtlistener_id"] = row.courtlistener_id
-    entries = session.exec(select(Entry).where(Entry.case_id == row.id)).all()
-    out["entries"] = len(entries)
-    if entries:
-        out["latest_entry"] = entry_view(max(entries, key=Entry.recency))
+    out["entries"] = session.exec(select(func.count()).select_from(Entry).where(Entry.case_id == row.id)).one()
+    latest = session.exec(select(Entry).where(Entry.case_id == row.id).order_by(*Entry.newest_first()).limit(1)).first()
+    out["latest_entry"] = entry_view(latest) if latest else None
     last, success, failed = (store.last_run(session, row.id, ok=ok) for ok in (None, True, False))
     out["last_checked"] = iso(last.started_at) if last else None
     out["last_success"] = iso(success.started_at) if success else None
