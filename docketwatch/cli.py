@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlmodel import Session
 
-from docketwatch import (__version__, checks, config as config_mod, digests, health, imports, lock, outbox, parsers,
+from docketwatch import (__version__, checks, config as config_mod, digests, imports, lock, outbox, parsers,
                          plan, redact, render, service, status as status_mod, store)
 from docketwatch.checks import CaseResult
 from docketwatch.http import HttpError
@@ -184,12 +184,10 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         click.echo("\npoll jobs (last success, failures in a row, next run):")
         for j in report["jobs"]:
             click.echo(f"  {j['job']:<40} {j['last_success'] or 'never':<26} {j['consecutive_failures']:>3}  {j['next_run']}")
-    for src in report["sources"]:
+    for record in report["sources"]:
         click.echo()
-        if src["source"] == "pacer_rss":
-            _print_feed(src)
-        else:
-            _print_budget(src)
+        for line in cfg.source_plugins[record["source"]].status_lines(record):
+            click.echo(line)
 
 
 @cli.command()
@@ -253,26 +251,6 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
                    f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated")
 
 
-def _print_budget(src: dict) -> None:
-    line = f"{src['source']}: {src['mode']} mode, {src['requests_24h']} API requests in the last 24 h"
-    if src["mode"] == "api":
-        line += (f" of {src['daily_request_budget']}; `docketwatch run` plans {src['planned_requests_per_day']} "
-                 "a day (`docketwatch plan`)")
-    click.echo(line)
-    if src["budget_limits_freshness"]:
-        click.echo(f"  the request budget is spent: cases are polled through the 30-entry feed until {src['budget_frees_at']}")
-    if src["throttled_until"]:
-        click.echo(f"  throttled by the server until {src['throttled_until']}")
-
-
-def _print_feed(src: dict) -> None:
-    click.echo(f"pacer_rss {src['court']}: {src['url']}, last success {src['last_success'] or 'never'}")
-    if src["complete"] is False:
-        click.echo(f"  this feed carries only some entry types ({src['entry_types']}): it cannot see every filing")
-    elif src["complete"]:
-        click.echo("  this feed carries every entry type")
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
@@ -318,7 +296,7 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
         subs = cfg.subscriptions(name)
     except config_mod.ConfigError as e:
         raise click.UsageError(str(e)) from None
-    if name is None and (admin := health.admin_subscription(cfg)):
+    if name is None and (admin := cfg.admin_subscription):
         subs.append(admin)  # operator alerts wait in the outbox too
     if dry_run:
         planned = outbox.plan(cfg, engine, subs)
@@ -392,10 +370,11 @@ def plan_(obj: _Context, as_json: bool) -> None:
         active = plan.active_cases(session, cfg, utcnow().date())
     rows = plan.make_plan(cfg, active)
     unwatched = [u for case in cfg.cases for u in plan.unwatched(cfg, case)]
+    summaries = [source.plan_summary([r for r in rows if r.source == name])
+                 for name, source in cfg.source_plugins.items()]
     if as_json:
-        click.echo(json.dumps({"daily_request_budget": cfg.sources.courtlistener.daily_request_budget,
-                               "api": bool(cfg.sources.courtlistener.token),
-                               "jobs": [r.as_json() for r in rows], "unwatched": unwatched}, indent=2))
+        click.echo(json.dumps({"jobs": [r.as_json() for r in rows], "unwatched": unwatched,
+                               "sources": [summary for summary, _ in summaries if summary]}, indent=2))
         return
     click.echo(f"{'source':<14} {'case or court':<44} {'every':>7} {'API every':>9} {'req/day':>8} "
                f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
@@ -404,10 +383,11 @@ def plan_(obj: _Context, as_json: bool) -> None:
         click.echo(f"{r.source:<14} {name:<44} {_span(r.interval):>7} {_span(r.api_interval):>9} "
                    f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {_span(r.new_filing_delay):>9} "
                    f"{_span(r.change_delay):>8}")
-    budgeted = sum(r.budgeted_per_day for r in rows)
-    click.echo(f"\nCourtListener API: {budgeted:.0f} of {cfg.sources.courtlistener.daily_request_budget} requests a day "
-               "planned" if cfg.sources.courtlistener.token else
-               "\nCourtListener: no token, so only the free docket feeds (no quota) are read")
+    for _, lines in summaries:
+        if lines:
+            click.echo("")
+        for line in lines:
+            click.echo(line)
     if unwatched:
         click.echo("\nnot watched:")
         for u in unwatched:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
@@ -88,17 +89,21 @@ def words(text: str | None) -> str:
 
 
 def apply(
-    session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False
+    session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False,
+    normalize: Callable[[str], str] = docket_numbers.normalize,
 ) -> DiffResult:
     """Store what `snapshot` shows of `case` and record events; raise SnapshotError
     (having written nothing) when the snapshot must not be trusted.
+
+    `normalize` reads the snapshot's docket number (ValueError: not one) by the rules of
+    the source that fetched it; the default is the federal one of PACER files.
 
     A backfill (an imported docket report) stores entries without entry events: years
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     """
     stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
-    _check(case, snapshot, stored)
+    _check(case, snapshot, stored, normalize)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
     source = snapshot.source
@@ -154,7 +159,7 @@ def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored
     )
 
 
-def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry]) -> None:
+def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry], normalize: Callable[[str], str]) -> None:
     if not snapshot.delta and not snapshot.docket.entries:
         # No entries yet is normal for a new docket; not from a source that showed some.
         seen = sum(snapshot.source in e.sources.split(",") for e in stored.values())
@@ -163,7 +168,10 @@ def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry]) -> None:
                 f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {seen} entries "
                 f"from {snapshot.source} are stored; treated as a failed fetch, nothing was changed"
             )
-    seen = docket_numbers.try_normalize(snapshot.docket.docket_number)
+    try:
+        seen: str | None = normalize(snapshot.docket.docket_number)
+    except ValueError:
+        seen = None
     if seen != case.docket_number:
         pinned = f" (courtlistener_id {case.courtlistener_id})" if case.courtlistener_id else ""
         raise SnapshotError(

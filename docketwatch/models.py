@@ -228,7 +228,7 @@ class HealthAlert(SQLModel, table=True):
     """Operator alerts per poll job: one when it has failed N times in a row, one more
     when it recovers; the row remembers which was sent last."""
 
-    job: str = Field(primary_key=True)  # e.g. "courtlistener:cand:3:23-cv-03417", "pacer_rss:cand"
+    job: str = Field(primary_key=True)  # the poll job's id, as its source plans it (PlanRow.job_id)
     failing: bool = False
     alerted_at: datetime | None = None
     recovered_at: datetime | None = None

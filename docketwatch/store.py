@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlmodel import Session, create_engine, select
 
 from docketwatch import migrations, redact
-from docketwatch.config import CaseConfig
+from docketwatch.settings import CaseConfig
 from docketwatch.models import Case, CheckRun, SourceState, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
