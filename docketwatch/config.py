@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,7 +24,9 @@ from docketwatch import registry
 from docketwatch.settings import (ADMIN_CHANNEL, ADMIN_SUBSCRIPTION, MIN_POLL_INTERVAL, CaseConfig, Config,
                                   ConfigError, DigestConfig, Document, check_secret_refs, describe, is_local,
                                   key_name, read, shown, substitute)
-from docketwatch.sources.base import Source
+
+if TYPE_CHECKING:
+    from docketwatch.sources.base import Source
 
 BUNDLED_CONFIG = "ai-copyright.toml"
 

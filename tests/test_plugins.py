@@ -262,15 +262,16 @@ def test_a_plug_in_checks_its_own_settings_and_case_identity(tmp_path, ccb, on_p
 
 def test_plug_ins_are_imported_only_when_their_name_is_used(tmp_path, ccb):
     """Loading a configuration that uses only the third-party plug-ins imports no built-in
-    one, and importing the command line imports none at all."""
+    one; importing the command line imports none at all, nor any heavy library."""
     site = build_package(tmp_path / "site")
     path = write_config(tmp_path, ccb[0])
     builtins = ["docketwatch.sources.courtlistener", "docketwatch.sources.pacer_rss",
-                "docketwatch.notifiers.email", "docketwatch.notifiers.markdown"]
-    script = (f"import sys, docketwatch.cli\nbefore = [m for m in {builtins!r} if m in sys.modules]\n"
+                "docketwatch.notifiers.email", "docketwatch.notifiers.markdown",
+                "requests", "lxml", "jinja2", "css_inline", "sqlalchemy", "apscheduler"]
+    script = (f"import json, sys, docketwatch.cli\nbefore = [m for m in {builtins!r} if m in sys.modules]\n"
               f"from docketwatch import config\nconfig.load(__import__('pathlib').Path({str(path)!r}))\n"
-              f"print(before, [m for m in {builtins!r} + ['ccbwatch'] if m in sys.modules])")
+              f"print(json.dumps([before, [m for m in {builtins[:4]!r} + ['ccbwatch'] if m in sys.modules]]))")
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[] ['ccbwatch']"
+    assert json.loads(out.stdout) == [[], ["ccbwatch"]]
