@@ -18,6 +18,7 @@ from sqlmodel import Session
 from docketwatch import diff, digests, store
 from docketwatch.store import StoreError
 from docketwatch.settings import CaseConfig, Config
+from docketwatch.events import EventKind
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
@@ -157,7 +158,7 @@ def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exc
         result.errors.append(run.error)
         if _was_ok(session, case, run.source):
             # One event when a source starts failing for a case, not one per failed poll.
-            session.add(Event(case_id=case.id, kind="error", source=run.source, summary=run.error))
+            session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run.source, summary=run.error))
     run.finished_at = utcnow()
     session.add(run)
     session.commit()

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, select
 
 from docketwatch import docket_numbers
+from docketwatch.events import EventKind
 from docketwatch.models import Case, CaseFact, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
 
@@ -112,7 +113,7 @@ def apply(
     if not result.baseline:
         result.gap = snapshot.gap or _window_gap(snapshot, keyed, stored)
     if result.gap:
-        _event(session, case, None, "gap", source, result.gap)
+        _event(session, case, None, EventKind.GAP, source, result.gap)
 
     for key, parsed in keyed:
         entry = stored.get(key)
@@ -126,7 +127,7 @@ def apply(
             result.added += 1
             if not quiet:
                 result.new.append(entry)
-                _event(session, case, entry, "new", source, f"new entry {_label(entry)}")
+                _event(session, case, entry, EventKind.NEW, source, f"new entry {_label(entry)}")
             continue
         what = _merge(entry, parsed, source)
         entry.content_hash = content_hash(entry)
@@ -135,13 +136,14 @@ def apply(
             result.updated += 1
             if not quiet:
                 result.changed.append(EntryChange(entry, what))
-                _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
+                _event(session, case, entry, EventKind.CHANGED, source, f"entry {_label(entry)}: {'; '.join(what)}",
+                       what)
         session.add(entry)
 
     result.empty = not stored
     result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
-        _event(session, case, None, "case", source, change)
+        _event(session, case, None, EventKind.CASE, source, change)
     session.add(case)
     session.flush()
     return result
@@ -262,8 +264,10 @@ def _same_fact(old: object, new: object) -> bool:
     return words(old) == words(new) if isinstance(old, str) and isinstance(new, str) else old == new
 
 
-def _event(session: Session, case: Case, entry: Entry | None, kind: str, source: str, summary: str) -> None:
-    session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source, summary=summary))
+def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, source: str, summary: str,
+           changes: list[str] | None = None) -> None:
+    session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source,
+                      summary=summary, changes=changes))
 
 
 def _label(entry: Entry) -> str:

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.schedule import cutoff
 from docketwatch.settings import CaseConfig, Config, DigestConfig
+from docketwatch.events import EventKind
 from docketwatch.models import (UPGRADED, Case, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc,
                                 utcnow)
 
@@ -214,18 +215,16 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
         new: dict[int, tuple[Entry, Event]] = {}
         changed: dict[int, tuple[Entry, Event, list[str]]] = {}
         for event, entry in (pair for pair in items if pair[0].case_id == case.id):
-            if event.kind == "new" and entry is not None:
+            if event.kind == EventKind.NEW and entry is not None:
                 new[entry.id] = (entry, event)
-            elif event.kind == "changed" and entry is not None:
-                # diff.py writes "entry #599: text filled in"; the digest shows the entry itself.
-                what = event.summary.partition(": ")[2] or event.summary
+            elif event.kind == EventKind.CHANGED and entry is not None:
                 changes = changed.setdefault(entry.id, (entry, event, []))[2]
-                changes.extend(c for c in what.split("; ") if c not in changes)
-            elif event.kind == "case":
+                changes.extend(c for c in event.changes or [] if c not in changes)
+            elif event.kind == EventKind.CASE:
                 section.case_changes.append(event.summary)
-            elif event.kind == "gap":
+            elif event.kind == EventKind.GAP:
                 section.gaps.append(event.summary)
-            elif event.kind == "error":
+            elif event.kind == EventKind.ERROR:
                 section.errors.append(event.summary)
         section.new = [_item(entry, event) for entry, event in _newest_first(new.values())]
         section.changed = [_item(entry, event, changes) for entry, event, changes in _newest_first(changed.values())
@@ -347,7 +346,8 @@ def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
                           date_filed=date.fromisoformat(e["date_filed"]) if e["date_filed"] else None,
                           description=e["text"], url=e["url"])
             items.append((Event(case_id=case_id, entry_id=entry.id, kind=e["event"], source=c["source"],
-                                summary=e.get("change", "")), entry))
+                                summary=e.get("change", ""), changes=[e["change"]] if "change" in e else None),
+                          entry))
         if c.get("gap"):
-            items.append((Event(case_id=case_id, kind="gap", source=c["source"], summary=c["gap"]), None))
+            items.append((Event(case_id=case_id, kind=EventKind.GAP, source=c["source"], summary=c["gap"]), None))
     return cases, items

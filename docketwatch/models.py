@@ -12,7 +12,7 @@ import hashlib
 import json
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -94,9 +94,11 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     entry_id: int | None = Field(default=None, foreign_key="entry.id")
-    kind: str  # new | changed | case | gap | error
+    kind: str  # an events.EventKind
     source: str
-    summary: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(sa_column=Column(Text, nullable=False))  # one line for people and logs
+    # For a "changed" event, what changed ("text filled in", "document now available", ...).
+    changes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

@@ -27,10 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator)
 
 from docketwatch import redact
+from docketwatch.events import EventKind
 from docketwatch.schedule import Schedule, parse_schedule
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-EventKind = Literal["new", "changed", "case", "gap", "error"]
 # Documented defaults (README): a case written without `sources = [...]` is polled by
 # this source, and the operator's alerts (`[admin] to`) go out through this channel.
 DEFAULT_SOURCES = ("courtlistener",)
@@ -168,7 +168,7 @@ class DigestConfig(Section):
     name: str = Field(min_length=1)
     channel: str
     cases: list[str] = ["*"]
-    events: list[EventKind] = ["new", "changed", "case", "gap"]
+    events: list[EventKind] = [EventKind.NEW, EventKind.CHANGED, EventKind.CASE, EventKind.GAP]
     include: list[str] = []
     exclude: list[str] = []
     schedule: Annotated[Schedule, BeforeValidator(_schedule)] = Schedule("immediate")

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 from docketwatch import digests, health, plan, store
 from docketwatch.checks import entry_view
 from docketwatch.settings import CaseConfig, Config
+from docketwatch.events import EventKind
 from docketwatch.models import Entry, Event, iso, utcnow
 
 
@@ -33,7 +34,7 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     if failed:
         out["last_error"], out["last_error_at"] = failed.error, iso(failed.started_at)
     gap = session.exec(
-        select(Event).where(Event.case_id == row.id, Event.kind == "gap").order_by(Event.id.desc()).limit(1)
+        select(Event).where(Event.case_id == row.id, Event.kind == EventKind.GAP).order_by(Event.id.desc()).limit(1)
     ).first()
     out["last_gap"] = {"at": iso(gap.created_at), "source": gap.source, "summary": gap.summary} if gap else None
     out["pending_events"] = digests.pending_count(session, config, case)

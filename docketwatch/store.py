@@ -138,9 +138,7 @@ def case_row(session: Session, case: CaseConfig) -> Case:
 
     The configured name and a pinned CourtListener id always win over stored values.
     """
-    row = session.exec(
-        select(Case).where(Case.court == case.court, Case.docket_number == case.docket_number)
-    ).first()
+    row = find_case(session, case)
     if row is None:
         row = Case(court=case.court, docket_number=case.docket_number, name=case.name)
     row.name = case.name
