@@ -17,11 +17,12 @@ from sqlmodel import Session
 
 from docketwatch import diff, digests, store
 from docketwatch.store import StoreError
-from docketwatch.config import CaseConfig, Config
+from docketwatch.settings import CaseConfig, Config
+from docketwatch.events import EventKind
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
-from docketwatch.sources import REGISTRY, SourceContext
+from docketwatch.sources.base import Source, SourceContext
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def check(
 
 def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceContext,
                  results: dict[int, CaseResult], notify_baseline: bool) -> None:
-    source = REGISTRY[name]()
+    source = ctx.config.source_plugins[name]
     http = ctx.http
     pending = {c.id: c for c in cases}
     mark = (http.requests, http.quota_requests, utcnow())
@@ -102,7 +103,7 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
         for case, outcome in source.fetch(cases, ctx):
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2],
                            requests=http.requests - mark[0], quota_requests=http.quota_requests - mark[1])
-            _store(session, case, outcome, run, results[case.id], notify_baseline)
+            _store(session, source, case, outcome, run, results[case.id], notify_baseline)
             pending.pop(case.id, None)
             mark = (http.requests, http.quota_requests, utcnow())
     except StoreError:
@@ -112,14 +113,16 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
         session.rollback()
         for case in pending.values():
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2])
-            _store(session, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id], False)
+            _store(session, source, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id],
+                   False)
 
 
-def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: CheckRun,
+def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exception, run: CheckRun,
            result: CaseResult, notify_baseline: bool) -> None:
     if isinstance(outcome, Snapshot):
         try:
-            change = diff.apply(session, case, outcome, notify_baseline=notify_baseline)
+            change = diff.apply(session, case, outcome, notify_baseline=notify_baseline,
+                                normalize=source.normalize_docket_number)
             _save_state(session, outcome.state)
         except StoreError:
             raise
@@ -155,7 +158,7 @@ def _store(session: Session, case: Case, outcome: Snapshot | Exception, run: Che
         result.errors.append(run.error)
         if _was_ok(session, case, run.source):
             # One event when a source starts failing for a case, not one per failed poll.
-            session.add(Event(case_id=case.id, kind="error", source=run.source, summary=run.error))
+            session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run.source, summary=run.error))
     run.finished_at = utcnow()
     session.add(run)
     session.commit()

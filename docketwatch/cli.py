@@ -2,6 +2,9 @@
 
 Exit codes: 0 every case checked, 3 some case failed (the others still stored) or a
 database operation failed, 2 usage or configuration error.
+
+Each command imports the core it calls when it runs, so `docketwatch --help` (and
+importing this module) loads neither the database layer nor HTTP, parsing or templates.
 """
 
 from __future__ import annotations
@@ -10,15 +13,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from sqlmodel import Session
 
-from docketwatch import (__version__, checks, config as config_mod, digests, health, imports, lock, outbox, parsers,
-                         plan, redact, render, retention, service, status as status_mod, store)
-from docketwatch.checks import CaseResult
-from docketwatch.http import HttpError
-from docketwatch.models import iso, utcnow
+from docketwatch import __version__
+
+if TYPE_CHECKING:
+    from docketwatch.checks import CaseResult
+    from docketwatch.settings import CaseConfig, Config
 
 EXIT_FAILED = 3
 
@@ -34,8 +37,10 @@ class _Context:
         self.config_path = config_path
         self.log_level = log_level
 
-    def load(self, default_log_level: str = "WARNING") -> config_mod.Config:
+    def load(self, default_log_level: str = "WARNING") -> Config:
         """The configuration; also sets up logging (--log-level, else the file's, else the default)."""
+        from docketwatch import config as config_mod, redact
+
         try:
             cfg = config_mod.load(config_mod.resolve_path(self.config_path))
         except config_mod.ConfigError as e:
@@ -48,10 +53,12 @@ class _Context:
             logging.getLogger("urllib3").setLevel(logging.ERROR)
         return cfg
 
-    def select(self, cfg: config_mod.Config, fragments) -> list[config_mod.CaseConfig]:
+    def select(self, cfg: Config, fragments) -> list[CaseConfig]:
+        from docketwatch.settings import ConfigError
+
         try:
             return cfg.select(fragments)
-        except config_mod.ConfigError as e:
+        except ConfigError as e:
             raise click.UsageError(str(e)) from None
 
 
@@ -61,7 +68,11 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except store.StoreError as e:
+        except Exception as e:
+            from docketwatch.store import StoreError  # imported already, if the command opened a database
+
+            if not isinstance(e, StoreError):
+                raise
             click.echo(f"docketwatch: {e}", err=True)
             sys.exit(e.exit_code)
 
@@ -84,6 +95,8 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> N
 @click.pass_obj
 def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: bool) -> None:
     """Poll CASEs (default: all) now, store, and print what is new and changed."""
+    from docketwatch import checks, store
+
     cfg = obj.load()
     chosen = obj.select(cfg, case)
     results = checks.check(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline)
@@ -143,6 +156,8 @@ def _entry_line(e: dict) -> str:
 @click.pass_obj
 def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health: bool) -> None:
     """Per case: entries stored, latest entry, last check and success, last error, events pending."""
+    from docketwatch import checks, status as status_mod, store
+
     cfg = obj.load()
     chosen = obj.select(cfg, (case,) if case else ())
     engine = store.open_engine(cfg.database.url)
@@ -184,12 +199,10 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         click.echo("\npoll jobs (last success, failures in a row, next run):")
         for j in report["jobs"]:
             click.echo(f"  {j['job']:<40} {j['last_success'] or 'never':<26} {j['consecutive_failures']:>3}  {j['next_run']}")
-    for src in report["sources"]:
+    for record in report["sources"]:
         click.echo()
-        if src["source"] == "pacer_rss":
-            _print_feed(src)
-        else:
-            _print_budget(src)
+        for line in cfg.source_plugins[record["source"]].status_lines(record):
+            click.echo(line)
 
 
 @cli.command()
@@ -198,6 +211,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
 def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
     """Print what docketwatch reads from saved PACER files; stores nothing."""
+    from docketwatch import checks, parsers
+
     failed = False
     for path in paths:
         try:
@@ -239,11 +254,15 @@ def _docket_json(d) -> dict:
 @click.pass_obj
 def import_(obj: _Context, location: str, case: str | None, court: str | None) -> None:
     """Backfill a case from a saved docket report (stored quietly, without "new" events)."""
+    from docketwatch import imports, store
+    from docketwatch.http import HttpError
+    from docketwatch.settings import ConfigError
+
     cfg = obj.load()
     try:
         content = imports.read(location, cfg)
         results = imports.import_report(cfg, store.open_engine(cfg.database.url), content, case=case, court=court)
-    except config_mod.ConfigError as e:
+    except ConfigError as e:
         raise click.UsageError(str(e)) from None
     except (OSError, ValueError, HttpError) as e:
         click.echo(f"{location}: {e}", err=True)
@@ -253,31 +272,15 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
                    f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated")
 
 
-def _print_budget(src: dict) -> None:
-    line = f"{src['source']}: {src['mode']} mode, {src['requests_24h']} API requests in the last 24 h"
-    if src["mode"] == "api":
-        line += (f" of {src['daily_request_budget']}; `docketwatch run` plans {src['planned_requests_per_day']} "
-                 "a day (`docketwatch plan`)")
-    click.echo(line)
-    if src["budget_limits_freshness"]:
-        click.echo(f"  the request budget is spent: cases are polled through the 30-entry feed until {src['budget_frees_at']}")
-    if src["throttled_until"]:
-        click.echo(f"  throttled by the server until {src['throttled_until']}")
-
-
-def _print_feed(src: dict) -> None:
-    click.echo(f"pacer_rss {src['court']}: {src['url']}, last success {src['last_success'] or 'never'}")
-    if src["complete"] is False:
-        click.echo(f"  this feed carries only some entry types ({src['entry_types']}): it cannot see every filing")
-    elif src["complete"]:
-        click.echo("  this feed carries every entry type")
-
-
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def cases(obj: _Context, as_json: bool) -> None:
     """The configured cases with their resolved CourtListener ids."""
+    from sqlmodel import Session
+
+    from docketwatch import store
+
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
         stored = [store.find_case(session, c) for c in cfg.cases]
@@ -303,6 +306,9 @@ def cases(obj: _Context, as_json: bool) -> None:
 @click.pass_obj
 def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, drop_ids: tuple[int, ...]) -> None:
     """Build the digests that are due and deliver them (and earlier ones waiting for a retry)."""
+    from docketwatch import outbox, store
+    from docketwatch.settings import ConfigError
+
     cfg = obj.load()
     engine = store.open_engine(cfg.database.url)
     if drop_ids:
@@ -316,9 +322,9 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
         return
     try:
         subs = cfg.subscriptions(name)
-    except config_mod.ConfigError as e:
+    except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    if name is None and (admin := health.admin_subscription(cfg)):
+    if name is None and (admin := cfg.admin_subscription):
         subs.append(admin)  # operator alerts wait in the outbox too
     if dry_run:
         planned = outbox.plan(cfg, engine, subs)
@@ -354,11 +360,15 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
 
 
 @cli.command()
-@click.option("--format", "fmt", type=click.Choice(list(render.TEMPLATES)), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["html", "txt", "md"]), default="html", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE instead of printing.")
 @click.pass_obj
 def preview(obj: _Context, fmt: str, out: Path | None) -> None:
     """Render a digest of the latest stored events (or of sample entries when there are none)."""
+    from sqlmodel import Session
+
+    from docketwatch import digests, render, store
+
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
         text = render.render(cfg, digests.preview(session, cfg), fmt)
@@ -374,6 +384,8 @@ def preview(obj: _Context, fmt: str, out: Path | None) -> None:
 @click.pass_obj
 def run(obj: _Context, once: bool) -> None:
     """Run the scheduler: poll on the plan's intervals, send digests on their schedules."""
+    from docketwatch import lock, service, store
+
     cfg = obj.load(default_log_level="INFO")
     try:
         service.run(cfg, store.open_engine(cfg.database.url), once=once)
@@ -388,6 +400,9 @@ def run(obj: _Context, once: bool) -> None:
 @click.pass_obj
 def prune(obj: _Context, dry_run: bool, as_json: bool) -> None:
     """Remove history older than [retention] days (check runs, events, delivered digests); keep entries."""
+    from docketwatch import retention, store
+    from docketwatch.models import iso
+
     cfg = obj.load()
     engine = store.open_engine(cfg.database.url)
     result = retention.prune(engine, cfg, retention.cutoff(cfg), dry_run=dry_run)
@@ -406,15 +421,21 @@ def prune(obj: _Context, dry_run: bool, as_json: bool) -> None:
 @click.pass_obj
 def plan_(obj: _Context, as_json: bool) -> None:
     """How often `run` polls each case and feed, what that costs, and how late news can be."""
+    from sqlmodel import Session
+
+    from docketwatch import plan, store
+    from docketwatch.models import utcnow
+
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
         active = plan.active_cases(session, cfg, utcnow().date())
     rows = plan.make_plan(cfg, active)
     unwatched = [u for case in cfg.cases for u in plan.unwatched(cfg, case)]
+    summaries = [source.plan_summary([r for r in rows if r.source == name])
+                 for name, source in cfg.source_plugins.items()]
     if as_json:
-        click.echo(json.dumps({"daily_request_budget": cfg.sources.courtlistener.daily_request_budget,
-                               "api": bool(cfg.sources.courtlistener.token),
-                               "jobs": [r.as_json() for r in rows], "unwatched": unwatched}, indent=2))
+        click.echo(json.dumps({"jobs": [r.as_json() for r in rows], "unwatched": unwatched,
+                               "sources": [summary for summary, _ in summaries if summary]}, indent=2))
         return
     click.echo(f"{'source':<14} {'case or court':<44} {'every':>7} {'API every':>9} {'req/day':>8} "
                f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
@@ -423,10 +444,11 @@ def plan_(obj: _Context, as_json: bool) -> None:
         click.echo(f"{r.source:<14} {name:<44} {_span(r.interval):>7} {_span(r.api_interval):>9} "
                    f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {_span(r.new_filing_delay):>9} "
                    f"{_span(r.change_delay):>8}")
-    budgeted = sum(r.budgeted_per_day for r in rows)
-    click.echo(f"\nCourtListener API: {budgeted:.0f} of {cfg.sources.courtlistener.daily_request_budget} requests a day "
-               "planned" if cfg.sources.courtlistener.token else
-               "\nCourtListener: no token, so only the free docket feeds (no quota) are read")
+    for _, lines in summaries:
+        if lines:
+            click.echo("")
+        for line in lines:
+            click.echo(line)
     if unwatched:
         click.echo("\nnot watched:")
         for u in unwatched:

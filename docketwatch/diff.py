@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
 from docketwatch import docket_numbers
+from docketwatch.events import EventKind
 from docketwatch.models import Case, CaseFact, Entry, Event, utcnow
 from docketwatch.snapshot import ParsedEntry, Snapshot
 
@@ -88,17 +90,21 @@ def words(text: str | None) -> str:
 
 
 def apply(
-    session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False
+    session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False,
+    normalize: Callable[[str], str] = docket_numbers.normalize,
 ) -> DiffResult:
     """Store what `snapshot` shows of `case` and record events; raise SnapshotError
     (having written nothing) when the snapshot must not be trusted.
+
+    `normalize` reads the snapshot's docket number (ValueError: not one) by the rules of
+    the source that fetched it; the default is the federal one of PACER files.
 
     A backfill (an imported docket report) stores entries without entry events: years
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     """
     stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
-    _check(case, snapshot, stored)
+    _check(case, snapshot, stored, normalize)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
     source = snapshot.source
@@ -107,7 +113,7 @@ def apply(
     if not result.baseline:
         result.gap = snapshot.gap or _window_gap(snapshot, keyed, stored)
     if result.gap:
-        _event(session, case, None, "gap", source, result.gap)
+        _event(session, case, None, EventKind.GAP, source, result.gap)
 
     for key, parsed in keyed:
         entry = stored.get(key)
@@ -121,7 +127,7 @@ def apply(
             result.added += 1
             if not quiet:
                 result.new.append(entry)
-                _event(session, case, entry, "new", source, f"new entry {_label(entry)}")
+                _event(session, case, entry, EventKind.NEW, source, f"new entry {_label(entry)}")
             continue
         what = _merge(entry, parsed, source)
         entry.content_hash = content_hash(entry)
@@ -130,13 +136,14 @@ def apply(
             result.updated += 1
             if not quiet:
                 result.changed.append(EntryChange(entry, what))
-                _event(session, case, entry, "changed", source, f"entry {_label(entry)}: {'; '.join(what)}")
+                _event(session, case, entry, EventKind.CHANGED, source, f"entry {_label(entry)}: {'; '.join(what)}",
+                       what)
         session.add(entry)
 
     result.empty = not stored
     result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
-        _event(session, case, None, "case", source, change)
+        _event(session, case, None, EventKind.CASE, source, change)
     session.add(case)
     session.flush()
     return result
@@ -154,7 +161,7 @@ def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored
     )
 
 
-def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry]) -> None:
+def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry], normalize: Callable[[str], str]) -> None:
     if not snapshot.delta and not snapshot.docket.entries:
         # No entries yet is normal for a new docket; not from a source that showed some.
         seen = sum(snapshot.source in e.sources.split(",") for e in stored.values())
@@ -163,7 +170,10 @@ def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry]) -> None:
                 f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {seen} entries "
                 f"from {snapshot.source} are stored; treated as a failed fetch, nothing was changed"
             )
-    seen = docket_numbers.try_normalize(snapshot.docket.docket_number)
+    try:
+        seen: str | None = normalize(snapshot.docket.docket_number)
+    except ValueError:
+        seen = None
     if seen != case.docket_number:
         pinned = f" (courtlistener_id {case.courtlistener_id})" if case.courtlistener_id else ""
         raise SnapshotError(
@@ -254,8 +264,10 @@ def _same_fact(old: object, new: object) -> bool:
     return words(old) == words(new) if isinstance(old, str) and isinstance(new, str) else old == new
 
 
-def _event(session: Session, case: Case, entry: Entry | None, kind: str, source: str, summary: str) -> None:
-    session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source, summary=summary))
+def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, source: str, summary: str,
+           changes: list[str] | None = None) -> None:
+    session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source,
+                      summary=summary, changes=changes))
 
 
 def _label(entry: Entry) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -24,67 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from docketwatch import store
-from docketwatch.config import CaseConfig, Config, DigestConfig, court_ids
+from docketwatch.schedule import cutoff
+from docketwatch.settings import CaseConfig, Config, DigestConfig
+from docketwatch.events import EventKind
 from docketwatch.models import (UPGRADED, Case, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc,
                                 utcnow)
-from docketwatch.health import budget_status, feed_status
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # A case whose last successful check is older than this gets a warning in its digests.
 STALE_AFTER = timedelta(days=2)
 # `preview` shows at most this many stored events (the latest).
 PREVIEW_EVENTS = 50
-
-# -- schedules ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """`immediate`, `daily HH:MM` or `weekly DAY HH:MM` (wall-clock time in the configured zone)."""
-
-    kind: str  # immediate | daily | weekly
-    at: time | None = None
-    weekday: int | None = None  # 0 = Monday
-
-
-def parse_schedule(text: str) -> Schedule:
-    """Read a schedule; ValueError (worded for the configuration) when it is not one."""
-    words = text.lower().split()
-    try:
-        if words == ["immediate"]:
-            return Schedule("immediate")
-        if len(words) == 2 and words[0] == "daily":
-            return Schedule("daily", time.fromisoformat(words[1]))
-        if len(words) == 3 and words[0] == "weekly":
-            day = next(i for i, name in enumerate(WEEKDAYS) if name.startswith(words[1]) and len(words[1]) >= 3)
-            return Schedule("weekly", time.fromisoformat(words[2]), day)
-    except (ValueError, StopIteration):
-        pass
-    raise ValueError('must be "immediate", "daily HH:MM" or "weekly DAY HH:MM" (e.g. "weekly monday 07:30")')
-
-
-def cutoff(schedule: Schedule, last_cutoff: datetime | None, now: datetime, zone: ZoneInfo) -> datetime | None:
-    """Up to when a digest is due at `now`, or None when none is due. Pure: a scheduler
-    can ask without a database.
-
-    Immediate: up to now, always. Daily and weekly: up to the latest scheduled time at
-    or before `now`, unless the subscription's previous digest (`last_cutoff`) already
-    covered it. A digest covers only events created before its cutoff, so events that
-    arrive after 07:00 wait for tomorrow's 07:00 digest even when 07:00 itself sent nothing.
-    """
-    if schedule.kind == "immediate":
-        return now
-    assert schedule.at is not None
-    step = timedelta(days=7 if schedule.kind == "weekly" else 1)
-    day = now.astimezone(zone).date()
-    if schedule.weekday is not None:
-        day -= timedelta(days=(day.weekday() - schedule.weekday) % 7)
-    slot = datetime.combine(day, schedule.at, tzinfo=zone)
-    if slot > now:
-        slot = datetime.combine(day - step, schedule.at, tzinfo=zone)
-    slot = slot.astimezone(timezone.utc)
-    return slot if last_cutoff is None or last_cutoff < slot else None
-
 
 # -- selection ---------------------------------------------------------------
 
@@ -263,23 +212,22 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
     current text; several changes of one entry are shown together.
     """
     sections = []
+    by_identity = {(c.court, c.docket_number): c for c in config.cases}
     for case in cases:
-        section = _section(config, case)
+        section = _section(config, case, by_identity.get((case.court, case.docket_number)))
         new: dict[int, tuple[Entry, Event]] = {}
         changed: dict[int, tuple[Entry, Event, list[str]]] = {}
         for event, entry in (pair for pair in items if pair[0].case_id == case.id):
-            if event.kind == "new" and entry is not None:
+            if event.kind == EventKind.NEW and entry is not None:
                 new[entry.id] = (entry, event)
-            elif event.kind == "changed" and entry is not None:
-                # diff.py writes "entry #599: text filled in"; the digest shows the entry itself.
-                what = event.summary.partition(": ")[2] or event.summary
+            elif event.kind == EventKind.CHANGED and entry is not None:
                 changes = changed.setdefault(entry.id, (entry, event, []))[2]
-                changes.extend(c for c in what.split("; ") if c not in changes)
-            elif event.kind == "case":
+                changes.extend(c for c in event.changes or [] if c not in changes)
+            elif event.kind == EventKind.CASE:
                 section.case_changes.append(event.summary)
-            elif event.kind == "gap":
+            elif event.kind == EventKind.GAP:
                 section.gaps.append(event.summary)
-            elif event.kind == "error":
+            elif event.kind == EventKind.ERROR:
                 section.errors.append(event.summary)
         section.new = [_item(entry, event) for entry, event in _newest_first(new.values())]
         section.changed = [_item(entry, event, changes) for entry, event, changes in _newest_first(changed.values())
@@ -295,9 +243,13 @@ def _newest_first(rows: Iterable[tuple]) -> list[tuple]:
     return sorted(rows, key=lambda row: row[0].recency(), reverse=True)
 
 
-def _section(config: Config, case: Case) -> CaseSection:
-    url = f"{config.sources.courtlistener.base_url}/docket/{case.courtlistener_id}/" if case.courtlistener_id else None
-    return CaseSection(name=case.name, court=case.court, court_name=court_ids().get(case.court, case.court),
+def _section(config: Config, case: Case, configured: CaseConfig | None) -> CaseSection:
+    """The case's facts; its court's name and its link from its sources (from every
+    source in use for a case that is not configured, like preview's samples)."""
+    sources = [config.source_plugins[n] for n in configured.sources] if configured else config.source_plugins.values()
+    court_name = next((name for s in sources if (name := s.court_name(case.court))), case.court)
+    url = next((url for s in sources if (url := s.case_url(case))), None)
+    return CaseSection(name=case.name, court=case.court, court_name=court_name,
                        docket_number=case.docket_number, url=web_link(url))
 
 
@@ -318,7 +270,8 @@ def web_link(url: str | None) -> str | None:
 
 def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig], now: datetime) -> list[str]:
     """What a reader should know about how complete the digest is: stale cases, warnings
-    from the latest polls, court feeds that miss entry types, a spent API budget."""
+    from the latest polls, and what each source says (a feed missing entry types, a spent
+    API budget)."""
     warnings: list[str] = []
     for case in cases:
         row = store.find_case(session, case)
@@ -333,16 +286,9 @@ def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig
                             f"{(now - success).days} days ago; new filings may be missing")
         latest_by_source = [store.last_run(session, row.id, source=s) for s in case.sources]
         warnings += [f"{case.name}: {r.warning}" for r in latest_by_source if r and r.ok and r.warning]
-    feed_courts = {c.court for c in cases if "pacer_rss" in c.sources}
-    for feed in feed_status(session, config):
-        if feed["court"] in feed_courts and feed["complete"] is False:
-            warnings.append(f"The {feed['court']} court's RSS feed carries only these entry types: "
-                            f"{feed['entry_types']}; other filings are not seen until another source polls.")
-    if any("courtlistener" in c.sources for c in cases):
-        budget = budget_status(session, config)
-        if budget["budget_limits_freshness"]:
-            warnings.append("The CourtListener API request budget is spent: cases are polled through the "
-                            f"30-entry feed until {budget['budget_frees_at'] or 'it frees up'}.")
+    for name, source in config.source_plugins.items():
+        if served := [c for c in cases if name in c.sources]:
+            warnings += source.digest_warnings(session, served)
     return list(dict.fromkeys(warnings))
 
 
@@ -362,7 +308,7 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
     """The digest due now for `sub`, or None: nothing due, or nothing to say."""
     last = session.exec(select(func.max(Digest.period_end)).where(Digest.subscription == sub.name)).one()
     last = as_utc(last) if last else None
-    until = cutoff(parse_schedule(sub.schedule), last, now, ZoneInfo(config.timezone))
+    until = cutoff(sub.schedule, last, now, ZoneInfo(config.timezone))
     if until is None:
         return None
     cases = config.subscribed_cases(sub)
@@ -402,8 +348,9 @@ def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
             entry = Entry(id=len(items) + 1, case_id=case_id, key="", content_hash="", entry_number=e["entry_number"],
                           date_filed=date.fromisoformat(e["date_filed"]) if e["date_filed"] else None,
                           description=e["text"], url=e["url"])
-            items.append((Event(case_id=case_id, entry_id=entry.id, kind=e["event"], source="courtlistener",
-                                summary=e.get("change", "")), entry))
+            items.append((Event(case_id=case_id, entry_id=entry.id, kind=e["event"], source=c["source"],
+                                summary=e.get("change", ""), changes=[e["change"]] if "change" in e else None),
+                          entry))
         if c.get("gap"):
-            items.append((Event(case_id=case_id, kind="gap", source="courtlistener", summary=c["gap"]), None))
+            items.append((Event(case_id=case_id, kind=EventKind.GAP, source=c["source"], summary=c["gap"]), None))
     return cases, items

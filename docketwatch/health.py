@@ -8,9 +8,6 @@ the `[admin] to` addresses; without them, or without `[smtp]`, they are only log
 
 from __future__ import annotations
 
-import hashlib
-import html
-import json
 import logging
 from datetime import datetime, timedelta
 
@@ -18,57 +15,15 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from docketwatch import lock, plan, store
-from docketwatch.config import Config, DigestConfig
+from docketwatch import lock, outbox, plan
+from docketwatch.settings import Config
 from docketwatch.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
-from docketwatch.sources.courtlistener import MIN_API_REQUESTS
 
 log = logging.getLogger(__name__)
-ADMIN = "docketwatch-admin"
 # A due digest not attempted for this long, while `run` is alive, means delivery is stuck.
 OUTBOX_STUCK = timedelta(minutes=15)
 # A job's health is read from its latest runs, this many (retention keeps them).
 RUNS_READ = 50
-
-
-def budget_status(session: Session, config: Config) -> dict:
-    """CourtListener API budget: how much is spent, and whether it limits freshness."""
-    settings = config.sources.courtlistener
-    used = store.quota_used(session, "courtlistener")
-    limited = bool(settings.token) and settings.daily_request_budget - used < MIN_API_REQUESTS
-    frees_at = None
-    if limited:
-        since = utcnow() - timedelta(days=1)
-        oldest = session.exec(
-            select(func.min(CheckRun.started_at)).where(
-                CheckRun.source == "courtlistener", CheckRun.quota_requests > 0, CheckRun.started_at >= since)
-        ).one()
-        frees_at = iso(oldest + timedelta(days=1)) if oldest else None
-    throttled = store.source_state(session, "courtlistener").throttled_until
-    return {
-        "source": "courtlistener",
-        "mode": "api" if settings.token else "feed",
-        "requests_24h": used,
-        "daily_request_budget": settings.daily_request_budget,
-        "budget_limits_freshness": limited,
-        "budget_frees_at": frees_at,
-        "throttled_until": iso(throttled) if throttled and as_utc(throttled) > utcnow() else None,
-    }
-
-
-def feed_status(session: Session, config: Config) -> list[dict]:
-    """Court RSS feeds in use: last success, and whether they carry every entry type."""
-    courts = sorted({c.court for c in config.cases if "pacer_rss" in c.sources})
-    out = []
-    for court in courts:
-        last = store.last_court_success(session, "pacer_rss", court)
-        entry_types = store.source_state(session, f"pacer_rss:{court}").entry_types
-        out.append({
-            "source": "pacer_rss", "court": court, "url": config.sources.pacer_rss.feed_url(court),
-            "last_success": iso(last), "entry_types": entry_types,
-            "complete": None if entry_types is None else entry_types.strip().lower() == "all",
-        })
-    return out
 
 
 def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[CheckRun]:
@@ -131,22 +86,6 @@ def _what(digest: Digest, delivery: Delivery) -> str:
             f"to {delivery.recipient or 'each recipient'}")
 
 
-def undelivered(session: Session, config: Config, digest: Digest, delivery: Delivery, now: datetime) -> None:
-    """A delivery has just failed `outbox.max_attempts` times: say so (log at ERROR, and
-    one alert to the operator, stored in `session`; not for alerts themselves)."""
-    from docketwatch.outbox import MAX_BACKOFF  # the outbox calls this: resolve late
-
-    subject = (f"docketwatch: the digest for {digest.subscription!r} was not delivered to "
-               f"{delivery.recipient or 'its recipients'} after {delivery.attempts} attempts")
-    log.error("%s: %s", subject, delivery.last_error)
-    if digest.subscription == ADMIN or (admin := admin_subscription(config)) is None:
-        return
-    text = (f"{subject}.\n\nDigest: {digest.subject}\nLast error: {delivery.last_error}\n\n"
-            f"It is tried again every {MAX_BACKOFF.total_seconds() / 3600:g} hours until it is delivered. "
-            f"`docketwatch digest --retry-failed` tries now; `docketwatch digest --drop {delivery.id}` gives it up.\n")
-    _store_alert(session, config, admin, subject, text, now)
-
-
 def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: datetime,
            now: datetime) -> list[str]:
     """A live `run` whose heartbeat is fresh can still be stuck: a poll that has not
@@ -174,13 +113,6 @@ def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
     ).one()
 
 
-def admin_subscription(config: Config) -> DigestConfig | None:
-    if not config.admin.to or config.smtp is None:
-        return None
-    # No event kinds: it carries only the alerts `observe` stores for it.
-    return DigestConfig(name=ADMIN, channel="email", to=config.admin.to, events=[])
-
-
 def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | None = None) -> None:
     """After a poll: alert once when the job reaches N failures in a row, once on recovery."""
     now = now or utcnow()
@@ -201,22 +133,5 @@ def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | N
             state.failing, state.recovered_at = False, now
             log.warning("%s", subject)
         session.add(state)
-        if admin := admin_subscription(config):
-            _store_alert(session, config, admin, subject, text, now)
+        outbox.alert(session, config, subject, text, now)
         session.commit()
-
-
-def _store_alert(session: Session, config: Config, admin: DigestConfig, subject: str, text: str,
-                 now: datetime) -> None:
-    """An alert in the outbox, a delivery to each `[admin] to` address (not committed)."""
-    from docketwatch.outbox import enqueue  # the outbox uses health: resolve late
-
-    body = {"txt": text, "html": f"<pre>{html.escape(text)}</pre>"}
-    key = hashlib.sha256(f"{subject}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
-    domain = config.smtp.from_address.rpartition("@")[2]
-    digest = Digest(
-        subscription=ADMIN, channel="email", message_id=f"<docketwatch.admin.{key}@{domain}>",
-        content_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
-        subject=subject, body=json.dumps(body), period_start=now, period_end=now, created_at=now,
-    )
-    enqueue(session, digest, admin, now)

@@ -33,7 +33,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from docketwatch import __version__, redact
-from docketwatch.config import HttpConfig
+from docketwatch.settings import HttpConfig
 from docketwatch.models import utcnow
 
 USER_AGENT = f"docketwatch/{__version__} (self-hosted court docket monitor; python-requests)"

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import diff, docket_numbers, parsers, store
-from docketwatch.config import CaseConfig, Config, ConfigError
+from docketwatch.settings import CaseConfig, Config, ConfigError
 from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.snapshot import ParsedDocket, Snapshot
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from datetime import date, datetime, timezone
 
-from sqlalchemy import Column, Numeric, Text, UniqueConstraint, case, cast, func, literal
+from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint, case, cast, func, literal
 from sqlmodel import Field, SQLModel
 
 
@@ -103,9 +103,11 @@ class Event(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
     entry_id: int | None = Field(default=None, foreign_key="entry.id")
-    kind: str  # new | changed | case | gap | error
+    kind: str  # an events.EventKind
     source: str
-    summary: str = Field(sa_column=Column(Text, nullable=False))
+    summary: str = Field(sa_column=Column(Text, nullable=False))  # one line for people and logs
+    # For a "changed" event, what changed ("text filled in", "document now available", ...).
+    changes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -237,7 +239,7 @@ class HealthAlert(SQLModel, table=True):
     """Operator alerts per poll job: one when it has failed N times in a row, one more
     when it recovers; the row remembers which was sent last."""
 
-    job: str = Field(primary_key=True)  # e.g. "courtlistener:cand:3:23-cv-03417", "pacer_rss:cand"
+    job: str = Field(primary_key=True)  # the poll job's id, as its source plans it (PlanRow.job_id)
     failing: bool = False
     alerted_at: datetime | None = None
     recovered_at: datetime | None = None

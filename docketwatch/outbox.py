@@ -29,6 +29,7 @@ an operator drops it (`docketwatch digest --drop ID`).
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import re
@@ -40,10 +41,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from docketwatch import digests, health, redact, render
-from docketwatch.config import Config, DigestConfig
+from docketwatch import digests, redact, registry, render
+from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
 from docketwatch.models import Delivery, Digest, DigestEvent, utcnow
-from docketwatch.notifiers import REGISTRY, DeliveryError
+from docketwatch.notifiers.base import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
                 if outgoing is None:
                     continue
                 digest, event_ids = outgoing
-                enqueue(session, digest, sub, now)
+                enqueue(session, config, digest, sub, now)
                 session.add_all(DigestEvent(digest_id=digest.id, event_id=i, subscription=sub.name) for i in event_ids)
                 session.commit()
                 stored.append(digest)
@@ -108,11 +109,11 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
     return stored, errors
 
 
-def enqueue(session: Session, digest: Digest, sub: DigestConfig, now: datetime) -> None:
+def enqueue(session: Session, config: Config, digest: Digest, sub: DigestConfig, now: datetime) -> None:
     """Add `digest` with a pending delivery to each of `sub`'s recipients (not committed)."""
     session.add(digest)
     session.flush()
-    session.add_all(digest.address(sub.recipients, now))
+    session.add_all(digest.address(config.recipients[sub.name], now))
 
 
 def plan_new(session: Session, config: Config, sub: DigestConfig, now: datetime) -> tuple[Digest, list[int]] | None:
@@ -120,17 +121,48 @@ def plan_new(session: Session, config: Config, sub: DigestConfig, now: datetime)
     drafted = digests.draft(session, config, sub, now)
     if drafted is None:
         return None
-    notifier = REGISTRY[sub.channel]
+    notifier = registry.notifier(sub.channel)
     body = {fmt: render.render(config, drafted.model, fmt) for fmt in notifier.formats}
     subject = render.subject(sub, drafted.model)
-    content = json.dumps({"subject": subject, **body}, sort_keys=True)
-    digest = Digest(
-        subscription=sub.name, channel=sub.channel, message_id=message_id(config, sub, drafted.event_ids),
-        content_hash=hashlib.sha256(content.encode()).hexdigest(), subject=subject,
-        body=json.dumps(body), period_start=drafted.model.period_start, period_end=drafted.model.period_end,
-        created_at=now,
-    )
+    digest = _digest(sub, message_id(config, sub, drafted.event_ids), subject, body, drafted.model.period_start,
+                     drafted.model.period_end, now)
     return digest, drafted.event_ids
+
+
+def _digest(sub: DigestConfig, msg_id: str, subject: str, body: dict[str, str], start: datetime, end: datetime,
+            now: datetime) -> Digest:
+    """The one builder of a Digest row: what a subscription is sent, rendered."""
+    content = json.dumps({"subject": subject, **body}, sort_keys=True)
+    return Digest(subscription=sub.name, channel=sub.channel, message_id=msg_id,
+                  content_hash=hashlib.sha256(content.encode()).hexdigest(), subject=subject, body=json.dumps(body),
+                  period_start=start, period_end=end, created_at=now)
+
+
+def alert(session: Session, config: Config, subject: str, text: str, now: datetime) -> None:
+    """An operator alert in the outbox, a delivery to each `[admin] to` address (not
+    committed); without `[admin] to` and `[smtp]`, only logged (by the caller)."""
+    admin = config.admin_subscription
+    if admin is None:
+        return
+    body = {"txt": text, "html": f"<pre>{html.escape(text)}</pre>"}
+    key = hashlib.sha256(f"{subject}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
+    domain = config.smtp.from_address.rpartition("@")[2] if config.smtp else "docketwatch.invalid"
+    enqueue(session, config, _digest(admin, f"<docketwatch.admin.{key}@{domain}>", subject, body, now, now, now),
+            admin, now)
+
+
+def _undelivered(session: Session, config: Config, digest: Digest, delivery: Delivery, now: datetime) -> None:
+    """A delivery has just failed `outbox.max_attempts` times: say so (log at ERROR, and
+    one alert to the operator, stored in `session`; not for alerts themselves)."""
+    subject = (f"docketwatch: the digest for {digest.subscription!r} was not delivered to "
+               f"{delivery.recipient or 'its recipients'} after {delivery.attempts} attempts")
+    log.error("%s: %s", subject, delivery.last_error)
+    if digest.subscription == ADMIN_SUBSCRIPTION:
+        return
+    text = (f"{subject}.\n\nDigest: {digest.subject}\nLast error: {delivery.last_error}\n\n"
+            f"It is tried again every {MAX_BACKOFF.total_seconds() / 3600:g} hours until it is delivered. "
+            f"`docketwatch digest --retry-failed` tries now; `docketwatch digest --drop {delivery.id}` gives it up.\n")
+    alert(session, config, subject, text, now)
 
 
 def message_id(config: Config, sub: DigestConfig, event_ids: list[int]) -> str:
@@ -162,13 +194,13 @@ def backoff(config: Config, attempts: int) -> timedelta:
 def deliver(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime) -> list[Attempt]:
     """Try every due pending delivery of `subs` once, each on its own."""
     by_name = {s.name: s for s in subs}
-    address_unaddressed(engine, subs)
+    address_unaddressed(config, engine, subs)
     with Session(engine) as session:
         ids = [delivery.id for delivery, _ in due(session, subs, now)]
     return [a for delivery_id in ids if (a := _attempt(config, engine, by_name, delivery_id, now))]
 
 
-def address_unaddressed(engine: Engine, subs: list[DigestConfig]) -> None:
+def address_unaddressed(config: Config, engine: Engine, subs: list[DigestConfig]) -> None:
     """Pending deliveries carried over from before per-recipient delivery (recipient None)
     become one per recipient of their subscription, keeping their state and Message-ID:
     what that release would have sent, so a resend after an old crash still merges."""
@@ -182,7 +214,7 @@ def address_unaddressed(engine: Engine, subs: list[DigestConfig]) -> None:
             session.add_all(Delivery(digest_id=digest.id, recipient=r, message_id=old.message_id,
                                      attempts=old.attempts, next_attempt_at=old.next_attempt_at,
                                      last_error=old.last_error)
-                            for r in by_name[digest.subscription].recipients)
+                            for r in config.recipients[digest.subscription])
             session.delete(old)
         try:
             session.commit()
@@ -207,13 +239,13 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
         digest = session.get(Digest, delivery.digest_id)
         sub = by_name[digest.subscription]
         try:
-            detail = REGISTRY[sub.channel](config, sub).send(digest, delivery)
+            detail = registry.notifier(sub.channel)(config, sub).send(digest, delivery)
         except Exception as e:  # one failing channel or delivery never stops the others
             if not isinstance(e, DeliveryError):
                 log.exception("%s: delivery %s: unexpected delivery error", sub.name, delivery.id)
             delivery.last_error = redact.scrub(str(e) or type(e).__name__)
             if delivery.attempts == config.outbox.max_attempts:
-                health.undelivered(session, config, digest, delivery, now)
+                _undelivered(session, config, digest, delivery, now)
             else:
                 log.warning("%s: delivery %s to %s: %s", sub.name, delivery.id, delivery.recipient,
                             delivery.last_error)
@@ -276,5 +308,5 @@ def plan(config: Config, engine: Engine, subs: list[DigestConfig],
                 links = session.exec(select(func.count()).select_from(DigestEvent).where(DigestEvent.digest_id == digest.id)).one()
                 out[digest.id] = (digest, [], links)
             out[digest.id][1].append(delivery.recipient or f"each recipient of {digest.subscription!r}")
-        planned = [(p[0], sub.recipients, len(p[1])) for sub in subs if (p := plan_new(session, config, sub, now))]
+        planned = [(p[0], config.recipients[sub.name], len(p[1])) for sub in subs if (p := plan_new(session, config, sub, now))]
     return [*out.values(), *planned]

@@ -36,9 +36,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from docketwatch import digests
-from docketwatch.config import Config
 from docketwatch.health import RUNS_READ
 from docketwatch.models import CheckRun, Delivery, Digest, DigestEvent, Event, utcnow
+from docketwatch.settings import Config
 
 # Rows handled per transaction (also under SQLite's oldest limit of 999 bound parameters).
 BATCH = 500

@@ -1,6 +1,6 @@
 """`docketwatch run`: the scheduled service (APScheduler 3).
 
-Jobs: one poll job per row of the plan (a CourtListener case, or a court RSS feed),
+Jobs: one poll job per row of the plan (each source plans its own: a case, a court's feed),
 one digest job per subscription (immediate ones are also woken after every poll, so
 an immediate digest goes out within one poll cycle), an outbox job that retries
 digests waiting for another attempt, a prune job (at start, then daily, on the
@@ -33,8 +33,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import checks, health, lock, outbox, plan, retention
-from docketwatch.config import Config, DigestConfig
-from docketwatch.digests import parse_schedule
+from docketwatch.settings import Config, DigestConfig
 from docketwatch.http import HttpClient
 from docketwatch.models import iso, utcnow
 from docketwatch.store import StoreError
@@ -50,9 +49,9 @@ class Service:
         self.config = config
         self.engine = engine
         self.jobs = self._plan()
-        admin = health.admin_subscription(config)
+        admin = config.admin_subscription
         self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
-        self.immediate = [s for s in self.subscriptions if parse_schedule(s.schedule).kind == "immediate"]
+        self.immediate = [s for s in self.subscriptions if s.schedule.kind == "immediate"]
         self.stopping = threading.Event()
         self.scheduler: BlockingScheduler | None = None
         self._running: set[str] = set()
@@ -273,7 +272,7 @@ def _digest_job_id(sub: DigestConfig) -> str:
 def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigger:
     """Daily and weekly digests at their time; immediate ones also every minute (besides
     after each poll), so events from `docketwatch check` go out too."""
-    schedule = parse_schedule(sub.schedule)
+    schedule = sub.schedule
     if schedule.kind == "immediate":
         return IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds())
     day = "*" if schedule.kind == "daily" else ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[schedule.weekday]

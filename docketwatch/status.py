@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 
 from docketwatch import digests, health, plan, store
 from docketwatch.checks import entry_view
-from docketwatch.config import CaseConfig, Config
+from docketwatch.settings import CaseConfig, Config
+from docketwatch.events import EventKind
 from docketwatch.models import Entry, Event, iso, utcnow
 
 
@@ -33,7 +34,7 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     if failed:
         out["last_error"], out["last_error_at"] = failed.error, iso(failed.started_at)
     gap = session.exec(
-        select(Event).where(Event.case_id == row.id, Event.kind == "gap").order_by(Event.id.desc()).limit(1)
+        select(Event).where(Event.case_id == row.id, Event.kind == EventKind.GAP).order_by(Event.id.desc()).limit(1)
     ).first()
     out["last_gap"] = {"at": iso(gap.created_at), "source": gap.source, "summary": gap.summary} if gap else None
     out["pending_events"] = digests.pending_count(session, config, case)
@@ -44,13 +45,14 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
     with Session(engine) as session:
         jobs = plan.make_plan(config, plan.active_cases(session, config, utcnow().date()))
         job_health = [health.job_health(session, job) for job in jobs]
-        budget = health.budget_status(session, config)
-        budget["planned_requests_per_day"] = round(sum(j.budgeted_per_day for j in jobs))  # see plan.py
+        sources = [record for name, source in config.source_plugins.items()
+                   for record in source.status(session, plan.cases_of(config, name),
+                                               [j for j in jobs if j.source == name])]
         return {
             "jobs": job_health,
             "unhealthy": health.unhealthy(session, config, jobs, job_health),
             "database": engine.url.render_as_string(hide_password=True),
             "cases": [case_status(session, c, config) for c in cases],
             "failed_digests": health.failing_deliveries(session, config),
-            "sources": [budget, *health.feed_status(session, config)],
+            "sources": sources,
         }

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlmodel import Session, create_engine, select
 
 from docketwatch import migrations, redact
-from docketwatch.config import CaseConfig
+from docketwatch.settings import CaseConfig
 from docketwatch.models import Case, CheckRun, SourceState, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
@@ -138,9 +138,7 @@ def case_row(session: Session, case: CaseConfig) -> Case:
 
     The configured name and a pinned CourtListener id always win over stored values.
     """
-    row = session.exec(
-        select(Case).where(Case.court == case.court, Case.docket_number == case.docket_number)
-    ).first()
+    row = find_case(session, case)
     if row is None:
         row = Case(court=case.court, docket_number=case.docket_number, name=case.name)
     row.name = case.name

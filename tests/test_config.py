@@ -71,7 +71,7 @@ def test_environment_values_are_substituted(tmp_path, monkeypatch):
     monkeypatch.setenv("DW_TEST_TOKEN", "tok-123")
     path = write(tmp_path, '[sources.courtlistener]\ntoken = "${DW_TEST_TOKEN}"\n' + GOOD_CASE)
     loaded = config.load(path)
-    assert loaded.sources.courtlistener.token == "tok-123"
+    assert loaded.source_plugins["courtlistener"].settings.token == "tok-123"
     assert loaded.cases[0].docket_number == "3:23-cv-03417"
 
 

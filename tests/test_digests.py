@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from docketwatch import checks, config as config_mod, digests, render, store
+from docketwatch.settings import Config
+from docketwatch import checks, config as config_mod, digests, render, schedule, store
 from tests.conftest import KADREY_ID, run_cli, write_config
 
 UTC = timezone.utc
@@ -54,7 +55,7 @@ def make_config(tmp_path: Path, base_url: str, tables: str, *, top: str = "") ->
     return path
 
 
-def poll(path: Path) -> config_mod.Config:
+def poll(path: Path) -> Config:
     """A real `check` of every configured case, in-process."""
     cfg = config_mod.load(path)
     checks.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
@@ -69,7 +70,7 @@ def two_cases(fake_cl):
     fake_cl.add_docket(ANDERSEN_ID, "cand", "3:23-cv-00201", "Andersen v. Stability AI Ltd.", pacer_case_id="407208")
     fake_cl.add_entry(ANDERSEN_ID, "1", "2023-01-13", "COMPLAINT against Stability AI Ltd.")
 
-    def setup(tmp_path: Path, subscriptions: str, top: str = "") -> config_mod.Config:
+    def setup(tmp_path: Path, subscriptions: str, top: str = "") -> Config:
         path = make_config(tmp_path, fake_cl.base_url, KADREY + ANDERSEN + subscriptions, top=top)
         poll(path)  # baseline: quiet
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief. Signed by Judge Chhabria.")
@@ -81,7 +82,7 @@ def two_cases(fake_cl):
     return setup
 
 
-def drafted(cfg: config_mod.Config, name: str, now: datetime | None = None) -> digests.Draft | None:
+def drafted(cfg: Config, name: str, now: datetime | None = None) -> digests.Draft | None:
     with Session(store.open_engine(cfg.database.url)) as session:
         return digests.draft(session, cfg, cfg.subscriptions(name)[0], now or datetime.now(UTC))
 
@@ -94,35 +95,35 @@ def numbers(model: digests.DigestModel) -> dict[str, list[str | None]]:
 
 def test_immediate_is_always_due_up_to_now():
     now = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
-    assert digests.cutoff(digests.parse_schedule("immediate"), now, now, LA) == now
+    assert schedule.cutoff(schedule.parse_schedule("immediate"), now, now, LA) == now
 
 
 def test_daily_is_due_once_per_day_at_the_local_time_across_daylight_saving():
-    daily = digests.parse_schedule("daily 07:00")
+    daily = schedule.parse_schedule("daily 07:00")
     # 2025-03-09: clocks in Los Angeles jump from PST (UTC-8) to PDT (UTC-7).
     morning = datetime(2025, 3, 9, 14, 0, tzinfo=UTC)  # 07:00 PDT
-    assert digests.cutoff(daily, None, morning + timedelta(minutes=5), LA) == morning
-    assert digests.cutoff(daily, morning, morning + timedelta(hours=5), LA) is None  # already covered
+    assert schedule.cutoff(daily, None, morning + timedelta(minutes=5), LA) == morning
+    assert schedule.cutoff(daily, morning, morning + timedelta(hours=5), LA) is None  # already covered
     before = morning - timedelta(minutes=1)  # 06:59 PDT: the latest slot is yesterday's 07:00 PST
-    assert digests.cutoff(daily, None, before, LA) == datetime(2025, 3, 8, 15, 0, tzinfo=UTC)
-    assert digests.cutoff(daily, datetime(2025, 3, 8, 15, 0, tzinfo=UTC), before, LA) is None
+    assert schedule.cutoff(daily, None, before, LA) == datetime(2025, 3, 8, 15, 0, tzinfo=UTC)
+    assert schedule.cutoff(daily, datetime(2025, 3, 8, 15, 0, tzinfo=UTC), before, LA) is None
 
 
 def test_weekly_is_due_after_the_weekday_and_time():
-    weekly = digests.parse_schedule("weekly Mon 07:30")
+    weekly = schedule.parse_schedule("weekly Mon 07:30")
     monday = datetime(2025, 6, 30, 14, 30, tzinfo=UTC)  # Monday 07:30 PDT
     wednesday = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
-    assert digests.cutoff(weekly, None, wednesday, LA) == monday
-    assert digests.cutoff(weekly, monday, wednesday, LA) is None
-    assert digests.cutoff(weekly, monday, monday + timedelta(days=7), LA) == monday + timedelta(days=7)
-    assert digests.cutoff(weekly, monday, monday + timedelta(days=7) - timedelta(seconds=1), LA) is None
+    assert schedule.cutoff(weekly, None, wednesday, LA) == monday
+    assert schedule.cutoff(weekly, monday, wednesday, LA) is None
+    assert schedule.cutoff(weekly, monday, monday + timedelta(days=7), LA) == monday + timedelta(days=7)
+    assert schedule.cutoff(weekly, monday, monday + timedelta(days=7) - timedelta(seconds=1), LA) is None
 
 
 @pytest.mark.parametrize("text", ["hourly", "daily", "daily 25:00", "weekly 07:00", "weekly someday 07:00",
                                   "weekly mo 07:00"])
 def test_bad_schedules_are_rejected(text):
     with pytest.raises(ValueError, match="immediate"):
-        digests.parse_schedule(text)
+        schedule.parse_schedule(text)
 
 
 def test_daily_digest_waits_for_its_time_and_covers_what_came_before_it(two_cases, tmp_path):

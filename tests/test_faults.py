@@ -41,7 +41,7 @@ import pytest
 from sqlalchemy import text
 
 from docketwatch import checks, config, docket_numbers, store
-from docketwatch.config import HttpConfig
+from docketwatch.settings import HttpConfig
 from tests.fault_servers import (
     FAULTS,
     Court,

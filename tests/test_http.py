@@ -10,7 +10,7 @@ import pytest
 from werkzeug import Response
 
 from docketwatch import __version__
-from docketwatch.config import HttpConfig
+from docketwatch.settings import HttpConfig
 from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled
 
 FAST = HttpConfig(retries=3, backoff=0.001, max_throttle_wait=2)

@@ -18,6 +18,7 @@ from docketwatch import migrations, store
 from docketwatch.models import Case, CheckRun, Delivery, DigestEvent, Entry, Event, SourceState
 
 FIRST_TABLES = ("case", "entry", "event", "checkrun", "sourcestate", "digest", "digestevent")
+LATER_COLUMNS = {"event": {"changes"}}  # added since the first release (see first_release_rows)
 AT = datetime(2025, 7, 3, 16, 5, tzinfo=timezone.utc)
 
 
@@ -41,14 +42,14 @@ def first_release_database(url: str) -> Engine:
                        sources="courtlistener,pacer_rss", first_seen=AT)
         session.add_all([order, notice])
         session.flush()
-        events = [Event(case_id=case.id, entry_id=entry.id, kind="new", source="courtlistener",
-                        summary=entry.description, created_at=AT) for entry in (order, notice)]
-        session.add_all([*events,
-                         CheckRun(case_id=case.id, source="courtlistener", started_at=AT, ok=True, requests=2),
+        new_events = [{"case_id": case.id, "entry_id": entry.id, "kind": "new", "source": "courtlistener",
+                       "summary": entry.description, "created_at": AT} for entry in (order, notice)]
+        session.add_all([CheckRun(case_id=case.id, source="courtlistener", started_at=AT, ok=True, requests=2),
                          SourceState(key="courtlistener:67569326", etag='W/"abc"', watermark="2025-07-03T16:00:00Z")])
         session.commit()
-        event_ids = [event.id for event in events]
-    with engine.begin() as connection:  # the digest as that release's table has it (models.Digest has changed)
+    with engine.begin() as connection:  # events and the digest as that release's tables have them (models changed)
+        event = Table("event", MetaData(), autoload_with=connection)
+        event_ids = [connection.execute(insert(event).values(row)).inserted_primary_key[0] for row in new_events]
         digest = Table("digest", MetaData(), autoload_with=connection)
         digest_id = connection.execute(insert(digest).values(
             subscription="lawyers", channel="email", message_id="<d1@example.org>", content_hash="c3",
@@ -61,8 +62,11 @@ def first_release_database(url: str) -> Engine:
 
 
 def first_release_rows(engine: Engine) -> dict[str, list[tuple]]:
+    """The first release's tables, in the columns the models and that release share."""
     with engine.connect() as connection:
-        return {name: connection.execute(select(table).order_by(*table.primary_key)).all()
+        return {name: connection.execute(
+                    select(*[c for c in table.columns if c.name not in LATER_COLUMNS.get(name, set())])
+                    .order_by(*table.primary_key)).all()
                 for name, table in SQLModel.metadata.tables.items() if name in FIRST_TABLES}
 
 
@@ -90,6 +94,25 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(database_url, mo
     assert revision(again) == migrations.HEAD and first_release_rows(again) == before
     for e in (old, engine, again):
         e.dispose()
+
+
+def test_changed_events_are_carried_forward_with_their_changes_as_a_list(database_url):
+    """Before 0005 a "changed" event said what changed only in its summary; the upgrade
+    reads it from there once, so digests of old events still list the changes."""
+    old = first_release_database(database_url)
+    with old.begin() as connection:
+        event = Table("event", MetaData(), autoload_with=connection)
+        case_id, entry_id = connection.execute(select(event.c.case_id, event.c.entry_id).limit(1)).one()
+        connection.execute(insert(event).values(
+            case_id=case_id, entry_id=entry_id, kind="changed", source="courtlistener",
+            summary="entry #598: text filled in; document now available", created_at=AT))
+    old.dispose()
+    engine = store.open_engine(database_url)
+    with Session(engine) as session:
+        rows = session.scalars(select(Event).order_by(Event.id)).all()
+        assert [(e.kind, e.changes) for e in rows] == [
+            ("new", None), ("new", None), ("changed", ["text filled in", "document now available"])]
+    engine.dispose()
 
 
 def test_models_and_migrations_agree(database_url):

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from docketwatch import config as config_mod, health, notifiers, outbox, store
+from docketwatch import config as config_mod, outbox, registry, store
 from docketwatch.models import Delivery, Digest, DigestEvent, Event
 from docketwatch.notifiers.email import EmailNotifier
 from tests.conftest import KADREY_ID, run_cli, write_config
@@ -75,7 +75,7 @@ def kadrey(fake_cl, tmp_path, smtp_server, database_url):
 def run(path: Path, now: datetime | None = None) -> outbox.RunReport:
     """Every subscription, and the operator alerts when [admin] is set (as `docketwatch digest`)."""
     cfg = config_mod.load(path)
-    admin = health.admin_subscription(cfg)
+    admin = cfg.admin_subscription
     return outbox.run(cfg, store.open_engine(cfg.database.url), list(cfg.digests) + ([admin] if admin else []), now)
 
 
@@ -215,14 +215,15 @@ def crashing_email(when: str) -> type[EmailNotifier]:
 @pytest.mark.parametrize("when", ["before sending", "after acceptance, before bookkeeping"])
 def test_a_crash_loses_no_event_and_a_resend_keeps_the_message_id(kadrey, smtp_server, monkeypatch, when):
     path = kadrey()
-    monkeypatch.setitem(notifiers.REGISTRY, "email", crashing_email(when))
+    real = registry.notifier
+    monkeypatch.setattr(registry, "notifier", lambda name: crashing_email(when) if name == "email" else real(name))
     with pytest.raises(Crash):
         run(path)
     ann, bob = deliveries(path)
     assert (ann.status, ann.attempts, bob.status, bob.attempts) == ("pending", 1, "pending", 0)
     assert len(smtp_server.received) == (0 if when == "before sending" else 1)
 
-    monkeypatch.setitem(notifiers.REGISTRY, "email", EmailNotifier)
+    monkeypatch.setattr(registry, "notifier", real)
     report = run(path)
     assert [a.delivery.recipient for a in report.attempts] == ["bob@example.org"]  # ann waits for the backoff
     report = run(path, later(2))

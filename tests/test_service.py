@@ -145,7 +145,7 @@ def test_plan_covers_every_case_of_the_bundled_watchlist_on_the_free_budget(tmp_
                       .replace("[sources.courtlistener]", f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n\n[sources.courtlistener]'))
     plan = json.loads(run_cli(config, "plan", "--json").stdout)
     jobs = plan["jobs"]
-    assert plan["api"] and plan["daily_request_budget"] == 125
+    assert plan["sources"][0]["api"] and plan["sources"][0]["daily_request_budget"] == 125
     assert len(jobs) == 22 and all(j["api_interval_seconds"] for j in jobs)  # every case covered
     assert sum(j["budgeted_per_day"] for j in jobs) <= 125
     assert all(j["new_filing_delay_seconds"] == 3600 for j in jobs)

@@ -1,13 +1,2 @@
-"""Where digests go. A new channel is one module implementing `Notifier`, registered
-here under the name users write in `channel = "..."`."""
-
-from docketwatch.notifiers.base import DeliveryError, Notifier
-from docketwatch.notifiers.email import EmailNotifier
-from docketwatch.notifiers.markdown import MarkdownNotifier
-
-REGISTRY: dict[str, type[Notifier]] = {
-    EmailNotifier.channel: EmailNotifier,
-    MarkdownNotifier.channel: MarkdownNotifier,
-}
-
-__all__ = ["REGISTRY", "DeliveryError", "Notifier"]
+"""Where digests go: `base` holds the interface every channel implements; the built-in
+channels live beside it and are registered by entry point like any other."""

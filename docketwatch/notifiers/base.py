@@ -5,14 +5,18 @@ recipient and the Message-ID) and either delivers it or raises DeliveryError. It
 only once delivery is certain (the SMTP server accepted the message, the file is in
 place): the outbox records the delivery as sent only after that, so "seen" and
 "delivered" stay separate.
+
+A channel owns its settings: the keys of a `[[digests]]` table other than the core ones
+(`to` for email, `dir` for Markdown), checked by its `Settings` model, from which it
+names the recipients of each digest.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-from docketwatch.config import Config, DigestConfig
 from docketwatch.models import Delivery, Digest
+from docketwatch.settings import Config, DigestConfig, Section
 
 
 class DeliveryError(Exception):
@@ -24,10 +28,23 @@ class Notifier(ABC):
     channel: str
     #: The rendered formats the channel sends ("txt", "html", "md"); only these are stored.
     formats: tuple[str, ...]
+    #: The model of its keys in a `[[digests]]` table.
+    Settings: type[Section]
 
     def __init__(self, config: Config, subscription: DigestConfig):
         self.config = config
         self.subscription = subscription
+        self.settings = config.channel_settings[subscription.name]
+
+    @classmethod
+    @abstractmethod
+    def recipients(cls, settings: Section) -> list[str]:
+        """Where each delivery of a digest goes (one delivery per item)."""
+
+    @classmethod
+    def check(cls, config: Config, settings: Section) -> str | None:
+        """What else the channel needs from the configuration, when it is missing."""
+        return None
 
     @abstractmethod
     def send(self, digest: Digest, delivery: Delivery) -> str:

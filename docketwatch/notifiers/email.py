@@ -15,9 +15,18 @@ import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from pydantic import Field
+
 from docketwatch import redact
 from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
+from docketwatch.settings import Config, EmailAddress, Section
+
+
+class EmailSettings(Section):
+    """`to`: the addresses, one delivery each."""
+
+    to: list[EmailAddress] = Field(min_length=1)
 
 
 def header(value: str) -> str:
@@ -28,6 +37,15 @@ def header(value: str) -> str:
 class EmailNotifier(Notifier):
     channel = "email"
     formats = ("txt", "html")
+    Settings = EmailSettings
+
+    @classmethod
+    def recipients(cls, settings: EmailSettings) -> list[str]:
+        return list(settings.to)
+
+    @classmethod
+    def check(cls, config: Config, settings: EmailSettings) -> str | None:
+        return "sends email, but there is no [smtp] section" if config.smtp is None else None
 
     def message(self, digest: Digest, delivery: Delivery) -> EmailMessage:
         parts = digest.rendered()

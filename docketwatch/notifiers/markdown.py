@@ -15,11 +15,23 @@ from zoneinfo import ZoneInfo
 
 from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
+from docketwatch.settings import Section
+
+
+class MarkdownSettings(Section):
+    """`dir`: the folder the files go to (relative to the configuration file's)."""
+
+    dir: Path
 
 
 class MarkdownNotifier(Notifier):
     channel = "markdown"
     formats = ("md",)
+    Settings = MarkdownSettings
+
+    @classmethod
+    def recipients(cls, settings: MarkdownSettings) -> list[str]:
+        return [str(settings.dir)]
 
     def path(self, digest: Digest, delivery: Delivery) -> Path:
         local = as_utc(digest.period_end).astimezone(ZoneInfo(self.config.timezone))

@@ -1,4 +1,4 @@
-"""The one interface every source implements.
+"""The one interface every source implements: what a source fetches and what it knows.
 
 A source turns watched cases into snapshots. It is handed all cases it serves at
 once, because some sources answer many cases with one request (a PACER court feed);
@@ -6,6 +6,12 @@ it yields, per case, either a Snapshot or the exception that explains the failur
 so one failing case never stops the others. Sources read state from the session but
 never write: what they need next time travels in `Snapshot.state` and is stored with
 the entries.
+
+Besides fetching, a source owns its knowledge, so the core names no source: its
+settings (`[sources.NAME]`, checked by its `Settings` model), which courts and docket
+numbers it understands, the poll jobs it needs (the planner asks it), what it cannot
+see, its status lines and the warnings it adds to digests. Every method but `fetch`
+has a default that suits a simple source polled once per case.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from docketwatch.config import Config
 from docketwatch.http import HttpClient
 from docketwatch.models import Case
+from docketwatch.plan import DAY, PlanRow
+from docketwatch.settings import CaseConfig, Config, Section
 from docketwatch.snapshot import Snapshot
 
 
@@ -33,9 +40,78 @@ class SourceContext:
     api_intervals: dict[tuple[str, str], timedelta] = field(default_factory=dict)
 
 
+class NoSettings(Section):
+    """A source without settings: its section, if any, must be empty."""
+
+
 class Source(ABC):
-    #: The name used in configuration (`sources = [...]`), check runs and events.
+    #: The name used in configuration (`sources = [...]`, `[sources.NAME]`), check runs and events.
     name: str
+    #: The model of `[sources.NAME]`; an absent section means its defaults.
+    Settings: type[Section] = NoSettings
+    #: Whether it sees changes to entries it showed before (not only new filings).
+    watches_changes: bool = True
+
+    def __init__(self, settings: Section):
+        self.settings = settings
+
+    # -- case identity -----------------------------------------------------------------
+    def check_court(self, court: str) -> None:
+        """ValueError (worded for the configuration) when the source cannot serve `court`."""
+
+    def normalize_docket_number(self, number: str) -> str:
+        """The one comparable form of a docket number, or ValueError (worded for the
+        configuration) when the source does not understand it."""
+        return " ".join(number.split())
+
+    def court_name(self, court: str) -> str | None:
+        """The court's name as people know it, when the source knows it."""
+        return None
+
+    def case_url(self, case: Case) -> str | None:
+        """A web page of the case, for digests."""
+        return None
+
+    # -- planning ------------------------------------------------------------------------
+    def servers(self, case: CaseConfig) -> list[str]:
+        """The URLs polled for `case`: servers off this machine are polled at most once a minute."""
+        return []
+
+    def jobs(self, config: Config, cases: list[CaseConfig], active: set[str]) -> list[PlanRow]:
+        """The poll jobs `run` schedules for `cases` (those of the source), given the labels
+        of the active cases. Default: one job per case at its poll interval."""
+        rows = []
+        for case in cases:
+            interval = config.poll_interval(case)
+            rows.append(PlanRow(
+                job_id=f"{self.name}:{case.court}:{case.docket_number}", source=self.name, court=case.court,
+                case=case.name, cases=[case], interval=interval, api_interval=None, requests_per_day=DAY / interval,
+                budgeted_per_day=0.0, active=case.label in active, new_filing_delay=interval,
+                change_delay=interval if self.watches_changes else None))
+        return rows
+
+    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict, list[str]]:
+        """What `plan` says about the source as a whole: JSON and lines of text."""
+        return {}, []
+
+    def unwatched(self, case: CaseConfig, case_sources: list[Source]) -> list[str]:
+        """What the source cannot see of `case`, polled by `case_sources` (it among them)."""
+        if self.watches_changes or any(s.watches_changes for s in case_sources):
+            return []
+        return ["lists new filings only: changes to entries already seen are not watched"]
+
+    # -- reporting -----------------------------------------------------------------------
+    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict]:
+        """Status records for `status --json` (each with "source": name), for the source's cases and jobs."""
+        return []
+
+    def status_lines(self, record: dict) -> list[str]:
+        """One of its status records as lines of text."""
+        return []
+
+    def digest_warnings(self, session: Session, cases: list[CaseConfig]) -> list[str]:
+        """What a digest of `cases` (those of the source) should say about how complete it is."""
+        return []
 
     @abstractmethod
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:

@@ -6,23 +6,35 @@ the last poll, ordered by date_modified so that a poll cut short by the budget c
 resume exactly where it stopped. When the budget is spent or the API throttles us,
 the feed keeps the case fresh. Only documented query parameters are sent: the API
 answers 400 to anything else.
+
+Planning: the docket feed is free and read at the poll interval. The API, when a token
+is set, is metered: its daily budget (less a reserve for pagination and retries) is
+shared out among the cases, active ones (a filing in the last `active_days`) weighing
+more than dormant ones. Between two API polls of a case its feed is read, so a new
+filing is seen within one poll interval; the API interval bounds how late a change to an
+older entry (text filled in, document now available) is seen. Without the API such
+changes are seen only among the feed's latest entries (`unwatched` says so).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import lxml.html
 from lxml import etree
+from pydantic import Field, field_validator
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from docketwatch import docket_numbers, store
 from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
-from docketwatch.models import Case, CheckRun, as_utc, utcnow
+from docketwatch.models import Case, CheckRun, as_utc, iso, utcnow
+from docketwatch.plan import DAY, PlanRow
+from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
 from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.sources.base import Source, SourceContext
+from docketwatch.sources.federal import FederalIdentity
 
 FEED_WINDOW = 30
 API = "/api/rest/v4"
@@ -31,17 +43,126 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 DOCKET_FIELDS = "id,court_id,docket_number,case_name,pacer_case_id,assigned_to_str,date_terminated"
 # A poll through the API costs at least the docket and one page of entries.
 MIN_API_REQUESTS = 2
+ACTIVE_WEIGHT, DORMANT_WEIGHT = 3, 1
+BUDGET_RESERVE = 0.1  # kept back for extra pages and retries
+
+
+class CourtListenerSettings(Section):
+    """`[sources.courtlistener]`."""
+
+    base_url: HttpUrl = "https://www.courtlistener.com"
+    token: str | None = None
+    daily_request_budget: int = Field(default=125, ge=0, le=10_000_000)
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
 
 
 class CourtListenerError(HttpError):
     """CourtListener answered, but not with what we asked for."""
 
 
-class CourtListenerSource(Source):
+class CourtListenerSource(FederalIdentity, Source):
     name = "courtlistener"
+    Settings = CourtListenerSettings
+    settings: CourtListenerSettings
+
+    def case_url(self, case: Case) -> str | None:
+        return f"{self.settings.base_url}/docket/{case.courtlistener_id}/" if case.courtlistener_id else None
+
+    def servers(self, case: CaseConfig) -> list[str]:
+        return [self.settings.base_url]
+
+    def jobs(self, config: Config, cases: list[CaseConfig], active: set[str]) -> list[PlanRow]:
+        """One job per case; with a token, each case's share of the API budget."""
+        settings = self.settings
+        weights = {c.label: ACTIVE_WEIGHT if c.label in active else DORMANT_WEIGHT for c in cases}
+        api_polls = settings.daily_request_budget * (1 - BUDGET_RESERVE) / MIN_API_REQUESTS if settings.token else 0
+        total_weight = sum(weights.values()) or 1
+        rows = []
+        for case in cases:
+            interval = config.poll_interval(case)
+            api_interval = None
+            budgeted = 0.0
+            if api_polls:
+                share = api_polls * weights[case.label] / total_weight
+                api_interval = max(DAY / share, interval) if share > 0 else None
+                if api_interval:
+                    budgeted = DAY / api_interval * MIN_API_REQUESTS
+            rows.append(PlanRow(
+                job_id=f"{self.name}:{case.court}:{case.docket_number}", source=self.name, court=case.court,
+                case=case.name, cases=[case], interval=interval, api_interval=api_interval,
+                requests_per_day=DAY / interval + budgeted / MIN_API_REQUESTS, budgeted_per_day=budgeted,
+                active=case.label in active, new_filing_delay=interval,
+                # Without the API, only the feed's latest 30 entries show changes.
+                change_delay=api_interval,
+            ))
+        return rows
+
+    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict, list[str]]:
+        settings = self.settings
+        budgeted = sum(r.budgeted_per_day for r in rows)
+        line = (f"CourtListener API: {budgeted:.0f} of {settings.daily_request_budget} requests a day planned"
+                if settings.token else "CourtListener: no token, so only the free docket feeds (no quota) are read")
+        return ({"source": self.name, "api": bool(settings.token),
+                 "daily_request_budget": settings.daily_request_budget}, [line])
+
+    def unwatched(self, case: CaseConfig, case_sources: list[Source]) -> list[str]:
+        if self.settings.token:
+            return []
+        return [f"changes to entries older than the docket feed's latest {FEED_WINDOW} (text filled in or "
+                "edited, document now available) are not watched without an API token "
+                "([sources.courtlistener] token)"]
+
+    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict]:
+        """The API budget: how much is spent, and whether it limits freshness."""
+        settings = self.settings
+        used = store.quota_used(session, self.name)
+        limited = bool(settings.token) and settings.daily_request_budget - used < MIN_API_REQUESTS
+        frees_at = None
+        if limited:
+            since = utcnow() - timedelta(days=1)
+            oldest = session.exec(
+                select(func.min(CheckRun.started_at)).where(
+                    CheckRun.source == self.name, CheckRun.quota_requests > 0, CheckRun.started_at >= since)
+            ).one()
+            frees_at = iso(oldest + timedelta(days=1)) if oldest else None
+        throttled = store.source_state(session, self.name).throttled_until
+        return [{
+            "source": self.name,
+            "mode": "api" if settings.token else "feed",
+            "requests_24h": used,
+            "daily_request_budget": settings.daily_request_budget,
+            "planned_requests_per_day": round(sum(j.budgeted_per_day for j in jobs)),
+            "budget_limits_freshness": limited,
+            "budget_frees_at": frees_at,
+            "throttled_until": iso(throttled) if throttled and as_utc(throttled) > utcnow() else None,
+        }]
+
+    def status_lines(self, record: dict) -> list[str]:
+        line = f"{record['source']}: {record['mode']} mode, {record['requests_24h']} API requests in the last 24 h"
+        if record["mode"] == "api":
+            line += (f" of {record['daily_request_budget']}; `docketwatch run` plans "
+                     f"{record['planned_requests_per_day']} a day (`docketwatch plan`)")
+        lines = [line]
+        if record["budget_limits_freshness"]:
+            lines.append(f"  the request budget is spent: cases are polled through the {FEED_WINDOW}-entry feed "
+                         f"until {record['budget_frees_at']}")
+        if record["throttled_until"]:
+            lines.append(f"  throttled by the server until {record['throttled_until']}")
+        return lines
+
+    def digest_warnings(self, session: Session, cases: list[CaseConfig]) -> list[str]:
+        budget = self.status(session, cases, [])[0]
+        if not budget["budget_limits_freshness"]:
+            return []
+        return ["The CourtListener API request budget is spent: cases are polled through the "
+                f"{FEED_WINDOW}-entry feed until {budget['budget_frees_at'] or 'it frees up'}."]
 
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
-        settings = ctx.config.sources.courtlistener
+        settings = self.settings
         budget = Budget(settings.daily_request_budget, store.quota_used(ctx.session, self.name))
         for case in cases:
             try:
@@ -52,7 +173,7 @@ class CourtListenerSource(Source):
     def _fetch_case(self, case: Case, ctx: SourceContext, budget: Budget) -> Snapshot:
         """The API when there is a token and its turn has come (always, to look up a docket
         whose id is not known yet); else, or when the API cannot be used now, the feed."""
-        settings = ctx.config.sources.courtlistener
+        settings = self.settings
         unused: str | None = None  # why the API was not used although it was wanted
         state: dict[str, dict[str, object]] = {}
         if settings.token and (case.courtlistener_id is None or not _api_polled_recently(case, ctx)):
@@ -63,7 +184,7 @@ class CourtListenerSource(Source):
                 unused = f"the API budget is spent ({budget.used}/{budget.limit} requests in 24 h)"
             else:
                 try:
-                    return _Api(ctx, budget).snapshot(case)
+                    return _Api(ctx, settings, budget).snapshot(case)
                 except Throttled as e:
                     state[self.name] = {"throttled_until": e.until}
                     unused = str(e)
@@ -82,7 +203,7 @@ class CourtListenerSource(Source):
                 f"{case.name!r} has no courtlistener_id, and without an API token the docket cannot "
                 "be looked up: pin courtlistener_id in the configuration or set [sources.courtlistener] token"
             )
-        snapshot = _feed_snapshot(case, ctx)
+        snapshot = _feed_snapshot(case, ctx, settings)
         if unused:
             snapshot.warnings.insert(0, f"{unused}; used the feed")
         snapshot.state.update(state)
@@ -101,7 +222,7 @@ def _api_polled_recently(case: Case, ctx: SourceContext) -> bool:
     return last is not None and utcnow() - as_utc(last) < interval
 
 
-def _feed_snapshot(case: Case, ctx: SourceContext) -> Snapshot:
+def _feed_snapshot(case: Case, ctx: SourceContext, settings: CourtListenerSettings) -> Snapshot:
     """The 30 latest entries from /docket/<id>/feed/, conditionally requested."""
     key = f"courtlistener:feed:{case.courtlistener_id}"
     saved = store.source_state(ctx.session, key)
@@ -110,7 +231,7 @@ def _feed_snapshot(case: Case, ctx: SourceContext) -> Snapshot:
         headers["If-None-Match"] = saved.etag
     if saved.last_modified:
         headers["If-Modified-Since"] = saved.last_modified
-    url = f"{ctx.config.sources.courtlistener.base_url}/docket/{case.courtlistener_id}/feed/"
+    url = f"{settings.base_url}/docket/{case.courtlistener_id}/feed/"
     response = ctx.http.get(url, headers=headers)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
@@ -181,9 +302,9 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
 class _Api:
     """One case's poll through the REST API, spending from the shared budget."""
 
-    def __init__(self, ctx: SourceContext, budget: Budget):
+    def __init__(self, ctx: SourceContext, settings: CourtListenerSettings, budget: Budget):
         self.ctx = ctx
-        self.settings = ctx.config.sources.courtlistener
+        self.settings = settings
         self.budget = budget
 
     def get(self, url: str, params: dict[str, str] | None = None) -> dict:

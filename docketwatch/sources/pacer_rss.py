@@ -11,26 +11,129 @@ feed whose bytes have not changed is not parsed again.
 from __future__ import annotations
 
 import hashlib
+import string
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Annotated
 
+from pydantic import AfterValidator, Field, field_validator
 from sqlmodel import Session
 
 from docketwatch import docket_numbers, parsers, store
 from docketwatch.http import HttpError, describe_status
-from docketwatch.models import Case, as_utc, utcnow
+from docketwatch.models import Case, as_utc, iso, utcnow
+from docketwatch.plan import DAY, PlanRow
+from docketwatch.settings import CaseConfig, Config, HttpUrl, Section, check_http_url
 from docketwatch.snapshot import ParsedDocket, Snapshot
 from docketwatch.sources.base import Source, SourceContext
+from docketwatch.sources.federal import FederalIdentity, court_ids
 
+APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
+
+
+def _court_template(value: str) -> str:
+    """A URL template whose only placeholder is {court}; checked by filling in a sample court."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(value)
+                  if name is not None]
+    except ValueError:
+        fields = None
+    if not fields or any(f != ("court", "", None) for f in fields):
+        raise ValueError("must be a URL with {court} where the court id goes, and no other {placeholder} "
+                         "(write {{ or }} for a literal brace)")
+    check_http_url(value.format(court="cand"))
+    return value
+
+
+CourtTemplate = Annotated[str, AfterValidator(_court_template)]
+
+
+class PacerRssSettings(Section):
+    """`[sources.pacer_rss]`: court RSS feeds. `courts` maps a court id to its feed URL where it differs."""
+
+    url_template: CourtTemplate = "https://ecf.{court}.uscourts.gov/cgi-bin/rss_outside.pl"
+    appellate_url_template: CourtTemplate = (
+        "https://ecf.{court}.uscourts.gov/n/beam/servlet/TransportRoom?servlet=RSSGenerator")
+    courts: dict[str, HttpUrl] = {"nyed": "https://ecf.nyed.uscourts.gov/cgi-bin/readyDockets.pl"}
+    # How far back a feed reaches; a longer outage means items may have been missed.
+    window_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+
+    @field_validator("courts")
+    @classmethod
+    def _known_courts(cls, v: dict[str, str]) -> dict[str, str]:
+        if unknown := [c for c in v if c not in court_ids()]:
+            raise ValueError(f"{', '.join(map(repr, unknown))} is not a CourtListener court id (examples: cand, nysd)")
+        return v
+
+    def feed_url(self, court: str) -> str:
+        if court in self.courts:
+            return self.courts[court]
+        template = self.appellate_url_template if court in APPELLATE_COURTS else self.url_template
+        return template.format(court=court)
 
 
 class PacerRssError(HttpError):
     """The court's feed could not be used."""
 
 
-class PacerRssSource(Source):
+class PacerRssSource(FederalIdentity, Source):
     name = "pacer_rss"
+    Settings = PacerRssSettings
+    settings: PacerRssSettings
+    watches_changes = False  # a feed lists new filings only
+
+    def servers(self, case: CaseConfig) -> list[str]:
+        return [self.settings.feed_url(case.court)]
+
+    def jobs(self, config: Config, cases: list[CaseConfig], active: set[str]) -> list[PlanRow]:
+        """One job per court: its feed serves every watched case there."""
+        feeds: dict[str, list[CaseConfig]] = {}
+        for case in cases:
+            feeds.setdefault(case.court, []).append(case)
+        window = timedelta(hours=self.settings.window_hours)
+        rows = []
+        for court, court_cases in sorted(feeds.items()):
+            interval = min(config.poll_interval(c) for c in court_cases)
+            rows.append(PlanRow(
+                job_id=f"{self.name}:{court}", source=self.name, court=court, case=None, cases=court_cases,
+                interval=interval, api_interval=None, requests_per_day=DAY / interval, budgeted_per_day=0.0,
+                active=None, new_filing_delay=min(interval, window), change_delay=None,
+            ))
+        return rows
+
+    def unwatched(self, case: CaseConfig, case_sources: list[Source]) -> list[str]:
+        if any(s.watches_changes for s in case_sources):
+            return []
+        return ["the court's RSS feed lists new filings only: changes to entries already seen are not watched "
+                '(add "courtlistener" to the case\'s sources)']
+
+    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict]:
+        """Court feeds in use: last success, and whether they carry every entry type."""
+        out = []
+        for court in sorted({c.court for c in cases}):
+            last = store.last_court_success(session, self.name, court)
+            entry_types = store.source_state(session, f"{self.name}:{court}").entry_types
+            out.append({
+                "source": self.name, "court": court, "url": self.settings.feed_url(court),
+                "last_success": iso(last), "entry_types": entry_types,
+                "complete": None if entry_types is None else entry_types.strip().lower() == "all",
+            })
+        return out
+
+    def status_lines(self, record: dict) -> list[str]:
+        lines = [f"{self.name} {record['court']}: {record['url']}, last success {record['last_success'] or 'never'}"]
+        if record["complete"] is False:
+            lines.append(f"  this feed carries only some entry types ({record['entry_types']}): "
+                         "it cannot see every filing")
+        elif record["complete"]:
+            lines.append("  this feed carries every entry type")
+        return lines
+
+    def digest_warnings(self, session: Session, cases: list[CaseConfig]) -> list[str]:
+        return [f"The {feed['court']} court's RSS feed carries only these entry types: {feed['entry_types']}; "
+                "other filings are not seen until another source polls."
+                for feed in self.status(session, cases, []) if feed["complete"] is False]
 
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
         by_court: dict[str, list[Case]] = defaultdict(list)
@@ -46,7 +149,7 @@ class PacerRssSource(Source):
             yield from snapshots
 
     def _court(self, court: str, cases: list[Case], ctx: SourceContext) -> list[tuple[Case, Snapshot]]:
-        settings = ctx.config.sources.pacer_rss
+        settings = self.settings
         key = f"pacer_rss:{court}"
         saved = store.source_state(ctx.session, key)
         url = settings.feed_url(court)

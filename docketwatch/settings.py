@@ -1,0 +1,451 @@
+"""Settings: the TOML file checked by pydantic, core sections only.
+
+The bottom layer: it names no source or channel. A plug-in's part of the file (a
+`[sources.NAME]` section, a `[[digests]]` table's channel keys) is kept raw here and
+checked by the plug-in's own model in `config.load` (the bootstrap), which also resolves
+source and channel names against the registry.
+
+`${NAME}` in any string value is read from the environment, so secrets (tokens, SMTP
+passwords) never have to be written into the file. Every problem is a ConfigError: one
+line naming the file, the key and the value as written (a `${NAME}` reference, never the
+secret it stands for).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator)
+
+from docketwatch import redact
+from docketwatch.events import EventKind
+from docketwatch.schedule import Schedule, parse_schedule
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Documented defaults (README): a case written without `sources = [...]` is polled by
+# this source, and the operator's alerts (`[admin] to`) go out through this channel.
+DEFAULT_SOURCES = ("courtlistener",)
+ADMIN_CHANNEL = "email"
+ADMIN_SUBSCRIPTION = "docketwatch-admin"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and what to do."""
+
+
+class Section(BaseModel):
+    """A table of the file: unknown keys are errors; inf and nan pass `gt=0`-style bounds,
+    and no setting means either."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def check_http_url(value: str) -> str:
+    """An http(s) URL with a host, or ValueError."""
+    try:
+        parts = urlsplit(value)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("must be an http:// or https:// URL, like https://example.org")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
+
+# Addresses are one per list item: no spaces, commas, angle brackets or line breaks.
+_EMAIL = re.compile(r"[^@\s<>,;:()\[\]\"]+@[^@\s<>,;:()\[\]\"]+")
+
+
+def _email(value: str) -> str:
+    if not (_EMAIL.fullmatch(value) and value.isprintable()):
+        raise ValueError("is not an email address (one address per list item, like ann@example.org)")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email)]
+
+
+def default_database_url() -> str:
+    """An SQLite file in the user's data directory (created on first use)."""
+    import platformdirs  # only when no [database] url is given
+
+    return f"sqlite:///{Path(platformdirs.user_data_dir('docketwatch')) / 'docketwatch.db'}"
+
+
+class DatabaseConfig(Section):
+    url: str = Field(default_factory=default_database_url)
+
+
+class HttpConfig(Section):
+    # Seconds per attempt in all: connecting, the headers and the whole body.
+    timeout: float = Field(default=60.0, gt=0, le=3600)
+    # A larger response is an error, whatever its Content-Length says.
+    max_response_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, le=1024**3)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: float = Field(default=1.0, ge=0, le=600)
+    # A 429 asking for a longer wait fails the poll and is remembered instead.
+    max_throttle_wait: float = Field(default=30.0, ge=0, le=3600)
+
+
+MAX_DURATION = timedelta(days=365)
+# Public servers are polled at most once a minute.
+MIN_POLL_INTERVAL = timedelta(seconds=60)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> timedelta:
+    """'90s', '30m', '2h', '1d' (or plain seconds) as a timedelta, from 0 to 365 days."""
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value)):
+        seconds = float(m[1]) * _UNITS[m[2]]
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValueError("is not a duration; write it like 90s, 30m, 2h or 1d")
+    if not (math.isfinite(seconds) and 0 <= seconds <= MAX_DURATION.total_seconds()):
+        raise ValueError("must be between 0s and 365d")
+    return timedelta(seconds=seconds)
+
+
+def _at_least(minimum: timedelta) -> AfterValidator:
+    def check(value: timedelta) -> timedelta:
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum.total_seconds():g}s")
+        return value
+
+    return AfterValidator(check)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# The 60 s floor for public servers needs the sources' servers: checked by the bootstrap.
+PollInterval = Annotated[timedelta, BeforeValidator(_duration), _at_least(timedelta(seconds=1))]
+
+
+class CaseConfig(Section):
+    """A watched case. Its court and docket number are checked and the number normalized
+    by its sources (their case-identity rules) in the bootstrap."""
+
+    name: str = Field(min_length=1)
+    court: str = Field(min_length=1)
+    docket_number: str = Field(min_length=1)
+    # CourtListener's docket ids are far below 2**31, the database column's limit.
+    courtlistener_id: int | None = Field(default=None, gt=0, lt=2**31)
+    sources: list[str] = list(DEFAULT_SOURCES)
+    poll_interval: PollInterval | None = None  # default: [schedule] interval
+
+    @field_validator("name")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        if not v.isprintable():  # it goes into mail headers (Subject) and one-line logs
+            raise ValueError("must be one line of text, without line breaks or control characters")
+        return v
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.court} {self.docket_number})"
+
+
+def _schedule(value: Any) -> Any:
+    return parse_schedule(value) if isinstance(value, str) else value
+
+
+class DigestConfig(Section):
+    """A subscription: which events of which cases go where, and when. The channel's own
+    keys (`to`, `dir`, ...) are kept raw here and checked by the channel's model."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
+
+    name: str = Field(min_length=1)
+    channel: str
+    cases: list[str] = ["*"]
+    events: list[EventKind] = [EventKind.NEW, EventKind.CHANGED, EventKind.CASE, EventKind.GAP]
+    include: list[str] = []
+    exclude: list[str] = []
+    schedule: Annotated[Schedule, BeforeValidator(_schedule)] = Schedule("immediate")
+    subject: str | None = None
+    # A new subscription gets the events from when it is first seen, plus this many days before.
+    backfill_days: int = Field(default=0, ge=0, le=3650)
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @property
+    def channel_keys(self) -> dict[str, Any]:
+        """The keys of the table that belong to its channel."""
+        return dict(self.model_extra or {})
+
+
+class SmtpConfig(Section):
+    """The mail server email goes through. The password comes from the environment."""
+
+    host: str = Field(min_length=1)
+    port: int | None = Field(default=None, gt=0, lt=65536)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_address: EmailAddress = Field(alias="from")
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "none": 25}[self.security]
+
+
+class OutboxConfig(Section):
+    """How often a digest that could not be delivered is tried again, and how long to wait."""
+
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    # Seconds before the second attempt; each further wait doubles.
+    retry_backoff: float = Field(default=300.0, ge=0, le=86400)
+
+
+class ScheduleConfig(Section):
+    """`docketwatch run`: how often jobs run. Metered APIs are shared out by `docketwatch
+    plan`; free feeds are read every `interval`."""
+
+    interval: PollInterval = timedelta(hours=1)
+    jitter: Duration = timedelta(seconds=60)
+    # APScheduler skips a job that starts later than this; 0 would skip every one.
+    misfire_grace: Annotated[Duration, _at_least(timedelta(seconds=1))] = timedelta(minutes=10)
+    # A case with a filing in the last active_days gets a bigger share of an API budget.
+    active_days: int = Field(default=30, ge=1, le=3650)
+
+
+class AdminConfig(Section):
+    """Who hears about a source that keeps failing (email, through [smtp])."""
+
+    to: list[EmailAddress] = []
+    failures_before_alert: int = Field(default=3, ge=1, le=1000)
+
+
+class RetentionConfig(Section):
+    """How long history is kept (`docketwatch prune`, and daily inside `run`); entries are kept for ever."""
+
+    # Strict: `days = true` must not mean one day.
+    days: int = Field(default=180, ge=1, le=36500, strict=True)
+
+
+class Document(Section):
+    """The whole file as pydantic checks it; `sources` holds each plug-in's raw section."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    http: HttpConfig = HttpConfig()
+    sources: dict[str, dict[str, Any]] = {}
+    cases: list[CaseConfig] = []
+    digests: list[DigestConfig] = []
+    smtp: SmtpConfig | None = None
+    outbox: OutboxConfig = OutboxConfig()
+    timezone: str = "UTC"
+    templates_dir: Path | None = None
+    schedule: ScheduleConfig = ScheduleConfig()
+    admin: AdminConfig = AdminConfig()
+    retention: RetentionConfig = RetentionConfig()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone (examples: UTC, America/Los_Angeles)") from None
+        return v
+
+
+class Config(Document):
+    """A checked configuration (built by `config.load`): the file's settings, where it came
+    from, each used source's settings (its own model) and each subscription's channel
+    settings and recipients."""
+
+    path: Path
+    source_plugins: dict[str, Any] = {}  # name -> the Source, holding its settings
+    channel_settings: dict[str, Any] = {}  # subscription name -> the channel's settings
+    recipients: dict[str, list[str]] = {}  # subscription name -> where each delivery goes
+    admin_subscription: DigestConfig | None = None
+
+    def select(self, fragments: tuple[str, ...] | list[str]) -> list[CaseConfig]:
+        """The cases matching any fragment (all cases when none given)."""
+        if not fragments:
+            return list(self.cases)
+        chosen = [c for c in self.cases if any(self.case_matches(c, f) for f in fragments)]
+        missing = [f for f in fragments if not any(self.case_matches(c, f) for c in self.cases)]
+        if missing:
+            raise ConfigError(
+                f"{self.path}: no configured case matches {', '.join(map(repr, missing))}; "
+                "`docketwatch cases` lists them"
+            )
+        return chosen
+
+    def case_matches(self, case: CaseConfig, fragment: str) -> bool:
+        """CASE on the command line: a fragment of the name, or the docket number (as one
+        of the case's sources reads it)."""
+        if fragment.lower() in case.name.lower():
+            return True
+        for name in case.sources:
+            try:
+                if self.source_plugins[name].normalize_docket_number(fragment) == case.docket_number:
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def resolve(self, path: Path) -> Path:
+        """A path from the file, relative to the file's folder (absolute paths stay)."""
+        return self.path.parent / path.expanduser()
+
+    def subscriptions(self, name: str | None = None) -> list[DigestConfig]:
+        """The `[[digests]]` named `name` (all when None)."""
+        chosen = [d for d in self.digests if name is None or d.name == name]
+        if not self.digests:
+            raise ConfigError(f"{self.path}: no [[digests]] is configured; add one to send digests")
+        if not chosen:
+            known = ", ".join(repr(d.name) for d in self.digests)
+            raise ConfigError(f"{self.path}: no [[digests]] named {name!r}; configured: {known}")
+        return chosen
+
+    def subscribed_cases(self, digest: DigestConfig) -> list[CaseConfig]:
+        """The configured cases a subscription covers ("*": all of them)."""
+        return self.select([] if "*" in digest.cases else digest.cases)
+
+    def poll_interval(self, case: CaseConfig) -> timedelta:
+        """The case's own poll_interval when set, else [schedule] interval."""
+        return case.poll_interval if case.poll_interval is not None else self.schedule.interval
+
+
+# -- reading the file ----------------------------------------------------------------
+
+
+def read(path: Path) -> dict:
+    """The file's TOML document; ConfigError (naming the file) when it cannot be had."""
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such configuration file; check the path (--config or $DOCKETWATCH_CONFIG)") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder; give the path of the configuration file (a .toml file)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror}); check the path and its permissions") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = content[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+
+
+def check_secret_refs(path: Path, raw: dict) -> None:
+    """The SMTP password must be a ${NAME} reference, never the password itself.
+
+    Checked before substitution, and the message never repeats the value.
+    """
+    smtp = raw.get("smtp")
+    password = smtp.get("password") if isinstance(smtp, dict) else None
+    if password is not None and not (isinstance(password, str) and _ENV_REF.fullmatch(password)):
+        raise ConfigError(
+            f"{path}: smtp.password must name an environment variable, like \"${{SMTP_PASSWORD}}\"; "
+            "do not write the password into the file"
+        )
+
+
+def substitute(value: Any, path: Path, key: tuple = ()) -> Any:
+    """`${NAME}` replaced from the environment; values under secret keys are registered
+    for redaction."""
+    if isinstance(value, dict):
+        return {k: substitute(v, path, (*key, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, path, (*key, i)) for i, v in enumerate(value)]
+    if isinstance(value, str):
+        def lookup(m: re.Match) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                raise ConfigError(
+                    f"{path}: {key_name(key)} = {value!r}: environment variable {name} is not set; "
+                    f"export {name}=... or remove the reference"
+                )
+            if _is_secret(key):
+                redact.register(os.environ[name])
+            return os.environ[name]
+
+        substituted = _ENV_REF.sub(lookup, value)
+        if key == ("database", "url") and substituted != value:
+            redact.register(_url_password(substituted))
+        return substituted
+    return value
+
+
+_SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
+
+
+def _is_secret(key: tuple) -> bool:
+    """A value under a key like `token`, `password` or `secret` is never shown."""
+    return bool(key) and isinstance(key[-1], str) and bool(_SECRET_KEY.search(key[-1]))
+
+
+def _url_password(url: str) -> str | None:
+    """The password in `scheme://user:password@host/...`, for redaction."""
+    userinfo = url.partition("://")[2].rpartition("@")[0]
+    return userinfo.partition(":")[2] or None
+
+
+def key_name(loc: tuple) -> str:
+    """('cases', 2, 'court') -> 'cases[2].court' (counting from 1, as people do)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def shown(raw: dict, loc: tuple) -> str:
+    """The value at `loc` as written in the file (a ${NAME} reference stays one)."""
+    value: Any = raw
+    for part in loc:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return "?"
+    if isinstance(value, str) and _ENV_REF.search(value):
+        return value
+    return repr(value)
+
+
+def describe(raw: dict, err: dict, prefix: tuple = ()) -> str:
+    """One pydantic error as `key = value: what is wrong`, the value as written; `prefix`
+    is where the validated table sits in the file."""
+    loc = (*prefix, *err["loc"])
+    if err["type"] == "extra_forbidden":
+        parent = key_name(loc[:-1]) or "the top level"
+        return f"unknown key {key_name(loc)!r} in {parent}; check its spelling"
+    if err["type"] == "missing":
+        return f"{key_name(loc)} is required"
+    message = err["msg"].removeprefix("Value error, ")
+    return f"{key_name(loc)} = {shown(raw, loc)}: {message}"
+
+
+def is_local(url: str) -> bool:
+    """A URL of this machine (tests, local mirrors): it may be polled more often."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
