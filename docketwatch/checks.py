@@ -16,13 +16,13 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import diff, digests, store
-from docketwatch.store import StoreError
-from docketwatch.settings import CaseConfig, Config
 from docketwatch.events import EventKind
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
+from docketwatch.settings import CaseConfig, Config
 from docketwatch.snapshot import ParsedEntry, Snapshot
 from docketwatch.sources.base import Source, SourceContext
+from docketwatch.store import StoreError
 
 log = logging.getLogger(__name__)
 

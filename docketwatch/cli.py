@@ -39,7 +39,8 @@ class _Context:
 
     def load(self, default_log_level: str = "WARNING") -> Config:
         """The configuration; also sets up logging (--log-level, else the file's, else the default)."""
-        from docketwatch import config as config_mod, redact
+        from docketwatch import config as config_mod
+        from docketwatch import redact
 
         try:
             cfg = config_mod.load(config_mod.resolve_path(self.config_path))
@@ -78,9 +79,11 @@ class _Cli(click.Group):
 
 
 @click.group(cls=_Cli)
-@click.option("--config", "config_path", metavar="PATH", help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
+@click.option("--config", "config_path", metavar="PATH",
+              help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-              help="Log level for stderr (default: the configuration's log_level; else INFO for run, WARNING otherwise).")
+              help="Log level for stderr (default: the configuration's log_level; "
+                   "else INFO for run, WARNING otherwise).")
 @click.version_option(__version__, prog_name="docketwatch")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
@@ -91,7 +94,8 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> N
 @cli.command()
 @click.argument("case", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--notify-baseline", is_flag=True, help="Report a case's first poll as new entries instead of a quiet baseline.")
+@click.option("--notify-baseline", is_flag=True,
+              help="Report a case's first poll as new entries instead of a quiet baseline.")
 @click.pass_obj
 def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: bool) -> None:
     """Poll CASEs (default: all) now, store, and print what is new and changed."""
@@ -152,11 +156,14 @@ def _entry_line(e: dict) -> str:
 @click.argument("case", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--refresh", is_flag=True, help="Poll first.")
-@click.option("--health", is_flag=True, help="Exit 1 unless `docketwatch run` is alive, not stuck, and no source keeps failing (for HEALTHCHECK).")
+@click.option("--health", is_flag=True,
+              help="Exit 1 unless `docketwatch run` is alive, not stuck, and no source keeps failing "
+                   "(for HEALTHCHECK).")
 @click.pass_obj
 def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health: bool) -> None:
     """Per case: entries stored, latest entry, last check and success, last error, events pending."""
-    from docketwatch import checks, status as status_mod, store
+    from docketwatch import checks, store
+    from docketwatch import status as status_mod
 
     cfg = obj.load()
     chosen = obj.select(cfg, (case,) if case else ())
@@ -176,7 +183,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         return
     click.echo(f"database: {report['database']}")
     for s in report["cases"]:
-        click.echo(f"\n{s['name']} ({s['court']} {s['docket_number']})  courtlistener id {s['courtlistener_id'] or '-'}")
+        click.echo(f"\n{s['name']} ({s['court']} {s['docket_number']})  "
+                   f"courtlistener id {s['courtlistener_id'] or '-'}")
         latest = s["latest_entry"]
         click.echo(f"  entries stored  {s['entries']}")
         click.echo(f"  latest entry    {_entry_line(latest).strip() if latest else '-'}")
@@ -184,9 +192,11 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         click.echo(f"  last success    {s['last_success'] or 'never'}")
         if s["last_error"]:
             recovered = s["last_success"] and s["last_success"] > s["last_error_at"]
-            click.echo(f"  last error      {s['last_error_at']}{' (since recovered)' if recovered else ''}: {s['last_error']}")
+            since = " (since recovered)" if recovered else ""
+            click.echo(f"  last error      {s['last_error_at']}{since}: {s['last_error']}")
         if s["last_gap"]:
-            click.echo(f"  last gap        {s['last_gap']['at']} ({s['last_gap']['source']}): {s['last_gap']['summary']}")
+            gap = s["last_gap"]
+            click.echo(f"  last gap        {gap['at']} ({gap['source']}): {gap['summary']}")
         click.echo(f"  pending events  {s['pending_events']}")
         for u in s["unwatched"]:
             click.echo(f"  not watched     {u['source']}: {u['text']}")
@@ -198,7 +208,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
     if report["jobs"]:
         click.echo("\npoll jobs (last success, failures in a row, next run):")
         for j in report["jobs"]:
-            click.echo(f"  {j['job']:<40} {j['last_success'] or 'never':<26} {j['consecutive_failures']:>3}  {j['next_run']}")
+            click.echo(f"  {j['job']:<40} {j['last_success'] or 'never':<26} "
+                       f"{j['consecutive_failures']:>3}  {j['next_run']}")
     for record in report["sources"]:
         click.echo()
         for line in cfg.source_plugins[record["source"]].status_lines(record):
@@ -226,7 +237,8 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
                                    "dockets": [_docket_json(d) for d in parsed.dockets]}))
             continue
         entries = sum(len(d.entries) for d in parsed.dockets)
-        click.echo(f"{path}: {parsed.kind}, court {parsed.court or '?'}, {len(parsed.dockets)} docket(s), {entries} entries")
+        click.echo(f"{path}: {parsed.kind}, court {parsed.court or '?'}, "
+                   f"{len(parsed.dockets)} docket(s), {entries} entries")
         if parsed.entry_types:
             click.echo(f"  feed carries: {parsed.entry_types}")
         for d in parsed.dockets:
@@ -287,7 +299,7 @@ def cases(obj: _Context, as_json: bool) -> None:
     rows = [
         {"name": c.name, "court": c.court, "docket_number": c.docket_number,
          "courtlistener_id": (row.courtlistener_id if row else None) or c.courtlistener_id, "sources": c.sources}
-        for c, row in zip(cfg.cases, stored)
+        for c, row in zip(cfg.cases, stored, strict=True)
     ]
     if as_json:
         click.echo(json.dumps({"config": str(cfg.path), "cases": rows}, indent=2))

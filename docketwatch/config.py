@@ -21,9 +21,23 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from docketwatch import registry
-from docketwatch.settings import (ADMIN_CHANNEL, ADMIN_SUBSCRIPTION, MIN_POLL_INTERVAL, CaseConfig, Config,
-                                  ConfigError, DigestConfig, Document, check_secret_refs, describe, is_local,
-                                  key_name, read, shown, substitute)
+from docketwatch.settings import (
+    ADMIN_CHANNEL,
+    ADMIN_SUBSCRIPTION,
+    MIN_POLL_INTERVAL,
+    CaseConfig,
+    Config,
+    ConfigError,
+    DigestConfig,
+    Document,
+    check_secret_refs,
+    describe,
+    is_local,
+    key_name,
+    read,
+    shown,
+    substitute,
+)
 
 if TYPE_CHECKING:
     from docketwatch.sources.base import Source
@@ -176,7 +190,8 @@ def _check_digests(path: Path, raw: dict, config: Config) -> DigestConfig | None
                 check_subject(subject)
             except ValueError as e:
                 raise ConfigError(f"{path}: {key}.subject = {shown(raw, ('digests', i, 'subject'))}: {e}") from None
-        missing = [j for j, c in enumerate(d.cases) if c != "*" and not any(config.case_matches(case, c) for case in config.cases)]
+        missing = [j for j, c in enumerate(d.cases)
+                   if c != "*" and not any(config.case_matches(case, c) for case in config.cases)]
         if missing:
             raise ConfigError(
                 f"{path}: {key}.cases = {shown(raw, ('digests', i, 'cases'))}: no configured case matches "

@@ -14,9 +14,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
-from zoneinfo import ZoneInfo
-
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -24,11 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from docketwatch import store
+from docketwatch.events import EventKind
+from docketwatch.models import UPGRADED, Case, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc, utcnow
 from docketwatch.schedule import cutoff
 from docketwatch.settings import CaseConfig, Config, DigestConfig
-from docketwatch.events import EventKind
-from docketwatch.models import (UPGRADED, Case, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc,
-                                utcnow)
 
 # A case whose last successful check is older than this gets a warning in its digests.
 STALE_AFTER = timedelta(days=2)

@@ -16,8 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from docketwatch import lock, outbox, plan
-from docketwatch.settings import Config
 from docketwatch.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
+from docketwatch.settings import Config
 
 log = logging.getLogger(__name__)
 # A due digest not attempted for this long, while `run` is alive, means delivery is stuck.

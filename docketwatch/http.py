@@ -33,8 +33,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from docketwatch import __version__, redact
-from docketwatch.settings import HttpConfig
 from docketwatch.models import utcnow
+from docketwatch.settings import HttpConfig
 
 USER_AGENT = f"docketwatch/{__version__} (self-hosted court docket monitor; python-requests)"
 _EXPECTED_IN = re.compile(r"Expected available in (\d+) seconds?")

@@ -14,8 +14,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import diff, docket_numbers, parsers, store
-from docketwatch.settings import CaseConfig, Config, ConfigError
 from docketwatch.http import HttpClient, HttpError, describe_status
+from docketwatch.settings import CaseConfig, Config, ConfigError
 from docketwatch.snapshot import ParsedDocket, Snapshot
 
 
@@ -63,7 +63,8 @@ def _one_case(config: Config, fragment: str) -> CaseConfig:
     return found[0]
 
 
-def _match(config: Config, parsed: parsers.ParsedFile, chosen: CaseConfig | None) -> list[tuple[CaseConfig, ParsedDocket]]:
+def _match(config: Config, parsed: parsers.ParsedFile,
+           chosen: CaseConfig | None) -> list[tuple[CaseConfig, ParsedDocket]]:
     if not parsed.dockets:
         raise ValueError(f"the {parsed.kind} holds no docket")
     if chosen:

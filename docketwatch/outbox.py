@@ -42,9 +42,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from docketwatch import digests, redact, registry, render
-from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
 from docketwatch.models import Delivery, Digest, DigestEvent, utcnow
 from docketwatch.notifiers.base import DeliveryError
+from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
 
 log = logging.getLogger(__name__)
 
@@ -305,8 +305,10 @@ def plan(config: Config, engine: Engine, subs: list[DigestConfig],
     with Session(engine) as session:
         for delivery, digest in due(session, subs, now):
             if digest.id not in out:
-                links = session.exec(select(func.count()).select_from(DigestEvent).where(DigestEvent.digest_id == digest.id)).one()
+                links = session.exec(select(func.count()).select_from(DigestEvent)
+                                     .where(DigestEvent.digest_id == digest.id)).one()
                 out[digest.id] = (digest, [], links)
             out[digest.id][1].append(delivery.recipient or f"each recipient of {digest.subscription!r}")
-        planned = [(p[0], config.recipients[sub.name], len(p[1])) for sub in subs if (p := plan_new(session, config, sub, now))]
+        planned = [(p[0], config.recipients[sub.name], len(p[1]))
+                   for sub in subs if (p := plan_new(session, config, sub, now))]
     return [*out.values(), *planned]

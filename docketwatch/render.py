@@ -14,14 +14,14 @@ anything.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from docketwatch.settings import Config, DigestConfig
 from docketwatch.digests import CaseSection, DigestModel, EntryItem
+from docketwatch.settings import Config, DigestConfig
 
 TEMPLATES = {"txt": "digest.txt.j2", "html": "digest.html.j2", "md": "digest.md.j2"}
 
@@ -97,7 +97,7 @@ def check_subject(template: str) -> None:
         raise ValueError(f"does not render ({type(e).__name__}: {e}); it can use digest, cases and counts") from None
 
 
-_AT = datetime(2025, 7, 2, 12, 0, tzinfo=timezone.utc)
+_AT = datetime(2025, 7, 2, 12, 0, tzinfo=UTC)
 _SAMPLE = DigestModel(
     title="sample", period_start=_AT - timedelta(days=1), period_end=_AT, timezone="UTC", warnings=[],
     cases=[CaseSection(name="Kadrey v. Meta Platforms, Inc.", court="cand", court_name="N.D. Cal.",

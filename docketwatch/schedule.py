@@ -4,7 +4,7 @@ and `cutoff`, which says from a schedule whether a digest is due. Pure: no I/O."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -54,5 +54,5 @@ def cutoff(schedule: Schedule, last_cutoff: datetime | None, now: datetime, zone
     slot = datetime.combine(day, schedule.at, tzinfo=zone)
     if slot > now:
         slot = datetime.combine(day - step, schedule.at, tzinfo=zone)
-    slot = slot.astimezone(timezone.utc)
+    slot = slot.astimezone(UTC)
     return slot if last_cutoff is None or last_cutoff < slot else None

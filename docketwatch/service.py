@@ -33,9 +33,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import checks, health, lock, outbox, plan, retention
-from docketwatch.settings import Config, DigestConfig
 from docketwatch.http import HttpClient
 from docketwatch.models import iso, utcnow
+from docketwatch.settings import Config, DigestConfig
 from docketwatch.store import StoreError
 
 log = logging.getLogger(__name__)

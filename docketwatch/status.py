@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from docketwatch import digests, health, plan, store
 from docketwatch.checks import entry_view
-from docketwatch.settings import CaseConfig, Config
 from docketwatch.events import EventKind
 from docketwatch.models import Entry, Event, iso, utcnow
+from docketwatch.settings import CaseConfig, Config
 
 
 def case_status(session: Session, case: CaseConfig, config: Config) -> dict:

@@ -21,8 +21,8 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlmodel import Session, create_engine, select
 
 from docketwatch import migrations, redact
-from docketwatch.settings import CaseConfig
 from docketwatch.models import Case, CheckRun, SourceState, utcnow
+from docketwatch.settings import CaseConfig
 
 BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT = 10  # seconds; an unreachable server is an error soon, not a hang

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 from lxml import etree
@@ -43,7 +43,7 @@ _HAWAII = ZoneInfo("Pacific/Honolulu")
 # (daylight saving decided by the date, as juriscraper does), so a
 # server that prints "EST" all year round still yields the right instant.
 _ZONES: dict[str, tzinfo] = {
-    "GMT": timezone.utc, "UTC": timezone.utc, "UT": timezone.utc, "Z": timezone.utc,
+    "GMT": UTC, "UTC": UTC, "UT": UTC, "Z": UTC,
     "EST": _EASTERN, "EDT": _EASTERN, "CST": _CENTRAL, "CDT": _CENTRAL,
     "MST": _MOUNTAIN, "MDT": _MOUNTAIN, "PST": _PACIFIC, "PDT": _PACIFIC,
     "AKST": _ALASKA, "AKDT": _ALASKA, "HST": _HAWAII, "HDT": _HAWAII,

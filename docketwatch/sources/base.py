@@ -56,7 +56,7 @@ class Source(ABC):
         self.settings = settings
 
     # -- case identity -----------------------------------------------------------------
-    def check_court(self, court: str) -> None:
+    def check_court(self, court: str) -> None:  # noqa: B027 (by default a source serves any court)
         """ValueError (worded for the configuration) when the source cannot serve `court`."""
 
     def normalize_docket_number(self, number: str) -> str:

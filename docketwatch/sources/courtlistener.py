@@ -273,7 +273,7 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
         case_name, _, number = rest.rpartition(", ")
         docket.case_name = docket.case_name or case_name or None
         docket.docket_number = docket.docket_number or number
-        link = next((l.get("href", "") for l in item.iter(f"{ATOM}link") if l.get("rel") == "alternate"), "")
+        link = next((a.get("href", "") for a in item.iter(f"{ATOM}link") if a.get("rel") == "alternate"), "")
         anchor = link.rpartition("#")[2]
         entry_number = source_id = None
         if anchor.startswith("entry-"):
@@ -285,7 +285,7 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
         summary = item.findtext(f"{ATOM}summary", "")
         text = lxml.html.fragment_fromstring(summary, create_parent="div").text_content() if summary.strip() else ""
         published = item.findtext(f"{ATOM}published", "").strip()
-        enclosure = next((l.get("href") for l in item.iter(f"{ATOM}link") if l.get("rel") == "enclosure"), None)
+        enclosure = next((a.get("href") for a in item.iter(f"{ATOM}link") if a.get("rel") == "enclosure"), None)
         docket.entries.append(
             ParsedEntry(
                 entry_number=entry_number,

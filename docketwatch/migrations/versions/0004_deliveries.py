@@ -10,7 +10,7 @@ A database that already holds events gets the `subscription` row "" (models.UPGR
 subscriptions recorded first after the upgrade keep every event they may be owed.
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,7 +18,7 @@ from alembic import op
 revision = "0004_deliveries"
 down_revision = "0003_case_facts"
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _utc() -> sa.DateTime:

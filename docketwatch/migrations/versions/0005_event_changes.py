@@ -17,7 +17,8 @@ def upgrade() -> None:
     event = sa.table("event", sa.column("id", sa.Integer()), sa.column("kind", sa.String()),
                      sa.column("summary", sa.Text()), sa.column("changes", sa.JSON()))
     connection = op.get_bind()
-    for event_id, summary in connection.execute(sa.select(event.c.id, event.c.summary).where(event.c.kind == "changed")):
+    changed = sa.select(event.c.id, event.c.summary).where(event.c.kind == "changed")
+    for event_id, summary in connection.execute(changed):
         what = summary.partition(": ")[2] or summary
         connection.execute(event.update().where(event.c.id == event_id).values(changes=what.split("; ")))
 
