@@ -1,22 +1,31 @@
-"""Shared test helpers: a fake CourtListener on loopback, config files, the real CLI."""
+"""Shared test helpers: a fake CourtListener on loopback, config files, the command line
+in process (and as a real process where that is the point)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
 import subprocess
 import sys
+import traceback
 import uuid
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
+from docketwatch import redact
+from docketwatch.cli import cli
 from tests import servers
 from tests.fake_courtlistener import FakeCourtListener
 
@@ -96,12 +105,77 @@ daily_request_budget = {budget}
     return path
 
 
-def run_cli(config: Path | None, *args: str, token: str = "test-token") -> subprocess.CompletedProcess:
-    """The real command line, as a user runs it."""
-    env = {**os.environ, "CL_TEST_TOKEN": token}
-    env.pop("DOCKETWATCH_CONFIG", None)
-    cmd = [sys.executable, "-m", "docketwatch"] + (["--config", str(config)] if config else []) + list(args)
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+SERVER_LOGGERS = ("werkzeug", "mail.log", "mail.debug")  # pytest-httpserver, aiosmtpd
+
+
+@dataclass
+class Ran:
+    """What one command did, named as on `subprocess.CompletedProcess`."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(config: Path | None, *args: str, token: str = "test-token", env: dict[str, str] | None = None) -> Ran:
+    """The command line in this process (click's CliRunner), as a new `docketwatch` process
+    would run it: no DOCKETWATCH_CONFIG, `env` added to the environment, no secret
+    registered yet, logging as the command sets it up. stderr holds what a process would
+    print there: error lines, log lines, warnings and, for a crash, the traceback."""
+    argv = (["--config", str(config)] if config else []) + list(args)
+    environment: dict[str, str | None] = {"DOCKETWATCH_CONFIG": None, "CL_TEST_TOKEN": token, **(env or {})}
+    with _as_a_new_process() as warned:
+        result = CliRunner().invoke(cli, argv, env=environment, prog_name="docketwatch")
+    stderr = result.stderr + "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno)
+                                     for w in warned)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return Ran(result.exit_code, result.stdout, stderr)
+
+
+@contextmanager
+def _as_a_new_process() -> Iterator[list[warnings.WarningMessage]]:
+    """Run a command with the process state a new process starts with, then put this
+    one's back: no handler on the root logger (the command's own goes to its stderr; so
+    caplog sees nothing meanwhile), the test's servers silent in the log (they live in this
+    process, not in the command's), no registered secret, and every engine it opened
+    disposed. Yields the warnings it raised, which a process prints on stderr."""
+    root, urllib3 = logging.getLogger(), logging.getLogger("urllib3")
+    handlers, level, urllib3_level = root.handlers[:], root.level, urllib3.level
+    servers_logs = [logging.getLogger(name) for name in SERVER_LOGGERS]
+    engines: set[Engine] = set()
+
+    def opened(connection) -> None:
+        engines.add(connection.engine)
+
+    root.handlers.clear()
+    root.setLevel(logging.WARNING)
+    for logger in servers_logs:
+        logger.disabled = True
+    redact.forget_all()
+    event.listen(Engine, "engine_connect", opened)
+    try:
+        with warnings.catch_warnings(record=True) as warned:
+            yield warned
+    finally:
+        event.remove(Engine, "engine_connect", opened)
+        for engine in engines:
+            engine.dispose()
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        urllib3.setLevel(urllib3_level)
+        for logger in servers_logs:
+            logger.disabled = False
+
+
+def run_process(config: Path, *args: str) -> subprocess.CompletedProcess:
+    """The command line as a real process, for the tests where the process is the point."""
+    environment = {**os.environ, "CL_TEST_TOKEN": "test-token"}
+    environment.pop("DOCKETWATCH_CONFIG", None)
+    cmd = [sys.executable, "-m", "docketwatch", "--config", str(config), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=environment, timeout=120)
 
 
 def check_json(config: Path, *args: str, token: str = "test-token") -> tuple[int, dict]:

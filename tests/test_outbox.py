@@ -297,13 +297,21 @@ def test_dry_run_prints_what_would_be_sent_and_changes_nothing(kadrey, smtp_serv
 
 # -- TLS ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def certificate(tmp_path, monkeypatch) -> ssl.SSLContext:
-    """A self-signed certificate for 127.0.0.1 that the client trusts (via SSL_CERT_FILE)."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+@pytest.fixture(scope="session")
+def certificate_files(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made once (a key takes openssl a while)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
+    return cert, key
+
+
+@pytest.fixture
+def certificate(certificate_files, monkeypatch) -> ssl.SSLContext:
+    """The certificate for 127.0.0.1, trusted by the client (via SSL_CERT_FILE)."""
+    cert, key = certificate_files
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

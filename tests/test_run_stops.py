@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.cli import cli
 from docketwatch.models import CheckRun, Delivery, Digest, Event, SchedulerLock, utcnow
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, run_cli, run_process, write_config
 from tests.servers import NYSB_FEED, PASSWORD, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -170,7 +170,7 @@ def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
         done = runs(database_url, "courtlistener")
         wait_for(lambda: runs(database_url, "courtlistener") > done, restarted, timeout=10)
         assert time.monotonic() - began < 10
-        second = run_cli(config, "run")  # and the new holder's lock holds
+        second = run_process(config, "run")  # and the new holder's lock holds
         assert second.returncode == 3 and "another docketwatch run uses this database" in second.stderr
     finally:
         code, err, _ = terminate(restarted)

@@ -1,6 +1,7 @@
 """Secrets never leak: a CourtListener token, an SMTP password and (on PostgreSQL) a
-database password, all set through ${NAME}, go through a realistic session of the real
-command line. Then every output and log line, every stored row of every table, every
+database password, all set through ${NAME}, go through a realistic session of the command
+line (in process, each command starting as a new process does: no secret registered yet,
+its DEBUG log on its stderr). Then every output and log line, every stored row of every table, every
 digest written or mailed is searched for each secret, as written, percent-encoded and
 base64-encoded (`redact.forms`). Expected: no hit at all.
 
@@ -15,9 +16,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from werkzeug import Response
 
 from docketwatch import redact
-from tests.conftest import KADREY_ID
+from tests.conftest import KADREY_ID, Ran, run_cli
 from tests.servers import SmtpServer, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -93,16 +91,15 @@ def database(request, tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 @dataclass
 class Session:
-    """Runs the real command line and keeps everything it printed or logged."""
+    """Runs the command line (each command as a new process would) and keeps everything
+    it printed or logged."""
 
     config: Path
     env: dict[str, str]
     outputs: list[tuple[str, str]] = field(default_factory=list)
 
-    def run(self, *args: str, config: Path | None = None) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "docketwatch", "--config", str(config or self.config), "--log-level", "DEBUG",
-               *args]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=120)
+    def run(self, *args: str, config: Path | None = None) -> Ran:
+        proc = run_cli(config or self.config, "--log-level", "DEBUG", *args, env=self.env)
         name = " ".join(args)
         self.outputs += [(f"`{name}` stdout", proc.stdout), (f"`{name}` stderr", proc.stderr)]
         return proc
@@ -177,9 +174,8 @@ channel = "markdown"
 dir = "{archive}"
 events = ["new", "changed", "case", "gap", "error"]
 ''')
-    env = {**os.environ, "DW_CL_TOKEN": TOKEN, "DW_SMTP_PASSWORD": SMTP_PASSWORD,
+    env = {"DW_CL_TOKEN": TOKEN, "DW_SMTP_PASSWORD": SMTP_PASSWORD,
            "DW_DB_PASSWORD": DB_PASSWORD.replace("@", "%40").replace(":", "%3A").replace("/", "%2F")}
-    env.pop("DOCKETWATCH_CONFIG", None)
     session = Session(config, env)
 
     assert session.run("check").returncode == 0  # the baseline, through the API

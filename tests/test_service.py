@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, run_cli, run_process, write_config
 from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -99,7 +99,7 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
         wait_for(lambda: baselined(service_config), proc)
         assert smtp_server.received == []  # a baseline is quiet
 
-        second = run_cli(service_config, "run")  # one scheduler per database
+        second = run_process(service_config, "run")  # one scheduler per database
         assert second.returncode == 3 and "another docketwatch run uses this database" in second.stderr
 
         fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time to answer")
