@@ -36,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from functools import cache
 from http import HTTPStatus
@@ -153,7 +153,7 @@ class Court:
         self.cl = FakeCourtListener(base_url=base_url)
         self.dockets = {d.id: d for d in dockets}
         self.cycle = 0
-        self.now = datetime(2025, 8, 4, 16, 0, tzinfo=timezone.utc)
+        self.now = datetime(2025, 8, 4, 16, 0, tzinfo=UTC)
         self.by_id: dict[int, dict] = {}
         self.docket_of: dict[int, int] = {}
         self.filed: dict[int, int] = {}          # entry id -> cycle it was filed in
@@ -293,7 +293,7 @@ class Court:
     def _text(self, template: str, numbers: list[int], date: str) -> str:
         ref = self.rng.choice(numbers) if numbers else 1
         day = datetime.fromisoformat(date)
-        return template.format(ref="{ref:%d}" % ref, date=f"{day:%-m/%-d/%Y}", judge=self.rng.choice(JUDGES),
+        return template.format(ref=f"{{ref:{ref}}}", date=f"{day:%-m/%-d/%Y}", judge=self.rng.choice(JUDGES),
                                lawyer=self.rng.choice(LAWYERS), party=self.rng.choice(PARTIES))
 
     def _api_html(self, text: str) -> str:

@@ -6,18 +6,19 @@ Events are made the real way: a fake CourtListener over loopback and a real `che
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session
 
+from docketwatch import checks, digests, render, schedule, store
+from docketwatch import config as config_mod
 from docketwatch.settings import Config
-from docketwatch import checks, config as config_mod, digests, render, schedule, store
 from tests.conftest import KADREY_ID, run_cli, write_config
 
-UTC = timezone.utc
+UTC = UTC
 LA = ZoneInfo("America/Los_Angeles")
 ANDERSEN_ID = 66732129
 

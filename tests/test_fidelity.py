@@ -11,13 +11,15 @@ import re
 from datetime import timedelta
 
 import pytest
+from alembic import command
 from click.testing import CliRunner
 from sqlalchemy import create_engine
-from alembic import command
 from sqlmodel import Session, SQLModel, select
 from werkzeug import Response
 
-from docketwatch import checks, config as config_mod, migrations, status as status_mod, store
+from docketwatch import checks, migrations, store
+from docketwatch import config as config_mod
+from docketwatch import status as status_mod
 from docketwatch.cli import cli
 from docketwatch.models import Case, Entry
 from tests.conftest import KADREY_ID, write_config

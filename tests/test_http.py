@@ -10,8 +10,8 @@ import pytest
 from werkzeug import Response
 
 from docketwatch import __version__
-from docketwatch.settings import HttpConfig
 from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled
+from docketwatch.settings import HttpConfig
 
 FAST = HttpConfig(retries=3, backoff=0.001, max_throttle_wait=2)
 

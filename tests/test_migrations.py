@@ -4,7 +4,7 @@ upgraded without losing a row, a new one is built, and the models match the migr
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -19,7 +19,7 @@ from docketwatch.models import Case, CheckRun, Delivery, DigestEvent, Entry, Eve
 
 FIRST_TABLES = ("case", "entry", "event", "checkrun", "sourcestate", "digest", "digestevent")
 LATER_COLUMNS = {"event": {"changes"}}  # added since the first release (see first_release_rows)
-AT = datetime(2025, 7, 3, 16, 5, tzinfo=timezone.utc)
+AT = datetime(2025, 7, 3, 16, 5, tzinfo=UTC)
 
 
 def first_release_database(url: str) -> Engine:

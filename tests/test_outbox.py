@@ -15,13 +15,14 @@ import signal
 import ssl
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from docketwatch import config as config_mod, outbox, registry, store
+from docketwatch import config as config_mod
+from docketwatch import outbox, registry, store
 from docketwatch.models import Delivery, Digest, DigestEvent, Event
 from docketwatch.notifiers.email import EmailNotifier
 from tests.conftest import KADREY_ID, run_cli, write_config
@@ -114,7 +115,7 @@ def deliveries(path: Path) -> list[Delivery]:
 
 
 def later(minutes: float) -> datetime:
-    return datetime.now(timezone.utc) + timedelta(minutes=minutes)
+    return datetime.now(UTC) + timedelta(minutes=minutes)
 
 
 # -- email -------------------------------------------------------------------------
@@ -490,7 +491,7 @@ def test_an_upgraded_database_delivers_what_it_owed_to_each_recipient_and_never_
     old = create_engine(database_url)
     with old.begin() as connection:
         command.upgrade(migrations.alembic_config(connection), "0002_scheduler")
-    at = datetime.now(timezone.utc) - timedelta(hours=2)
+    at = datetime.now(UTC) - timedelta(hours=2)
     with old.begin() as connection:
         t = MetaData()
         t.reflect(connection)

@@ -17,7 +17,7 @@ import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -429,7 +429,7 @@ def test_rss_entry_fields() -> None:
     assert entry.entry_number == "13"
     assert entry.pacer_doc_id == "20119112675"  # as found (juriscraper zeroes the 4th digit)
     assert entry.url == "https://ecf.wvsd.uscourts.gov/doc1/20119112675?caseid=100645&de_seq_num=47"
-    assert entry.filed_at == datetime(2018, 5, 15, 19, 14, 26, tzinfo=timezone.utc)
+    assert entry.filed_at == datetime(2018, 5, 15, 19, 14, 26, tzinfo=UTC)
     assert entry.date_filed == date(2018, 5, 15)
     assert entry.short_description == entry.description == "Pretrial Order"
     assert entry.source_id is None
@@ -466,17 +466,17 @@ def test_entry_types_are_for_feeds_only() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Tue, 22 May 2018 22:10:04 GMT", datetime(2018, 5, 22, 22, 10, 4, tzinfo=timezone.utc)),
-        ("Fri, 03 Feb 2023 11:52:07 EST", datetime(2023, 2, 3, 16, 52, 7, tzinfo=timezone.utc)),
-        ("Mon, 03 Jul 2023 11:52:07 EDT", datetime(2023, 7, 3, 15, 52, 7, tzinfo=timezone.utc)),
-        ("Fri, 03 Feb 2023 09:05:16 MST", datetime(2023, 2, 3, 16, 5, 16, tzinfo=timezone.utc)),
-        ("Fri, 03 Feb 2023 09:05:16 CST", datetime(2023, 2, 3, 15, 5, 16, tzinfo=timezone.utc)),
-        ("Mon, 03 Jul 2023 08:00:00 PDT", datetime(2023, 7, 3, 15, 0, 0, tzinfo=timezone.utc)),
-        ("Mon, 03 Jul 2023 08:00:00 HST", datetime(2023, 7, 3, 18, 0, 0, tzinfo=timezone.utc)),
-        ("Mon, 03 Jul 2023 08:00:00 -0400", datetime(2023, 7, 3, 12, 0, 0, tzinfo=timezone.utc)),
+        ("Tue, 22 May 2018 22:10:04 GMT", datetime(2018, 5, 22, 22, 10, 4, tzinfo=UTC)),
+        ("Fri, 03 Feb 2023 11:52:07 EST", datetime(2023, 2, 3, 16, 52, 7, tzinfo=UTC)),
+        ("Mon, 03 Jul 2023 11:52:07 EDT", datetime(2023, 7, 3, 15, 52, 7, tzinfo=UTC)),
+        ("Fri, 03 Feb 2023 09:05:16 MST", datetime(2023, 2, 3, 16, 5, 16, tzinfo=UTC)),
+        ("Fri, 03 Feb 2023 09:05:16 CST", datetime(2023, 2, 3, 15, 5, 16, tzinfo=UTC)),
+        ("Mon, 03 Jul 2023 08:00:00 PDT", datetime(2023, 7, 3, 15, 0, 0, tzinfo=UTC)),
+        ("Mon, 03 Jul 2023 08:00:00 HST", datetime(2023, 7, 3, 18, 0, 0, tzinfo=UTC)),
+        ("Mon, 03 Jul 2023 08:00:00 -0400", datetime(2023, 7, 3, 12, 0, 0, tzinfo=UTC)),
         # A zone abbreviation names the court's zone; the wall time is read in it, so
         # "EST" printed in July is New York summer time (as juriscraper reads it).
-        ("Mon, 03 Jul 2023 11:52:07 EST", datetime(2023, 7, 3, 15, 52, 7, tzinfo=timezone.utc)),
+        ("Mon, 03 Jul 2023 11:52:07 EST", datetime(2023, 7, 3, 15, 52, 7, tzinfo=UTC)),
     ],
 )
 def test_pub_dates_with_us_zone_abbreviations(text: str, expected: datetime) -> None:

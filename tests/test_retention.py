@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
-from docketwatch import config as config_mod, retention, store
+from docketwatch import config as config_mod
+from docketwatch import retention, store
 from docketwatch.cli import cli
-from docketwatch.models import (Case, CheckRun, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc,
-                                utcnow)
+from docketwatch.models import Case, CheckRun, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc, utcnow
 from tests.conftest import write_config
 from tests.test_digests import ANDERSEN, KADREY, markdown_digest
 from tests.test_run_stops import configure, start, terminate, wait_for
