@@ -14,7 +14,7 @@ names the recipients of each digest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from docketwatch.models import Delivery, Digest
 from docketwatch.settings import Config, DigestConfig, Section
@@ -39,7 +39,7 @@ class Notifier(ABC, Generic[SettingsT]):
         self.config = config
         self.subscription = subscription
         # config.load checked this subscription's keys with this channel's `Settings`.
-        self.settings = cast(SettingsT, config.channel_settings[subscription.name])
+        self.settings: SettingsT = config.channel_settings[subscription.name]
 
     @classmethod
     @abstractmethod
