@@ -229,7 +229,7 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
              now: datetime) -> Attempt | None:
     with Session(engine, expire_on_commit=False) as session:
         delivery = session.get(Delivery, delivery_id)
-        assert delivery is not None  # `due` found it, and deliveries are never deleted
+        assert delivery is not None  # `due` found it pending and addressed: such a row is never deleted
         # Claim it (step 2): only if no other run claimed it since we looked.
         claimed = session.exec(
             update(Delivery).where(col(Delivery.id) == delivery_id, col(Delivery.status) == "pending",
