@@ -11,6 +11,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -27,7 +28,7 @@ from docketwatch.store import StoreError
 log = logging.getLogger(__name__)
 
 
-def entry_view(entry: Entry | ParsedEntry) -> dict:
+def entry_view(entry: Entry | ParsedEntry) -> dict[str, Any]:
     """An entry (stored, or as a source or file shows it) as the CLI and JSON show it."""
     return {
         "entry_number": entry.entry_number,
@@ -46,8 +47,8 @@ class CaseResult:
     warnings: list[str] = field(default_factory=list)
     baseline: bool = False
     baseline_entries: int = 0
-    new: list[dict] = field(default_factory=list)
-    changed: list[dict] = field(default_factory=list)
+    new: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[dict[str, Any]] = field(default_factory=list)
     case_changes: list[str] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
     # A source showed the docket with no entries yet, and none is stored: a quiet, valid state.
@@ -94,13 +95,14 @@ def check(
 
 
 def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceContext,
-                 results: dict[int, CaseResult], notify_baseline: bool) -> None:
+                 results: dict[int | None, CaseResult], notify_baseline: bool) -> None:
     source = ctx.config.source_plugins[name]
     http = ctx.http
     pending = {c.id: c for c in cases}
     mark = (http.requests, http.quota_requests, utcnow())
     try:
         for case, outcome in source.fetch(cases, ctx):
+            assert case.id is not None  # a stored case (store.case_row)
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2],
                            requests=http.requests - mark[0], quota_requests=http.quota_requests - mark[1])
             _store(session, source, case, outcome, run, results[case.id], notify_baseline)
@@ -112,6 +114,7 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
         log.exception("source %s failed", name)
         session.rollback()
         for case in pending.values():
+            assert case.id is not None  # a stored case (store.case_row)
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2])
             _store(session, source, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id],
                    False)
@@ -158,6 +161,7 @@ def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exc
         result.errors.append(run.error)
         if _was_ok(session, case, run.source):
             # One event when a source starts failing for a case, not one per failed poll.
+            assert case.id is not None  # a stored case
             session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run.source, summary=run.error))
     run.finished_at = utcnow()
     session.add(run)
@@ -166,6 +170,7 @@ def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exc
 
 def _was_ok(session: Session, case: Case, source: str) -> bool:
     """True when the previous poll of this case by this source succeeded (or there was none)."""
+    assert case.id is not None  # a stored case
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
 

@@ -13,15 +13,18 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from docketwatch import __version__
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from docketwatch.checks import CaseResult
     from docketwatch.settings import CaseConfig, Config
+    from docketwatch.snapshot import ParsedDocket
 
 EXIT_FAILED = 3
 
@@ -54,7 +57,7 @@ class _Context:
             logging.getLogger("urllib3").setLevel(logging.ERROR)
         return cfg
 
-    def select(self, cfg: Config, fragments) -> list[CaseConfig]:
+    def select(self, cfg: Config, fragments: tuple[str, ...] | list[str]) -> list[CaseConfig]:
         from docketwatch.settings import ConfigError
 
         try:
@@ -66,7 +69,7 @@ class _Context:
 class _Cli(click.Group):
     """The command group; a database that cannot be used ends any command with one line."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except Exception as e:
@@ -113,7 +116,7 @@ def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: 
         sys.exit(EXIT_FAILED)
 
 
-def _result_json(r: CaseResult) -> dict:
+def _result_json(r: CaseResult) -> dict[str, Any]:
     return {
         "name": r.case.name, "court": r.case.court, "docket_number": r.case.docket_number,
         "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline,
@@ -145,7 +148,7 @@ def _print_result(r: CaseResult) -> None:
         click.echo(f"  error    {text}")
 
 
-def _entry_line(e: dict) -> str:
+def _entry_line(e: dict[str, Any]) -> str:
     number = f"#{e['entry_number']}" if e["entry_number"] else "(minute)"
     text = e["description"]
     text = text if len(text) <= 100 else text[:97] + "..."
@@ -243,13 +246,13 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
             click.echo(f"  feed carries: {parsed.entry_types}")
         for d in parsed.dockets:
             click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
-            for e in d.entries:
-                click.echo(f"    {_entry_line(checks.entry_view(e))}")
+            for entry in d.entries:
+                click.echo(f"    {_entry_line(checks.entry_view(entry))}")
     if failed:
         sys.exit(EXIT_FAILED)
 
 
-def _docket_json(d) -> dict:
+def _docket_json(d: ParsedDocket) -> dict[str, Any]:
     return {
         "docket_number": d.docket_number, "case_name": d.case_name, "pacer_case_id": d.pacer_case_id,
         "entries": [{"document_number": e.entry_number,
@@ -467,7 +470,7 @@ def plan_(obj: _Context, as_json: bool) -> None:
             click.echo(f"  {u['case']} ({u['source']}): {u['text']}")
 
 
-def _span(d) -> str:
+def _span(d: timedelta | None) -> str:
     """A timedelta as 45m, 2.5h, 1.2d; '-' for none."""
     if d is None:
         return "-"

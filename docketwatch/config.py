@@ -75,7 +75,8 @@ def load(path: Path) -> Config:
     return config.model_copy(update={"admin_subscription": _check_digests(path, raw, config)})
 
 
-def _validate(path: Path, raw: dict, model: type[BaseModel], value: Any, prefix: tuple) -> Any:
+def _validate(path: Path, raw: dict[str, Any], model: type[BaseModel], value: Any,
+              prefix: tuple[str | int, ...]) -> Any:
     """`value` checked by `model`; the errors as one ConfigError, keys counted from `prefix`."""
     try:
         return model.model_validate(value)
@@ -83,19 +84,20 @@ def _validate(path: Path, raw: dict, model: type[BaseModel], value: Any, prefix:
         raise ConfigError(f"{path}: " + "; ".join(describe(raw, err, prefix) for err in e.errors())) from None
 
 
-def _unknown(path: Path, key: tuple, raw: dict, error: registry.UnknownPlugin, what: str) -> ConfigError:
+def _unknown(path: Path, key: tuple[str | int, ...], raw: dict[str, Any], error: registry.UnknownPlugin,
+             what: str) -> ConfigError:
     return ConfigError(f"{path}: {key_name(key)} = {shown(raw, key)}: {error.name!r} is not a registered {what}; "
                        f"registered: {', '.join(map(repr, error.known)) or 'none'}")
 
 
-def _sources(path: Path, raw: dict, doc: Document) -> dict[str, Source]:
+def _sources(path: Path, raw: dict[str, Any], doc: Document) -> dict[str, Source]:
     """Every source a case uses or the file configures, with its settings, by name (sorted)."""
     for i, case in enumerate(doc.cases):
         if not case.sources or len(set(case.sources)) < len(case.sources):
             raise ConfigError(f"{path}: cases[{i + 1}].sources = {shown(raw, ('cases', i, 'sources'))}: "
                               f"must be a non-empty list of source names, each at most once; registered: "
                               f"{', '.join(map(repr, registry.names(registry.SOURCES)))}")
-    wanted: dict[str, tuple] = {name: ("sources", name) for name in doc.sources}
+    wanted: dict[str, tuple[str | int, ...]] = {name: ("sources", name) for name in doc.sources}
     for i, case in enumerate(doc.cases):
         for name in case.sources:
             wanted.setdefault(name, ("cases", i, "sources"))
@@ -113,10 +115,10 @@ def _sources(path: Path, raw: dict, doc: Document) -> dict[str, Source]:
     return plugins
 
 
-def _identify(path: Path, raw: dict, i: int, case: CaseConfig, plugins: dict[str, Source]) -> CaseConfig:
+def _identify(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins: dict[str, Source]) -> CaseConfig:
     """The case with its docket number normalized: each of its sources must accept its
     court and docket number, and read the number the same way."""
-    numbers = set()
+    numbers: set[str] = set()
     for name in case.sources:
         for field, check in (("court", plugins[name].check_court),
                              ("docket_number", plugins[name].normalize_docket_number)):
@@ -125,7 +127,7 @@ def _identify(path: Path, raw: dict, i: int, case: CaseConfig, plugins: dict[str
             except ValueError as e:
                 key = ("cases", i, field)
                 raise ConfigError(f"{path}: {key_name(key)} = {shown(raw, key)}: {e}") from None
-            if field == "docket_number":
+            if field == "docket_number" and result is not None:  # check_court returns None
                 numbers.add(result)
     if len(numbers) > 1:
         key = ("cases", i, "docket_number")
@@ -134,7 +136,7 @@ def _identify(path: Path, raw: dict, i: int, case: CaseConfig, plugins: dict[str
     return case.model_copy(update={"docket_number": numbers.pop()})
 
 
-def _check_unique(path: Path, raw: dict, cases: list[CaseConfig]) -> None:
+def _check_unique(path: Path, raw: dict[str, Any], cases: list[CaseConfig]) -> None:
     seen: dict[tuple[str, str], int] = {}
     for i, case in enumerate(cases):
         ident = (case.court, case.docket_number)
@@ -149,7 +151,7 @@ def _check_unique(path: Path, raw: dict, cases: list[CaseConfig]) -> None:
         seen[ident] = i
 
 
-def _check_intervals(path: Path, raw: dict, doc: Document, plugins: dict[str, Source]) -> None:
+def _check_intervals(path: Path, raw: dict[str, Any], doc: Document, plugins: dict[str, Source]) -> None:
     """No server outside this machine is polled more often than MIN_POLL_INTERVAL.
 
     Servers on this machine (tests, local mirrors) may be polled as often as every second.
@@ -169,7 +171,7 @@ def _check_intervals(path: Path, raw: dict, doc: Document, plugins: dict[str, So
         )
 
 
-def _check_digests(path: Path, raw: dict, config: Config) -> DigestConfig | None:
+def _check_digests(path: Path, raw: dict[str, Any], config: Config) -> DigestConfig | None:
     """Each `[[digests]]` table: a registered channel, its keys checked by the channel,
     cases that exist, a unique name; then [smtp] and the templates folder. Fills in each
     subscription's channel settings and recipients; returns the operator's alerts'
@@ -210,7 +212,8 @@ def _check_digests(path: Path, raw: dict, config: Config) -> DigestConfig | None
     return None
 
 
-def _subscribe(path: Path, raw: dict, config: Config, d: DigestConfig, loc: tuple, label: str) -> None:
+def _subscribe(path: Path, raw: dict[str, Any], config: Config, d: DigestConfig, loc: tuple[str | int, ...],
+               label: str) -> None:
     """The channel of `d` checks its keys and names the recipients."""
     try:
         channel = registry.notifier(d.channel)

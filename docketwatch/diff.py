@@ -22,6 +22,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -103,6 +104,7 @@ def apply(
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     """
+    assert case.id is not None  # a stored case (store.case_row flushed it)
     stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
     _check(case, snapshot, stored, normalize)
     result = DiffResult(baseline=case.baseline_at is None)
@@ -164,10 +166,10 @@ def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored
 def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry], normalize: Callable[[str], str]) -> None:
     if not snapshot.delta and not snapshot.docket.entries:
         # No entries yet is normal for a new docket; not from a source that showed some.
-        seen = sum(snapshot.source in e.sources.split(",") for e in stored.values())
-        if seen:
+        held = sum(snapshot.source in e.sources.split(",") for e in stored.values())
+        if held:
             raise SnapshotError(
-                f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {seen} entries "
+                f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {held} entries "
                 f"from {snapshot.source} are stored; treated as a failed fetch, nothing was changed"
             )
     try:
@@ -220,7 +222,7 @@ def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
     return what
 
 
-_CASE_CHANGES = {
+_CASE_CHANGES: dict[str, Callable[[Any, Any], str]] = {
     "case_name": lambda old, new: f"renamed: {old} -> {new}",
     "assigned_to": lambda old, new: f"reassigned: {old} -> {new}",
     "date_terminated": lambda old, new: f"terminated on {new.isoformat()}",
@@ -238,6 +240,7 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
     """
     docket = snapshot.docket
     origin = f"{snapshot.source}:{snapshot.rendering}" if snapshot.rendering else snapshot.source
+    assert case.id is not None  # a stored case
     fact = session.get(CaseFact, (case.id, origin))
     quiet = baseline or fact is None
     fact = fact or CaseFact(case_id=case.id, source=origin)
@@ -266,6 +269,7 @@ def _same_fact(old: object, new: object) -> bool:
 
 def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, source: str, summary: str,
            changes: list[str] | None = None) -> None:
+    assert case.id is not None  # a stored case
     session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source,
                       summary=summary, changes=changes))
 

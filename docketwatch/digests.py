@@ -14,13 +14,14 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.events import EventKind
@@ -42,19 +43,20 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now
     entries: those in none of its digests, or (`undelivered`) in none it has delivered
     (every delivery sent or dropped); only those with ids `among`, when given."""
     case_ids = [row.id for c in cases if (row := store.find_case(session, c))]
-    taken = select(DigestEvent.event_id).where(DigestEvent.subscription == sub.name)
+    taken = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
     if undelivered:
-        pending = select(Delivery.id).where(Delivery.digest_id == DigestEvent.digest_id, Delivery.status == "pending")
+        pending = select(Delivery.id).where(col(Delivery.digest_id) == DigestEvent.digest_id,
+                                            col(Delivery.status) == "pending")
         taken = taken.where(~pending.exists())
-    query = (select(Event, Entry).join(Entry, Event.entry_id == Entry.id, isouter=True)
-             .where(Event.case_id.in_(case_ids), Event.kind.in_(sub.events), Event.id.not_in(taken))
-             .order_by(Event.id))
+    query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
+             .where(col(Event.case_id).in_(case_ids), col(Event.kind).in_(sub.events), col(Event.id).not_in(taken))
+             .order_by(col(Event.id)))
     if (since := start(session, sub, now)) is not None:
-        query = query.where(Event.created_at >= since)
+        query = query.where(col(Event.created_at) >= since)
     if until is not None:
-        query = query.where(Event.created_at <= until)
+        query = query.where(col(Event.created_at) <= until)
     if among is not None:
-        query = query.where(Event.id.in_(among))
+        query = query.where(col(Event.id).in_(among))
     return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
 
 
@@ -107,7 +109,7 @@ def passes_filters(sub: DigestConfig, entry: Entry | None) -> bool:
 def pending_count(session: Session, config: Config, case: CaseConfig) -> int:
     """Events of `case` not yet delivered to every subscription that wants them."""
     now = utcnow()
-    pending: set[int] = set()
+    pending: set[int | None] = set()
     for sub in config.digests:
         if case in config.subscribed_cases(sub):
             pending.update(e.id for e, _ in events_for(session, sub, [case], now, undelivered=True))
@@ -213,8 +215,8 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
     by_identity = {(c.court, c.docket_number): c for c in config.cases}
     for case in cases:
         section = _section(config, case, by_identity.get((case.court, case.docket_number)))
-        new: dict[int, tuple[Entry, Event]] = {}
-        changed: dict[int, tuple[Entry, Event, list[str]]] = {}
+        new: dict[int | None, tuple[Entry, Event]] = {}
+        changed: dict[int | None, tuple[Entry, Event, list[str]]] = {}
         for event, entry in (pair for pair in items if pair[0].case_id == case.id):
             if event.kind == EventKind.NEW and entry is not None:
                 new[entry.id] = (entry, event)
@@ -236,7 +238,10 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
                        cases=sections, warnings=warnings)
 
 
-def _newest_first(rows: Iterable[tuple]) -> list[tuple]:
+_Row = TypeVar("_Row", bound=tuple[Entry, *tuple[Any, ...]])
+
+
+def _newest_first(rows: Iterable[_Row]) -> list[_Row]:
     """(entry, ...) tuples, the latest filing first."""
     return sorted(rows, key=lambda row: row[0].recency(), reverse=True)
 
@@ -275,6 +280,7 @@ def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig
         row = store.find_case(session, case)
         if row is None:
             continue
+        assert row.id is not None  # a stored row
         last, success_run = store.last_run(session, row.id), store.last_run(session, row.id, ok=True)
         success = as_utc(success_run.started_at) if success_run else None
         if last and success is None:
@@ -304,8 +310,8 @@ class Draft:
 
 def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) -> Draft | None:
     """The digest due now for `sub`, or None: nothing due, or nothing to say."""
-    last = session.exec(select(func.max(Digest.period_end)).where(Digest.subscription == sub.name)).one()
-    last = as_utc(last) if last else None
+    latest = session.exec(select(func.max(Digest.period_end)).where(col(Digest.subscription) == sub.name)).one()
+    last = as_utc(latest) if latest else None
     until = cutoff(sub.schedule, last, now, ZoneInfo(config.timezone))
     if until is None:
         return None
@@ -316,7 +322,7 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
     start = last or min(as_utc(event.created_at) for event, _ in items)
     rows = [row for c in cases if (row := store.find_case(session, c))]
     model = build_model(config, sub.name, rows, items, start, until, monitoring_warnings(session, config, cases, now))
-    return Draft(sub, model, [event.id for event, _ in items])
+    return Draft(sub, model, [event.id for event, _ in items if event.id is not None])
 
 
 def preview(session: Session, config: Config, now: datetime | None = None) -> DigestModel:
@@ -324,9 +330,9 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
     entries when there are none, to see what digests look like."""
     now = now or utcnow()
     rows = [row for c in config.cases if (row := store.find_case(session, c))]
-    query = (select(Event, Entry).join(Entry, Event.entry_id == Entry.id, isouter=True)
-             .where(Event.case_id.in_([r.id for r in rows])).order_by(Event.id.desc()).limit(PREVIEW_EVENTS))
-    items = list(session.exec(query))
+    query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
+             .where(col(Event.case_id).in_([r.id for r in rows])).order_by(col(Event.id).desc()).limit(PREVIEW_EVENTS))
+    items: list[tuple[Event, Entry | None]] = list(session.exec(query))
     if not items:
         rows, items = _sample()
         return build_model(config, "Preview (sample entries)", rows, items, now - timedelta(days=1), now, [])
@@ -338,7 +344,8 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
 def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
     """Real docket entries shipped with the package, as unsaved rows."""
     text = resources.files("docketwatch.data").joinpath("sample_entries.json").read_text(encoding="utf-8")
-    cases, items = [], []
+    cases: list[Case] = []
+    items: list[tuple[Event, Entry | None]] = []
     for case_id, c in enumerate(json.loads(text)["cases"], start=1):
         cases.append(Case(id=case_id, court=c["court"], docket_number=c["docket_number"], name=c["name"],
                           courtlistener_id=c["courtlistener_id"]))

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from docketwatch import lock, outbox, plan
 from docketwatch.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
@@ -30,13 +31,13 @@ def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[C
     """The job's latest runs, newest first (a court feed's runs are those of its first case)."""
     case = job.cases[0]
     return list(session.exec(
-        select(CheckRun).join(Case, Case.id == CheckRun.case_id)
+        select(CheckRun).join(Case, col(Case.id) == CheckRun.case_id)
         .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
-        .order_by(CheckRun.id.desc()).limit(limit)
+        .order_by(col(CheckRun.id).desc()).limit(limit)
     ))
 
 
-def job_health(session: Session, job: plan.PlanRow) -> dict:
+def job_health(session: Session, job: plan.PlanRow) -> dict[str, Any]:
     runs = _runs(session, job)
     failures = next((i for i, r in enumerate(runs) if r.ok), len(runs))
     success = next((r.started_at for r in runs if r.ok), None)
@@ -51,7 +52,8 @@ def job_health(session: Session, job: plan.PlanRow) -> dict:
     }
 
 
-def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow], job_health: list[dict]) -> list[str]:
+def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow],
+              job_health: list[dict[str, Any]]) -> list[str]:
     """Reasons the service is not healthy (empty: healthy), for `status --health`,
     from the jobs and their `job_health`."""
     reasons = []
@@ -69,12 +71,12 @@ def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow], job_he
     return reasons
 
 
-def failing_deliveries(session: Session, config: Config) -> list[dict]:
+def failing_deliveries(session: Session, config: Config) -> list[dict[str, Any]]:
     """Deliveries still pending after `outbox.max_attempts` failures (they keep being retried)."""
     rows = session.exec(
-        select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
+        select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
         .where(Delivery.status == "pending", Delivery.attempts >= config.outbox.max_attempts)
-        .order_by(Delivery.id))
+        .order_by(col(Delivery.id)))
     return [{"id": delivery.id, "what": _what(digest, delivery), "subscription": digest.subscription,
              "recipient": delivery.recipient, "subject": digest.subject, "message_id": delivery.message_id,
              "attempts": delivery.attempts, "last_error": delivery.last_error, "created_at": iso(digest.created_at),
@@ -108,7 +110,7 @@ def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
     """When a poll of the job last finished, successful or not (see `_runs`)."""
     case = job.cases[0]
     return session.exec(
-        select(func.max(CheckRun.finished_at)).join(Case, Case.id == CheckRun.case_id)
+        select(func.max(CheckRun.finished_at)).join(Case, col(Case.id) == CheckRun.case_id)
         .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
     ).one()
 

@@ -25,12 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.poolmanager import PoolManager
+from urllib3.response import HTTPResponse
 
 from docketwatch import __version__, redact
 from docketwatch.models import utcnow
@@ -143,7 +146,8 @@ class HttpClient:
             raise HttpError(f"{url}: HTTP {response.status_code} {_detail(response)}", response.status_code)
         return response
 
-    def _attempts(self, url, params, headers, budget: Budget | None) -> requests.Response:
+    def _attempts(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None,
+                  budget: Budget | None) -> requests.Response:
         """The first attempt and its retries; the last response, or HttpError."""
         host = urlsplit(url).netloc
         if host in self.unreachable:
@@ -173,7 +177,8 @@ class HttpClient:
             attempt += 1
             self._pause(url, self.backoff * 2 ** (attempt - 1))
 
-    def _attempt(self, url, params, headers, *, may_retry: bool) -> requests.Response:
+    def _attempt(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None, *,
+                 may_retry: bool) -> requests.Response:
         """One request, body included, within the total deadline (a 5xx that will be
         retried is closed unread)."""
         with _Watchdog(self.timeout, self.cancel) as watchdog:
@@ -257,7 +262,7 @@ class _Watchdog:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         _Watchdog._current.watchdog = None
         with self._lock:
             self._done.set()
@@ -301,7 +306,7 @@ def _shut(sock: socket.socket) -> None:
         pass  # already closed
 
 
-class _Watched:
+class _Watched(HTTPConnection):
     """Connection mixin: every socket an attempt uses is registered with its watchdog."""
 
     def _new_conn(self) -> socket.socket:
@@ -309,7 +314,8 @@ class _Watched:
         _register(sock)  # a new connection: from before the TLS handshake on
         return sock
 
-    def getresponse(self, *args, **kwargs):
+    # urllib3 overrides http.client's getresponse with its own response type (and ignores the same error).
+    def getresponse(self, *args: Any, **kwargs: Any) -> HTTPResponse:  # type: ignore[override]
         _register(self.sock)  # a kept-alive connection, reused
         return super().getresponse(*args, **kwargs)
 
@@ -333,12 +339,12 @@ class _WatchedHTTPSPool(HTTPSConnectionPool):
 class _WatchedAdapter(HTTPAdapter):
     """requests' adapter, with connections whose sockets the watchdog can shut down."""
 
-    def init_poolmanager(self, *args, **kwargs) -> None:
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
+        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
         manager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
         return manager
 

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from docketwatch import store
 from docketwatch.models import SchedulerLock, as_utc, utcnow
@@ -91,7 +91,7 @@ class Lock:
         """Describe ourselves; a row left by a dead holder is simply replaced."""
         now = utcnow()
         with Session(self.engine) as session:
-            session.execute(delete(SchedulerLock).where(SchedulerLock.name == NAME))
+            session.execute(delete(SchedulerLock).where(col(SchedulerLock.name) == NAME))
             session.add(SchedulerLock(name=NAME, holder=self.holder, acquired_at=now, heartbeat_at=now))
             session.commit()
 
@@ -114,8 +114,8 @@ class Lock:
             except AlreadyRunning:
                 return False
         with Session(self.engine) as session:
-            renewed = session.execute(
-                update(SchedulerLock).where(SchedulerLock.name == NAME, SchedulerLock.holder == self.holder)
+            renewed = session.exec(
+                update(SchedulerLock).where(col(SchedulerLock.name) == NAME, col(SchedulerLock.holder) == self.holder)
                 .values(heartbeat_at=utcnow())
             ).rowcount
             session.commit()
@@ -124,19 +124,21 @@ class Lock:
         return True
 
     def _session_alive(self) -> bool:
+        connection = self._connection
+        assert connection is not None  # only asked while the PostgreSQL session holds the lock
         try:
-            self._connection.execute(text("SELECT 1"))
-            self._connection.commit()
+            connection.execute(text("SELECT 1"))
+            connection.commit()
             return True
         except (store.StoreError, SQLAlchemyError):
-            self._connection.invalidate()
+            connection.invalidate()
             return False
 
     def release(self) -> None:
         try:
             with Session(self.engine) as session:
-                session.execute(delete(SchedulerLock).where(SchedulerLock.name == NAME,
-                                                            SchedulerLock.holder == self.holder))
+                session.execute(delete(SchedulerLock).where(col(SchedulerLock.name) == NAME,
+                                                            col(SchedulerLock.holder) == self.holder))
                 session.commit()
         finally:
             self._unlock()

@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint, case, cast, func, literal
-from sqlmodel import Field, SQLModel
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Field, SQLModel, col
 
 
 def utcnow() -> datetime:
@@ -82,19 +84,19 @@ class Entry(SQLModel, table=True):
     first_seen: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
-    def recency(self) -> tuple:
+    def recency(self) -> tuple[date, int, int]:
         """Sort key, newest last: filing date, then entry number, then arrival."""
-        number = int(self.entry_number) if (self.entry_number or "").isdigit() else -1
+        number = int(self.entry_number) if self.entry_number and self.entry_number.isdigit() else -1
         return (self.date_filed or date.min, number, self.id or 0)
 
     @classmethod
-    def newest_first(cls) -> tuple:
+    def newest_first(cls) -> tuple[ColumnElement[Any], ...]:
         """`recency` as ORDER BY terms, newest first, the same on SQLite and PostgreSQL:
         so the latest entry is one row (LIMIT 1), not a case's whole docket. An entry
         number counts only when it is all digits ("12", not "12a" or "")."""
-        digits = (cls.entry_number != "") & (func.trim(cls.entry_number, "0123456789") == "")
+        digits = (col(cls.entry_number) != "") & (func.trim(cls.entry_number, "0123456789") == "")
         number = case((digits, cast(cls.entry_number, Numeric)), else_=literal(-1))
-        return (cls.date_filed.desc().nulls_last(), number.desc(), cls.id.desc())
+        return (col(cls.date_filed).desc().nulls_last(), number.desc(), col(cls.id).desc())
 
 
 class Event(SQLModel, table=True):
@@ -160,11 +162,13 @@ class Digest(SQLModel, table=True):
 
     def rendered(self) -> dict[str, str]:
         """The stored formats, e.g. {"txt": ..., "html": ...}."""
-        return json.loads(self.body)
+        formats: dict[str, str] = json.loads(self.body)
+        return formats
 
     def address(self, recipients: list[str], now: datetime) -> list[Delivery]:
         """A pending delivery to each recipient (the digest must have its id), each with a
         Message-ID of its own: separate messages to separate people."""
+        assert self.id is not None, "address a digest once it is stored"
         local, _, domain = self.message_id.strip("<>").rpartition("@")
         return [Delivery(digest_id=self.id, recipient=r, next_attempt_at=now,
                          message_id=f"<{local}.{hashlib.sha256(r.encode()).hexdigest()[:10]}@{domain}>")

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from docketwatch import digests, redact, registry, render
 from docketwatch.models import Delivery, Digest, DigestEvent, utcnow
@@ -87,7 +87,8 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
               now: datetime) -> tuple[list[Digest], list[str]]:
     """Build and store the digest due now for each subscription, each in its own transaction."""
     digests.record_subscriptions(engine, config, now)
-    stored, errors = [], []
+    stored: list[Digest] = []
+    errors: list[str] = []
     for sub in subs:
         with Session(engine, expire_on_commit=False) as session:
             try:
@@ -96,6 +97,7 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
                     continue
                 digest, event_ids = outgoing
                 enqueue(session, config, digest, sub, now)
+                assert digest.id is not None  # enqueue flushed it
                 session.add_all(DigestEvent(digest_id=digest.id, event_id=i, subscription=sub.name) for i in event_ids)
                 session.commit()
                 stored.append(digest)
@@ -177,9 +179,9 @@ def message_id(config: Config, sub: DigestConfig, event_ids: list[int]) -> str:
 def due(session: Session, subs: list[DigestConfig], now: datetime) -> list[tuple[Delivery, Digest]]:
     """Pending deliveries of `subs` whose next attempt is due, oldest first, with their digests."""
     return list(session.exec(
-        select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now,
-               Digest.subscription.in_([s.name for s in subs])).order_by(Delivery.id)
+        select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
+        .where(col(Delivery.status) == "pending", col(Delivery.next_attempt_at) <= now,
+               col(Digest.subscription).in_([s.name for s in subs])).order_by(col(Delivery.id))
     ))
 
 
@@ -196,7 +198,7 @@ def deliver(config: Config, engine: Engine, subs: list[DigestConfig], now: datet
     by_name = {s.name: s for s in subs}
     address_unaddressed(config, engine, subs)
     with Session(engine) as session:
-        ids = [delivery.id for delivery, _ in due(session, subs, now)]
+        ids = [delivery.id for delivery, _ in due(session, subs, now) if delivery.id is not None]
     return [a for delivery_id in ids if (a := _attempt(config, engine, by_name, delivery_id, now))]
 
 
@@ -207,10 +209,11 @@ def address_unaddressed(config: Config, engine: Engine, subs: list[DigestConfig]
     by_name = {s.name: s for s in subs}
     with Session(engine) as session:
         rows = session.exec(
-            select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
-            .where(Delivery.recipient.is_(None), Delivery.status == "pending",
-                   Digest.subscription.in_(list(by_name)))).all()
+            select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
+            .where(col(Delivery.recipient).is_(None), col(Delivery.status) == "pending",
+                   col(Digest.subscription).in_(list(by_name)))).all()
         for old, digest in rows:
+            assert digest.id is not None  # a stored row
             session.add_all(Delivery(digest_id=digest.id, recipient=r, message_id=old.message_id,
                                      attempts=old.attempts, next_attempt_at=old.next_attempt_at,
                                      last_error=old.last_error)
@@ -226,10 +229,11 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
              now: datetime) -> Attempt | None:
     with Session(engine, expire_on_commit=False) as session:
         delivery = session.get(Delivery, delivery_id)
+        assert delivery is not None  # `due` found it pending and addressed: such a row is never deleted
         # Claim it (step 2): only if no other run claimed it since we looked.
-        claimed = session.execute(
-            update(Delivery).where(Delivery.id == delivery_id, Delivery.status == "pending",
-                                   Delivery.attempts == delivery.attempts)
+        claimed = session.exec(
+            update(Delivery).where(col(Delivery.id) == delivery_id, col(Delivery.status) == "pending",
+                                   col(Delivery.attempts) == delivery.attempts)
             .values(attempts=delivery.attempts + 1, next_attempt_at=now + backoff(config, delivery.attempts + 1))
         ).rowcount
         session.commit()
@@ -237,6 +241,7 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
             return None
         session.refresh(delivery)
         digest = session.get(Digest, delivery.digest_id)
+        assert digest is not None  # a foreign key
         sub = by_name[digest.subscription]
         try:
             detail = registry.notifier(sub.channel)(config, sub).send(digest, delivery)
@@ -264,10 +269,10 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
 def retry_failed(engine: Engine, subs: list[DigestConfig], now: datetime | None = None) -> int:
     """Make the pending deliveries of `subs` that have failed before due now; return how many."""
     with Session(engine) as session:
-        digest_ids = select(Digest.id).where(Digest.subscription.in_([s.name for s in subs]))
-        count = session.execute(
-            update(Delivery).where(Delivery.status == "pending", Delivery.attempts > 0,
-                                   Delivery.digest_id.in_(digest_ids))
+        digest_ids = select(Digest.id).where(col(Digest.subscription).in_([s.name for s in subs]))
+        count = session.exec(
+            update(Delivery).where(col(Delivery.status) == "pending", col(Delivery.attempts) > 0,
+                                   col(Delivery.digest_id).in_(digest_ids))
             .values(next_attempt_at=now or utcnow())
         ).rowcount
         session.commit()
@@ -282,8 +287,8 @@ def drop(engine: Engine, delivery_ids: list[int]) -> list[tuple[Delivery, Digest
     """An operator gives these pending deliveries up: they are never tried again. All or none."""
     with Session(engine, expire_on_commit=False) as session:
         rows = session.exec(
-            select(Delivery, Digest).join(Digest, Digest.id == Delivery.digest_id)
-            .where(Delivery.id.in_(delivery_ids), Delivery.status == "pending")).all()
+            select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
+            .where(col(Delivery.id).in_(delivery_ids), col(Delivery.status) == "pending")).all()
         missing = sorted(set(delivery_ids) - {delivery.id for delivery, _ in rows})
         if missing:
             raise NotPending(", ".join(map(str, missing)))
@@ -304,6 +309,7 @@ def plan(config: Config, engine: Engine, subs: list[DigestConfig],
     out: dict[int, tuple[Digest, list[str], int]] = {}
     with Session(engine) as session:
         for delivery, digest in due(session, subs, now):
+            assert digest.id is not None  # a stored row
             if digest.id not in out:
                 links = session.exec(select(func.count()).select_from(DigestEvent)
                                      .where(DigestEvent.digest_id == digest.id)).one()

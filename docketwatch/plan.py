@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from docketwatch.models import Case, Entry
 from docketwatch.settings import CaseConfig, Config
@@ -32,7 +33,7 @@ class PlanRow:
     new_filing_delay: timedelta  # worst case before a new filing is seen
     change_delay: timedelta | None  # worst case before a change to an older entry is seen
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         def secs(d: timedelta | None) -> int | None:
             return int(d.total_seconds()) if d is not None else None
 
@@ -60,7 +61,7 @@ def make_plan(config: Config, active: set[str]) -> list[PlanRow]:
     return rows
 
 
-def unwatched(config: Config, case: CaseConfig) -> list[dict]:
+def unwatched(config: Config, case: CaseConfig) -> list[dict[str, Any]]:
     """What the case's sources cannot see, per source: {"case", "source", "text"}."""
     case_sources = [config.source_plugins[n] for n in case.sources]
     return [{"case": case.name, "source": s.name, "text": text} for s in case_sources
@@ -71,7 +72,7 @@ def active_cases(session: Session, config: Config, today: date) -> set[str]:
     """Labels of the cases with a filing in the last `active_days` (as stored)."""
     since = today - timedelta(days=config.schedule.active_days)
     rows = session.exec(
-        select(Case.court, Case.docket_number).join(Entry, Entry.case_id == Case.id)
+        select(Case.court, Case.docket_number).join(Entry, col(Entry.case_id) == Case.id)
         .group_by(Case.court, Case.docket_number).having(func.max(Entry.date_filed) >= since)
     ).all()
     active = set(rows)

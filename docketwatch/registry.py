@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from docketwatch.notifiers.base import Notifier
@@ -43,7 +43,8 @@ def _load(group: str, name: str) -> type:
     found = _registered(group, tuple(sys.path)).get(name)
     if found is None:
         raise UnknownPlugin(name, names(group))
-    return found.load()
+    plugin: type = found.load()  # the entry point names a class
+    return plugin
 
 
 def source(name: str) -> type[Source]:
@@ -51,6 +52,6 @@ def source(name: str) -> type[Source]:
     return _load(SOURCES, name)
 
 
-def notifier(name: str) -> type[Notifier]:
+def notifier(name: str) -> type[Notifier[Any]]:
     """The channel class registered as `name` (imported now); UnknownPlugin when none is."""
     return _load(NOTIFIERS, name)

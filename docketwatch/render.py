@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
@@ -80,7 +81,7 @@ def _render_subject(template: str, model: DigestModel) -> str:
 _SUBJECTS = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
 
 
-def subject_variables(model: DigestModel) -> dict:
+def subject_variables(model: DigestModel) -> dict[str, Any]:
     """What a `subject` template sees: `digest`, its `cases`, and `counts` per event kind."""
     counts = {"new": model.new_count, "changed": model.changed_count,
               "case": sum(len(c.case_changes) for c in model.cases),

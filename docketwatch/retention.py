@@ -29,11 +29,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Select, delete, exists, func, union
+from sqlalchemy import delete, exists, func, union
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch import digests
 from docketwatch.health import RUNS_READ
@@ -81,46 +83,48 @@ def prune(engine: Engine, config: Config, before: datetime, *, dry_run: bool = F
 
 
 def _prune_check_runs(engine: Engine, before: datetime, dry_run: bool) -> int:
-    group = (CheckRun.case_id, CheckRun.source)
-    ranked = select(CheckRun.id, func.row_number().over(partition_by=group, order_by=CheckRun.id.desc())
+    group = (col(CheckRun.case_id), col(CheckRun.source))
+    ranked = select(CheckRun.id, func.row_number().over(partition_by=group, order_by=col(CheckRun.id).desc())
                     .label("rank")).subquery()
     keep = union(
         select(ranked.c.id).where(ranked.c.rank <= RUNS_READ),
-        select(func.max(CheckRun.id)).where(CheckRun.ok).group_by(*group),
-        select(func.max(CheckRun.id)).where(~CheckRun.ok).group_by(*group),
-        select(func.max(CheckRun.id)).where(CheckRun.quota_requests > 0).group_by(*group),
+        select(func.max(CheckRun.id)).where(col(CheckRun.ok)).group_by(*group),
+        select(func.max(CheckRun.id)).where(~col(CheckRun.ok)).group_by(*group),
+        select(func.max(CheckRun.id)).where(col(CheckRun.quota_requests) > 0).group_by(*group),
     )
-    doomed = select(CheckRun.id).where(CheckRun.started_at < before, CheckRun.id.not_in(keep))
+    doomed = select(CheckRun.id).where(col(CheckRun.started_at) < before, col(CheckRun.id).not_in(keep))
     with Session(engine) as session:
         if dry_run:
             return session.exec(select(func.count()).select_from(doomed.subquery())).one()
     removed = 0
     while True:
         with Session(engine) as session:
-            ids = session.exec(doomed.order_by(CheckRun.id).limit(BATCH)).all()
+            ids = session.exec(doomed.order_by(col(CheckRun.id)).limit(BATCH)).all()
             if not ids:
                 return removed
-            session.execute(delete(CheckRun).where(CheckRun.id.in_(ids)))
+            session.execute(delete(CheckRun).where(col(CheckRun.id).in_(ids)))
             session.commit()
             removed += len(ids)
 
 
-def _old_events(before: datetime) -> Select:
+def _old_events(before: datetime) -> SelectOfScalar[int]:
     """Ids of the events from before the cutoff that may go when nobody is owed them."""
-    latest_gaps = select(func.max(Event.id)).where(Event.kind == "gap").group_by(Event.case_id)
-    return select(Event.id).where(Event.created_at < before, Event.id.not_in(latest_gaps))
+    latest_gaps = select(func.max(Event.id)).where(col(Event.kind) == "gap").group_by(col(Event.case_id))
+    # A stored row's primary key is never NULL, though the model's `id` is optional.
+    return cast(SelectOfScalar[int],
+                select(Event.id).where(col(Event.created_at) < before, col(Event.id).not_in(latest_gaps)))
 
 
 def _doomed_events(session: Session, config: Config, before: datetime, now: datetime,
                    ids: Collection[int]) -> set[int]:
     """Of the events `ids`, those that go: old, not a latest gap, owed to no subscription."""
-    ids = sorted(ids)
+    ordered = sorted(ids)
     doomed: set[int] = set()
-    for start in range(0, len(ids), BATCH):
-        old = set(session.exec(_old_events(before).where(Event.id.in_(ids[start:start + BATCH]))).all())
+    for start in range(0, len(ordered), BATCH):
+        old = set(session.exec(_old_events(before).where(col(Event.id).in_(ordered[start:start + BATCH]))).all())
         for sub in config.digests if old else ():
             owed = digests.events_for(session, sub, config.subscribed_cases(sub), now, undelivered=True, among=old)
-            old -= {event.id for event, _ in owed}
+            old -= {event.id for event, _ in owed if event.id is not None}
         doomed |= old
     return doomed
 
@@ -132,19 +136,20 @@ def _prune_events(engine: Engine, config: Config, before: datetime, now: datetim
     after = 0
     while True:
         with Session(engine) as session:
-            batch = session.exec(_old_events(before).where(Event.id > after).order_by(Event.id).limit(BATCH)).all()
+            batch = session.exec(_old_events(before).where(col(Event.id) > after).order_by(col(Event.id))
+                                 .limit(BATCH)).all()
             if not batch:
                 return events, links
             after = batch[-1]
             doomed = _doomed_events(session, config, before, now, batch)
             if not doomed:
                 continue
-            linked = DigestEvent.event_id.in_(doomed)
+            linked = col(DigestEvent.event_id).in_(doomed)
             links += session.exec(select(func.count()).select_from(DigestEvent).where(linked)).one()
             events += len(doomed)
             if not dry_run:
                 session.execute(delete(DigestEvent).where(linked))
-                session.execute(delete(Event).where(Event.id.in_(doomed)))
+                session.execute(delete(Event).where(col(Event.id).in_(doomed)))
                 session.commit()
 
 
@@ -152,22 +157,23 @@ def _prune_digests(engine: Engine, config: Config, before: datetime, now: dateti
                    dry_run: bool) -> tuple[int, int]:
     """(digests, deliveries) removed."""
     later = aliased(Digest)
-    candidates = select(Digest.id).where(
-        Digest.created_at < before,
-        exists().where(later.subscription == Digest.subscription, later.period_end > Digest.period_end),
-        ~exists().where(Delivery.digest_id == Digest.id,
-                        (Delivery.status == "pending") | (Delivery.sent_at >= before)),
-    )
+    # A stored row's primary key is never NULL, though the model's `id` is optional.
+    candidates = cast(SelectOfScalar[int], select(Digest.id).where(
+        col(Digest.created_at) < before,
+        exists().where(col(later.subscription) == Digest.subscription, col(later.period_end) > Digest.period_end),
+        ~exists().where(col(Delivery.digest_id) == Digest.id,
+                        (col(Delivery.status) == "pending") | (col(Delivery.sent_at) >= before)),
+    ))
     digests_removed = deliveries = 0
     after = 0
     while True:
         with Session(engine) as session:
-            batch = session.exec(candidates.where(Digest.id > after).order_by(Digest.id).limit(BATCH)).all()
+            batch = session.exec(candidates.where(col(Digest.id) > after).order_by(col(Digest.id)).limit(BATCH)).all()
             if not batch:
                 return digests_removed, deliveries
             after = batch[-1]
             links = session.exec(select(DigestEvent.digest_id, DigestEvent.event_id)
-                                 .where(DigestEvent.digest_id.in_(batch))).all()
+                                 .where(col(DigestEvent.digest_id).in_(batch))).all()
             # The events the event pass removes are gone by now; in a dry run they are still there.
             staying = {event_id for _, event_id in links}
             if dry_run and staying:
@@ -175,10 +181,10 @@ def _prune_digests(engine: Engine, config: Config, before: datetime, now: dateti
             doomed = sorted(set(batch) - {digest_id for digest_id, event_id in links if event_id in staying})
             if not doomed:
                 continue
-            owned = Delivery.digest_id.in_(doomed)
+            owned = col(Delivery.digest_id).in_(doomed)
             deliveries += session.exec(select(func.count()).select_from(Delivery).where(owned)).one()
             digests_removed += len(doomed)
             if not dry_run:
                 session.execute(delete(Delivery).where(owned))
-                session.execute(delete(Digest).where(Digest.id.in_(doomed)))
+                session.execute(delete(Digest).where(col(Digest.id).in_(doomed)))
                 session.commit()

@@ -23,9 +23,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
 
 from apscheduler.executors.base import BaseExecutor, run_job
+from apscheduler.job import Job
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -105,7 +109,7 @@ class Service:
             log.error("%s", error)
 
     # -- running ---------------------------------------------------------------
-    def _job(self, name: str, work: Callable[..., None], *args) -> None:
+    def _job(self, name: str, work: Callable[..., None], *args: Any) -> None:
         """Run one job: skipped once stopping; a database error is one log line and
         the service goes on (the next run of the job tries again)."""
         if self.stopping.is_set():
@@ -223,11 +227,11 @@ class _stop_on_signals:
     def __enter__(self) -> None:
         self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for s, handler in self.previous.items():
             signal.signal(s, handler)
 
-    def _stop(self, signum: int, _frame) -> None:
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
         if self.stopping.is_set():
             return
         self.stopping.set()
@@ -236,13 +240,13 @@ class _stop_on_signals:
             self.then()
 
 
-class _Worker(BaseExecutor):
+class _Worker(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types: its classes are Any
     """One daemon thread running its jobs in turn. A daemon, so a job stuck past
     STOP_GRACE cannot keep the process alive after `run` returns."""
 
-    def start(self, scheduler, alias) -> None:
+    def start(self, scheduler: BaseScheduler, alias: str) -> None:
         super().start(scheduler, alias)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Job, list[datetime]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name=f"docketwatch-{alias}", daemon=True)
         self._thread.start()
 
@@ -251,7 +255,7 @@ class _Worker(BaseExecutor):
         if wait:
             self._thread.join()
 
-    def _do_submit_job(self, job, run_times) -> None:
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
         self._queue.put((job, run_times))
 
     def _work(self) -> None:
@@ -275,7 +279,12 @@ def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigg
     schedule = sub.schedule
     if schedule.kind == "immediate":
         return IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds())
-    day = "*" if schedule.kind == "daily" else ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[schedule.weekday]
+    assert schedule.at is not None  # daily and weekly schedules have a time
+    if schedule.kind == "daily":
+        day = "*"
+    else:
+        assert schedule.weekday is not None  # weekly ones a day
+        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[schedule.weekday]
     return CronTrigger(day_of_week=day, hour=schedule.at.hour, minute=schedule.at.minute, timezone=zone)
 
 

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic_core import ErrorDetails
 
 from docketwatch import redact
 from docketwatch.events import EventKind
@@ -327,7 +328,7 @@ class Config(Document):
 # -- reading the file ----------------------------------------------------------------
 
 
-def read(path: Path) -> dict:
+def read(path: Path) -> dict[str, Any]:
     """The file's TOML document; ConfigError (naming the file) when it cannot be had."""
     try:
         content = path.read_bytes()
@@ -349,7 +350,7 @@ def read(path: Path) -> dict:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-def check_secret_refs(path: Path, raw: dict) -> None:
+def check_secret_refs(path: Path, raw: dict[str, Any]) -> None:
     """The SMTP password must be a ${NAME} reference, never the password itself.
 
     Checked before substitution, and the message never repeats the value.
@@ -363,7 +364,7 @@ def check_secret_refs(path: Path, raw: dict) -> None:
         )
 
 
-def substitute(value: Any, path: Path, key: tuple = ()) -> Any:
+def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
     """`${NAME}` replaced from the environment; values under secret keys are registered
     for redaction."""
     if isinstance(value, dict):
@@ -371,7 +372,7 @@ def substitute(value: Any, path: Path, key: tuple = ()) -> Any:
     if isinstance(value, list):
         return [substitute(v, path, (*key, i)) for i, v in enumerate(value)]
     if isinstance(value, str):
-        def lookup(m: re.Match) -> str:
+        def lookup(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
                 raise ConfigError(
@@ -392,7 +393,7 @@ def substitute(value: Any, path: Path, key: tuple = ()) -> Any:
 _SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
 
 
-def _is_secret(key: tuple) -> bool:
+def _is_secret(key: tuple[str | int, ...]) -> bool:
     """A value under a key like `token`, `password` or `secret` is never shown."""
     return bool(key) and isinstance(key[-1], str) and bool(_SECRET_KEY.search(key[-1]))
 
@@ -403,7 +404,7 @@ def _url_password(url: str) -> str | None:
     return userinfo.partition(":")[2] or None
 
 
-def key_name(loc: tuple) -> str:
+def key_name(loc: tuple[str | int, ...]) -> str:
     """('cases', 2, 'court') -> 'cases[2].court' (counting from 1, as people do)."""
     out = ""
     for part in loc:
@@ -414,7 +415,7 @@ def key_name(loc: tuple) -> str:
     return out
 
 
-def shown(raw: dict, loc: tuple) -> str:
+def shown(raw: dict[str, Any], loc: tuple[str | int, ...]) -> str:
     """The value at `loc` as written in the file (a ${NAME} reference stays one)."""
     value: Any = raw
     for part in loc:
@@ -427,7 +428,7 @@ def shown(raw: dict, loc: tuple) -> str:
     return repr(value)
 
 
-def describe(raw: dict, err: dict, prefix: tuple = ()) -> str:
+def describe(raw: dict[str, Any], err: ErrorDetails, prefix: tuple[str | int, ...] = ()) -> str:
     """One pydantic error as `key = value: what is wrong`, the value as written; `prefix`
     is where the validated table sits in the file."""
     loc = (*prefix, *err["loc"])

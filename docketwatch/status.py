@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from docketwatch import digests, health, plan, store
 from docketwatch.checks import entry_view
@@ -13,9 +15,9 @@ from docketwatch.models import Entry, Event, iso, utcnow
 from docketwatch.settings import CaseConfig, Config
 
 
-def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
+def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str, Any]:
     """One case: entries stored, latest entry, last check, success and error, pending events."""
-    out = {
+    out: dict[str, Any] = {
         "name": case.name, "court": case.court, "docket_number": case.docket_number,
         "courtlistener_id": case.courtlistener_id, "entries": 0, "latest_entry": None,
         "last_checked": None, "last_success": None, "last_error": None, "last_error_at": None,
@@ -24,6 +26,7 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     row = store.find_case(session, case)
     if row is None:
         return out
+    assert row.id is not None  # a stored row
     out["courtlistener_id"] = row.courtlistener_id
     out["entries"] = session.exec(select(func.count()).select_from(Entry).where(Entry.case_id == row.id)).one()
     latest = session.exec(select(Entry).where(Entry.case_id == row.id).order_by(*Entry.newest_first()).limit(1)).first()
@@ -34,14 +37,15 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict:
     if failed:
         out["last_error"], out["last_error_at"] = failed.error, iso(failed.started_at)
     gap = session.exec(
-        select(Event).where(Event.case_id == row.id, Event.kind == EventKind.GAP).order_by(Event.id.desc()).limit(1)
+        select(Event).where(Event.case_id == row.id, Event.kind == EventKind.GAP)
+        .order_by(col(Event.id).desc()).limit(1)
     ).first()
     out["last_gap"] = {"at": iso(gap.created_at), "source": gap.source, "summary": gap.summary} if gap else None
     out["pending_events"] = digests.pending_count(session, config, case)
     return out
 
 
-def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict:
+def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str, Any]:
     with Session(engine) as session:
         jobs = plan.make_plan(config, plan.active_cases(session, config, utcnow().date()))
         job_health = [health.job_health(session, job) for job in jobs]

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
-from sqlmodel import Session, create_engine, select
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlmodel import Session, col, create_engine, select
 
 from docketwatch import migrations, redact
 from docketwatch.models import Case, CheckRun, SourceState, utcnow
@@ -92,6 +94,7 @@ def _store_error(context: ExceptionContext) -> StoreError | None:
     error = context.sqlalchemy_exception
     if context.is_pre_ping or not (isinstance(error, OperationalError) or type(error) is DatabaseError):
         return None
+    assert context.engine is not None  # the hook is registered on an engine
     name = context.engine.url.render_as_string(hide_password=True)
     advice, code = _advice(context.original_exception, context.engine.url)
     return StoreError(f"database {name}: {advice}", code)
@@ -125,7 +128,7 @@ def _advice(error: BaseException, url: URL) -> tuple[str, int]:
     return f"{said}; nothing was lost: try again once the cause is fixed", EXIT_FAILED
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -182,12 +185,12 @@ def last_run(session: Session, case_id: int, *, source: str | None = None, ok: b
         query = query.where(CheckRun.source == source)
     if ok is not None:
         query = query.where(CheckRun.ok == ok)
-    return session.exec(query.order_by(CheckRun.id.desc()).limit(1)).first()
+    return session.exec(query.order_by(col(CheckRun.id).desc()).limit(1)).first()
 
 
 def last_court_success(session: Session, source: str, court: str) -> datetime | None:
     """When a court-wide source (a court's RSS feed) last served any of its cases."""
     return session.exec(
-        select(func.max(CheckRun.started_at)).join(Case, Case.id == CheckRun.case_id)
+        select(func.max(CheckRun.started_at)).join(Case, col(Case.id) == CheckRun.case_id)
         .where(CheckRun.source == source, CheckRun.ok, Case.court == court)
     ).one()

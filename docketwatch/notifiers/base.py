@@ -14,6 +14,7 @@ names the recipients of each digest.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Generic, TypeVar
 
 from docketwatch.models import Delivery, Digest
 from docketwatch.settings import Config, DigestConfig, Section
@@ -23,26 +24,30 @@ class DeliveryError(Exception):
     """A delivery failed; the message says where and why, and never contains a secret."""
 
 
-class Notifier(ABC):
+SettingsT = TypeVar("SettingsT", bound=Section)
+
+
+class Notifier(ABC, Generic[SettingsT]):
     #: The name used in configuration (`channel = "..."`).
     channel: str
     #: The rendered formats the channel sends ("txt", "html", "md"); only these are stored.
     formats: tuple[str, ...]
     #: The model of its keys in a `[[digests]]` table.
-    Settings: type[Section]
+    Settings: type[SettingsT]
 
     def __init__(self, config: Config, subscription: DigestConfig):
         self.config = config
         self.subscription = subscription
-        self.settings = config.channel_settings[subscription.name]
+        # config.load checked this subscription's keys with this channel's `Settings`.
+        self.settings: SettingsT = config.channel_settings[subscription.name]
 
     @classmethod
     @abstractmethod
-    def recipients(cls, settings: Section) -> list[str]:
+    def recipients(cls, settings: SettingsT) -> list[str]:
         """Where each delivery of a digest goes (one delivery per item)."""
 
     @classmethod
-    def check(cls, config: Config, settings: Section) -> str | None:
+    def check(cls, config: Config, settings: SettingsT) -> str | None:
         """What else the channel needs from the configuration, when it is missing."""
         return None
 

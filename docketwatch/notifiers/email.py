@@ -20,7 +20,7 @@ from pydantic import Field
 from docketwatch import redact
 from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
-from docketwatch.settings import Config, EmailAddress, Section
+from docketwatch.settings import Config, EmailAddress, Section, SmtpConfig
 
 
 class EmailSettings(Section):
@@ -34,7 +34,7 @@ def header(value: str) -> str:
     return " ".join(value.split())
 
 
-class EmailNotifier(Notifier):
+class EmailNotifier(Notifier[EmailSettings]):
     channel = "email"
     formats = ("txt", "html")
     Settings = EmailSettings
@@ -48,10 +48,11 @@ class EmailNotifier(Notifier):
         return "sends email, but there is no [smtp] section" if config.smtp is None else None
 
     def message(self, digest: Digest, delivery: Delivery) -> EmailMessage:
+        assert delivery.recipient is not None  # the outbox addresses every delivery before sending it
         parts = digest.rendered()
         message = EmailMessage()
         message["Subject"] = header(digest.subject)
-        message["From"] = header(self.config.smtp.from_address)
+        message["From"] = header(self._smtp().from_address)
         message["To"] = header(delivery.recipient)
         message["Date"] = format_datetime(as_utc(digest.created_at))
         message["Message-ID"] = header(delivery.message_id)
@@ -60,9 +61,10 @@ class EmailNotifier(Notifier):
         return message
 
     def send(self, digest: Digest, delivery: Delivery) -> str:
-        smtp = self.config.smtp
+        smtp = self._smtp()
         server = f"{smtp.host}:{smtp.effective_port}"
         message = self.message(digest, delivery)
+        assert delivery.recipient is not None  # checked by message()
         try:
             with self._connect() as client:
                 if smtp.security == "starttls":
@@ -79,8 +81,12 @@ class EmailNotifier(Notifier):
             raise DeliveryError(redact.scrub(f"sending through SMTP server {server} failed: {_describe(e)}")) from None
         return f"{delivery.recipient} via {server}"
 
+    def _smtp(self) -> SmtpConfig:
+        assert self.config.smtp is not None  # check() refuses a configuration without [smtp]
+        return self.config.smtp
+
     def _connect(self) -> smtplib.SMTP:
-        smtp = self.config.smtp
+        smtp = self._smtp()
         if smtp.security == "ssl":
             return smtplib.SMTP_SSL(smtp.host, smtp.effective_port, timeout=smtp.timeout,
                                     context=ssl.create_default_context())

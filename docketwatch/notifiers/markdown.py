@@ -24,7 +24,7 @@ class MarkdownSettings(Section):
     dir: Path
 
 
-class MarkdownNotifier(Notifier):
+class MarkdownNotifier(Notifier[MarkdownSettings]):
     channel = "markdown"
     formats = ("md",)
     Settings = MarkdownSettings
@@ -35,6 +35,7 @@ class MarkdownNotifier(Notifier):
 
     def path(self, digest: Digest, delivery: Delivery) -> Path:
         local = as_utc(digest.period_end).astimezone(ZoneInfo(self.config.timezone))
+        assert delivery.recipient is not None  # the outbox addresses every delivery before sending it
         folder = self.config.resolve(Path(delivery.recipient))
         return folder / f"digest-{local:%Y-%m-%d-%H%M}-{digest.id}.md"
 

@@ -72,7 +72,7 @@ def court_from_content(content: bytes) -> str | None:
     The most frequent rather than the first, because docket text sometimes links to
     another court's ECF site.
     """
-    hosts = Counter(_ECF_HOST.findall(content))
+    hosts: Counter[bytes] = Counter(_ECF_HOST.findall(content))
     if not hosts:
         return None
     return hosts.most_common(1)[0][0].decode("ascii")
@@ -132,7 +132,8 @@ def row_cells(row: HtmlElement) -> list[HtmlElement]:
 
 def table_rows(table_or_body: HtmlElement) -> list[HtmlElement]:
     """The table's own rows, whether or not the page has explicit <tbody>s."""
-    return table_or_body.xpath("tr|tbody/tr")
+    rows: list[HtmlElement] = table_or_body.xpath("tr|tbody/tr")
+    return rows
 
 
 def judge_name(text: str | None) -> str | None:

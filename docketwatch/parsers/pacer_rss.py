@@ -174,7 +174,7 @@ def parse_rss(content: bytes, court: str | None) -> tuple[str | None, list[Parse
     filings: dict[tuple[object, ...], tuple[ParsedEntry, list[str]]] = {}
     items = channel.findall("item")
     for item in items:
-        fields = {child.tag: child.text or "" for child in item}
+        fields = {str(child.tag): child.text or "" for child in item}  # RSS elements' tags are str
         case = _case(fields)
         if case is None:
             continue  # an item naming no case is of no use; PACER does not send them

@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import Session
 
@@ -90,7 +91,7 @@ class Source(ABC):
                 change_delay=interval if self.watches_changes else None))
         return rows
 
-    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict, list[str]]:
+    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict[str, Any], list[str]]:
         """What `plan` says about the source as a whole: JSON and lines of text."""
         return {}, []
 
@@ -101,11 +102,11 @@ class Source(ABC):
         return ["lists new filings only: changes to entries already seen are not watched"]
 
     # -- reporting -----------------------------------------------------------------------
-    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict]:
+    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """Status records for `status --json` (each with "source": name), for the source's cases and jobs."""
         return []
 
-    def status_lines(self, record: dict) -> list[str]:
+    def status_lines(self, record: dict[str, Any]) -> list[str]:
         """One of its status records as lines of text."""
         return []
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import lxml.html
 from lxml import etree
@@ -101,7 +102,7 @@ class CourtListenerSource(FederalIdentity, Source):
             ))
         return rows
 
-    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict, list[str]]:
+    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict[str, Any], list[str]]:
         settings = self.settings
         budgeted = sum(r.budgeted_per_day for r in rows)
         line = (f"CourtListener API: {budgeted:.0f} of {settings.daily_request_budget} requests a day planned"
@@ -116,7 +117,7 @@ class CourtListenerSource(FederalIdentity, Source):
                 "edited, document now available) are not watched without an API token "
                 "([sources.courtlistener] token)"]
 
-    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict]:
+    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """The API budget: how much is spent, and whether it limits freshness."""
         settings = self.settings
         used = store.quota_used(session, self.name)
@@ -141,7 +142,7 @@ class CourtListenerSource(FederalIdentity, Source):
             "throttled_until": iso(throttled) if throttled and as_utc(throttled) > utcnow() else None,
         }]
 
-    def status_lines(self, record: dict) -> list[str]:
+    def status_lines(self, record: dict[str, Any]) -> list[str]:
         line = f"{record['source']}: {record['mode']} mode, {record['requests_24h']} API requests in the last 24 h"
         if record["mode"] == "api":
             line += (f" of {record['daily_request_budget']}; `docketwatch run` plans "
@@ -240,12 +241,14 @@ def _feed_snapshot(case: Case, ctx: SourceContext, settings: CourtListenerSettin
         raise CourtListenerError(f"{url}: CourtListener has no docket {case.courtlistener_id} (HTTP 404)", 404)
     if response.status_code != 200:
         raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+    assert case.courtlistener_id is not None  # fetch() reads the feed only of a case with one
     docket = parse_feed(response.content, case.court, case.courtlistener_id)
     if not docket.entries and not docket.docket_number:
         # A well-formed feed with no entries and no readable docket number: nothing can be
         # stored from it but "no entries yet" for the pinned docket.
         docket.docket_number = case.docket_number
-    validators = {"etag": response.headers.get("ETag"), "last_modified": response.headers.get("Last-Modified")}
+    validators: dict[str, object] = {"etag": response.headers.get("ETag"),
+                                     "last_modified": response.headers.get("Last-Modified")}
     return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW,
                     state={key: validators})
 
@@ -307,7 +310,7 @@ class _Api:
         self.settings = settings
         self.budget = budget
 
-    def get(self, url: str, params: dict[str, str] | None = None) -> dict:
+    def get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Token {self.settings.token}"}
         response = self.ctx.http.get(url, params=params, headers=headers, budget=self.budget)
         if response.status_code == 401:
@@ -318,11 +321,12 @@ class _Api:
         if response.status_code != 200:
             raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
         try:
-            return response.json()
+            page: dict[str, Any] = response.json()
+            return page
         except ValueError:
             raise CourtListenerError(f"{url}: CourtListener answered with something that is not JSON") from None
 
-    def results(self, url: str, params: dict[str, str] | None) -> dict:
+    def results(self, url: str, params: dict[str, str] | None) -> dict[str, Any]:
         """A page of a list; one without its list of results is an error, not an empty page."""
         page = self.get(url, params)
         if not isinstance(page, dict) or not isinstance(page.get("results"), list):
@@ -347,11 +351,12 @@ class _Api:
         key = f"courtlistener:entries:{docket.courtlistener_id}"
         watermark = store.source_state(self.ctx.session, key).watermark
         full_history = watermark is None
-        params = {"docket": str(docket.courtlistener_id), "order_by": "date_modified",
-                  "omit": "recap_documents__plain_text"}
+        first = {"docket": str(docket.courtlistener_id), "order_by": "date_modified",
+                 "omit": "recap_documents__plain_text"}
         if watermark:
             # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
-            params["date_modified__gte"] = watermark
+            first["date_modified__gte"] = watermark
+        params: dict[str, str] | None = first  # the next pages' URLs carry their own
         url: str | None = f"{self.settings.base_url}{API}/docket-entries/"
         while url:
             try:
@@ -372,7 +377,7 @@ class _Api:
             warnings=warnings,
         )
 
-    def docket(self, case: Case, warnings: list[str]) -> dict:
+    def docket(self, case: Case, warnings: list[str]) -> dict[str, Any]:
         """The case's docket: by pinned or remembered id, else looked up by number."""
         if case.courtlistener_id:
             url = f"{self.settings.base_url}{API}/dockets/{case.courtlistener_id}/"
@@ -382,7 +387,8 @@ class _Api:
             {"court": case.court, "docket_number_core": docket_numbers.core(case.docket_number),
              "fields": DOCKET_FIELDS + ",date_created", "order_by": "date_created"},
         )["results"]
-        same = [d for d in found if docket_numbers.try_normalize(d.get("docket_number")) == case.docket_number]
+        same: list[dict[str, Any]] = [d for d in found
+                                      if docket_numbers.try_normalize(d.get("docket_number")) == case.docket_number]
         if not same:
             raise CourtListenerError(
                 f"CourtListener has no docket {case.docket_number} in court {case.court!r} "
@@ -399,9 +405,9 @@ class _Api:
         return same[0]
 
 
-def _entry(item: dict) -> ParsedEntry:
+def _entry(item: dict[str, Any]) -> ParsedEntry:
     documents = item.get("recap_documents") or []
-    main = next((d for d in documents if d.get("attachment_number") is None), {})
+    main: dict[str, Any] = next((d for d in documents if d.get("attachment_number") is None), {})
     number = item.get("entry_number")
     path = main.get("filepath_local")
     return ParsedEntry(

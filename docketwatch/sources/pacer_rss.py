@@ -15,7 +15,7 @@ import string
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
 from sqlmodel import Session
@@ -108,7 +108,7 @@ class PacerRssSource(FederalIdentity, Source):
         return ["the court's RSS feed lists new filings only: changes to entries already seen are not watched "
                 '(add "courtlistener" to the case\'s sources)']
 
-    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict]:
+    def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """Court feeds in use: last success, and whether they carry every entry type."""
         out = []
         for court in sorted({c.court for c in cases}):
@@ -121,7 +121,7 @@ class PacerRssSource(FederalIdentity, Source):
             })
         return out
 
-    def status_lines(self, record: dict) -> list[str]:
+    def status_lines(self, record: dict[str, Any]) -> list[str]:
         lines = [f"{self.name} {record['court']}: {record['url']}, last success {record['last_success'] or 'never'}"]
         if record["complete"] is False:
             lines.append(f"  this feed carries only some entry types ({record['entry_types']}): "
