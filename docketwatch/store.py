@@ -12,12 +12,13 @@ engine turns the driver's operational errors into it wherever they happen.
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, col, create_engine, select
@@ -128,10 +129,24 @@ def _advice(error: BaseException, url: URL) -> tuple[str, int]:
     return f"{said}; nothing was lost: try again once the cause is fixed", EXIT_FAILED
 
 
+def _use_wal(cursor: DBAPICursor) -> None:
+    """Switch the file to WAL (it stays so). Switching needs a lock that SQLite does not
+    wait for, so two processes opening a new file at once retry within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    _use_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
