@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch import lock, outbox, plan
 from docketwatch.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 from docketwatch.settings import Config
+
+SelectT = TypeVar("SelectT", bound="SelectOfScalar[Any]")
 
 log = logging.getLogger(__name__)
 # A due digest not attempted for this long, while `run` is alive, means delivery is stuck.
@@ -29,12 +32,14 @@ RUNS_READ = 50
 
 def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[CheckRun]:
     """The job's latest runs, newest first (a court feed's runs are those of its first case)."""
+    return list(session.exec(_of_job(select(CheckRun), job).order_by(col(CheckRun.id).desc()).limit(limit)))
+
+
+def _of_job(query: SelectT, job: plan.PlanRow) -> SelectT:
+    """`query` narrowed to the job's check runs (a court feed's are those of its first case)."""
     case = job.cases[0]
-    return list(session.exec(
-        select(CheckRun).join(Case, col(Case.id) == CheckRun.case_id)
-        .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
-        .order_by(col(CheckRun.id).desc()).limit(limit)
-    ))
+    return query.join(Case, col(Case.id) == CheckRun.case_id).where(
+        CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
 
 
 def job_health(session: Session, job: plan.PlanRow) -> dict[str, Any]:
@@ -108,11 +113,7 @@ def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: 
 
 def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
     """When a poll of the job last finished, successful or not (see `_runs`)."""
-    case = job.cases[0]
-    return session.exec(
-        select(func.max(CheckRun.finished_at)).join(Case, col(Case.id) == CheckRun.case_id)
-        .where(CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
-    ).one()
+    return session.exec(_of_job(select(func.max(CheckRun.finished_at)), job)).one()
 
 
 def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | None = None) -> None:

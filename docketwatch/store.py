@@ -101,29 +101,32 @@ def _store_error(context: ExceptionContext) -> StoreError | None:
     return StoreError(f"database {name}: {advice}", code)
 
 
+# SQLite's primary result codes -> (what happened, what to do, exit code).
+_SQLITE_ADVICE: dict[int, tuple[str, str, int]] = {
+    sqlite3.SQLITE_BUSY: ("another process kept it locked for more than {busy} s",
+                          "nothing was lost: try again once that process is done", EXIT_FAILED),
+    sqlite3.SQLITE_READONLY: ("it is read-only",
+                              "make the file, its folder and the mount writable for the user running docketwatch",
+                              EXIT_FAILED),
+    sqlite3.SQLITE_FULL: ("the disk is full", "nothing was lost: free some space and try again", EXIT_FAILED),
+    sqlite3.SQLITE_IOERR: ("writing failed",
+                           "nothing was lost: check the disk (is it full, or did it fail?) and try again", EXIT_FAILED),
+    sqlite3.SQLITE_CANTOPEN: ("cannot open the file", "check that its folder exists and is writable for the user "
+                              "running docketwatch, or set [database] url", EXIT_CONFIG),
+    sqlite3.SQLITE_NOTADB: ("the file is not an SQLite database", "set [database] url to another file", EXIT_CONFIG),
+}
+_SQLITE_ADVICE[sqlite3.SQLITE_LOCKED] = _SQLITE_ADVICE[sqlite3.SQLITE_BUSY]
+
+
 def _advice(error: BaseException, url: URL) -> tuple[str, int]:
     """What went wrong, in words, and the exit code."""
     said = (str(error).strip().splitlines() or [type(error).__name__])[0]
     if isinstance(error, sqlite3.Error) and error.sqlite_errorcode is not None:
-        primary = error.sqlite_errorcode & 0xFF
-        if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            return (f"another process kept it locked for more than {BUSY_TIMEOUT_MS // 1000} s ({said}); "
-                    "nothing was lost: try again once that process is done", EXIT_FAILED)
-        if primary == sqlite3.SQLITE_READONLY:
-            return (f"it is read-only ({said}); make the file, its folder and the mount writable "
-                    "for the user running docketwatch", EXIT_FAILED)
-        if primary == sqlite3.SQLITE_FULL:
-            return f"the disk is full ({said}); nothing was lost: free some space and try again", EXIT_FAILED
-        if primary == sqlite3.SQLITE_IOERR:
-            return (f"writing failed ({said}); nothing was lost: check the disk (is it full, or did it "
-                    "fail?) and try again", EXIT_FAILED)
-        if primary == sqlite3.SQLITE_CANTOPEN:
-            return (f"cannot open the file ({said}); check that its folder exists and is writable for the "
-                    "user running docketwatch, or set [database] url", EXIT_CONFIG)
-        if primary == sqlite3.SQLITE_NOTADB:
-            return f"the file is not an SQLite database ({said}); set [database] url to another file", EXIT_CONFIG
-        return f"{said}; nothing was lost: try again once the cause is fixed", EXIT_FAILED
-    if url.get_backend_name() == "postgresql" and getattr(error, "sqlstate", None) is None:
+        known = _SQLITE_ADVICE.get(error.sqlite_errorcode & 0xFF)
+        if known:
+            what, todo, code = known
+            return f"{what.format(busy=BUSY_TIMEOUT_MS // 1000)} ({said}); {todo}", code
+    elif url.get_backend_name() == "postgresql" and getattr(error, "sqlstate", None) is None:
         return (f"cannot connect ({said}); check that the server is running and reachable and that "
                 "[database] url is right", EXIT_FAILED)
     return f"{said}; nothing was lost: try again once the cause is fixed", EXIT_FAILED

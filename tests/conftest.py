@@ -76,17 +76,21 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
         connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def write_config(tmp_path: Path, base_url: str, *, token: bool = True, budget: int = 125,
-                 cases: str | None = None, database_url: str | None = None) -> Path:
-    """A configuration for one Kadrey case against the fake server, in tmp_path (database:
-    tmp_path/dw.db unless `database_url` says otherwise)."""
-    cases = cases or f'''
+# The [[cases]] table of Kadrey v. Meta, pinned to its CourtListener docket.
+KADREY_CASE = f'''
 [[cases]]
 name = "Kadrey v. Meta Platforms, Inc."
 court = "cand"
 docket_number = "3:23-cv-03417-VC"
 courtlistener_id = {KADREY_ID}
 '''
+
+
+def write_config(tmp_path: Path, base_url: str, *, token: bool = True, budget: int = 125,
+                 cases: str | None = None, database_url: str | None = None) -> Path:
+    """A configuration for one Kadrey case against the fake server, in tmp_path (database:
+    tmp_path/dw.db unless `database_url` says otherwise)."""
+    cases = cases or KADREY_CASE
     path = tmp_path / "docketwatch.toml"
     path.write_text(f'''
 [database]

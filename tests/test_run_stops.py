@@ -22,18 +22,12 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.cli import cli
 from docketwatch.models import CheckRun, Delivery, Digest, Event, SchedulerLock, utcnow
-from tests.conftest import KADREY_ID, run_cli, run_process, write_config
+from tests.conftest import KADREY_CASE, run_cli, run_process, write_config
 from tests.servers import NYSB_FEED, PASSWORD, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-KADREY = f'''
-[[cases]]
-name = "Kadrey v. Meta Platforms, Inc."
-court = "cand"
-docket_number = "3:23-cv-03417"
-courtlistener_id = {KADREY_ID}
-'''
+KADREY = KADREY_CASE
 SUNEDISON = '''
 [[cases]]
 name = "In re SunEdison, Inc."

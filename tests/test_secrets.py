@@ -27,7 +27,7 @@ from sqlalchemy import Engine, create_engine, inspect, text
 from werkzeug import Response
 
 from docketwatch import redact
-from tests.conftest import KADREY_ID, Ran, run_cli
+from tests.conftest import KADREY_CASE, KADREY_ID, Ran, run_cli
 from tests.servers import SmtpServer, free_port
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -156,12 +156,7 @@ from = "docketwatch@example.org"
 [outbox]
 retry_backoff = 0
 
-[[cases]]
-name = "Kadrey v. Meta Platforms, Inc."
-court = "cand"
-docket_number = "3:23-cv-03417-VC"
-courtlistener_id = {KADREY_ID}
-
+{KADREY_CASE}
 [[digests]]
 name = "desk"
 channel = "email"

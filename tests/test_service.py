@@ -13,18 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KADREY_ID, run_cli, run_process, write_config
+from tests.conftest import KADREY_CASE, KADREY_ID, run_cli, run_process, write_config
 from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-CASES = f'''
-[[cases]]
-name = "Kadrey v. Meta Platforms, Inc."
-court = "cand"
-docket_number = "3:23-cv-03417"
-courtlistener_id = {KADREY_ID}
-
+CASES = KADREY_CASE + '''
 [[cases]]
 name = "In re SunEdison, Inc."
 court = "nysb"
