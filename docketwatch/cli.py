@@ -22,9 +22,9 @@ from docketwatch import __version__
 if TYPE_CHECKING:
     from datetime import timedelta
 
-    from docketwatch.checks import CaseResult
+    from docketwatch.domain.snapshot import ParsedDocket
+    from docketwatch.pipeline.poll import CaseResult
     from docketwatch.settings import CaseConfig, Config
-    from docketwatch.snapshot import ParsedDocket
 
 EXIT_FAILED = 3
 
@@ -42,7 +42,7 @@ class _Context:
 
     def load(self, default_log_level: str = "WARNING") -> Config:
         """The configuration; also sets up logging (--log-level, else the file's, else the default)."""
-        from docketwatch import config as config_mod
+        from docketwatch import bootstrap as config_mod
         from docketwatch import redact
 
         try:
@@ -102,11 +102,12 @@ def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> N
 @click.pass_obj
 def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: bool) -> None:
     """Poll CASEs (default: all) now, store, and print what is new and changed."""
-    from docketwatch import checks, store
+    from docketwatch import store
+    from docketwatch.pipeline import poll
 
     cfg = obj.load()
     chosen = obj.select(cfg, case)
-    results = checks.check(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline)
+    results = poll.check(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline)
     if as_json:
         click.echo(json.dumps({"cases": [_result_json(r) for r in results]}, indent=2))
     else:
@@ -165,14 +166,15 @@ def _entry_line(e: dict[str, Any]) -> str:
 @click.pass_obj
 def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health: bool) -> None:
     """Per case: entries stored, latest entry, last check and success, last error, events pending."""
-    from docketwatch import checks, store
-    from docketwatch import status as status_mod
+    from docketwatch import store
+    from docketwatch.ops import status as status_mod
+    from docketwatch.pipeline import poll
 
     cfg = obj.load()
     chosen = obj.select(cfg, (case,) if case else ())
     engine = store.open_engine(cfg.database.url)
     if refresh:
-        checks.check(cfg, engine, chosen)
+        poll.check(cfg, engine, chosen)
     report = status_mod.status(cfg, engine, chosen)
     if health:
         for reason in report["unhealthy"]:
@@ -225,7 +227,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file per line.")
 def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
     """Print what docketwatch reads from saved PACER files; stores nothing."""
-    from docketwatch import checks, parsers
+    from docketwatch import parsers
+    from docketwatch.pipeline import poll
 
     failed = False
     for path in paths:
@@ -247,7 +250,7 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
         for d in parsed.dockets:
             click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
             for entry in d.entries:
-                click.echo(f"    {_entry_line(checks.entry_view(entry))}")
+                click.echo(f"    {_entry_line(poll.entry_view(entry))}")
     if failed:
         sys.exit(EXIT_FAILED)
 
@@ -269,8 +272,9 @@ def _docket_json(d: ParsedDocket) -> dict[str, Any]:
 @click.pass_obj
 def import_(obj: _Context, location: str, case: str | None, court: str | None) -> None:
     """Backfill a case from a saved docket report (stored quietly, without "new" events)."""
-    from docketwatch import imports, store
+    from docketwatch import store
     from docketwatch.http import HttpError
+    from docketwatch.pipeline import imports
     from docketwatch.settings import ConfigError
 
     cfg = obj.load()
@@ -321,7 +325,8 @@ def cases(obj: _Context, as_json: bool) -> None:
 @click.pass_obj
 def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, drop_ids: tuple[int, ...]) -> None:
     """Build the digests that are due and deliver them (and earlier ones waiting for a retry)."""
-    from docketwatch import outbox, store
+    from docketwatch import store
+    from docketwatch.pipeline import outbox
     from docketwatch.settings import ConfigError
 
     cfg = obj.load()
@@ -382,7 +387,8 @@ def preview(obj: _Context, fmt: str, out: Path | None) -> None:
     """Render a digest of the latest stored events (or of sample entries when there are none)."""
     from sqlmodel import Session
 
-    from docketwatch import digests, render, store
+    from docketwatch import store
+    from docketwatch.pipeline import digests, render
 
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
@@ -399,7 +405,8 @@ def preview(obj: _Context, fmt: str, out: Path | None) -> None:
 @click.pass_obj
 def run(obj: _Context, once: bool) -> None:
     """Run the scheduler: poll on the plan's intervals, send digests on their schedules."""
-    from docketwatch import lock, service, store
+    from docketwatch import store
+    from docketwatch.ops import lock, service
 
     cfg = obj.load(default_log_level="INFO")
     try:
@@ -415,8 +422,9 @@ def run(obj: _Context, once: bool) -> None:
 @click.pass_obj
 def prune(obj: _Context, dry_run: bool, as_json: bool) -> None:
     """Remove history older than [retention] days (check runs, events, delivered digests); keep entries."""
-    from docketwatch import retention, store
-    from docketwatch.models import iso
+    from docketwatch import store
+    from docketwatch.ops import retention
+    from docketwatch.store.models import iso
 
     cfg = obj.load()
     engine = store.open_engine(cfg.database.url)
@@ -438,8 +446,9 @@ def plan_(obj: _Context, as_json: bool) -> None:
     """How often `run` polls each case and feed, what that costs, and how late news can be."""
     from sqlmodel import Session
 
-    from docketwatch import plan, store
-    from docketwatch.models import utcnow
+    from docketwatch import store
+    from docketwatch.ops import plan
+    from docketwatch.store.models import utcnow
 
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:

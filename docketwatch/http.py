@@ -36,8 +36,8 @@ from urllib3.poolmanager import PoolManager
 from urllib3.response import HTTPResponse
 
 from docketwatch import __version__, redact
-from docketwatch.models import utcnow
 from docketwatch.settings import HttpConfig
+from docketwatch.store.models import utcnow
 
 USER_AGENT = f"docketwatch/{__version__} (self-hosted court docket monitor; python-requests)"
 _EXPECTED_IN = re.compile(r"Expected available in (\d+) seconds?")

@@ -28,8 +28,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import ErrorDetails
 
 from docketwatch import redact
-from docketwatch.events import EventKind
-from docketwatch.schedule import Schedule, parse_schedule
+from docketwatch.domain.events import EventKind
+from docketwatch.domain.schedule import Schedule, parse_schedule
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Documented defaults (README): a case written without `sources = [...]` is polled by

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docketwatch import config
+from docketwatch import bootstrap
 from tests.conftest import run_cli
 
 GOOD_CASE = '''
@@ -44,8 +44,8 @@ def write(tmp_path, text: str):
 )
 def test_bad_configuration_is_named_precisely(tmp_path, text, expected):
     path = write(tmp_path, text)
-    with pytest.raises(config.ConfigError) as caught:
-        config.load(path)
+    with pytest.raises(bootstrap.ConfigError) as caught:
+        bootstrap.load(path)
     message = str(caught.value)
     assert message.startswith(str(path))
     for fragment in expected:
@@ -70,13 +70,13 @@ def test_missing_file_and_unknown_case_are_usage_errors(tmp_path):
 def test_environment_values_are_substituted(tmp_path, monkeypatch):
     monkeypatch.setenv("DW_TEST_TOKEN", "tok-123")
     path = write(tmp_path, '[sources.courtlistener]\ntoken = "${DW_TEST_TOKEN}"\n' + GOOD_CASE)
-    loaded = config.load(path)
+    loaded = bootstrap.load(path)
     assert loaded.source_plugins["courtlistener"].settings.token == "tok-123"
     assert loaded.cases[0].docket_number == "3:23-cv-03417"
 
 
 def test_the_bundled_watchlist_loads_and_cases_match_by_name_or_number(tmp_path):
-    loaded = config.load(config.resolve_path(None))
+    loaded = bootstrap.load(bootstrap.resolve_path(None))
     assert len(loaded.cases) >= 20
     assert all(c.courtlistener_id for c in loaded.cases)
     assert [c.name for c in loaded.select(["kadrey"])] == ["Kadrey v. Meta Platforms, Inc."]
@@ -85,5 +85,5 @@ def test_the_bundled_watchlist_loads_and_cases_match_by_name_or_number(tmp_path)
 
 def test_config_option_wins_over_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKETWATCH_CONFIG", str(tmp_path / "from-env.toml"))
-    assert config.resolve_path(None) == tmp_path / "from-env.toml"
-    assert config.resolve_path("given.toml").name == "given.toml"
+    assert bootstrap.resolve_path(None) == tmp_path / "from-env.toml"
+    assert bootstrap.resolve_path("given.toml").name == "given.toml"

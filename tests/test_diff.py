@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 from sqlmodel import Session, select
 
-from docketwatch import diff, store
-from docketwatch.models import Case, Entry, Event, utcnow
-from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch import store
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch.pipeline import diff
+from docketwatch.store.models import Case, Entry, Event, utcnow
 
 
 @pytest.fixture

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session
 
-from docketwatch import checks, digests, render, schedule, store
-from docketwatch import config as config_mod
+from docketwatch import bootstrap as config_mod
+from docketwatch import store
+from docketwatch.domain import schedule
+from docketwatch.pipeline import digests, poll, render
 from docketwatch.settings import Config
 from tests.conftest import KADREY_ID, run_cli, write_config
 
@@ -56,10 +58,10 @@ def make_config(tmp_path: Path, base_url: str, tables: str, *, top: str = "") ->
     return path
 
 
-def poll(path: Path) -> Config:
+def poll_cases(path: Path) -> Config:
     """A real `check` of every configured case, in-process."""
     cfg = config_mod.load(path)
-    checks.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
+    poll.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
     return cfg
 
 
@@ -73,12 +75,12 @@ def two_cases(fake_cl):
 
     def setup(tmp_path: Path, subscriptions: str, top: str = "") -> Config:
         path = make_config(tmp_path, fake_cl.base_url, KADREY + ANDERSEN + subscriptions, top=top)
-        poll(path)  # baseline: quiet
+        poll_cases(path)  # baseline: quiet
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief. Signed by Judge Chhabria.")
         fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
         fake_cl.add_entry(ANDERSEN_ID, "174", "2024-03-21", "OPPOSITION/RESPONSE re 162 MOTION to Dismiss")
         fake_cl.add_entry(ANDERSEN_ID, "175", "2024-03-22", "PRO HAC VICE application of B. Lawyer")
-        return poll(path)
+        return poll_cases(path)
 
     return setup
 
@@ -159,13 +161,13 @@ def test_an_entry_new_and_changed_in_one_digest_is_shown_once_and_newest_first(f
     fake_cl.add_entry(KADREY_ID, "599", "2025-06-27", "", short="Order")
     every_kind = ["new", "changed", "case", "gap", "error"]
     path = make_config(tmp_path, fake_cl.base_url, KADREY + markdown_digest("all", events=every_kind))
-    poll(path)
+    poll_cases(path)
     fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "MOTION to Compel")
-    poll(path)
+    poll_cases(path)
     fake_cl.update_entry(KADREY_ID, "600", description="MOTION to Compel Production. Filed by Plaintiffs.")
     fake_cl.update_entry(KADREY_ID, "599", description="ORDER Denying Motion to Seal.")
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION and ORDER")
-    cfg = poll(path)
+    cfg = poll_cases(path)
     model = drafted(cfg, "all").model
     (case,) = model.cases
     assert [e.number for e in case.new] == ["602", "600"]
@@ -189,9 +191,9 @@ def test_warnings_for_a_stale_case_and_a_spent_budget_ride_along(fake_cl, tmp_pa
     for n in range(800, 840):  # with the real entries: three pages of 20, more than the budget allows
         fake_cl.add_entry(KADREY_ID, str(n), "2025-09-01", f"Filing {n}")
     path = write_config(tmp_path, fake_cl.base_url, budget=3, cases=KADREY + markdown_digest("all"))
-    poll(path)
+    poll_cases(path)
     fake_cl.add_entry(KADREY_ID, "900", "2025-09-02", "ORDER")
-    cfg = poll(path)
+    cfg = poll_cases(path)
     now = datetime.now(UTC)
     model = drafted(cfg, "all", now).model
     warnings = model.warnings
@@ -208,9 +210,9 @@ def test_warnings_for_a_stale_case_and_a_spent_budget_ride_along(fake_cl, tmp_pa
 def test_every_format_shows_docket_text_as_text(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     path = make_config(tmp_path, fake_cl.base_url, KADREY + markdown_digest("all"))
-    poll(path)
+    poll_cases(path)
     fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
-    cfg = poll(path)
+    cfg = poll_cases(path)
     model = drafted(cfg, "all").model
     html = render.render(cfg, model, "html")
     assert "<script>" not in html and "&lt;script&gt;alert(" in html and "&amp; [link]" in html
@@ -278,9 +280,9 @@ def test_preview_renders_sample_entries_until_there_are_events(fake_cl, tmp_path
     assert sample.returncode == 0, sample.stderr
     assert "Preview (sample entries)" in sample.stdout and "#598" in sample.stdout
 
-    poll(path)
+    poll_cases(path)
     fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
-    poll(path)
+    poll_cases(path)
     out = tmp_path / "preview.html"
     proc = run_cli(path, "preview", "--out", str(out))
     assert proc.returncode == 0 and proc.stdout == ""
@@ -293,7 +295,7 @@ def test_preview_renders_sample_entries_until_there_are_events(fake_cl, tmp_path
 # -- issue 8: links and templates taken from feeds and configuration ---------------------
 
 def test_only_http_links_survive_in_every_format(tmp_path):
-    from docketwatch.models import Case, Entry, Event
+    from docketwatch.store.models import Case, Entry, Event
 
     cfg = config_mod.load(make_config(tmp_path, "http://127.0.0.1:9", KADREY))
     case = Case(id=1, court="cand", docket_number="3:23-cv-03417", name="Kadrey", courtlistener_id=KADREY_ID)

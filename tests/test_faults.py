@@ -5,7 +5,7 @@ Each cycle the simulated court files entries and edits some (tests/fault_servers
 the servers fail at seeded random (500/503, truncated bodies, connection resets, HTML
 error pages, empty bodies and feeds, reordered entries, 429 with Retry-After, a
 trickle, an oversized body), and docketwatch polls every case through the real
-`checks.check` into a real SQLite database. After every cycle, and at the end (after a
+`poll.check` into a real SQLite database. After every cycle, and at the end (after a
 few cycles with faults off), the oracle expects:
 
 - lost: 0 stored entries deleted, emptied, or cut back to a poorer text;
@@ -40,7 +40,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from docketwatch import checks, config, docket_numbers, store
+from docketwatch import bootstrap, store
+from docketwatch.domain import docket_numbers
+from docketwatch.pipeline import poll
 from docketwatch.settings import HttpConfig
 from tests.fault_servers import (
     FAULTS,
@@ -515,7 +517,7 @@ def run_soak(scenario: Scenario, cycles: int, seed: int, workdir: Path, cases: i
     try:
         with _token(court.cl.token):
             path = write_config(workdir / "docketwatch.toml", scenario, dockets, cl_server.url, rss_server.url, budget)
-            cfg = config.load(path)
+            cfg = bootstrap.load(path)
             engine = store.open_engine(cfg.database.url)
             oracle = Oracle(court, engine, report)
             for cycle in range(cycles):
@@ -528,7 +530,7 @@ def run_soak(scenario: Scenario, cycles: int, seed: int, workdir: Path, cases: i
                 oracle.mark()
                 first = len(injector.log)
                 t0 = time.monotonic()
-                checks.check(cfg, engine, list(cfg.cases))
+                poll.check(cfg, engine, list(cfg.cases))
                 cycle_ends[cycle] = time.monotonic()
                 report.max_cycle_seconds = max(report.max_cycle_seconds, cycle_ends[cycle] - t0)
                 oracle.after(cycle, injector.log[first:])

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from docketwatch import config as bootstrap
-from docketwatch import health, lock, plan, store
-from docketwatch.models import CheckRun, Delivery, Digest, HealthAlert, SchedulerLock, iso, utcnow
+from docketwatch import bootstrap, store
+from docketwatch.ops import health, lock, plan
 from docketwatch.settings import ADMIN_SUBSCRIPTION
+from docketwatch.store.models import CheckRun, Delivery, Digest, HealthAlert, SchedulerLock, iso, utcnow
 
 CASES = '''
 [[cases]]
@@ -232,7 +232,7 @@ def test_alerts_once_on_reaching_n_failures_and_once_on_recovery(tmp_path, datab
     t = utcnow() - timedelta(hours=1)
     outcomes = ["HTTP 500", None, "HTTP 501", "HTTP 502", "HTTP 503", None, None, "HTTP 504", "HTTP 505"]
     seen = []
-    with caplog.at_level(logging.WARNING, logger="docketwatch.health"):
+    with caplog.at_level(logging.WARNING, logger="docketwatch.ops.health"):
         for i, error in enumerate(outcomes):
             record(engine, config, "Kadrey", "courtlistener", t + timedelta(minutes=i), error=error)
             health.observe(engine, config, job, t + timedelta(minutes=i, seconds=30))
@@ -262,7 +262,7 @@ def test_without_a_mail_route_alerts_are_only_logged(tmp_path, extra, caplog):
     job = {j.job_id: j for j in plan.make_plan(config, set())}[NYSB]
     n = config.admin.failures_before_alert
     t = utcnow() - timedelta(hours=1)
-    with caplog.at_level(logging.WARNING, logger="docketwatch.health"):
+    with caplog.at_level(logging.WARNING, logger="docketwatch.ops.health"):
         for i in range(n + 1):
             record(engine, config, "SunEdison", "pacer_rss", t + timedelta(minutes=i), error="feed down")
             health.observe(engine, config, job)

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from docketwatch import lock, store
-from docketwatch.models import SchedulerLock, as_utc, utcnow
+from docketwatch import store
+from docketwatch.ops import lock
+from docketwatch.store.models import SchedulerLock, as_utc, utcnow
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, MetaData, Table, create_engine, insert, inspect, select
 from sqlmodel import Session, SQLModel
 
-from docketwatch import migrations, store
-from docketwatch.models import Case, CheckRun, Delivery, DigestEvent, Entry, Event, SourceState
+from docketwatch import store
+from docketwatch.store import migrations
+from docketwatch.store.models import Case, CheckRun, Delivery, DigestEvent, Entry, Event, SourceState
 
 FIRST_TABLES = ("case", "entry", "event", "checkrun", "sourcestate", "digest", "digestevent")
 LATER_COLUMNS = {"event": {"changes"}}  # added since the first release (see first_release_rows)

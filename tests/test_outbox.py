@@ -21,13 +21,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from docketwatch import config as config_mod
-from docketwatch import outbox, registry, store
-from docketwatch.models import Delivery, Digest, DigestEvent, Event
+from docketwatch import bootstrap as config_mod
+from docketwatch import registry, store
 from docketwatch.notifiers.email import EmailNotifier
+from docketwatch.pipeline import outbox
+from docketwatch.store.models import Delivery, Digest, DigestEvent, Event
 from tests.conftest import KADREY_ID, run_cli, write_config
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
-from tests.test_digests import KADREY, SCRIPT_TEXT, poll
+from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -63,11 +64,11 @@ def kadrey(fake_cl, tmp_path, smtp_server, database_url):
         fake_cl.add_entry(KADREY_ID, "599", "2025-06-27", "", short="Order")
         path = write_config(tmp_path, fake_cl.base_url, database_url=database_url,
                             cases=KADREY + tables + smtp_table(smtp_server.port) + outbox_table)
-        poll(path)
+        poll_cases(path)
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
         fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
         fake_cl.update_entry(KADREY_ID, "599", description="ORDER Denying Motion to Seal. Signed by Judge Chhabria.")
-        poll(path)
+        poll_cases(path)
         return path
 
     return setup
@@ -262,7 +263,7 @@ def test_events_arriving_after_a_digest_go_into_the_next_one(kadrey, smtp_server
     path = kadrey()
     run(path)
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION and ORDER")
-    poll(path)
+    poll_cases(path)
     run(path)
     first, second = rows(path)
     assert first.message_id != second.message_id
@@ -332,9 +333,9 @@ def test_email_over_starttls_and_ssl(fake_cl, tmp_path, certificate, security, d
         fake_cl.load_kadrey()
         path = write_config(tmp_path, fake_cl.base_url, database_url=database_url,
                             cases=KADREY + EMAIL + smtp_table(server.port, security))
-        poll(path)
+        poll_cases(path)
         fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
-        poll(path)
+        poll_cases(path)
         assert run(path).ok
         assert [m["Subject"] for _, m in server.received] == ["Kadrey v. Meta Platforms, Inc.: 1 new filing"] * 2
     finally:
@@ -472,7 +473,7 @@ def test_a_subscription_added_later_starts_when_it_first_appears(kadrey, smtp_se
     assert "#600" in backfilled.read_text() and "#601" in backfilled.read_text()
 
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION and ORDER")
-    poll(path)
+    poll_cases(path)
     run(path)
     (late,) = (tmp_path / "late").iterdir()
     assert "#602" in late.read_text() and "#600" not in late.read_text() and "#601" not in late.read_text()
@@ -486,7 +487,8 @@ def test_an_upgraded_database_delivers_what_it_owed_to_each_recipient_and_never_
     from alembic import command
     from sqlalchemy import MetaData, create_engine, insert
 
-    from docketwatch import docket_numbers, migrations
+    from docketwatch.domain import docket_numbers
+    from docketwatch.store import migrations
 
     old = create_engine(database_url)
     with old.begin() as connection:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from docketwatch.docket_numbers import try_normalize
+from docketwatch.domain.docket_numbers import try_normalize
 from docketwatch.parsers import KINDS, ParsedFile, ParseError, detect_kind, parse
 from docketwatch.parsers.pacer_rss import parse_pub_date
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from docketwatch import config as bootstrap
-from docketwatch import plan, store
-from docketwatch.models import Case, Entry
+from docketwatch import bootstrap, store
+from docketwatch.ops import plan
+from docketwatch.store.models import Case, Entry
 
 TODAY = date(2026, 11, 22)
 S = timedelta(seconds=1)

@@ -32,7 +32,7 @@ from pathlib import Path
 from docketwatch.http import HttpError, describe_status
 from docketwatch.notifiers.base import Notifier
 from docketwatch.settings import HttpUrl, Section
-from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.sources.base import Source
 
 NUMBER = re.compile(r"^\\s*(\\d{2})\\s*-\\s*CCB\\s*-\\s*(\\d{1,4})\\s*$", re.IGNORECASE)
@@ -269,7 +269,7 @@ def test_plug_ins_are_imported_only_when_their_name_is_used(tmp_path, ccb):
                 "docketwatch.notifiers.email", "docketwatch.notifiers.markdown",
                 "requests", "lxml", "jinja2", "css_inline", "sqlalchemy", "apscheduler"]
     script = (f"import json, sys, docketwatch.cli\nbefore = [m for m in {builtins!r} if m in sys.modules]\n"
-              f"from docketwatch import config\nconfig.load(__import__('pathlib').Path({str(path)!r}))\n"
+              f"from docketwatch import bootstrap\nbootstrap.load(__import__('pathlib').Path({str(path)!r}))\n"
               f"print(json.dumps([before, [m for m in {builtins[:4]!r} + ['ccbwatch'] if m in sys.modules]]))")
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)

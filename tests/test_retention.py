@@ -18,10 +18,22 @@ from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
-from docketwatch import config as config_mod
-from docketwatch import retention, store
+from docketwatch import bootstrap as config_mod
+from docketwatch import store
 from docketwatch.cli import cli
-from docketwatch.models import Case, CheckRun, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc, utcnow
+from docketwatch.ops import retention
+from docketwatch.store.models import (
+    Case,
+    CheckRun,
+    Delivery,
+    Digest,
+    DigestEvent,
+    Entry,
+    Event,
+    Subscription,
+    as_utc,
+    utcnow,
+)
 from tests.conftest import write_config
 from tests.test_digests import ANDERSEN, KADREY, markdown_digest
 from tests.test_run_stops import configure, start, terminate, wait_for
@@ -216,7 +228,7 @@ def test_run_once_polls_then_prunes(fake_cl, tmp_path, database_url, caplog):
         session.add_all(CheckRun(case_id=case.id, source="courtlistener", started_at=now - timedelta(days=100 - i),
                                  ok=True) for i in range(60))
         session.commit()
-    caplog.set_level(logging.INFO, logger="docketwatch.service")
+    caplog.set_level(logging.INFO, logger="docketwatch.ops.service")
     code, out = invoke(path, "run", "--once")
     assert code == 0, out
     with Session(engine) as session:

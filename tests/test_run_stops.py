@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.cli import cli
-from docketwatch.models import CheckRun, Delivery, Digest, Event, SchedulerLock, utcnow
+from docketwatch.store.models import CheckRun, Delivery, Digest, Event, SchedulerLock, utcnow
 from tests.conftest import KADREY_CASE, run_cli, run_process, write_config
 from tests.servers import NYSB_FEED, PASSWORD, smtp_table, with_new_item
 

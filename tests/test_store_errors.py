@@ -15,9 +15,10 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from docketwatch import config as config_mod
-from docketwatch import service, store
+from docketwatch import bootstrap as config_mod
+from docketwatch import store
 from docketwatch.cli import cli
+from docketwatch.ops import service
 from tests.conftest import KADREY_ID, dump_db, write_config
 from tests.servers import free_port
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Generic, TypeVar
 
-from docketwatch.models import Delivery, Digest
 from docketwatch.settings import Config, DigestConfig, Section
+from docketwatch.store.models import Delivery, Digest
 
 
 class DeliveryError(Exception):

@@ -18,9 +18,9 @@ from email.utils import format_datetime
 from pydantic import Field
 
 from docketwatch import redact
-from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.settings import Config, EmailAddress, Section, SmtpConfig
+from docketwatch.store.models import Delivery, Digest, as_utc
 
 
 class EmailSettings(Section):

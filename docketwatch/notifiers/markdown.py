@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from docketwatch.models import Delivery, Digest, as_utc
 from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.settings import Section
+from docketwatch.store.models import Delivery, Digest, as_utc
 
 
 class MarkdownSettings(Section):

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from docketwatch.domain.snapshot import ParsedDocket
 from docketwatch.parsers.acms import parse_acms
 from docketwatch.parsers.appellate import parse_appellate
 from docketwatch.parsers.common import ParseError
 from docketwatch.parsers.docket_history import parse_docket_history
 from docketwatch.parsers.docket_report import parse_docket_report
 from docketwatch.parsers.pacer_rss import parse_rss
-from docketwatch.snapshot import ParsedDocket
 
 __all__ = ["KINDS", "ParseError", "ParsedFile", "detect_kind", "parse"]
 

@@ -14,8 +14,8 @@ from typing import Any
 import lxml.html
 from lxml import etree
 
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import ParseError, clean_text, text_of
-from docketwatch.snapshot import ParsedDocket, ParsedEntry
 
 
 def _html_text(fragment: str | None) -> str:

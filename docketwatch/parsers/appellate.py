@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import (
     HtmlElement,
     ParseError,
@@ -22,7 +23,6 @@ from docketwatch.parsers.common import (
     row_cells,
     text_of,
 )
-from docketwatch.snapshot import ParsedDocket, ParsedEntry
 
 _DOCKET_LABEL = "Court of Appeals Docket #"
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import (
     HtmlElement,
     ParseError,
@@ -24,7 +25,6 @@ from docketwatch.parsers.common import (
     table_rows,
     text_of,
 )
-from docketwatch.snapshot import ParsedDocket, ParsedEntry
 
 _DOCKET_TEXT_LABEL = re.compile(r"^\s*Docket Text:\s*", re.IGNORECASE)
 _PRESIDING = re.compile(r"^(.+?),\s*presiding$", re.IGNORECASE)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import (
     HtmlElement,
     ParseError,
@@ -27,7 +28,6 @@ from docketwatch.parsers.common import (
     table_rows,
     text_of,
 )
-from docketwatch.snapshot import ParsedDocket, ParsedEntry
 
 _CAPTION = re.compile(r"#:\s*(\S.*)")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")

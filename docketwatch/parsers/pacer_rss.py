@@ -21,9 +21,9 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from docketwatch.docket_numbers import try_normalize
+from docketwatch.domain.docket_numbers import try_normalize
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import ParseError, absolute_url, court_from_content, doc_id_from_url
-from docketwatch.snapshot import ParsedDocket, ParsedEntry
 
 _PUB_DATE = re.compile(
     r"^\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"

@@ -24,11 +24,11 @@ from typing import Any
 
 from sqlmodel import Session
 
+from docketwatch.domain.snapshot import Snapshot
 from docketwatch.http import HttpClient
-from docketwatch.models import Case
-from docketwatch.plan import DAY, PlanRow
+from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, Section
-from docketwatch.snapshot import Snapshot
+from docketwatch.store.models import Case
 
 
 @dataclass

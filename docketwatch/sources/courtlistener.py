@@ -28,14 +28,15 @@ from pydantic import Field, field_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from docketwatch import docket_numbers, store
+from docketwatch import store
+from docketwatch.domain import docket_numbers
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
-from docketwatch.models import Case, CheckRun, as_utc, iso, utcnow
-from docketwatch.plan import DAY, PlanRow
+from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
-from docketwatch.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.sources.federal import FederalIdentity
+from docketwatch.store.models import Case, CheckRun, as_utc, iso, utcnow
 
 FEED_WINDOW = 30
 API = "/api/rest/v4"

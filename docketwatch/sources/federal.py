@@ -7,7 +7,7 @@ import json
 from functools import cache
 from importlib import resources
 
-from docketwatch import docket_numbers
+from docketwatch.domain import docket_numbers
 
 
 @cache

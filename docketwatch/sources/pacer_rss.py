@@ -20,14 +20,15 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator
 from sqlmodel import Session
 
-from docketwatch import docket_numbers, parsers, store
+from docketwatch import parsers, store
+from docketwatch.domain import docket_numbers
+from docketwatch.domain.snapshot import ParsedDocket, Snapshot
 from docketwatch.http import HttpError, describe_status
-from docketwatch.models import Case, as_utc, iso, utcnow
-from docketwatch.plan import DAY, PlanRow
+from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section, check_http_url
-from docketwatch.snapshot import ParsedDocket, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.sources.federal import FederalIdentity, court_ids
+from docketwatch.store.models import Case, as_utc, iso, utcnow
 
 APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
 

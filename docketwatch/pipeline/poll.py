@@ -16,14 +16,15 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from docketwatch import diff, digests, store
-from docketwatch.events import EventKind
+from docketwatch import store
+from docketwatch.domain.events import EventKind
+from docketwatch.domain.snapshot import ParsedEntry, Snapshot
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
-from docketwatch.models import Case, CheckRun, Entry, Event, utcnow
+from docketwatch.pipeline import diff, digests
 from docketwatch.settings import CaseConfig, Config
-from docketwatch.snapshot import ParsedEntry, Snapshot
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
+from docketwatch.store.models import Case, CheckRun, Entry, Event, utcnow
 
 log = logging.getLogger(__name__)
 

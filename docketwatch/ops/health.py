@@ -17,9 +17,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from docketwatch import lock, outbox, plan
-from docketwatch.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
+from docketwatch.ops import lock, plan
+from docketwatch.pipeline import outbox
 from docketwatch.settings import Config
+from docketwatch.store.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 
 SelectT = TypeVar("SelectT", bound="SelectOfScalar[Any]")
 

@@ -24,10 +24,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from docketwatch import store
-from docketwatch.events import EventKind
-from docketwatch.models import UPGRADED, Case, Delivery, Digest, DigestEvent, Entry, Event, Subscription, as_utc, utcnow
-from docketwatch.schedule import cutoff
+from docketwatch.domain.events import EventKind
+from docketwatch.domain.schedule import cutoff
 from docketwatch.settings import CaseConfig, Config, DigestConfig
+from docketwatch.store.models import (
+    UPGRADED,
+    Case,
+    Delivery,
+    Digest,
+    DigestEvent,
+    Entry,
+    Event,
+    Subscription,
+    as_utc,
+    utcnow,
+)
 
 # A case whose last successful check is older than this gets a warning in its digests.
 STALE_AFTER = timedelta(days=2)

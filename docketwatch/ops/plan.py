@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from docketwatch.models import Case, Entry
 from docketwatch.settings import CaseConfig, Config
+from docketwatch.store.models import Case, Entry
 
 DAY = timedelta(days=1)
 

@@ -13,10 +13,12 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from docketwatch import diff, docket_numbers, parsers, store
+from docketwatch import parsers, store
+from docketwatch.domain import docket_numbers
+from docketwatch.domain.snapshot import ParsedDocket, Snapshot
 from docketwatch.http import HttpClient, HttpError, describe_status
+from docketwatch.pipeline import diff
 from docketwatch.settings import CaseConfig, Config, ConfigError
-from docketwatch.snapshot import ParsedDocket, Snapshot
 
 
 @dataclass

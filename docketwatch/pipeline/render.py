@@ -21,7 +21,7 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from docketwatch.digests import CaseSection, DigestModel, EntryItem
+from docketwatch.pipeline.digests import CaseSection, DigestModel, EntryItem
 from docketwatch.settings import Config, DigestConfig
 
 TEMPLATES = {"txt": "digest.txt.j2", "html": "digest.html.j2", "md": "digest.md.j2"}

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col
 
 from docketwatch import store
-from docketwatch.models import SchedulerLock, as_utc, utcnow
+from docketwatch.store.models import SchedulerLock, as_utc, utcnow
 
 NAME = "scheduler"
 HEARTBEAT = timedelta(seconds=20)

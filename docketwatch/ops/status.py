@@ -8,11 +8,13 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from docketwatch import digests, health, plan, store
-from docketwatch.checks import entry_view
-from docketwatch.events import EventKind
-from docketwatch.models import Entry, Event, iso, utcnow
+from docketwatch import store
+from docketwatch.domain.events import EventKind
+from docketwatch.ops import health, plan
+from docketwatch.pipeline import digests
+from docketwatch.pipeline.poll import entry_view
 from docketwatch.settings import CaseConfig, Config
+from docketwatch.store.models import Entry, Event, iso, utcnow
 
 
 def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str, Any]:

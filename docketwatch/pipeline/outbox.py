@@ -41,10 +41,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from docketwatch import digests, redact, registry, render
-from docketwatch.models import Delivery, Digest, DigestEvent, utcnow
+from docketwatch import redact, registry
 from docketwatch.notifiers.base import DeliveryError
+from docketwatch.pipeline import digests, render
 from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
+from docketwatch.store.models import Delivery, Digest, DigestEvent, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -36,11 +36,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from docketwatch import checks, health, lock, outbox, plan, retention
 from docketwatch.http import HttpClient
-from docketwatch.models import iso, utcnow
+from docketwatch.ops import health, lock, plan, retention
+from docketwatch.pipeline import outbox, poll
 from docketwatch.settings import Config, DigestConfig
 from docketwatch.store import StoreError
+from docketwatch.store.models import iso, utcnow
 
 log = logging.getLogger(__name__)
 OUTBOX_RETRY = timedelta(seconds=60)
@@ -68,7 +69,7 @@ class Service:
     # -- the work each job does ------------------------------------------------
     def poll(self, job: plan.PlanRow) -> None:
         # Job intervals are fixed at start; the API shares follow which cases are active now.
-        results = checks.check(self.config, self.engine, job.cases, source=job.source,
+        results = poll.check(self.config, self.engine, job.cases, source=job.source,
                                http=HttpClient(self.config.http, cancel=self.stopping),
                                api_intervals=plan.api_intervals(self._plan()))
         if self.stopping.is_set():

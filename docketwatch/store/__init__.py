@@ -23,9 +23,10 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, Oper
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, col, create_engine, select
 
-from docketwatch import migrations, redact
-from docketwatch.models import Case, CheckRun, SourceState, utcnow
+from docketwatch import redact
 from docketwatch.settings import CaseConfig
+from docketwatch.store import migrations
+from docketwatch.store.models import Case, CheckRun, SourceState, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
 PG_CONNECT_TIMEOUT = 10  # seconds; an unreachable server is an error soon, not a hang

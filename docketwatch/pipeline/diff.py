@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from docketwatch import docket_numbers
-from docketwatch.events import EventKind
-from docketwatch.models import Case, CaseFact, Entry, Event, utcnow
-from docketwatch.snapshot import ParsedEntry, Snapshot
+from docketwatch.domain import docket_numbers
+from docketwatch.domain.events import EventKind
+from docketwatch.domain.snapshot import ParsedEntry, Snapshot
+from docketwatch.store.models import Case, CaseFact, Entry, Event, utcnow
 
 
 class SnapshotError(ValueError):

@@ -186,7 +186,7 @@ def _check_digests(path: Path, raw: dict[str, Any], config: Config) -> DigestCon
         names.add(d.name)
         _subscribe(path, raw, config, d, ("digests", i), f"{key} ({name})")
         for subject in [d.subject] if d.subject is not None else []:
-            from docketwatch.render import check_subject  # Jinja2, only for a subject template
+            from docketwatch.pipeline.render import check_subject  # Jinja2, only for a subject template
 
             try:
                 check_subject(subject)

@@ -37,10 +37,10 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from docketwatch import digests
-from docketwatch.health import RUNS_READ
-from docketwatch.models import CheckRun, Delivery, Digest, DigestEvent, Event, utcnow
+from docketwatch.ops.health import RUNS_READ
+from docketwatch.pipeline import digests
 from docketwatch.settings import Config
+from docketwatch.store.models import CheckRun, Delivery, Digest, DigestEvent, Event, utcnow
 
 # Rows handled per transaction (also under SQLite's oldest limit of 999 bound parameters).
 BATCH = 500
