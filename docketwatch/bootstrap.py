@@ -133,7 +133,28 @@ def _identify(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins
         key = ("cases", i, "docket_number")
         raise ConfigError(f"{path}: {key_name(key)} = {shown(raw, key)}: the case's sources read it differently "
                           f"({', '.join(sorted(numbers))}); give the case sources that agree")
+    _check_case_keys(path, raw, i, case, plugins)
     return case.model_copy(update={"docket_number": numbers.pop()})
+
+
+def _check_case_keys(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins: dict[str, Source]) -> None:
+    """Every other key of the case's table is read by one of its sources, and checked by it."""
+    keys = case.source_keys
+    for name in case.sources:
+        model = plugins[name].CaseOptions
+        _validate(path, raw, model, {k: keys[k] for k in model.model_fields if k in keys}, ("cases", i))
+    read = {k for name in case.sources for k in plugins[name].CaseOptions.model_fields}
+    if not set(keys) - read:
+        return
+    # A key of a source the case does not use (a pin kept after dropping that source) is
+    # checked and kept; only then are the other registered sources loaded.
+    for name in registry.names(registry.SOURCES):
+        model = registry.source(name).CaseOptions
+        _validate(path, raw, model, {k: keys[k] for k in model.model_fields if k in keys}, ("cases", i))
+        read |= set(model.model_fields)
+    for key in sorted(set(keys) - read):
+        raise ConfigError(f"{path}: unknown key 'cases[{i + 1}].{key}' in cases[{i + 1}]: no source reads it; "
+                          "check its spelling")
 
 
 def _check_unique(path: Path, raw: dict[str, Any], cases: list[CaseConfig]) -> None:

@@ -121,7 +121,8 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
     return {
         "name": r.case.name, "court": r.case.court, "docket_number": r.case.docket_number,
         "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline,
-        "new": r.new, "changed": r.changed, "case_changes": r.case_changes,
+        "new": [e.as_json() for e in r.new], "changed": [e.as_json() for e in r.changed],
+        "case_changes": r.case_changes,
         "gaps": r.gaps, "warnings": r.warnings, "no_entries": r.no_entries,
     }
 
@@ -136,9 +137,9 @@ def _print_result(r: CaseResult) -> None:
         summary = f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"
     click.echo(f"{head}: {summary}" if r.ok else f"{head}: FAILED")
     for e in r.new:
-        click.echo(f"  new      {_entry_line(e)}")
+        click.echo(f"  new      {_entry_line(e.as_json())}")
     for e in r.changed:
-        click.echo(f"  changed  {_entry_line(e)}  [{'; '.join(e['changes'])}]")
+        click.echo(f"  changed  {_entry_line(e.as_json())}  [{'; '.join(e.changes)}]")
     for text in r.case_changes:
         click.echo(f"  case     {text}")
     for text in r.gaps:
@@ -188,8 +189,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
         return
     click.echo(f"database: {report['database']}")
     for s in report["cases"]:
-        click.echo(f"\n{s['name']} ({s['court']} {s['docket_number']})  "
-                   f"courtlistener id {s['courtlistener_id'] or '-'}")
+        ids = "  ".join(f"{source} id {known}" for source, known in s["source_ids"].items())
+        click.echo(f"\n{s['name']} ({s['court']} {s['docket_number']})" + (f"  {ids}" if ids else ""))
         latest = s["latest_entry"]
         click.echo(f"  entries stored  {s['entries']}")
         click.echo(f"  latest entry    {_entry_line(latest).strip() if latest else '-'}")
@@ -228,7 +229,6 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
 def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
     """Print what docketwatch reads from saved PACER files; stores nothing."""
     from docketwatch import parsers
-    from docketwatch.pipeline import poll
 
     failed = False
     for path in paths:
@@ -250,7 +250,7 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
         for d in parsed.dockets:
             click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
             for entry in d.entries:
-                click.echo(f"    {_entry_line(poll.entry_view(entry))}")
+                click.echo(f"    {_entry_line(entry.view().as_json())}")
     if failed:
         sys.exit(EXIT_FAILED)
 
@@ -295,7 +295,7 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def cases(obj: _Context, as_json: bool) -> None:
-    """The configured cases with their resolved CourtListener ids."""
+    """The configured cases, with each source's id for the docket where known."""
     from sqlmodel import Session
 
     from docketwatch import store
@@ -303,9 +303,9 @@ def cases(obj: _Context, as_json: bool) -> None:
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
         stored = [store.find_case(session, c) for c in cfg.cases]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"name": c.name, "court": c.court, "docket_number": c.docket_number,
-         "courtlistener_id": (row.courtlistener_id if row else None) or c.courtlistener_id, "sources": c.sources}
+         "source_ids": {**(row.source_ids if row else {}), **cfg.pinned_ids(c)}, "sources": c.sources}
         for c, row in zip(cfg.cases, stored, strict=True)
     ]
     if as_json:
@@ -313,7 +313,8 @@ def cases(obj: _Context, as_json: bool) -> None:
         return
     click.echo(f"config: {cfg.path}")
     for r in rows:
-        click.echo(f"{r['court']:<5} {r['docket_number']:<15} {str(r['courtlistener_id'] or '-'):>9}  {r['name']}")
+        ids = " ".join(f"{source}:{known}" for source, known in r["source_ids"].items())
+        click.echo(f"{r['court']:<5} {r['docket_number']:<15} {r['name']}" + (f"  ({ids})" if ids else ""))
 
 
 @cli.command()
@@ -448,18 +449,14 @@ def plan_(obj: _Context, as_json: bool) -> None:
 
     from docketwatch import store
     from docketwatch.ops import plan
-    from docketwatch.store.models import utcnow
 
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
-        active = plan.active_cases(session, cfg, utcnow().date())
-    rows = plan.make_plan(cfg, active)
-    unwatched = [u for case in cfg.cases for u in plan.unwatched(cfg, case)]
-    summaries = [source.plan_summary([r for r in rows if r.source == name])
-                 for name, source in cfg.source_plugins.items()]
+        report = plan.report(session, cfg)
+    rows, unwatched = report.jobs, report.unwatched
     if as_json:
         click.echo(json.dumps({"jobs": [r.as_json() for r in rows], "unwatched": unwatched,
-                               "sources": [summary for summary, _ in summaries if summary]}, indent=2))
+                               "sources": [summary for summary, _ in report.summaries if summary]}, indent=2))
         return
     click.echo(f"{'source':<14} {'case or court':<44} {'every':>7} {'API every':>9} {'req/day':>8} "
                f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
@@ -468,7 +465,7 @@ def plan_(obj: _Context, as_json: bool) -> None:
         click.echo(f"{r.source:<14} {name:<44} {_span(r.interval):>7} {_span(r.api_interval):>9} "
                    f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {_span(r.new_filing_delay):>9} "
                    f"{_span(r.change_delay):>8}")
-    for _, lines in summaries:
+    for _, lines in report.summaries:
         if lines:
             click.echo("")
         for line in lines:

@@ -1,7 +1,7 @@
 """Secrets cut out of every message docketwatch prints, logs or stores.
 
 Secrets (the CourtListener token, the SMTP password, a database password) reach
-docketwatch only through `${NAME}` references in the configuration; `config.load`
+docketwatch only through `${NAME}` references in the configuration; `bootstrap.load`
 registers each one here. `scrub` then replaces a secret wherever it appears: as
 written, percent-encoded (inside a URL), and base64-encoded at any byte alignment,
 which covers what an SMTP server may echo of an AUTH PLAIN or AUTH LOGIN exchange.

@@ -2,7 +2,7 @@
 
 The bottom layer: it names no source or channel. A plug-in's part of the file (a
 `[sources.NAME]` section, a `[[digests]]` table's channel keys) is kept raw here and
-checked by the plug-in's own model in `config.load` (the bootstrap), which also resolves
+checked by the plug-in's own model in `bootstrap.load` (the bootstrap), which also resolves
 source and channel names against the registry.
 
 `${NAME}` in any string value is read from the environment, so secrets (tokens, SMTP
@@ -134,13 +134,15 @@ PollInterval = Annotated[timedelta, BeforeValidator(_duration), _at_least(timede
 
 class CaseConfig(Section):
     """A watched case. Its court and docket number are checked and the number normalized
-    by its sources (their case-identity rules) in the bootstrap."""
+    by its sources (their case-identity rules) in the bootstrap. Other keys belong to its
+    sources (`courtlistener_id`, say), are kept raw here and checked by each source's
+    `CaseOptions` in the bootstrap."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
     name: str = Field(min_length=1)
     court: str = Field(min_length=1)
     docket_number: str = Field(min_length=1)
-    # CourtListener's docket ids are far below 2**31, the database column's limit.
-    courtlistener_id: int | None = Field(default=None, gt=0, lt=2**31)
     sources: list[str] = list(DEFAULT_SOURCES)
     poll_interval: PollInterval | None = None  # default: [schedule] interval
 
@@ -154,6 +156,11 @@ class CaseConfig(Section):
     @property
     def label(self) -> str:
         return f"{self.name} ({self.court} {self.docket_number})"
+
+    @property
+    def source_keys(self) -> dict[str, Any]:
+        """The keys of the case's table that its sources read."""
+        return dict(self.model_extra or {})
 
 
 def _schedule(value: Any) -> Any:
@@ -266,7 +273,7 @@ class Document(Section):
 
 
 class Config(Document):
-    """A checked configuration (built by `config.load`): the file's settings, where it came
+    """A checked configuration (built by `bootstrap.load`): the file's settings, where it came
     from, each used source's settings (its own model) and each subscription's channel
     settings and recipients."""
 
@@ -288,6 +295,11 @@ class Config(Document):
                 "`docketwatch cases` lists them"
             )
         return chosen
+
+    def pinned_ids(self, case: CaseConfig) -> dict[str, str]:
+        """Source -> the docket's id there, for each source whose key in the case's table pins one."""
+        return {name: pinned for name in case.sources
+                if (pinned := self.source_plugins[name].pinned_id(case)) is not None}
 
     def case_matches(self, case: CaseConfig, fragment: str) -> bool:
         """CASE on the command line: a fragment of the name, or the docket number (as one

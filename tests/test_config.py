@@ -40,6 +40,8 @@ def write(tmp_path, text: str):
         (GOOD_CASE + GOOD_CASE.replace("Kadrey v. Meta Platforms, Inc.", "Kadrey again").replace("-VC", ""),
          ["cases[2] ('Kadrey again') is the same docket as cases[1]"]),
         ("[[cases]\nname = 1", ["not valid TOML"]),
+        (GOOD_CASE + "courtlistner_id = 67569326\n", ["unknown key 'cases[1].courtlistner_id'", "no source reads it"]),
+        (GOOD_CASE + 'courtlistener_id = "abc"\nsources = ["pacer_rss"]\n', ["cases[1].courtlistener_id = 'abc'"]),
     ],
 )
 def test_bad_configuration_is_named_precisely(tmp_path, text, expected):
@@ -78,7 +80,7 @@ def test_environment_values_are_substituted(tmp_path, monkeypatch):
 def test_the_bundled_watchlist_loads_and_cases_match_by_name_or_number(tmp_path):
     loaded = bootstrap.load(bootstrap.resolve_path(None))
     assert len(loaded.cases) >= 20
-    assert all(c.courtlistener_id for c in loaded.cases)
+    assert all(loaded.pinned_ids(c).get("courtlistener") for c in loaded.cases)
     assert [c.name for c in loaded.select(["kadrey"])] == ["Kadrey v. Meta Platforms, Inc."]
     assert [c.name for c in loaded.select(["3:24-cv-05417-WHA"])] == ["Bartz v. Anthropic PBC"]
 
@@ -87,3 +89,13 @@ def test_config_option_wins_over_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKETWATCH_CONFIG", str(tmp_path / "from-env.toml"))
     assert bootstrap.resolve_path(None) == tmp_path / "from-env.toml"
     assert bootstrap.resolve_path("given.toml").name == "given.toml"
+
+
+def test_a_source_reads_its_own_keys_of_a_case_table(tmp_path):
+    """`courtlistener_id` belongs to the courtlistener source: it pins the docket there. Kept
+    after the case stops using that source, it is still checked, and pins nothing."""
+    pinned = bootstrap.load(write(tmp_path, GOOD_CASE + "courtlistener_id = 67569326\n"))
+    assert pinned.pinned_ids(pinned.cases[0]) == {"courtlistener": "67569326"}
+    assert pinned.cases[0].source_keys == {"courtlistener_id": 67569326}
+    kept = bootstrap.load(write(tmp_path, GOOD_CASE + 'courtlistener_id = 67569326\nsources = ["pacer_rss"]\n'))
+    assert kept.pinned_ids(kept.cases[0]) == {}

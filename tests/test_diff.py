@@ -53,7 +53,7 @@ def test_first_poll_is_a_quiet_baseline_unless_asked(session, case):
     assert result.baseline and result.new == [] and events(session) == []
     case.baseline_at = utcnow()
     result = diff.apply(session, case, snap(entry("472", "NOTICE")))
-    assert not result.baseline and [e.entry_number for e in result.new] == ["472"]
+    assert not result.baseline and [e.number for e in result.new] == ["472"]
 
 
 def test_notify_baseline_reports_everything_as_new(session, case):
@@ -64,11 +64,11 @@ def test_notify_baseline_reports_everything_as_new(session, case):
 def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session, case):
     baselined(session, case, entry("1", "COMPLAINT"))
     rss = entry("484", "Discovery Order", short_description="Discovery Order")
-    assert [e.key for e in diff.apply(session, case, snap(rss, source="pacer_rss", delta=True)).new] == ["#484"]
+    assert [e.number for e in diff.apply(session, case, snap(rss, source="pacer_rss", delta=True)).new] == ["484"]
     full = entry("0484", "Discovery Order re 481 Discovery Letter Brief re Chris Bakewell Interview Notes.",
                  short_description="Discovery Order")
     result = diff.apply(session, case, snap(full))
-    assert result.new == [] and [c.what for c in result.changed] == [["text filled in"]]
+    assert result.new == [] and [c.changes for c in result.changed] == [["text filled in"]]
     stored = session.exec(select(Entry).where(Entry.key == "#484")).one()
     assert stored.description.startswith("Discovery Order re 481") and stored.sources == "courtlistener,pacer_rss"
     # The short RSS text seen again never replaces the full text, and is no change.
@@ -79,9 +79,9 @@ def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session,
 def test_document_available_and_sealed_are_changes(session, case):
     baselined(session, case, entry("391", "EXHIBIT", document_available=False))
     result = diff.apply(session, case, snap(entry("391", "EXHIBIT", document_available=True, url="https://s/391.pdf")))
-    assert [c.what for c in result.changed] == [["document now available"]]
+    assert [c.changes for c in result.changed] == [["document now available"]]
     result = diff.apply(session, case, snap(entry("391", "EXHIBIT", sealed=True)))
-    assert [c.what for c in result.changed] == [["document sealed"]]
+    assert [c.changes for c in result.changed] == [["document sealed"]]
     result = diff.apply(session, case, snap(entry("391", "EXHIBIT", sealed=True)))
     assert result.changed == []
 
@@ -89,7 +89,7 @@ def test_document_available_and_sealed_are_changes(session, case):
 def test_edited_text_is_a_change_and_unknown_fields_keep_what_was_known(session, case):
     baselined(session, case, entry("56", "ORDER GRANTING MOTION TO DISMISS", document_available=True))
     result = diff.apply(session, case, snap(entry("56", "ORDER GRANTING MOTION TO DISMISS  (amended)")))
-    assert [c.what for c in result.changed] == [["text edited"]]
+    assert [c.changes for c in result.changed] == [["text edited"]]
     assert session.exec(select(Entry)).one().document_available is True  # None from a source = unknown
 
 
@@ -135,9 +135,9 @@ def test_full_window_without_overlap_is_a_gap(session, case):
     baselined(session, case, entry("1", "X"))
     window = [entry(str(n), f"E{n}") for n in range(100, 130)]
     result = diff.apply(session, case, snap(*window, window=30))
-    assert result.gap and ("gap", result.gap) in events(session)
+    assert len(result.gaps) == 1 and ("gap", result.gaps[0]) in events(session)
     overlapping = [entry(str(n), f"E{n}") for n in range(101, 131)]
-    assert diff.apply(session, case, snap(*overlapping, window=30)).gap is None
+    assert diff.apply(session, case, snap(*overlapping, window=30)).gaps == []
 
 
 API_TEXT = ('ORDER re <a href="/docket/67569326/590/">590</a> Motion &amp; Stipulation.  '
@@ -176,7 +176,7 @@ def test_a_feed_showing_the_short_text_of_an_entry_without_docket_text_is_no_cha
     baselined(session, case, entry("599", "", short_description="Order"))
     assert diff.apply(session, case, snap(entry("599", "Order."), window=30)).changed == []
     result = diff.apply(session, case, snap(entry("599", "ORDER Denying Motion to Seal.", short_description="Order")))
-    assert [c.what for c in result.changed] == [["text filled in"]]
+    assert [c.changes for c in result.changed] == [["text filled in"]]
 
 
 def test_a_short_text_from_another_source_never_replaces_or_changes_a_stored_text(session, case):
@@ -189,7 +189,7 @@ def test_a_short_text_from_another_source_never_replaces_or_changes_a_stored_tex
 def test_real_edits_are_still_reported(session, case):
     baselined(session, case, entry("599", API_TEXT, document_available=False))
     result = diff.apply(session, case, snap(entry("599", FEED_TEXT.replace("590", "591"), document_available=True)))
-    assert [c.what for c in result.changed] == [["text edited", "document now available"]]
+    assert [c.changes for c in result.changed] == [["text edited", "document now available"]]
     assert "591" in session.exec(select(Entry)).one().description
 
 

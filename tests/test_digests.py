@@ -298,7 +298,7 @@ def test_only_http_links_survive_in_every_format(tmp_path):
     from docketwatch.store.models import Case, Entry, Event
 
     cfg = config_mod.load(make_config(tmp_path, "http://127.0.0.1:9", KADREY))
-    case = Case(id=1, court="cand", docket_number="3:23-cv-03417", name="Kadrey", courtlistener_id=KADREY_ID)
+    case = Case(id=1, court="cand", docket_number="3:23-cv-03417", name="Kadrey", source_ids={"courtlistener": str(KADREY_ID)})
     urls = {"600": "javascript:alert(document.cookie)", "601": " JaVaScRiPt:alert(1)", "602": "data:text/html,x",
             "603": "java\nscript:alert(1)", "604": "https://storage.courtlistener.com/recap/604.pdf"}
     items = []

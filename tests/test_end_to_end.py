@@ -152,7 +152,7 @@ docket_number = "3:23-cv-03417-VC"
     assert code == 0
     assert any("2 CourtListener dockets match" in w and f"using {KADREY_ID}" in w for w in result["warnings"])
     listed = json.loads(run_cli(config, "cases", "--json").stdout)["cases"]
-    assert listed[0]["courtlistener_id"] == KADREY_ID
+    assert listed[0]["source_ids"] == {"courtlistener": str(KADREY_ID)}
 
 
 def test_budget_is_never_exceeded_and_status_says_it_limits_freshness(fake_cl, tmp_path):

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from alembic import command
 from click.testing import CliRunner
-from sqlalchemy import create_engine
+from sqlalchemy import MetaData, Table, create_engine
 from sqlmodel import Session, SQLModel, select
 from werkzeug import Response
 
@@ -74,7 +74,7 @@ def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_
     # A real edit, seen through the feed, is still reported, once.
     fake_cl.update_entry(KADREY_ID, "598", description="ORDER re 590 Motion for Summary Judgment GRANTED.")
     third = poll_cases(config)
-    assert [(c["entry_number"], c["changes"]) for c in third.changed] == [("598", ["text edited"])]
+    assert [(c.number, c.changes) for c in third.changed] == [("598", ["text edited"])]
     assert poll_cases(config).changed == []
 
 
@@ -93,7 +93,10 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
     with engine.begin() as connection:  # back to what a 0002 release left behind
         connection.exec_driver_sql(f"DROP TABLE {migrations.VERSION_TABLE}")
         command.upgrade(migrations.alembic_config(connection), "0002_scheduler")
-        connection.execute(Case.__table__.insert(), cases)
+        old_case = Table("case", MetaData(), autoload_with=connection)  # that release's columns
+        connection.execute(old_case.insert(), [
+            {**{k: v for k, v in c.items() if k != "source_ids"},
+             "courtlistener_id": int(c["source_ids"]["courtlistener"])} for c in cases])
         connection.execute(Entry.__table__.insert(), entries)
         connection.exec_driver_sql(
             """UPDATE "case" SET case_name = 'Kadrey et al v. Meta Platforms, Inc.', assigned_to = 'Chhabria'""")
@@ -169,7 +172,7 @@ def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake
     # The first filing, when it comes, is news.
     fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
     result = poll_cases(config)
-    assert [e["entry_number"] for e in result.new] == ["1"] and not result.no_entries
+    assert [e.number for e in result.new] == ["1"] and not result.no_entries
 
 
 @pytest.mark.parametrize("body", [b"", b"<html><body><h1>502 Bad Gateway</h1></body></html>",
@@ -263,7 +266,7 @@ def test_in_feed_only_mode_an_edit_within_the_feed_window_is_reported(fake_cl, t
     number = str(latest["entry_number"])
     fake_cl.update_entry(KADREY_ID, number, description=latest["description"] + " AMENDED to correct the date.")
     result = poll_cases(config)
-    assert [(c["entry_number"], c["changes"]) for c in result.changed] == [(number, ["text edited"])]
+    assert [(c.number, c.changes) for c in result.changed] == [(number, ["text edited"])]
 
 
 def test_a_case_read_only_from_a_court_rss_feed_says_its_changes_are_not_watched(tmp_path):

@@ -22,7 +22,9 @@ from docketwatch.cli import cli
 from tests import fuzz
 
 MUTATIONS_PER_KIND = 20_000
-MAX_SECONDS = 1.0
+# A hang guard, not a speed target (bench/fuzz.py prints the figures): a parse that takes
+# seconds is a runaway, even on a machine busy with other work.
+MAX_SECONDS = 5.0
 
 
 @pytest.mark.parametrize("kind", fuzz.KINDS)

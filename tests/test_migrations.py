@@ -15,11 +15,13 @@ from sqlalchemy import Engine, MetaData, Table, create_engine, insert, inspect, 
 from sqlmodel import Session, SQLModel
 
 from docketwatch import store
+from docketwatch.domain.snapshot import Throttle
+from docketwatch.sources.pacer_rss import FeedState
 from docketwatch.store import migrations
 from docketwatch.store.models import Case, CheckRun, Delivery, DigestEvent, Entry, Event, SourceState
 
-FIRST_TABLES = ("case", "entry", "event", "checkrun", "sourcestate", "digest", "digestevent")
-LATER_COLUMNS = {"event": {"changes"}}  # added since the first release (see first_release_rows)
+FIRST_TABLES = ("case", "entry", "event", "checkrun", "digest", "digestevent")  # sourcestate: see below
+LATER_COLUMNS = {"event": {"changes"}, "case": {"source_ids"}}  # added since the first release (see first_release_rows)
 AT = datetime(2025, 7, 3, 16, 5, tzinfo=UTC)
 
 
@@ -30,25 +32,33 @@ def first_release_database(url: str) -> Engine:
     with engine.begin() as connection:
         command.upgrade(migrations.alembic_config(connection), migrations.FIRST)
         connection.exec_driver_sql(f"DROP TABLE {migrations.VERSION_TABLE}")
+        case_table = Table("case", MetaData(), autoload_with=connection)  # as that release had it
+        case_id = connection.execute(insert(case_table).values(
+            court="cand", docket_number="3:23-cv-03417", name="Kadrey v. Meta Platforms, Inc.",
+            courtlistener_id=67569326, assigned_to="Vince Chhabria", baseline_at=AT - timedelta(days=30),
+        )).inserted_primary_key[0]
     with Session(engine) as session:
-        case = Case(court="cand", docket_number="3:23-cv-03417", name="Kadrey v. Meta Platforms, Inc.",
-                    courtlistener_id=67569326, assigned_to="Vince Chhabria", baseline_at=AT - timedelta(days=30))
-        session.add(case)
-        session.flush()
-        order = Entry(case_id=case.id, key="#598", entry_number="598", date_filed=date(2025, 6, 25),
+        order = Entry(case_id=case_id, key="#598", entry_number="598", date_filed=date(2025, 6, 25),
                       description="ORDER Denying Plaintiffs' Motion for Partial Summary Judgment.",
                       content_hash="a1", sources="courtlistener", document_available=True, first_seen=AT)
-        notice = Entry(case_id=case.id, key="#601", entry_number="601", date_filed=date(2025, 7, 3),
+        notice = Entry(case_id=case_id, key="#601", entry_number="601", date_filed=date(2025, 7, 3),
                        description="NOTICE of Appearance by Jane Roe", content_hash="b2",
                        sources="courtlistener,pacer_rss", first_seen=AT)
         session.add_all([order, notice])
         session.flush()
-        new_events = [{"case_id": case.id, "entry_id": entry.id, "kind": "new", "source": "courtlistener",
+        new_events = [{"case_id": case_id, "entry_id": entry.id, "kind": "new", "source": "courtlistener",
                        "summary": entry.description, "created_at": AT} for entry in (order, notice)]
-        session.add_all([CheckRun(case_id=case.id, source="courtlistener", started_at=AT, ok=True, requests=2),
-                         SourceState(key="courtlistener:67569326", etag='W/"abc"', watermark="2025-07-03T16:00:00Z")])
+        session.add(CheckRun(case_id=case_id, source="courtlistener", started_at=AT, ok=True, requests=2))
         session.commit()
-    with engine.begin() as connection:  # events and the digest as that release's tables have them (models changed)
+    with engine.begin() as connection:  # rows as that release's tables have them (models changed)
+        state = Table("sourcestate", MetaData(), autoload_with=connection)
+        for row in [
+            {"key": "courtlistener:entries:67569326", "watermark": "2025-07-03T16:00:00Z"},
+            {"key": "courtlistener:feed:67569326", "etag": 'W/"abc"', "last_modified": "Thu, 03 Jul 2025 16:00:00 GMT"},
+            {"key": "courtlistener", "throttled_until": AT},
+            {"key": "pacer_rss:cand", "etag": '"f1"', "watermark": "9f86d0", "entry_types": "all"},
+        ]:
+            connection.execute(insert(state).values(row))
         event = Table("event", MetaData(), autoload_with=connection)
         event_ids = [connection.execute(insert(event).values(row)).inserted_primary_key[0] for row in new_events]
         digest = Table("digest", MetaData(), autoload_with=connection)
@@ -88,6 +98,20 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(database_url, mo
     with Session(engine) as session:  # its delivery state moved to a delivery of its own
         (delivery,) = session.scalars(select(Delivery)).all()
     assert (delivery.status, delivery.attempts, delivery.message_id) == ("sent", 1, "<d1@example.org>")
+
+    with Session(engine) as session:  # the case's CourtListener id, now kept by source name
+        assert session.scalars(select(Case)).one().source_ids == {"courtlistener": "67569326"}
+    with Session(engine) as session:  # each source's state, under its own source and target
+        states = {(s.source, s.target): s.data for s in session.scalars(select(SourceState)).all()}
+    assert states == {
+        ("courtlistener", "entries:67569326"): {"modified_since": "2025-07-03T16:00:00Z"},
+        ("courtlistener", "feed:67569326"): {"etag": 'W/"abc"', "last_modified": "Thu, 03 Jul 2025 16:00:00 GMT"},
+        ("courtlistener", "throttle"): {"until": states[("courtlistener", "throttle")]["until"]},
+        ("pacer_rss", "cand"): {"etag": '"f1"', "fingerprint": "9f86d0", "entry_types": "all"},
+    }
+    with Session(engine) as session:  # and read back through the sources' own models
+        assert store.load_state(session, "courtlistener", "throttle", Throttle).until.replace(tzinfo=UTC) == AT
+        assert store.load_state(session, "pacer_rss", "cand", FeedState).entry_types == "all"
 
     # At head, opening it again neither runs Alembic nor changes anything.
     monkeypatch.setattr(command, "upgrade", lambda *a: pytest.fail("ran Alembic at head"))

@@ -148,10 +148,13 @@ def test_one_court_feed_job_serves_every_case_in_the_court(tmp_path):
     assert [c.name for c in txsb.cases] == ["Texan"]
     # The feed is read as often as its most often polled case wants: 20 m, 72 requests a day.
     assert nysb.interval == 1200 * S and nysb.requests_per_day == pytest.approx(72.0)
-    # Polled every 2 h, a feed reaching back 1.5 h: the figure is capped at the window (as before
-    # issue 9). A filing can in fact scroll out unseen between two polls; each poll then records a gap.
-    assert txsb.interval == 7200 * S and txsb.new_filing_delay == 5400 * S
+    # Polled every 2 h, a feed reaching back 1.5 h: a filing it shows is seen within 2 h, and
+    # one can scroll out unseen between two polls, which the plan says of that feed alone.
+    assert txsb.interval == 7200 * S and txsb.new_filing_delay == 7200 * S
     assert nysb.new_filing_delay == 1200 * S
+    summary, lines = config.source_plugins["pacer_rss"].plan_summary(rows)
+    assert summary["feeds_polled_too_rarely"] == ["txsb"]
+    assert len(lines) == 1 and lines[0].startswith("pacer_rss txsb: polled less often than its feed holds filings")
     # A court feed lists new filings only, and is free.
     assert all(r.change_delay is None and r.api_interval is None and r.budgeted_per_day == 0.0 and r.active is None
                for r in rows)

@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from pydantic import BaseModel, ConfigDict
+
+from docketwatch.domain.changes import EntryView
+
 
 @dataclass
 class ParsedEntry:
@@ -28,6 +32,10 @@ class ParsedEntry:
     # Time of filing where the source has one (PACER RSS); None elsewhere.
     filed_at: datetime | None = None
 
+    def view(self) -> EntryView:
+        return EntryView(self.entry_number, self.date_filed, self.description or self.short_description or "",
+                         self.url)
+
 
 @dataclass
 class ParsedDocket:
@@ -37,7 +45,7 @@ class ParsedDocket:
     docket_number: str
     case_name: str | None = None
     pacer_case_id: str | None = None
-    courtlistener_id: int | None = None
+    source_id: str | None = None  # the docket's id at the source that read it, where it has one
     assigned_to: str | None = None
     date_terminated: date | None = None
     entries: list[ParsedEntry] = field(default_factory=list)
@@ -62,11 +70,28 @@ class Snapshot:
     rendering: str | None = None
     window: int | None = None
     delta: bool = False
-    # What the source needs next time (SourceState key -> column -> value), stored in
-    # the same transaction as the entries, so a failed store never skips data.
-    state: dict[str, dict[str, object]] = field(default_factory=dict)
+    # What the source needs next time, per fetch target (a court's feed, a docket's entry
+    # list), stored in the same transaction as the entries, so a failed store never skips data.
+    state: dict[str, TargetState] = field(default_factory=dict)
     # Things the user should know although the fetch succeeded (ambiguity, fallbacks).
     warnings: list[str] = field(default_factory=list)
     # Set by a source that knows it may have missed entries (a feed fetched after an
     # outage longer than its window); recorded as a gap event.
     gap: str | None = None
+
+
+class TargetState(BaseModel):
+    """What a source keeps between polls for one fetch target. Each source subclasses it
+    with the fields it needs (validators for conditional requests, a watermark, ...);
+    the store keeps it as JSON under (source, target)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Throttle(TargetState):
+    """Until when a server asked a source to stop (HTTP 429), under target `THROTTLE`."""
+
+    until: datetime | None = None
+
+
+THROTTLE = "throttle"

@@ -38,7 +38,7 @@ class Notifier(ABC, Generic[SettingsT]):
     def __init__(self, config: Config, subscription: DigestConfig):
         self.config = config
         self.subscription = subscription
-        # config.load checked this subscription's keys with this channel's `Settings`.
+        # bootstrap.load checked this subscription's keys with this channel's `Settings`.
         self.settings: SettingsT = config.channel_settings[subscription.name]
 
     @classmethod

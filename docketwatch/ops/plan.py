@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from docketwatch.settings import CaseConfig, Config
-from docketwatch.store.models import Case, Entry
+from docketwatch.store.models import Case, Entry, utcnow
 
 DAY = timedelta(days=1)
 
@@ -45,6 +45,27 @@ class PlanRow:
             "active": self.active, "new_filing_delay_seconds": secs(self.new_filing_delay),
             "change_delay_seconds": secs(self.change_delay),
         }
+
+
+@dataclass
+class PlanReport:
+    """What `plan` shows: the jobs, each source's summary (JSON and lines), what is not watched."""
+
+    jobs: list[PlanRow]
+    summaries: list[tuple[dict[str, Any], list[str]]]
+    unwatched: list[dict[str, Any]]
+
+
+def current(session: Session, config: Config) -> list[PlanRow]:
+    """The plan as of now: `run`, `status` and `plan` all ask here (cases active today)."""
+    return make_plan(config, active_cases(session, config, utcnow().date()))
+
+
+def report(session: Session, config: Config) -> PlanReport:
+    jobs = current(session, config)
+    summaries = [source.plan_summary([j for j in jobs if j.source == name])
+                 for name, source in config.source_plugins.items()]
+    return PlanReport(jobs, summaries, [u for case in config.cases for u in unwatched(config, case)])
 
 
 def cases_of(config: Config, source: str) -> list[CaseConfig]:

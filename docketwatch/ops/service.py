@@ -64,7 +64,7 @@ class Service:
 
     def _plan(self) -> list[plan.PlanRow]:
         with Session(self.engine) as session:
-            return plan.make_plan(self.config, plan.active_cases(session, self.config, utcnow().date()))
+            return plan.current(session, self.config)
 
     # -- the work each job does ------------------------------------------------
     def poll(self, job: plan.PlanRow) -> None:

@@ -12,16 +12,15 @@ from docketwatch import store
 from docketwatch.domain.events import EventKind
 from docketwatch.ops import health, plan
 from docketwatch.pipeline import digests
-from docketwatch.pipeline.poll import entry_view
 from docketwatch.settings import CaseConfig, Config
-from docketwatch.store.models import Entry, Event, iso, utcnow
+from docketwatch.store.models import Entry, Event, iso
 
 
 def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str, Any]:
     """One case: entries stored, latest entry, last check, success and error, pending events."""
     out: dict[str, Any] = {
         "name": case.name, "court": case.court, "docket_number": case.docket_number,
-        "courtlistener_id": case.courtlistener_id, "entries": 0, "latest_entry": None,
+        "source_ids": config.pinned_ids(case), "entries": 0, "latest_entry": None,
         "last_checked": None, "last_success": None, "last_error": None, "last_error_at": None,
         "pending_events": 0, "last_gap": None, "unwatched": plan.unwatched(config, case),
     }
@@ -29,10 +28,10 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str,
     if row is None:
         return out
     assert row.id is not None  # a stored row
-    out["courtlistener_id"] = row.courtlistener_id
+    out["source_ids"] = row.source_ids or out["source_ids"]
     out["entries"] = session.exec(select(func.count()).select_from(Entry).where(Entry.case_id == row.id)).one()
     latest = session.exec(select(Entry).where(Entry.case_id == row.id).order_by(*Entry.newest_first()).limit(1)).first()
-    out["latest_entry"] = entry_view(latest) if latest else None
+    out["latest_entry"] = latest.view().as_json() if latest else None
     last, success, failed = (store.last_run(session, row.id, ok=ok) for ok in (None, True, False))
     out["last_checked"] = iso(last.started_at) if last else None
     out["last_success"] = iso(success.started_at) if success else None
@@ -49,7 +48,7 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str,
 
 def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str, Any]:
     with Session(engine) as session:
-        jobs = plan.make_plan(config, plan.active_cases(session, config, utcnow().date()))
+        jobs = plan.current(session, config)
         job_health = [health.job_health(session, job) for job in jobs]
         sources = [record for name, source in config.source_plugins.items()
                    for record in source.status(session, plan.cases_of(config, name),

@@ -21,12 +21,13 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session, select
 
 from docketwatch.domain import docket_numbers
+from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedEntry, Snapshot
 from docketwatch.store.models import Case, CaseFact, Entry, Event, utcnow
@@ -36,21 +37,13 @@ class SnapshotError(ValueError):
     """A fetch that must not be stored (wrong docket, empty, unparseable)."""
 
 
-@dataclass
-class EntryChange:
-    entry: Entry
-    what: list[str]
+@dataclass(kw_only=True)
+class DiffResult(CaseChanges):
+    """What one snapshot changed: what is reported (the summary), and what was stored."""
 
-
-@dataclass
-class DiffResult:
     baseline: bool = False
     added: int = 0  # entries stored for the first time, reported or not
     updated: int = 0  # stored entries that changed, reported or not
-    new: list[Entry] = field(default_factory=list)
-    changed: list[EntryChange] = field(default_factory=list)
-    case_changes: list[str] = field(default_factory=list)
-    gap: str | None = None
     empty: bool = False  # no entry of the case is known yet: a new docket, not a failure
 
 
@@ -112,10 +105,10 @@ def apply(
     source = snapshot.source
 
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
-    if not result.baseline:
-        result.gap = snapshot.gap or _window_gap(snapshot, keyed, stored)
-    if result.gap:
-        _event(session, case, None, EventKind.GAP, source, result.gap)
+    gap = None if result.baseline else snapshot.gap or _window_gap(snapshot, keyed, stored)
+    if gap:
+        result.gaps.append(gap)
+        _event(session, case, None, EventKind.GAP, source, gap)
 
     for key, parsed in keyed:
         entry = stored.get(key)
@@ -128,7 +121,7 @@ def apply(
             stored[key] = entry
             result.added += 1
             if not quiet:
-                result.new.append(entry)
+                result.new.append(entry.view())
                 _event(session, case, entry, EventKind.NEW, source, f"new entry {_label(entry)}")
             continue
         what = _merge(entry, parsed, source)
@@ -137,7 +130,7 @@ def apply(
             entry.updated_at = utcnow()
             result.updated += 1
             if not quiet:
-                result.changed.append(EntryChange(entry, what))
+                result.changed.append(entry.view(what))
                 _event(session, case, entry, EventKind.CHANGED, source, f"entry {_label(entry)}: {'; '.join(what)}",
                        what)
         session.add(entry)
@@ -177,11 +170,13 @@ def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry], normalize: 
     except ValueError:
         seen = None
     if seen != case.docket_number:
-        pinned = f" (courtlistener_id {case.courtlistener_id})" if case.courtlistener_id else ""
+        known = case.source_ids.get(snapshot.source)
+        pinned = f" ({snapshot.source} docket id {known})" if known else ""
         raise SnapshotError(
             f"{snapshot.source}: the docket fetched for {case.name!r}{pinned} has docket number "
             f"{snapshot.docket.docket_number!r}, but the configuration says {case.docket_number!r}; "
-            "nothing was stored. Correct courtlistener_id or docket_number in the configuration."
+            f"nothing was stored. Correct the case's docket_number, or the {snapshot.source} docket id "
+            "pinned in its table, in the configuration."
         )
 
 
@@ -258,7 +253,8 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
             setattr(case, name, new)
     session.add(fact)
     case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
-    case.courtlistener_id = case.courtlistener_id or docket.courtlistener_id
+    if docket.source_id and snapshot.source not in case.source_ids:
+        case.source_ids = {**case.source_ids, snapshot.source: docket.source_id}
     return changes
 
 

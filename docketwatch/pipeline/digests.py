@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from docketwatch import store
+from docketwatch.domain.changes import CaseChanges, EntryView
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.schedule import cutoff
 from docketwatch.settings import CaseConfig, Config, DigestConfig
@@ -130,28 +131,8 @@ def pending_count(session: Session, config: Config, case: CaseConfig) -> int:
 # -- the model ----------------------------------------------------------------
 
 
-@dataclass
-class EntryItem:
-    """One docket entry as a digest shows it."""
-
-    number: str | None
-    date_filed: date | None
-    text: str
-    url: str | None
-    source: str
-    changes: list[str] = field(default_factory=list)  # for updated entries: what changed
-
-    @property
-    def label(self) -> str:
-        return f"#{self.number}" if self.number else "minute"
-
-    @property
-    def date_label(self) -> str:
-        return self.date_filed.isoformat() if self.date_filed else "undated"
-
-
-@dataclass
-class CaseSection:
+@dataclass(kw_only=True)
+class CaseSection(CaseChanges):
     """One case in a digest: its facts and what happened to it."""
 
     name: str
@@ -159,11 +140,6 @@ class CaseSection:
     court_name: str
     docket_number: str
     url: str | None
-    new: list[EntryItem] = field(default_factory=list)
-    changed: list[EntryItem] = field(default_factory=list)
-    case_changes: list[str] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -243,7 +219,7 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
         section.new = [_item(entry, event) for entry, event in _newest_first(new.values())]
         section.changed = [_item(entry, event, changes) for entry, event, changes in _newest_first(changed.values())
                            if entry.id not in new]
-        if section.new or section.changed or section.case_changes or section.gaps or section.errors:
+        if section.anything:
             sections.append(section)
     return DigestModel(title=title, period_start=start, period_end=end, timezone=config.timezone,
                        cases=sections, warnings=warnings)
@@ -267,8 +243,8 @@ def _section(config: Config, case: Case, configured: CaseConfig | None) -> CaseS
                        docket_number=case.docket_number, url=web_link(url))
 
 
-def _item(entry: Entry, event: Event, changes: list[str] | None = None) -> EntryItem:
-    return EntryItem(number=entry.entry_number, date_filed=entry.date_filed,
+def _item(entry: Entry, event: Event, changes: list[str] | None = None) -> EntryView:
+    return EntryView(number=entry.entry_number, date_filed=entry.date_filed,
                      text=entry.description or entry.short_description or "", url=web_link(entry.url),
                      source=event.source, changes=changes or [])
 
@@ -359,7 +335,7 @@ def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
     items: list[tuple[Event, Entry | None]] = []
     for case_id, c in enumerate(json.loads(text)["cases"], start=1):
         cases.append(Case(id=case_id, court=c["court"], docket_number=c["docket_number"], name=c["name"],
-                          courtlistener_id=c["courtlistener_id"]))
+                          source_ids={"courtlistener": str(c["courtlistener_id"])}))
         for e in c["entries"]:
             entry = Entry(id=len(items) + 1, case_id=case_id, key="", content_hash="", entry_number=e["entry_number"],
                           date_filed=date.fromisoformat(e["date_filed"]) if e["date_filed"] else None,

@@ -49,7 +49,7 @@ def import_report(config: Config, engine: Engine, content: bytes, *, case: str |
     results = []
     with Session(engine) as session:
         for target, docket in pairs:
-            row = store.case_row(session, target)
+            row = store.case_row(session, target, config.pinned_ids(target))
             snapshot = Snapshot(source=parsed.kind, docket=docket, delta=True)
             change = diff.apply(session, row, snapshot, backfill=True)
             session.commit()

@@ -11,47 +11,32 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from docketwatch import store
+from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
-from docketwatch.domain.snapshot import ParsedEntry, Snapshot
+from docketwatch.domain.snapshot import THROTTLE, Snapshot, Throttle
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.pipeline import diff, digests
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
-from docketwatch.store.models import Case, CheckRun, Entry, Event, utcnow
+from docketwatch.store.models import Case, CheckRun, Event, utcnow
 
 log = logging.getLogger(__name__)
 
 
-def entry_view(entry: Entry | ParsedEntry) -> dict[str, Any]:
-    """An entry (stored, or as a source or file shows it) as the CLI and JSON show it."""
-    return {
-        "entry_number": entry.entry_number,
-        "date_filed": entry.date_filed.isoformat() if entry.date_filed else None,
-        "description": entry.description or entry.short_description or "",
-        "url": entry.url,
-    }
-
-
-@dataclass
-class CaseResult:
+@dataclass(kw_only=True)
+class CaseResult(CaseChanges):
     """What one `check` found for one case, across its sources."""
 
     case: CaseConfig
-    errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     baseline: bool = False
     baseline_entries: int = 0
-    new: list[dict[str, Any]] = field(default_factory=list)
-    changed: list[dict[str, Any]] = field(default_factory=list)
-    case_changes: list[str] = field(default_factory=list)
-    gaps: list[str] = field(default_factory=list)
     # A source showed the docket with no entries yet, and none is stored: a quiet, valid state.
     no_entries: bool = False
 
@@ -75,9 +60,9 @@ def check(
     http = http or HttpClient(config.http)
     digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
     with Session(engine, expire_on_commit=False) as session:
-        rows = {c.label: store.case_row(session, c) for c in cases}
+        rows = {c.label: store.case_row(session, c, config.pinned_ids(c)) for c in cases}
         session.commit()
-        results = {rows[c.label].id: CaseResult(c) for c in cases}
+        results = {rows[c.label].id: CaseResult(case=c) for c in cases}
         by_source: dict[str, list[Case]] = defaultdict(list)
         for c in cases:
             for name in c.sources:
@@ -127,7 +112,8 @@ def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exc
         try:
             change = diff.apply(session, case, outcome, notify_baseline=notify_baseline,
                                 normalize=source.normalize_docket_number)
-            _save_state(session, outcome.state)
+            for target, state in outcome.state.items():
+                store.save_state(session, source.name, target, state)
         except StoreError:
             raise
         except Exception as e:
@@ -139,11 +125,7 @@ def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exc
             if change.baseline:
                 result.baseline = True
                 result.baseline_entries += change.added
-            result.new += [entry_view(e) for e in change.new]
-            result.changed += [{**entry_view(c.entry), "changes": c.what} for c in change.changed]
-            result.case_changes += change.case_changes
-            if change.gap:
-                result.gaps.append(change.gap)
+            result.add(change)
             result.no_entries = change.empty
     if isinstance(outcome, Cancelled):
         # docketwatch is stopping: not the source's failure, so no failed run, no error event.
@@ -157,7 +139,7 @@ def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exc
         log.log(logging.INFO if expected else logging.ERROR, "%s: %s: %s", case.name, run.source, outcome,
                 exc_info=None if expected else outcome)
         if isinstance(outcome, Throttled):
-            _save_state(session, {run.source: {"throttled_until": outcome.until}})
+            store.save_state(session, run.source, THROTTLE, Throttle(until=outcome.until))
         run.error = str(outcome) or type(outcome).__name__
         result.errors.append(run.error)
         if _was_ok(session, case, run.source):
@@ -174,12 +156,4 @@ def _was_ok(session: Session, case: Case, source: str) -> bool:
     assert case.id is not None  # a stored case
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
-
-
-def _save_state(session: Session, state: dict[str, dict[str, object]]) -> None:
-    for key, values in state.items():
-        row = store.source_state(session, key)
-        for column, value in values.items():
-            setattr(row, column, value)
-        session.add(row)
 

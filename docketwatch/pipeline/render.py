@@ -21,7 +21,8 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from docketwatch.pipeline.digests import CaseSection, DigestModel, EntryItem
+from docketwatch.domain.changes import EntryView
+from docketwatch.pipeline.digests import CaseSection, DigestModel
 from docketwatch.settings import Config, DigestConfig
 
 TEMPLATES = {"txt": "digest.txt.j2", "html": "digest.html.j2", "md": "digest.md.j2"}
@@ -103,7 +104,7 @@ _SAMPLE = DigestModel(
     title="sample", period_start=_AT - timedelta(days=1), period_end=_AT, timezone="UTC", warnings=[],
     cases=[CaseSection(name="Kadrey v. Meta Platforms, Inc.", court="cand", court_name="N.D. Cal.",
                        docket_number="3:23-cv-03417", url=None,
-                       new=[EntryItem("600", _AT.date(), "ORDER", None, "sample")],
-                       changed=[EntryItem("599", _AT.date(), "ORDER", None, "sample", ["text filled in"])],
+                       new=[EntryView("600", _AT.date(), "ORDER", None, "sample")],
+                       changed=[EntryView("599", _AT.date(), "ORDER", None, "sample", ["text filled in"])],
                        case_changes=["renamed"], gaps=["gap"], errors=["error"])],
 )

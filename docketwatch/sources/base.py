@@ -50,6 +50,8 @@ class Source(ABC):
     name: str
     #: The model of `[sources.NAME]`; an absent section means its defaults.
     Settings: type[Section] = NoSettings
+    #: The keys the source reads in a case's own table (beside name, court, ...), as a model.
+    CaseOptions: type[Section] = NoSettings
     #: Whether it sees changes to entries it showed before (not only new filings).
     watches_changes: bool = True
 
@@ -64,6 +66,15 @@ class Source(ABC):
         """The one comparable form of a docket number, or ValueError (worded for the
         configuration) when the source does not understand it."""
         return " ".join(number.split())
+
+    def pinned_id(self, case: CaseConfig) -> str | None:
+        """The docket's id at this source, when the case's table pins one."""
+        return None
+
+    def case_options(self, case: CaseConfig) -> Section:
+        """The case's keys the source reads, checked (the bootstrap already reported errors)."""
+        keys = case.source_keys
+        return self.CaseOptions.model_validate({k: keys[k] for k in self.CaseOptions.model_fields if k in keys})
 
     def court_name(self, court: str) -> str | None:
         """The court's name as people know it, when the source knows it."""

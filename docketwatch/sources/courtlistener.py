@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.domain import docket_numbers
-from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Snapshot, TargetState, Throttle
 from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
@@ -62,6 +62,34 @@ class CourtListenerSettings(Section):
         return v.rstrip("/")
 
 
+class Validators(TargetState):
+    """A docket's Atom feed: the validators of the last answer, for a conditional request."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class EntriesState(TargetState):
+    """A docket's entry list in the API: the latest `date_modified` read, where the next
+    poll resumes (inclusive, so an entry sharing that time is re-read, never skipped)."""
+
+    modified_since: str | None = None
+
+
+class CaseOptions(Section):
+    """A case's own keys for CourtListener."""
+
+    # Pins the docket (no lookup by number; the free feed can be read without a token).
+    # CourtListener's docket ids are far below 2**31.
+    courtlistener_id: int | None = Field(default=None, gt=0, lt=2**31)
+
+
+def docket_id(case: Case) -> int | None:
+    """The case's CourtListener docket id: pinned in the configuration, or found by number."""
+    known = case.source_ids.get("courtlistener")
+    return int(known) if known else None
+
+
 class CourtListenerError(HttpError):
     """CourtListener answered, but not with what we asked for."""
 
@@ -69,10 +97,17 @@ class CourtListenerError(HttpError):
 class CourtListenerSource(FederalIdentity, Source):
     name = "courtlistener"
     Settings = CourtListenerSettings
+    CaseOptions = CaseOptions
     settings: CourtListenerSettings
 
+    def pinned_id(self, case: CaseConfig) -> str | None:
+        options = self.case_options(case)
+        assert isinstance(options, CaseOptions)
+        return str(options.courtlistener_id) if options.courtlistener_id else None
+
     def case_url(self, case: Case) -> str | None:
-        return f"{self.settings.base_url}/docket/{case.courtlistener_id}/" if case.courtlistener_id else None
+        known = docket_id(case)
+        return f"{self.settings.base_url}/docket/{known}/" if known else None
 
     def servers(self, case: CaseConfig) -> list[str]:
         return [self.settings.base_url]
@@ -131,7 +166,7 @@ class CourtListenerSource(FederalIdentity, Source):
                     CheckRun.source == self.name, CheckRun.quota_requests > 0, CheckRun.started_at >= since)
             ).one()
             frees_at = iso(oldest + timedelta(days=1)) if oldest else None
-        throttled = store.source_state(session, self.name).throttled_until
+        throttled = store.load_state(session, self.name, THROTTLE, Throttle).until
         return [{
             "source": self.name,
             "mode": "api" if settings.token else "feed",
@@ -177,9 +212,9 @@ class CourtListenerSource(FederalIdentity, Source):
         whose id is not known yet); else, or when the API cannot be used now, the feed."""
         settings = self.settings
         unused: str | None = None  # why the API was not used although it was wanted
-        state: dict[str, dict[str, object]] = {}
-        if settings.token and (case.courtlistener_id is None or not _api_polled_recently(case, ctx)):
-            throttled_until = store.source_state(ctx.session, self.name).throttled_until
+        state: dict[str, TargetState] = {}
+        if settings.token and (docket_id(case) is None or not _api_polled_recently(case, ctx)):
+            throttled_until = store.load_state(ctx.session, self.name, THROTTLE, Throttle).until
             if throttled_until and as_utc(throttled_until) > utcnow():
                 unused = f"the API is throttled until {throttled_until:%H:%M} UTC"
             elif budget.remaining < MIN_API_REQUESTS:
@@ -188,13 +223,13 @@ class CourtListenerSource(FederalIdentity, Source):
                 try:
                     return _Api(ctx, settings, budget).snapshot(case)
                 except Throttled as e:
-                    state[self.name] = {"throttled_until": e.until}
+                    state[THROTTLE] = Throttle(until=e.until)
                     unused = str(e)
                 except CourtListenerError as e:
                     if e.status != 403:
                         raise
                     unused = "the token may not read dockets or docket entries (HTTP 403)"
-        if case.courtlistener_id is None:
+        if docket_id(case) is None:
             if unused:
                 raise CourtListenerError(
                     f"{case.name!r} has no courtlistener_id, and its docket cannot be looked up now: {unused}; "
@@ -226,32 +261,32 @@ def _api_polled_recently(case: Case, ctx: SourceContext) -> bool:
 
 def _feed_snapshot(case: Case, ctx: SourceContext, settings: CourtListenerSettings) -> Snapshot:
     """The 30 latest entries from /docket/<id>/feed/, conditionally requested."""
-    key = f"courtlistener:feed:{case.courtlistener_id}"
-    saved = store.source_state(ctx.session, key)
+    known = docket_id(case)
+    assert known is not None  # fetch() reads the feed only of a case with one
+    target = f"feed:{known}"
+    saved = store.load_state(ctx.session, "courtlistener", target, Validators)
     headers = {}
     if saved.etag:
         headers["If-None-Match"] = saved.etag
     if saved.last_modified:
         headers["If-Modified-Since"] = saved.last_modified
-    url = f"{settings.base_url}/docket/{case.courtlistener_id}/feed/"
+    url = f"{settings.base_url}/docket/{known}/feed/"
     response = ctx.http.get(url, headers=headers)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
         return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW, delta=True)
     if response.status_code == 404:
-        raise CourtListenerError(f"{url}: CourtListener has no docket {case.courtlistener_id} (HTTP 404)", 404)
+        raise CourtListenerError(f"{url}: CourtListener has no docket {known} (HTTP 404)", 404)
     if response.status_code != 200:
         raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
-    assert case.courtlistener_id is not None  # fetch() reads the feed only of a case with one
-    docket = parse_feed(response.content, case.court, case.courtlistener_id)
+    docket = parse_feed(response.content, case.court, known)
     if not docket.entries and not docket.docket_number:
         # A well-formed feed with no entries and no readable docket number: nothing can be
         # stored from it but "no entries yet" for the pinned docket.
         docket.docket_number = case.docket_number
-    validators: dict[str, object] = {"etag": response.headers.get("ETag"),
-                                     "last_modified": response.headers.get("Last-Modified")}
+    validators = Validators(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"))
     return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW,
-                    state={key: validators})
+                    state={target: validators})
 
 
 _XML = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
@@ -270,7 +305,7 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
     _, found, about = root.findtext(f"{ATOM}title", "").strip().partition("Docket for ")
     title_name, _, title_number = about.rpartition(", ") if found else ("", "", "")
     docket = ParsedDocket(court=court, docket_number=title_number, case_name=title_name or None,
-                          courtlistener_id=docket_id)
+                          source_id=str(docket_id))
     for item in root.iter(f"{ATOM}entry"):
         title = item.findtext(f"{ATOM}title", "").strip()
         head, _, rest = title.partition(" in ")
@@ -342,17 +377,17 @@ class _Api:
             docket_number=docket_json.get("docket_number") or "",
             case_name=docket_json.get("case_name") or None,
             pacer_case_id=docket_json.get("pacer_case_id") or None,
-            courtlistener_id=docket_json["id"],
+            source_id=str(docket_json["id"]),
             assigned_to=docket_json.get("assigned_to_str") or None,
             date_terminated=_date(docket_json.get("date_terminated")),
         )
         if docket_numbers.try_normalize(docket.docket_number) != case.docket_number:
             # Stop before spending requests on entries; the diff engine reports it.
             return Snapshot(source="courtlistener", docket=docket, delta=True)
-        key = f"courtlistener:entries:{docket.courtlistener_id}"
-        watermark = store.source_state(self.ctx.session, key).watermark
+        target = f"entries:{docket.source_id}"
+        watermark = store.load_state(self.ctx.session, "courtlistener", target, EntriesState).modified_since
         full_history = watermark is None
-        first = {"docket": str(docket.courtlistener_id), "order_by": "date_modified",
+        first = {"docket": str(docket.source_id), "order_by": "date_modified",
                  "omit": "recap_documents__plain_text"}
         if watermark:
             # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
@@ -374,14 +409,14 @@ class _Api:
             source="courtlistener",
             docket=docket,
             delta=not full_history,
-            state={key: {"watermark": watermark}},
+            state={target: EntriesState(modified_since=watermark)},
             warnings=warnings,
         )
 
     def docket(self, case: Case, warnings: list[str]) -> dict[str, Any]:
         """The case's docket: by pinned or remembered id, else looked up by number."""
-        if case.courtlistener_id:
-            url = f"{self.settings.base_url}{API}/dockets/{case.courtlistener_id}/"
+        if known := docket_id(case):
+            url = f"{self.settings.base_url}{API}/dockets/{known}/"
             return self.get(url, {"fields": DOCKET_FIELDS})
         found = self.results(
             f"{self.settings.base_url}{API}/dockets/",

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from docketwatch import parsers, store
 from docketwatch.domain import docket_numbers
-from docketwatch.domain.snapshot import ParsedDocket, Snapshot
+from docketwatch.domain.snapshot import ParsedDocket, Snapshot, TargetState
 from docketwatch.http import HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section, check_http_url
@@ -74,6 +74,16 @@ class PacerRssSettings(Section):
         return template.format(court=court)
 
 
+class FeedState(TargetState):
+    """What a court's feed needs next time: its validators, the hash of the last body read
+    (a server without validators re-sends the same feed), and the entry types it carries."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    fingerprint: str | None = None
+    entry_types: str | None = None
+
+
 class PacerRssError(HttpError):
     """The court's feed could not be used."""
 
@@ -92,16 +102,25 @@ class PacerRssSource(FederalIdentity, Source):
         feeds: dict[str, list[CaseConfig]] = {}
         for case in cases:
             feeds.setdefault(case.court, []).append(case)
-        window = timedelta(hours=self.settings.window_hours)
         rows = []
         for court, court_cases in sorted(feeds.items()):
             interval = min(config.poll_interval(c) for c in court_cases)
             rows.append(PlanRow(
                 job_id=f"{self.name}:{court}", source=self.name, court=court, case=None, cases=court_cases,
                 interval=interval, api_interval=None, requests_per_day=DAY / interval, budgeted_per_day=0.0,
-                active=None, new_filing_delay=min(interval, window), change_delay=None,
+                active=None, new_filing_delay=interval, change_delay=None,
             ))
         return rows
+
+    def plan_summary(self, rows: list[PlanRow]) -> tuple[dict[str, Any], list[str]]:
+        """Feeds read less often than they hold filings for lose what scrolls off between reads."""
+        window = timedelta(hours=self.settings.window_hours)
+        short = [r.court for r in rows if r.interval > window]
+        lines = [f"{self.name} {court}: polled less often than its feed holds filings (about "
+                 f"{self.settings.window_hours:g} h): filings between polls can be missed; poll it more often"
+                 for court in short]
+        return ({"source": self.name, "window_hours": self.settings.window_hours, "feeds_polled_too_rarely": short}
+                if short else {}), lines
 
     def unwatched(self, case: CaseConfig, case_sources: list[Source]) -> list[str]:
         if any(s.watches_changes for s in case_sources):
@@ -114,7 +133,7 @@ class PacerRssSource(FederalIdentity, Source):
         out = []
         for court in sorted({c.court for c in cases}):
             last = store.last_court_success(session, self.name, court)
-            entry_types = store.source_state(session, f"{self.name}:{court}").entry_types
+            entry_types = store.load_state(session, self.name, court, FeedState).entry_types
             out.append({
                 "source": self.name, "court": court, "url": self.settings.feed_url(court),
                 "last_success": iso(last), "entry_types": entry_types,
@@ -151,8 +170,7 @@ class PacerRssSource(FederalIdentity, Source):
 
     def _court(self, court: str, cases: list[Case], ctx: SourceContext) -> list[tuple[Case, Snapshot]]:
         settings = self.settings
-        key = f"pacer_rss:{court}"
-        saved = store.source_state(ctx.session, key)
+        saved = store.load_state(ctx.session, self.name, court, FeedState)
         url = settings.feed_url(court)
         headers = {}
         if saved.etag:
@@ -164,23 +182,19 @@ class PacerRssSource(FederalIdentity, Source):
             raise PacerRssError(f"{url}: {describe_status(response)}", response.status_code)
 
         gap = _outage_gap(ctx.session, court, settings.window_hours)
-        state: dict[str, object] = {}
+        state: FeedState | None = None
         dockets: list[ParsedDocket] = []
         # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
         # current date, and skipping the next intact feed by date would lose its items.
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
-        unchanged = response.status_code == 304 or saved.watermark == fingerprint
+        unchanged = response.status_code == 304 or saved.fingerprint == fingerprint
         if not unchanged:
             parsed = parsers.parse(response.content, court)
             if parsed.kind != "pacer_rss":
                 raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
             dockets = parsed.dockets
-            state = {
-                "etag": response.headers.get("ETag"),
-                "last_modified": response.headers.get("Last-Modified"),
-                "watermark": fingerprint,
-                "entry_types": parsed.entry_types,
-            }
+            state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
+                              fingerprint=fingerprint, entry_types=parsed.entry_types)
         results = []
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
@@ -194,7 +208,7 @@ class PacerRssSource(FederalIdentity, Source):
                 source=self.name, docket=docket, delta=True, gap=gap,
                 # The court's state is stored with each case: whichever case commits first
                 # records it, and a failed case never skips the feed for the others.
-                state={key: state} if state else {},
+                state={court: state} if state else {},
             )))
         return results
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
@@ -24,11 +26,13 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, col, create_engine, select
 
 from docketwatch import redact
+from docketwatch.domain.snapshot import TargetState
 from docketwatch.settings import CaseConfig
 from docketwatch.store import migrations
 from docketwatch.store.models import Case, CheckRun, SourceState, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
+StateT = TypeVar("StateT", bound=TargetState)
 PG_CONNECT_TIMEOUT = 10  # seconds; an unreachable server is an error soon, not a hang
 EXIT_CONFIG, EXIT_FAILED = 2, 3
 
@@ -155,17 +159,18 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def case_row(session: Session, case: CaseConfig) -> Case:
+def case_row(session: Session, case: CaseConfig, pinned: Mapping[str, str] | None = None) -> Case:
     """The stored case for a configured one, created on first sight.
 
-    The configured name and a pinned CourtListener id always win over stored values.
+    The configured name and the docket ids pinned in the configuration (source -> id, see
+    `Config.pinned_ids`) always win over stored values.
     """
     row = find_case(session, case)
     if row is None:
         row = Case(court=case.court, docket_number=case.docket_number, name=case.name)
     row.name = case.name
-    if case.courtlistener_id is not None:
-        row.courtlistener_id = case.courtlistener_id
+    if pinned and any(row.source_ids.get(s) != i for s, i in pinned.items()):
+        row.source_ids = {**row.source_ids, **pinned}  # a new dict: the JSON column sees the change
     session.add(row)
     session.flush()
     return row
@@ -178,9 +183,17 @@ def find_case(session: Session, case: CaseConfig) -> Case | None:
     ).first()
 
 
-def source_state(session: Session, key: str) -> SourceState:
-    """State for a fetch target, created empty when new (not yet added to the session)."""
-    return session.get(SourceState, key) or SourceState(key=key)
+def load_state(session: Session, source: str, target: str, model: type[StateT]) -> StateT:
+    """What `source` kept for `target`, in its own model (empty when nothing was kept)."""
+    row = session.get(SourceState, (source, target))
+    return model.model_validate(row.data) if row else model()
+
+
+def save_state(session: Session, source: str, target: str, state: TargetState) -> None:
+    """Keep `state` for `target`, replacing what was kept (in the caller's transaction)."""
+    row = session.get(SourceState, (source, target)) or SourceState(source=source, target=target)
+    row.data = state.model_dump(mode="json", exclude_none=True)
+    session.add(row)
 
 
 def quota_used(session: Session, source: str, now: datetime | None = None) -> int:

@@ -17,6 +17,8 @@ from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint, case, cast
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
+from docketwatch.domain.changes import EntryView
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -42,7 +44,9 @@ class Case(SQLModel, table=True):
     docket_number: str
     name: str
     case_name: str | None = None
-    courtlistener_id: int | None = None
+    # Each source's own id for the docket, where it has one ({"courtlistener": "67569326"}):
+    # pinned in the configuration, or learned from the source's first answer.
+    source_ids: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     pacer_case_id: str | None = None
     assigned_to: str | None = None
     date_terminated: date | None = None
@@ -83,6 +87,11 @@ class Entry(SQLModel, table=True):
     sources: str = ""
     first_seen: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    def view(self, changes: list[str] | None = None) -> EntryView:
+        """The entry as people are shown it (its latest text)."""
+        return EntryView(self.entry_number, self.date_filed, self.description or self.short_description or "",
+                         self.url, changes=changes or [])
 
     def recency(self) -> tuple[date, int, int]:
         """Sort key, newest last: filing date, then entry number, then arrival."""
@@ -130,15 +139,12 @@ class CheckRun(SQLModel, table=True):
 
 
 class SourceState(SQLModel, table=True):
-    """Per fetch target (a feed URL, a docket's entry list), what the next poll needs."""
+    """What a source keeps between polls for one fetch target (a court's feed, a docket's
+    entry list): the source's own `TargetState` model, as JSON."""
 
-    key: str = Field(primary_key=True)
-    etag: str | None = None
-    last_modified: str | None = None
-    watermark: str | None = None
-    throttled_until: datetime | None = None
-    # For court RSS feeds: the entry types the channel says it carries ("all", ...).
-    entry_types: str | None = None
+    source: str = Field(primary_key=True)
+    target: str = Field(primary_key=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class Digest(SQLModel, table=True):
