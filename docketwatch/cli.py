@@ -522,16 +522,12 @@ def serve(obj: _Context, host: str, port: int) -> None:
     """Serve a read-only status page, the feeds and /healthz until stopped."""
     import os
 
-    from docketwatch import store
     from docketwatch.ops import web
 
-    cfg = obj.load(default_log_level="INFO")
+    cfg = obj.load()
     try:
-        server = web.server(cfg, store.open_engine(cfg.database.url), host, port, os.environ)
+        server = web.server(cfg, host, port, os.environ)
     except web.WebError as e:
         raise ConfigException(str(e)) from None
     click.echo(f"docketwatch: serving {server.url} (Ctrl-C stops)", err=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        server.close()
+    server.run()

@@ -41,6 +41,7 @@ ENTRIES_PAGE = 50  # entries per page of a case
 TIMELINE = 50  # latest events on a case page
 PENDING_SHOWN = 20  # pending deliveries on the overview
 THREADS = 4
+STOP_GRACE = 5  # seconds requests in flight may take to finish when the server stops
 
 
 class WebError(Exception):
@@ -49,26 +50,33 @@ class WebError(Exception):
 
 @dataclass
 class Server:
-    """A bound server: `run()` serves until `close()`."""
+    """A bound server: `run()` serves until Ctrl-C or `close()` (from another thread)."""
 
     wsgi: BaseWSGIServer | MultiSocketServer
     url: str
+    closed: bool = False
 
     def run(self) -> None:
-        self.wsgi.run()
+        self.wsgi.run()  # waitress ends its loop itself on KeyboardInterrupt
+        self.close()
 
     def close(self) -> None:
-        self.wsgi.close()
+        """Let requests in flight finish (a few seconds at most), then stop listening."""
+        if not self.closed:
+            self.closed = True
+            self.wsgi.task_dispatcher.shutdown(timeout=STOP_GRACE)
+            self.wsgi.close()
 
 
-def server(config: Config, engine: Engine, host: str, port: int, env: Mapping[str, str]) -> Server:
-    """The status page bound to host:port (port 0: any free port), or WebError when a
-    non-loopback address has no token in `env`."""
+def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Server:
+    """The status page of `config`'s database bound to host:port (port 0: any free port);
+    WebError when a non-loopback address has no token in `env`, or the port is taken."""
     token = env.get(TOKEN_ENV) or None
     if token is None and not _loopback(host):
         raise WebError(f"serve --host {host}: other machines could read the page; set {TOKEN_ENV} in the "
                        "environment (a long random string that every request must carry), or bind 127.0.0.1")
     redact.register(token)
+    engine = store.open_engine(config.database.url)
     try:
         wsgi = create_server(app(config, engine, token), host=host, port=port, threads=THREADS,
                              ident="docketwatch", clear_untrusted_proxy_headers=True)

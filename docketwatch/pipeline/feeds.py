@@ -39,7 +39,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Characters XML 1.0 cannot carry (lxml refuses them); docket text has been seen with some.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TITLE_TEXT = 120
-_HEADS = {EventKind.CASE: "Case change", EventKind.GAP: "Possible gap", EventKind.ERROR: "Source error"}
+_HEADS: dict[str, str] = {EventKind.CASE: "Case change", EventKind.GAP: "Possible gap", EventKind.ERROR: "Source error"}
 
 
 @dataclass(frozen=True)
