@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,3 +210,98 @@ def test_serve_as_a_process_answers_and_stops_on_sigint(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+# -- in a real browser: headless Chromium from Debian (chromium, chromium-driver) -----------
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+DESKTOP, PHONE = 1280, 375
+
+
+@pytest.fixture
+def browser():
+    """Headless Chromium through selenium and Debian's chromedriver (nothing is downloaded).
+    Skipped only where Chromium is not installed and this is not CI."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)")
+        pytest.skip("no chromium / chromedriver on PATH (apt-get install -y chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     "--hide-scrollbars", "--force-device-scale-factor=1"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def show(driver, url: str, width: int) -> None:
+    """Load `url` in a viewport `width` CSS pixels wide (a phone's when narrow), and wait for it."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def screenshot(driver, width: int, path: Path) -> None:
+    """The whole page, `width` wide, into `path` (and into $DOCKETWATCH_SCREENSHOTS, for docs/)."""
+    height = driver.execute_script("return document.scrollingElement.scrollHeight")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600})
+    assert driver.save_screenshot(str(path))
+    if folder := os.environ.get("DOCKETWATCH_SCREENSHOTS"):
+        shutil.copy(path, Path(folder) / path.name)
+
+
+@pytest.fixture
+def open_page(site):
+    """The page on a real server on 127.0.0.1, no token; yields its URL."""
+    server = web.server(config_mod.load(site), "127.0.0.1", 0, {})
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server.url
+    server.close()
+    thread.join(timeout=10)
+
+
+def scroll_width(driver) -> int:
+    return driver.execute_script("return document.scrollingElement.scrollWidth")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_in_chromium_pages_fit_a_phone_and_the_filter_works(browser, open_page, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    show(browser, open_page, DESKTOP)
+    assert "Kadrey v. Meta Platforms, Inc." in browser.find_element(By.ID, "cases").text
+    assert "Unhealthy" in browser.find_element(By.ID, "health").text
+    screenshot(browser, DESKTOP, tmp_path / "web-overview.png")
+    show(browser, open_page, PHONE)
+    assert scroll_width(browser) <= PHONE
+    screenshot(browser, PHONE, tmp_path / "web-overview-375.png")
+
+    browser.find_element(By.CSS_SELECTOR, "#cases a").click()
+    WebDriverWait(browser, 30).until(lambda d: d.current_url.endswith(CASE_URL))
+    show(browser, browser.current_url, PHONE)
+    assert scroll_width(browser) <= PHONE
+    text = browser.find_elements(By.CSS_SELECTOR, "#entries .text")[0]
+    assert text.size["width"] >= 0.6 * PHONE  # the docket text gets the width, not the labels
+    box = browser.find_element(By.NAME, "q")
+    box.send_keys("appearance")
+    box.submit()
+    WebDriverWait(browser, 30).until(lambda d: "q=appearance" in d.current_url)
+    texts = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#entries .text")]
+    assert texts == ["NOTICE of Appearance by A. Lawyer"]
+    assert scroll_width(browser) <= PHONE
+    show(browser, open_page.rstrip("/") + CASE_URL, PHONE)
+    assert scroll_width(browser) <= PHONE
+    screenshot(browser, PHONE, tmp_path / "web-case-375.png")
+    show(browser, open_page.rstrip("/") + CASE_URL, DESKTOP)
+    screenshot(browser, DESKTOP, tmp_path / "web-case.png")

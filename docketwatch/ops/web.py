@@ -18,19 +18,20 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, abort, request
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
+from waitress import wasyncore  # type: ignore[import-untyped]  # waitress ships no types
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server  # type: ignore[import-untyped]
 
 from docketwatch import redact, store
 from docketwatch.ops import health, plan, status
-from docketwatch.pipeline import feeds, render
+from docketwatch.pipeline import digests, feeds, render
 from docketwatch.pipeline.poll import entry_view
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store import StoreError
@@ -42,30 +43,42 @@ TIMELINE = 50  # latest events on a case page
 PENDING_SHOWN = 20  # pending deliveries on the overview
 THREADS = 4
 STOP_GRACE = 5  # seconds requests in flight may take to finish when the server stops
+POLL = 0.5  # seconds; how soon the loop notices close()
 
 
 class WebError(Exception):
     """`serve` cannot start as asked (a usage error: exit 2)."""
 
 
-@dataclass
 class Server:
-    """A bound server: `run()` serves until Ctrl-C or `close()` (from another thread)."""
+    """A bound server: `run()` serves until Ctrl-C or `close()` (from another thread).
 
-    wsgi: BaseWSGIServer | MultiSocketServer
-    url: str
-    closed: bool = False
+    The loop is ours, not waitress's `run()`, so that stopping happens on the loop's own
+    thread: requests in flight finish (STOP_GRACE at most), then every socket closes."""
+
+    def __init__(self, wsgi: BaseWSGIServer | MultiSocketServer, sockets: dict[int, Any]):
+        self.wsgi = wsgi
+        self.sockets = sockets  # waitress's socket map: the listening sockets and connections
+        self.stopping = threading.Event()
+        # A host name may resolve to several addresses: waitress listens on each.
+        listening = wsgi.effective_listen if isinstance(wsgi, MultiSocketServer) else \
+            [(wsgi.effective_host, wsgi.effective_port)]
+        host, port = listening[0]
+        self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
     def run(self) -> None:
-        self.wsgi.run()  # waitress ends its loop itself on KeyboardInterrupt
-        self.close()
+        try:
+            while not self.stopping.is_set():
+                wasyncore.loop(timeout=POLL, map=self.sockets, use_poll=True, count=1)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.wsgi.task_dispatcher.shutdown(timeout=STOP_GRACE)
+            for channel in list(self.sockets.values()):
+                channel.close()
 
     def close(self) -> None:
-        """Let requests in flight finish (a few seconds at most), then stop listening."""
-        if not self.closed:
-            self.closed = True
-            self.wsgi.task_dispatcher.shutdown(timeout=STOP_GRACE)
-            self.wsgi.close()
+        self.stopping.set()
 
 
 def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Server:
@@ -77,14 +90,14 @@ def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Serv
                        "environment (a long random string that every request must carry), or bind 127.0.0.1")
     redact.register(token)
     engine = store.open_engine(config.database.url)
+    sockets: dict[int, Any] = {}
     try:
-        wsgi = create_server(app(config, engine, token), host=host, port=port, threads=THREADS,
+        wsgi = create_server(app(config, engine, token), map=sockets, host=host, port=port, threads=THREADS,
                              ident="docketwatch", clear_untrusted_proxy_headers=True)
     except OSError as e:
         raise WebError(f"serve: cannot listen on {host}:{port}: {e.strerror}; choose another --host or --port") \
             from None
-    shown = f"[{host}]" if ":" in host else host
-    return Server(wsgi, f"http://{shown}:{wsgi.effective_port}/")
+    return Server(wsgi, sockets)
 
 
 def _loopback(host: str) -> bool:
@@ -101,6 +114,7 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
     web = Flask("docketwatch.web")
     env = render.environment(config)
     env.filters["span"] = plan.span
+    env.filters["when"] = _when
 
     def page(template: str, status_code: int = 200, **values: Any) -> Response:
         html = env.get_template(f"web/{template}").render(config=config, **values)
@@ -121,7 +135,7 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
     def overview() -> Response:
         report = status.status(config, engine, config.cases)
         with Session(engine) as session:
-            pending = _pending(session)
+            pending = _pending(session, config)
         slugs = {c.name: feeds.case_slug(c) for c in config.cases}
         return page("overview.html.j2", report=report, pending=pending, slugs=slugs, now=iso(utcnow()),
                     failing=[j for j in report["jobs"] if j["consecutive_failures"]],
@@ -168,6 +182,13 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
     return web
 
 
+def _when(moment: str | None) -> str:
+    """A stored time as `iso` gives it (UTC), to the minute for people: 2025-07-02 14:05 UTC."""
+    if moment is None or len(moment) < 16 or moment[10] != "T":
+        return moment or "-"  # "never", "now"
+    return f"{moment[:10]} {moment[11:16]} UTC"
+
+
 def _authorized(header: str, token: str) -> bool:
     """`Bearer TOKEN`, or basic auth with TOKEN as the password (any user name)."""
     scheme, _, value = header.partition(" ")
@@ -196,7 +217,7 @@ def _entries(session: Session, case: CaseConfig, query: str, number: int) -> tup
     total = session.exec(select(func.count()).select_from(Entry).where(*where)).one()
     rows = session.exec(select(Entry).where(*where).order_by(*Entry.newest_first())
                         .offset((number - 1) * ENTRIES_PAGE).limit(ENTRIES_PAGE))
-    return [entry_view(e) for e in rows], total
+    return [{**entry_view(e), "url": digests.web_link(e.url)} for e in rows], total
 
 
 def _timeline(session: Session, case: CaseConfig) -> list[dict[str, Any]]:
@@ -216,10 +237,11 @@ def _coverage(session: Session, config: Config, case: CaseConfig) -> list[dict[s
     return [{"plan": job, "health": health.job_health(session, job)} for job in jobs if case in job.cases]
 
 
-def _pending(session: Session) -> list[dict[str, Any]]:
-    """Deliveries still to make, the oldest due first (at most PENDING_SHOWN)."""
+def _pending(session: Session, config: Config) -> list[dict[str, Any]]:
+    """Deliveries still to make that have not failed `outbox.max_attempts` times (those
+    are listed as failed), the oldest due first, at most PENDING_SHOWN."""
     rows = session.exec(select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
-                        .where(Delivery.status == "pending").order_by(col(Delivery.next_attempt_at))
-                        .limit(PENDING_SHOWN))
+                        .where(Delivery.status == "pending", Delivery.attempts < config.outbox.max_attempts)
+                        .order_by(col(Delivery.next_attempt_at)).limit(PENDING_SHOWN))
     return [{"id": d.id, "subscription": g.subscription, "recipient": d.recipient, "subject": g.subject,
              "attempts": d.attempts, "next_attempt": iso(d.next_attempt_at)} for d, g in rows]
