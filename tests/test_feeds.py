@@ -144,3 +144,12 @@ def test_a_folder_that_cannot_be_written_is_one_line(kadrey, tmp_path):
     ran = run_cli(kadrey, "feeds", "--out", str(blocker / "out"))
     assert ran.returncode == 3
     assert ran.stderr.count("\n") == 1 and ran.stderr.startswith(f"feeds --out {blocker / 'out'}: cannot write")
+
+
+def test_subscriptions_whose_names_slug_alike_get_feeds_of_their_own(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    config = write_config(tmp_path, fake_cl.base_url, cases=KADREY + markdown_digest("Team News")
+                          + markdown_digest("team-news", exclude=["order"]))
+    assert run_cli(config, "feeds", "--out", str(tmp_path / "out")).returncode == 0
+    assert read_atom(tmp_path / "out" / "subscriptions" / "team-news.atom").feed.title == "docketwatch: Team News"
+    assert read_atom(tmp_path / "out" / "subscriptions" / "team-news-2.atom").feed.title == "docketwatch: team-news"

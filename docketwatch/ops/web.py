@@ -111,7 +111,7 @@ def _loopback(host: str) -> bool:
 
 def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
     """The WSGI application (tests use it directly, through Flask's test client)."""
-    web = Flask("docketwatch.web")
+    web = Flask(__name__)
     env = render.environment(config)
     env.filters["span"] = plan.span
     env.filters["when"] = _when

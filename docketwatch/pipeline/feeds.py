@@ -79,9 +79,16 @@ def case_slug(case: CaseConfig | Case) -> str:
 
 
 def catalog(config: Config) -> list[FeedRef]:
-    """Every feed: each configured case's, then each subscription's."""
+    """Every feed: each configured case's, then each subscription's (in configuration
+    order; a subscription whose name slugs like an earlier one's gets -2, -3, ...)."""
     refs = [FeedRef("case", case_slug(c), f"{c.name} ({c.court} {c.docket_number})", case=c) for c in config.cases]
-    refs += [FeedRef("subscription", slug(d.name), f"docketwatch: {d.name}", subscription=d) for d in config.digests]
+    taken: set[str] = set()
+    for d in config.digests:
+        name, n = slug(d.name), 2
+        while name in taken:  # "Team news" and "team-news" both slug to team-news
+            name, n = f"{slug(d.name)}-{n}", n + 1
+        taken.add(name)
+        refs.append(FeedRef("subscription", name, f"docketwatch: {d.name}", subscription=d))
     return refs
 
 
