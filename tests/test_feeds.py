@@ -75,6 +75,7 @@ def test_case_feeds_show_new_and_changed_entries_with_stable_ids(kadrey, tmp_pat
     by_title = {e.title.split(" (")[0]: e for e in atom.entries}
     assert by_title["New #600"].content[0].value == SCRIPT_TEXT  # text, not markup: escaped by the XML
     assert by_title["Changed #599"].content[0].value == f"{SEALED}\n\nWhat changed: text filled in"
+    assert by_title["Changed #599"].title == f"Changed #599 (2025-06-27; text filled in): {SEALED}"
     assert by_title["New #600"].id.startswith("urn:docketwatch:case:cand-3-23-cv-03417:entry:")
     assert by_title["Changed #599"].id.startswith("urn:docketwatch:case:cand-3-23-cv-03417:event:")
     assert len({e.id for e in atom.entries}) == 3

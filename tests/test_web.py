@@ -189,8 +189,9 @@ def test_a_port_in_use_is_one_line(tmp_path):
     assert ran.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in ran.stderr
 
 
-def test_serve_as_a_process_answers_and_stops_on_sigint(tmp_path):
-    """The command itself: it binds, says where, serves, and ends cleanly on Ctrl-C."""
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
+    """The command itself: it binds, says where, serves, and ends cleanly on Ctrl-C or SIGTERM."""
     config = write_config(tmp_path, "http://127.0.0.1:9")
     environment = {**os.environ, "CL_TEST_TOKEN": "test-token"}
     environment.pop(web.TOKEN_ENV, None)
@@ -205,7 +206,7 @@ def test_serve_as_a_process_answers_and_stops_on_sigint(tmp_path):
         assert url.startswith("http://127.0.0.1:")
         answer = requests.get(url + "healthz", timeout=10)
         assert answer.status_code == 503 and answer.json()["healthy"] is False
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         assert proc.wait(timeout=30) == 0
     finally:
         proc.kill()

@@ -18,6 +18,7 @@ import base64
 import binascii
 import hmac
 import ipaddress
+import signal
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -51,7 +52,7 @@ class WebError(Exception):
 
 
 class Server:
-    """A bound server: `run()` serves until Ctrl-C or `close()` (from another thread).
+    """A bound server: `run()` serves until Ctrl-C, SIGTERM or `close()` (from another thread).
 
     The loop is ours, not waitress's `run()`, so that stopping happens on the loop's own
     thread: requests in flight finish (STOP_GRACE at most), then every socket closes."""
@@ -67,6 +68,8 @@ class Server:
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
     def run(self) -> None:
+        if threading.current_thread() is threading.main_thread():  # `docketwatch serve`: stop on SIGTERM too
+            signal.signal(signal.SIGTERM, lambda _signum, _frame: self.close())
         try:
             while not self.stopping.is_set():
                 wasyncore.loop(timeout=POLL, map=self.sockets, use_poll=True, count=1)

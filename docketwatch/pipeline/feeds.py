@@ -172,7 +172,7 @@ def _items(session: Session, config: Config, ref: FeedRef) -> Iterator[Item]:
 
 def _item(case: Case, event: Event, entry: Entry | None, *, with_case: bool) -> Item:
     case_key = case_slug(case)
-    at = as_utc(event.created_at)
+    at = as_utc(event.created_at).replace(microsecond=0)  # to the second, as everywhere docketwatch shows times
     if entry is not None and event.kind in (EventKind.NEW, EventKind.CHANGED):
         label = f"#{entry.entry_number}" if entry.entry_number else "minute entry"
         filed = entry.date_filed.isoformat() if entry.date_filed else "undated"
@@ -182,8 +182,9 @@ def _item(case: Case, event: Event, entry: Entry | None, *, with_case: bool) -> 
         else:
             what = ", ".join(event.changes or []) or "changed"
             item_id, head = _urn("case", case_key, "event", str(event.id)), f"Changed {label} ({filed}; {what})"
-            text = f"{text}\n\nWhat changed: {what}"
         title = f"{head}: {_short(text)}"
+        if event.kind == EventKind.CHANGED:
+            text = f"{text}\n\nWhat changed: {what}"
         url = digests.web_link(entry.url)
     else:
         text = _clean(event.summary)
