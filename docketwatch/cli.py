@@ -490,3 +490,41 @@ def _span(d: timedelta | None) -> str:
 
 def main() -> None:
     cli()
+
+
+@cli.command()
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write into: cases/<case>.atom|json, subscriptions/<name>.atom|json.")
+@click.pass_obj
+def feeds(obj: _Context, out: Path) -> None:
+    """Write an Atom feed and a JSON Feed per case and per subscription (what `serve` serves)."""
+    from docketwatch import store
+    from docketwatch.pipeline import feeds as feeds_mod
+
+    cfg = obj.load()
+    try:
+        written = feeds_mod.write(cfg, store.open_engine(cfg.database.url), out)
+    except OSError as e:
+        click.echo(f"feeds --out {out}: cannot write {e.filename or out}: {e.strerror}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"wrote {len(written)} feeds to {out}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind; any but loopback needs DOCKETWATCH_WEB_TOKEN in the environment.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free one).")
+@click.pass_obj
+def serve(obj: _Context, host: str, port: int) -> None:
+    """Serve a read-only status page, the feeds and /healthz until stopped."""
+    import os
+
+    from docketwatch.ops import web
+
+    cfg = obj.load()
+    try:
+        server = web.server(cfg, host, port, os.environ)
+    except web.WebError as e:
+        raise ConfigException(str(e)) from None
+    click.echo(f"docketwatch: serving {server.url} (Ctrl-C stops)", err=True)
+    server.run()

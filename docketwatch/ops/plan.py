@@ -103,3 +103,15 @@ def active_cases(session: Session, config: Config, today: date) -> set[str]:
 def api_intervals(plan: list[PlanRow]) -> dict[tuple[str, str], timedelta]:
     """(court, case name) -> how often a metered API may be used for it."""
     return {(r.court, r.case): r.api_interval for r in plan if r.api_interval is not None and r.case}
+
+
+def span(d: timedelta | None) -> str:
+    """A duration as people read it in a plan: 45m, 2.5h, 1.2d; '-' for none."""
+    if d is None:
+        return "-"
+    seconds = d.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
