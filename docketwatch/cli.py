@@ -20,7 +20,6 @@ import click
 from docketwatch import __version__
 
 if TYPE_CHECKING:
-    from datetime import timedelta
 
     from docketwatch.domain.snapshot import ParsedDocket
     from docketwatch.pipeline.poll import CaseResult
@@ -462,9 +461,9 @@ def plan_(obj: _Context, as_json: bool) -> None:
                f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
     for r in rows:
         name = (r.case or f"{r.court} feed ({len(r.cases)} cases)")[:44]
-        click.echo(f"{r.source:<14} {name:<44} {_span(r.interval):>7} {_span(r.api_interval):>9} "
-                   f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {_span(r.new_filing_delay):>9} "
-                   f"{_span(r.change_delay):>8}")
+        click.echo(f"{r.source:<14} {name:<44} {plan.span(r.interval):>7} {plan.span(r.api_interval):>9} "
+                   f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {plan.span(r.new_filing_delay):>9} "
+                   f"{plan.span(r.change_delay):>8}")
     for _, lines in report.summaries:
         if lines:
             click.echo("")
@@ -474,18 +473,6 @@ def plan_(obj: _Context, as_json: bool) -> None:
         click.echo("\nnot watched:")
         for u in unwatched:
             click.echo(f"  {u['case']} ({u['source']}): {u['text']}")
-
-
-def _span(d: timedelta | None) -> str:
-    """A timedelta as 45m, 2.5h, 1.2d; '-' for none."""
-    if d is None:
-        return "-"
-    seconds = d.total_seconds()
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
 
 
 def main() -> None:

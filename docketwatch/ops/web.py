@@ -33,7 +33,6 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server  # 
 from docketwatch import redact, store
 from docketwatch.ops import health, plan, status
 from docketwatch.pipeline import digests, feeds, render
-from docketwatch.pipeline.poll import entry_view
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store import StoreError
 from docketwatch.store.models import Delivery, Digest, Entry, Event, iso, utcnow
@@ -220,7 +219,7 @@ def _entries(session: Session, case: CaseConfig, query: str, number: int) -> tup
     total = session.exec(select(func.count()).select_from(Entry).where(*where)).one()
     rows = session.exec(select(Entry).where(*where).order_by(*Entry.newest_first())
                         .offset((number - 1) * ENTRIES_PAGE).limit(ENTRIES_PAGE))
-    return [{**entry_view(e), "url": digests.web_link(e.url)} for e in rows], total
+    return [{**e.view().as_json(), "url": digests.web_link(e.url)} for e in rows], total
 
 
 def _timeline(session: Session, case: CaseConfig) -> list[dict[str, Any]]:
@@ -231,7 +230,8 @@ def _timeline(session: Session, case: CaseConfig) -> list[dict[str, Any]]:
     rows = session.exec(select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
                         .where(col(Event.case_id) == row.id).order_by(col(Event.id).desc()).limit(TIMELINE))
     return [{"at": iso(event.created_at), "kind": event.kind, "source": event.source, "summary": event.summary,
-             "changes": event.changes or [], "entry": entry_view(entry) if entry else None} for event, entry in rows]
+             "changes": event.changes or [], "entry": entry.view().as_json() if entry else None}
+            for event, entry in rows]
 
 
 def _coverage(session: Session, config: Config, case: CaseConfig) -> list[dict[str, Any]]:
