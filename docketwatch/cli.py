@@ -153,7 +153,8 @@ def _entry_line(e: dict[str, Any]) -> str:
     number = f"#{e['entry_number']}" if e["entry_number"] else "(minute)"
     text = e["description"]
     text = text if len(text) <= 100 else text[:97] + "..."
-    return f"{number:>8}  {e['date_filed'] or '????-??-??'}  {text}"
+    # An entry known only from a court feed has no filing date yet: its date entered shows.
+    return f"{number:>8}  {e['date_filed'] or e.get('date_entered') or '????-??-??'}  {text}"
 
 
 @cli.command()
@@ -260,6 +261,7 @@ def _docket_json(d: ParsedDocket) -> dict[str, Any]:
         "docket_number": d.docket_number, "case_name": d.case_name, "pacer_case_id": d.pacer_case_id,
         "entries": [{"document_number": e.entry_number,
                      "date_filed": e.date_filed.isoformat() if e.date_filed else None,
+                     "date_entered": e.date_entered.isoformat() if e.date_entered else None,
                      "description": e.description, "short_description": e.short_description,
                      "pacer_doc_id": e.pacer_doc_id} for e in d.entries],
     }

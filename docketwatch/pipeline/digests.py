@@ -140,6 +140,8 @@ class EntryItem:
     url: str | None
     source: str
     changes: list[str] = field(default_factory=list)  # for updated entries: what changed
+    # The day it was entered: all an entry known only from a court's RSS feed has.
+    date_entered: date | None = None
 
     @property
     def label(self) -> str:
@@ -147,7 +149,9 @@ class EntryItem:
 
     @property
     def date_label(self) -> str:
-        return self.date_filed.isoformat() if self.date_filed else "undated"
+        if self.date_filed:
+            return self.date_filed.isoformat()
+        return f"entered {self.date_entered.isoformat()}" if self.date_entered else "undated"
 
 
 @dataclass
@@ -268,7 +272,7 @@ def _section(config: Config, case: Case, configured: CaseConfig | None) -> CaseS
 
 
 def _item(entry: Entry, event: Event, changes: list[str] | None = None) -> EntryItem:
-    return EntryItem(number=entry.entry_number, date_filed=entry.date_filed,
+    return EntryItem(number=entry.entry_number, date_filed=entry.date_filed, date_entered=entry.date_entered,
                      text=entry.description or entry.short_description or "", url=web_link(entry.url),
                      source=event.source, changes=changes or [])
 

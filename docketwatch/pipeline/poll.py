@@ -34,6 +34,7 @@ def entry_view(entry: Entry | ParsedEntry) -> dict[str, Any]:
     return {
         "entry_number": entry.entry_number,
         "date_filed": entry.date_filed.isoformat() if entry.date_filed else None,
+        "date_entered": entry.date_entered.isoformat() if entry.date_entered else None,
         "description": entry.description or entry.short_description or "",
         "url": entry.url,
     }
