@@ -278,7 +278,9 @@ def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, s
 
 
 def _label(entry: Entry) -> str:
-    return f"#{entry.entry_number}" if entry.entry_number else f"of {entry.date_filed or entry.date_entered or 'unknown date'}"
+    if entry.entry_number:
+        return f"#{entry.entry_number}"
+    return f"of {entry.date_filed or entry.date_entered or 'unknown date'}"
 
 
 def _clean(text: str | None) -> str:
