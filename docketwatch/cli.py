@@ -495,3 +495,41 @@ def _span(d: timedelta | None) -> str:
 
 def main() -> None:
     cli()
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--refresh", is_flag=True, help="Read the court list again from CourtListener first (no token needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def courts(obj: _Context, query: str | None, refresh: bool, as_json: bool) -> None:
+    """Court ids and names (QUERY: part of either), with what each court's RSS feed carries."""
+    from docketwatch.http import HttpClient, HttpError
+
+    cfg = obj.load()
+    http = HttpClient(cfg.http)
+    lists = []
+    for source in cfg.source_plugins.values():
+        try:
+            found = source.courts(http, refresh)
+        except HttpError as e:
+            click.echo(f"docketwatch courts: {e}", err=True)
+            sys.exit(EXIT_FAILED)
+        if found is not None:
+            lists.append(found)
+    needle = (query or "").casefold()
+    chosen = [(found, [c for c in found.courts if needle in c.court.casefold() or needle in c.name.casefold()])
+              for found in lists]
+    if as_json:
+        click.echo(json.dumps({"sources": [{"source": found.source, "origin": found.origin,
+                                            "courts": [c.details for c in matched]}
+                                           for found, matched in chosen]}, indent=2))
+        return
+    if not lists:
+        click.echo("no source in use lists courts")
+    for found, courts_found in chosen:
+        click.echo(f"{found.source}: {found.origin}")
+        for c in courts_found:
+            click.echo(f"  {c.court:<8} {c.name[:58]:<58} {c.coverage}")
+        if not courts_found:
+            click.echo(f"  no court matches {query!r}")
