@@ -137,7 +137,8 @@ def test_one_court_feed_job_serves_every_case_in_the_court(tmp_path):
         return (f'[[cases]]\nname = "{name}"\ncourt = "{court}"\ndocket_number = "{number}"\n'
                 f'sources = ["pacer_rss"]\n{extra}\n')
 
-    config = load(tmp_path, '[sources.pacer_rss]\nwindow_hours = 1.5\n[schedule]\ninterval = "2h"\n'
+    # A feed interval longer than every case's: the cases' intervals decide (the default is below).
+    config = load(tmp_path, '[sources.pacer_rss]\nwindow_hours = 1.5\ninterval = "3h"\n[schedule]\ninterval = "2h"\n'
                   + case("SunEdison", "nysb", "16-10992")
                   + case("Other", "nysb", "16-10993", 'poll_interval = "20m"')
                   + case("Texan", "txsb", "23-90001"))
