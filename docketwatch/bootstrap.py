@@ -134,7 +134,11 @@ def _identify(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins
         raise ConfigError(f"{path}: {key_name(key)} = {shown(raw, key)}: the case's sources read it differently "
                           f"({', '.join(sorted(numbers))}); give the case sources that agree")
     _check_case_keys(path, raw, i, case, plugins)
-    return case.model_copy(update={"docket_number": numbers.pop()})
+    case = case.model_copy(update={"docket_number": numbers.pop()})
+    if "sources" not in case.model_fields_set:
+        # Written without `sources`: each default source decides whether it serves the case.
+        return case.model_copy(update={"sources": [n for n in case.sources if plugins[n].serves_by_default(case)]})
+    return case
 
 
 def _check_case_keys(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins: dict[str, Source]) -> None:

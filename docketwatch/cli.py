@@ -153,7 +153,8 @@ def _entry_line(e: dict[str, Any]) -> str:
     number = f"#{e['entry_number']}" if e["entry_number"] else "(minute)"
     text = e["description"]
     text = text if len(text) <= 100 else text[:97] + "..."
-    return f"{number:>8}  {e['date_filed'] or '????-??-??'}  {text}"
+    # An entry known only from a court feed has no filing date yet: its date entered shows.
+    return f"{number:>8}  {e['date_filed'] or e.get('date_entered') or '????-??-??'}  {text}"
 
 
 @cli.command()
@@ -259,6 +260,7 @@ def _docket_json(d: ParsedDocket) -> dict[str, Any]:
         "docket_number": d.docket_number, "case_name": d.case_name, "pacer_case_id": d.pacer_case_id,
         "entries": [{"document_number": e.entry_number,
                      "date_filed": e.date_filed.isoformat() if e.date_filed else None,
+                     "date_entered": e.date_entered.isoformat() if e.date_entered else None,
                      "description": e.description, "short_description": e.short_description,
                      "pacer_doc_id": e.pacer_doc_id} for e in d.entries],
     }
@@ -515,3 +517,41 @@ def serve(obj: _Context, host: str, port: int) -> None:
         raise ConfigException(str(e)) from None
     click.echo(f"docketwatch: serving {server.url} (Ctrl-C stops)", err=True)
     server.run()
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--refresh", is_flag=True, help="Read the court list again from CourtListener first (no token needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def courts(obj: _Context, query: str | None, refresh: bool, as_json: bool) -> None:
+    """Court ids and names (QUERY: part of either), with what each court's RSS feed carries."""
+    from docketwatch.http import HttpClient, HttpError
+
+    cfg = obj.load()
+    http = HttpClient(cfg.http)
+    lists = []
+    for source in cfg.source_plugins.values():
+        try:
+            found = source.courts(http, refresh)
+        except HttpError as e:
+            click.echo(f"docketwatch courts: {e}", err=True)
+            sys.exit(EXIT_FAILED)
+        if found is not None:
+            lists.append(found)
+    needle = (query or "").casefold()
+    chosen = [(found, [c for c in found.courts if needle in c.court.casefold() or needle in c.name.casefold()])
+              for found in lists]
+    if as_json:
+        click.echo(json.dumps({"sources": [{"source": found.source, "origin": found.origin,
+                                            "courts": [c.details for c in matched]}
+                                           for found, matched in chosen]}, indent=2))
+        return
+    if not lists:
+        click.echo("no source in use lists courts")
+    for found, courts_found in chosen:
+        click.echo(f"{found.source}: {found.origin}")
+        for c in courts_found:
+            click.echo(f"  {c.court:<8} {c.name[:58]:<58} {c.coverage}")
+        if not courts_found:
+            click.echo(f"  no court matches {query!r}")

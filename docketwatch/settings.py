@@ -33,8 +33,10 @@ from docketwatch.domain.schedule import Schedule, parse_schedule
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Documented defaults (README): a case written without `sources = [...]` is polled by
-# this source, and the operator's alerts (`[admin] to`) go out through this channel.
-DEFAULT_SOURCES = ("courtlistener",)
+# those of these sources that serve it by default (`Source.serves_by_default`: court
+# feeds where they are complete or add something), and the operator's alerts
+# (`[admin] to`) go out through this channel.
+DEFAULT_SOURCES = ("courtlistener", "pacer_rss")
 ADMIN_CHANNEL = "email"
 ADMIN_SUBSCRIPTION = "docketwatch-admin"
 

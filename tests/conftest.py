@@ -33,6 +33,13 @@ KADREY_ID = 67569326
 POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_folder(tmp_path_factory, monkeypatch) -> None:
+    """Each test its own user cache folder (where `courts --refresh` stores court feed
+    coverage), so no test reads what the user or another test stored there."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def fake_cl(httpserver) -> FakeCourtListener:
     fake = FakeCourtListener(base_url=httpserver.url_for("").rstrip("/"))

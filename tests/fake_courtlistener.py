@@ -2,8 +2,10 @@
 
 It behaves like the parts docketwatch uses: the per-docket Atom feed (30 latest
 entries, ETag / If-None-Match), and REST API v4 `dockets/` and `docket-entries/` with
-token auth (401 without), cursor pagination by date_modified (20 a page), and 400 for
-any query parameter the live API's own OPTIONS description does not list. Tests can
+token auth (401 without), cursor pagination by date_modified (20 a page), `courts/`
+(readable without a token, page-number pagination, `jurisdiction` repeatable), and
+400 for any query parameter, filter value or field the live API's own OPTIONS
+description does not list. Tests can
 queue failures (429, 500) and truncate the feed.
 """
 
@@ -40,6 +42,10 @@ def allowed_params(endpoint: str) -> tuple[set[str], set[str]]:
     return exact, related
 
 
+def api_options(endpoint: str) -> dict:
+    return json.loads((FIXTURES / "clapi_http_options_subset.json").read_text())[endpoint]
+
+
 def kadrey_entries() -> list[dict]:
     return json.loads((FIXTURES / "kadrey_entries.json").read_text())["entries"]
 
@@ -58,6 +64,8 @@ class FakeCourtListener:
     feed_rendering: Callable[[str], str] = lambda text: text
     clock: datetime = datetime.fromisoformat("2025-07-01T09:00:00-07:00")
     next_id: int = 400_000_000
+    # The court list (`courts/`): each court with the fields the live API describes.
+    courts: list[dict] = field(default_factory=list)
 
     # -- building the docket -------------------------------------------------
     def add_docket(self, docket_id: int, court: str, docket_number: str, case_name: str, **extra) -> None:
@@ -125,6 +133,8 @@ class FakeCourtListener:
         parts = [p for p in request.path.split("/") if p]
         if len(parts) == 3 and parts[0] == "docket" and parts[2] == "feed":
             return self.feed(int(parts[1]), request)
+        if parts == ["api", "rest", "v4", "courts"]:
+            return self.court_page(request)
         if parts[:3] == ["api", "rest", "v4"]:
             return self.api(parts[3:], params, request)
         return Response("not found", status=404)
@@ -206,6 +216,29 @@ class FakeCourtListener:
             query["cursor"] = base64.b64encode(str(offset + PAGE_SIZE).encode()).decode()
             following = f"{self.base_url}/api/rest/v4/docket-entries/?{urlencode(query)}"
         return _json({"next": following, "previous": None, "results": page})
+
+
+    def court_page(self, request: Request) -> Response:
+        """`courts/`, anonymous: filtered by jurisdiction (repeatable), `fields` chosen, 20 a page."""
+        options = api_options("courts")
+        exact, _ = allowed_params("courts")
+        if any(p not in exact for p in request.args):
+            return _json({"detail": "Unknown filter parameters are not allowed."}, 400)
+        kinds = request.args.getlist("jurisdiction")
+        if any(k not in {c["value"] for c in options["filters"]["jurisdiction"]["choices"]} for k in kinds):
+            return _json({"jurisdiction": ["Select a valid choice."]}, 400)
+        wanted = [f for f in request.args.get("fields", "").split(",") if f]
+        if any(f not in options["actions"]["POST"] for f in wanted):
+            return _json({"detail": "fields names a field the API does not have"}, 400)
+        rows = [c for c in self.courts if not kinds or c["jurisdiction"] in kinds]
+        number = int(request.args.get("page", "1"))
+        page = [{k: v for k, v in c.items() if not wanted or k in wanted}
+                for c in rows[(number - 1) * PAGE_SIZE: number * PAGE_SIZE]]
+        following = None
+        if number * PAGE_SIZE < len(rows):
+            query = [(k, v) for k, v in request.args.items(multi=True) if k != "page"] + [("page", str(number + 1))]
+            following = f"{self.base_url}/api/rest/v4/courts/?{urlencode(query)}"
+        return _json({"count": len(rows), "next": following, "previous": None, "results": page})
 
 
 def _json(body: object, status: int = 200) -> Response:

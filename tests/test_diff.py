@@ -76,6 +76,37 @@ def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session,
     assert result.changed == [] and stored.description.startswith("Discovery Order re 481")
 
 
+def rss_entry(number: str | None, text: str, entered: str) -> ParsedEntry:
+    """An entry as the PACER RSS parser gives it: the short text and the date entered, no filing date."""
+    return ParsedEntry(entry_number=number, date_filed=None, date_entered=date.fromisoformat(entered),
+                       description=text, short_description=text)
+
+
+def test_a_feed_date_is_the_date_entered_and_never_the_filing_date(session, case):
+    baselined(session, case, entry("1", "COMPLAINT"))
+    # Filed on the 3rd, entered on the 5th: the feed comes first, CourtListener later.
+    diff.apply(session, case, snap(rss_entry("484", "Discovery Order", "2025-03-05"), source="pacer_rss", delta=True))
+    stored = session.exec(select(Entry).where(Entry.key == "#484")).one()
+    assert (stored.date_filed, stored.date_entered) == (None, date(2025, 3, 5))
+    diff.apply(session, case, snap(entry("484", "Discovery Order re 481", "2025-03-03")))
+    assert (stored.date_filed, stored.date_entered) == (date(2025, 3, 3), date(2025, 3, 5))
+    # CourtListener first, the feed later: the filing date stays.
+    diff.apply(session, case, snap(entry("485", "ORDER", "2025-03-06")))
+    diff.apply(session, case, snap(rss_entry("485", "Order", "2025-03-07"), source="pacer_rss", delta=True))
+    later = session.exec(select(Entry).where(Entry.key == "#485")).one()
+    assert (later.date_filed, later.date_entered) == (date(2025, 3, 6), date(2025, 3, 7))
+    assert [k for k, _ in events(session)] == ["new", "changed", "new"]  # dates alone are no news
+
+
+def test_an_unnumbered_feed_entry_is_known_by_its_date_entered(session, case):
+    baselined(session, case, entry("1", "COMPLAINT"))
+    minute = rss_entry(None, "Minute Entry for proceedings held", "2025-03-05")
+    assert len(diff.apply(session, case, snap(minute, source="pacer_rss", delta=True)).new) == 1
+    stored = session.exec(select(Entry).where(Entry.entry_number.is_(None))).one()
+    assert stored.key == diff.entry_key("pacer_rss", minute) and stored.key.startswith("2025-03-05:")
+    assert diff.apply(session, case, snap(minute, source="pacer_rss", delta=True)).new == []
+
+
 def test_document_available_and_sealed_are_changes(session, case):
     baselined(session, case, entry("391", "EXHIBIT", document_available=False))
     result = diff.apply(session, case, snap(entry("391", "EXHIBIT", document_available=True, url="https://s/391.pdf")))

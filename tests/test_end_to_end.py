@@ -30,7 +30,7 @@ def test_api_baseline_then_new_and_filled_in_entries_each_reported_once(fake_cl,
     code, second = check_json(config)
     assert code == 0 and second["baseline"] is False
     assert numbers(second["new"]) == ["600", "601"]
-    assert second["new"][0] == {"entry_number": "600", "date_filed": "2025-07-02",
+    assert second["new"][0] == {"entry_number": "600", "date_filed": "2025-07-02", "date_entered": None,
                                 "description": "ORDER re Discovery Letter Brief. Signed by Judge Chhabria.", "url": None}
     assert numbers(second["changed"]) == ["599"] and second["changed"][0]["changes"] == ["text filled in"]
     assert second["changed"][0]["description"].startswith("ORDER Denying Motion to Seal")

@@ -31,7 +31,7 @@ def test_parse_prints_one_json_object_per_file(tmp_path):
     assert report["kind"] == "docket_report" and report["court"] == "cand"
     docket = report["dockets"][0]
     assert docket["docket_number"] == "3:23-cv-04557-JCS" and len(docket["entries"]) == 6
-    assert set(docket["entries"][0]) == {"document_number", "date_filed", "description", "short_description", "pacer_doc_id"}
+    assert set(docket["entries"][0]) == {"document_number", "date_filed", "date_entered", "description", "short_description", "pacer_doc_id"}
     assert docket["entries"][0]["document_number"] == "1" and docket["entries"][0]["date_filed"] == "2023-09-05"
     assert feed["kind"] == "pacer_rss" and feed["court"] == "ca2"
 

@@ -21,7 +21,8 @@ from docketwatch.store import migrations
 from docketwatch.store.models import Case, CheckRun, Delivery, DigestEvent, Entry, Event, SourceState
 
 FIRST_TABLES = ("case", "entry", "event", "checkrun", "digest", "digestevent")  # sourcestate: see below
-LATER_COLUMNS = {"event": {"changes"}, "case": {"source_ids"}}  # added since the first release (see first_release_rows)
+# added since the first release (see first_release_rows)
+LATER_COLUMNS = {"event": {"changes"}, "case": {"source_ids"}, "entry": {"date_entered"}}
 AT = datetime(2025, 7, 3, 16, 5, tzinfo=UTC)
 
 
@@ -38,16 +39,6 @@ def first_release_database(url: str) -> Engine:
             courtlistener_id=67569326, assigned_to="Vince Chhabria", baseline_at=AT - timedelta(days=30),
         )).inserted_primary_key[0]
     with Session(engine) as session:
-        order = Entry(case_id=case_id, key="#598", entry_number="598", date_filed=date(2025, 6, 25),
-                      description="ORDER Denying Plaintiffs' Motion for Partial Summary Judgment.",
-                      content_hash="a1", sources="courtlistener", document_available=True, first_seen=AT)
-        notice = Entry(case_id=case_id, key="#601", entry_number="601", date_filed=date(2025, 7, 3),
-                       description="NOTICE of Appearance by Jane Roe", content_hash="b2",
-                       sources="courtlistener,pacer_rss", first_seen=AT)
-        session.add_all([order, notice])
-        session.flush()
-        new_events = [{"case_id": case_id, "entry_id": entry.id, "kind": "new", "source": "courtlistener",
-                       "summary": entry.description, "created_at": AT} for entry in (order, notice)]
         session.add(CheckRun(case_id=case_id, source="courtlistener", started_at=AT, ok=True, requests=2))
         session.commit()
     with engine.begin() as connection:  # rows as that release's tables have them (models changed)
@@ -59,6 +50,18 @@ def first_release_database(url: str) -> Engine:
             {"key": "pacer_rss:cand", "etag": '"f1"', "watermark": "9f86d0", "entry_types": "all"},
         ]:
             connection.execute(insert(state).values(row))
+        entry = Table("entry", MetaData(), autoload_with=connection)
+        order = {"case_id": case_id, "key": "#598", "entry_number": "598", "date_filed": date(2025, 6, 25),
+                 "description": "ORDER Denying Plaintiffs' Motion for Partial Summary Judgment.",
+                 "content_hash": "a1", "sources": "courtlistener", "document_available": True, "first_seen": AT,
+                 "updated_at": AT}
+        notice = {"case_id": case_id, "key": "#601", "entry_number": "601", "date_filed": date(2025, 7, 3),
+                  "description": "NOTICE of Appearance by Jane Roe", "content_hash": "b2",
+                  "sources": "courtlistener,pacer_rss", "first_seen": AT, "updated_at": AT}
+        entry_ids = [connection.execute(insert(entry).values(row)).inserted_primary_key[0] for row in (order, notice)]
+        new_events = [{"case_id": case_id, "entry_id": entry_id, "kind": "new", "source": "courtlistener",
+                       "summary": row["description"], "created_at": AT}
+                      for entry_id, row in zip(entry_ids, (order, notice), strict=True)]
         event = Table("event", MetaData(), autoload_with=connection)
         event_ids = [connection.execute(insert(event).values(row)).inserted_primary_key[0] for row in new_events]
         digest = Table("digest", MetaData(), autoload_with=connection)
@@ -137,6 +140,27 @@ def test_changed_events_are_carried_forward_with_their_changes_as_a_list(databas
         rows = session.scalars(select(Event).order_by(Event.id)).all()
         assert [(e.kind, e.changes) for e in rows] == [
             ("new", None), ("new", None), ("changed", ["text filled in", "document now available"])]
+    engine.dispose()
+
+
+def test_a_date_only_a_court_feed_gave_becomes_the_date_entered(database_url):
+    """Before 0006 an RSS item's pubDate was stored as date_filed. After the upgrade, an
+    entry only a court feed showed has it as date_entered and no filing date (so the
+    filing date CourtListener or a docket report gives is taken); an entry another
+    source showed too keeps its date_filed, as it cannot be told which source gave it."""
+    old = first_release_database(database_url)
+    with old.begin() as connection:
+        entry = Table("entry", MetaData(), autoload_with=connection)
+        case_id = connection.execute(select(entry.c.case_id).limit(1)).scalar_one()
+        connection.execute(insert(entry).values(
+            case_id=case_id, key="#602", entry_number="602", date_filed=date(2025, 7, 4), description="ORDER",
+            content_hash="d4", sources="pacer_rss", first_seen=AT, updated_at=AT))
+    old.dispose()
+    engine = store.open_engine(database_url)
+    with Session(engine) as session:
+        rows = {e.key: (e.date_filed, e.date_entered) for e in session.scalars(select(Entry))}
+    assert rows == {"#598": (date(2025, 6, 25), None), "#601": (date(2025, 7, 3), None),
+                    "#602": (None, date(2025, 7, 4))}
     engine.dispose()
 
 

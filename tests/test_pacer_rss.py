@@ -45,8 +45,9 @@ def test_one_request_per_court_serves_every_case_and_new_items_arrive(tmp_path, 
     code, second = check_all(config)
     assert code == 0 and court_feed.responses == [200, 200]
     sunedison = second["In re SunEdison, Inc."]
-    assert [(e["entry_number"], e["date_filed"], e["description"]) for e in sunedison["new"]] == [
-        ("5238", "2018-04-20", "Order Confirming Plan")]
+    # A feed's date is the day the entry was entered; the filing date is not known yet.
+    assert [(e["entry_number"], e["date_filed"], e["date_entered"], e["description"]) for e in sunedison["new"]] == [
+        ("5238", None, "2018-04-20", "Order Confirming Plan")]
     assert second["In re Fremak Industries, Inc."]["new"] == []
 
     code, third = check_all(config)  # unchanged: a conditional request answered 304

@@ -106,6 +106,7 @@ def expected_rows(expected: dict | list, kind: str) -> list[Row]:
         for e in docket["docket_entries"]:
             text = e.get("short_description") if kind == "pacer_rss" else e.get("description")
             # RSS dates are datetimes with the feed's offset: their date part is the date.
+            # juriscraper calls an RSS item's date "date_filed"; it is the date entered.
             rows.append(Row.make(docket["docket_number"], e["document_number"], (e["date_filed"] or "")[:10], text))
     return rows
 
@@ -115,7 +116,9 @@ def docketwatch_rows(parsed: ParsedFile) -> list[Row]:
     for docket in parsed.dockets:
         for e in docket.entries:
             text = e.short_description if parsed.kind == "pacer_rss" else e.description
-            filed = e.date_filed.isoformat() if e.date_filed else ""
+            # A feed gives the date entered only (docketwatch keeps date_filed None for it).
+            day = e.date_entered if parsed.kind == "pacer_rss" else e.date_filed
+            filed = day.isoformat() if day else ""
             rows.append(Row.make(docket.docket_number, e.entry_number, filed, text))
     return rows
 
@@ -430,7 +433,7 @@ def test_rss_entry_fields() -> None:
     assert entry.pacer_doc_id == "20119112675"  # as found (juriscraper zeroes the 4th digit)
     assert entry.url == "https://ecf.wvsd.uscourts.gov/doc1/20119112675?caseid=100645&de_seq_num=47"
     assert entry.filed_at == datetime(2018, 5, 15, 19, 14, 26, tzinfo=UTC)
-    assert entry.date_filed == date(2018, 5, 15)
+    assert (entry.date_entered, entry.date_filed) == (date(2018, 5, 15), None)  # a feed tells the date entered
     assert entry.short_description == entry.description == "Pretrial Order"
     assert entry.source_id is None
 
@@ -494,7 +497,7 @@ def test_unreadable_pub_dates_raise(text: str) -> None:
 def test_rss_dates_keep_the_feed_offset() -> None:
     entry = parse(read("rss__ca10__ca10.xml")).dockets[0].entries[0]
     assert entry.filed_at is not None and entry.filed_at.utcoffset() == timedelta(hours=-7)
-    assert entry.date_filed == date(2023, 2, 3)
+    assert entry.date_entered == date(2023, 2, 3)
 
 
 # ---------------------------------------------------------------- docket pages

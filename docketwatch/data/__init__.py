@@ -1,1 +1,1 @@
-"""Files shipped with the package: the CourtListener court list."""
+"""Files shipped with the package: the CourtListener court list and the court feed coverage snapshot."""

@@ -19,6 +19,8 @@ class EntryView:
     url: str | None = None
     source: str | None = None  # the source that reported it, where that matters (digests)
     changes: list[str] = field(default_factory=list)  # for a changed entry: what changed
+    # The day it was entered: all an entry known only from a court's RSS feed has.
+    date_entered: date | None = None
 
     @property
     def label(self) -> str:
@@ -26,11 +28,14 @@ class EntryView:
 
     @property
     def date_label(self) -> str:
-        return self.date_filed.isoformat() if self.date_filed else "undated"
+        if self.date_filed:
+            return self.date_filed.isoformat()
+        return f"entered {self.date_entered.isoformat()}" if self.date_entered else "undated"
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"entry_number": self.number,
                                "date_filed": self.date_filed.isoformat() if self.date_filed else None,
+                               "date_entered": self.date_entered.isoformat() if self.date_entered else None,
                                "description": self.text, "url": self.url}
         if self.changes:
             out["changes"] = self.changes

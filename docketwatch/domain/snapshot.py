@@ -17,7 +17,11 @@ from docketwatch.domain.changes import EntryView
 
 @dataclass
 class ParsedEntry:
-    """One docket entry as a source shows it."""
+    """One docket entry as a source shows it.
+
+    `date_filed` is the filing date (docket reports, CourtListener); `date_entered` the
+    day the clerk entered it, which is all a PACER RSS item tells (its pubDate).
+    """
 
     entry_number: str | None
     date_filed: date | None
@@ -29,12 +33,13 @@ class ParsedEntry:
     url: str | None = None
     document_available: bool | None = None
     sealed: bool | None = None
-    # Time of filing where the source has one (PACER RSS); None elsewhere.
+    # When the entry was entered, where the source has the time (PACER RSS); None elsewhere.
     filed_at: datetime | None = None
+    date_entered: date | None = None
 
     def view(self) -> EntryView:
         return EntryView(self.entry_number, self.date_filed, self.description or self.short_description or "",
-                         self.url)
+                         self.url, date_entered=self.date_entered)
 
 
 @dataclass

@@ -94,7 +94,8 @@ def active_cases(session: Session, config: Config, today: date) -> set[str]:
     since = today - timedelta(days=config.schedule.active_days)
     rows = session.exec(
         select(Case.court, Case.docket_number).join(Entry, col(Entry.case_id) == Case.id)
-        .group_by(Case.court, Case.docket_number).having(func.max(Entry.date_filed) >= since)
+        .group_by(Case.court, Case.docket_number)
+        .having(func.max(func.coalesce(Entry.date_filed, Entry.date_entered)) >= since)
     ).all()
     active = set(rows)
     return {c.label for c in config.cases if (c.court, c.docket_number) in active}

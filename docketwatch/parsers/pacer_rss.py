@@ -7,9 +7,12 @@ a filing with several event types as several items (same case, same time, same
 document); they are merged into one entry whose short description joins the texts,
 sorted, with " AND ", as juriscraper (hence CourtListener) does.
 
-Items carry only the short description; it also fills `description`. `date_filed` is
-the date in the zone the feed states: for feeds stamped GMT that is the UTC date, one
-day later than the court's own date for filings made in the (US) evening.
+Items carry only the short description; it also fills `description`. An item's pubDate
+is when the entry was *entered*, not the filing date (which the feed does not give):
+it becomes `date_entered` and `date_filed` stays None, so it never stands in for a
+filing date. The date is the one in the zone the feed states: for feeds stamped GMT
+that is the UTC date, one day later than the court's own date for entries made in the
+(US) evening.
 """
 
 from __future__ import annotations
@@ -137,7 +140,8 @@ def _entry(fields: dict[str, str], court: str | None) -> ParsedEntry:
         number = pacer_doc_id
     return ParsedEntry(
         entry_number=number,
-        date_filed=filed_at.date(),
+        date_filed=None,
+        date_entered=filed_at.date(),
         description=short,
         short_description=short,
         pacer_doc_id=pacer_doc_id,

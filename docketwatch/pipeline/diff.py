@@ -51,7 +51,8 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
     """Identity of an entry within its case, the same whichever source shows it.
 
     Numbered entries are known by number. An unnumbered (minute) entry is known by the
-    source's own id where it has one, else by filing date and a hash of its text.
+    source's own id where it has one, else by its date (filed, else entered: a court
+    feed knows only that) and a hash of its text.
     """
     if parsed.entry_number:
         return f"#{parsed.entry_number.strip().lstrip('0') or '0'}"
@@ -59,7 +60,7 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
         return f"{source}:{parsed.source_id}"
     text = _clean(parsed.description or parsed.short_description or "")
     digest = hashlib.sha256(text.lower().encode()).hexdigest()[:16]
-    return f"{parsed.date_filed or 'undated'}:{digest}"
+    return f"{parsed.date_filed or parsed.date_entered or 'undated'}:{digest}"
 
 
 def content_hash(entry: Entry) -> str:
@@ -209,7 +210,9 @@ def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
             what.append("document sealed" if parsed.sealed else "document unsealed")
         entry.sealed = parsed.sealed
     entry.entry_number = entry.entry_number or parsed.entry_number
+    # A court feed gives only the date entered, so it never fills or replaces a filing date.
     entry.date_filed = entry.date_filed or parsed.date_filed
+    entry.date_entered = entry.date_entered or parsed.date_entered
     entry.pacer_doc_id = entry.pacer_doc_id or parsed.pacer_doc_id
     entry.url = parsed.url or entry.url
     sources = set(filter(None, entry.sources.split(",")))
@@ -271,7 +274,9 @@ def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, s
 
 
 def _label(entry: Entry) -> str:
-    return f"#{entry.entry_number}" if entry.entry_number else f"of {entry.date_filed or 'unknown date'}"
+    if entry.entry_number:
+        return f"#{entry.entry_number}"
+    return f"of {entry.date_filed or entry.date_entered or 'unknown date'}"
 
 
 def _clean(text: str | None) -> str:

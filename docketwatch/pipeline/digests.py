@@ -244,7 +244,7 @@ def _section(config: Config, case: Case, configured: CaseConfig | None) -> CaseS
 
 
 def _item(entry: Entry, event: Event, changes: list[str] | None = None) -> EntryView:
-    return EntryView(number=entry.entry_number, date_filed=entry.date_filed,
+    return EntryView(number=entry.entry_number, date_filed=entry.date_filed, date_entered=entry.date_entered,
                      text=entry.description or entry.short_description or "", url=web_link(entry.url),
                      source=event.source, changes=changes or [])
 

@@ -41,6 +41,25 @@ class SourceContext:
     api_intervals: dict[tuple[str, str], timedelta] = field(default_factory=dict)
 
 
+@dataclass
+class CourtInfo:
+    """One court as a source knows it, for `docketwatch courts`."""
+
+    court: str
+    name: str
+    coverage: str  # what the source sees there, in words ("every entry type", "no RSS feed")
+    details: dict[str, Any]  # the same, structured, for --json
+
+
+@dataclass
+class CourtList:
+    """The courts a source knows, and where that knowledge comes from."""
+
+    source: str
+    origin: str  # in words: "court feed coverage from CourtListener, read 2026-11-22T08:50:00+00:00"
+    courts: list[CourtInfo]
+
+
 class NoSettings(Section):
     """A source without settings: its section, if any, must be empty."""
 
@@ -82,6 +101,16 @@ class Source(ABC):
 
     def case_url(self, case: Case) -> str | None:
         """A web page of the case, for digests."""
+        return None
+
+    def serves_by_default(self, case: CaseConfig) -> bool:
+        """Whether the source polls `case` when the case does not list its `sources` (the
+        source is one of the defaults, settings.DEFAULT_SOURCES). Default: yes."""
+        return True
+
+    def courts(self, http: HttpClient, refresh: bool) -> CourtList | None:
+        """The courts the source knows (`docketwatch courts`), read again from where that
+        knowledge comes from when `refresh` (HttpError when that fails). None: it lists none."""
         return None
 
     # -- planning ------------------------------------------------------------------------

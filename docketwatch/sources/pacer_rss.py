@@ -6,6 +6,12 @@ diff engine records as a change, not a second entry. When the last successful fe
 of a court is older than the feed's window, items may have scrolled out unseen: each
 watched case there gets a gap. Requests are conditional (ETag / Last-Modified), and a
 feed whose bytes have not changed is not parsed again.
+
+A case written without `sources` is read from its court's feed when CourtListener's
+court list says that feed carries every entry type, or carries some that a case
+already open gets (orders, opinions; not complaints alone). `status` and `plan` say
+which feeds are partial; a case that lists its `sources` decides for itself. Feeds are
+read every 10 minutes by default: one request serves every case in the court.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import string
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
@@ -23,11 +30,11 @@ from sqlmodel import Session
 from docketwatch import parsers, store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import ParsedDocket, Snapshot, TargetState
-from docketwatch.http import HttpError, describe_status
+from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
-from docketwatch.settings import CaseConfig, Config, HttpUrl, Section, check_http_url
-from docketwatch.sources.base import Source, SourceContext
-from docketwatch.sources.federal import FederalIdentity, court_ids
+from docketwatch.settings import MIN_POLL_INTERVAL, CaseConfig, Config, Duration, HttpUrl, Section, check_http_url
+from docketwatch.sources.base import CourtInfo, CourtList, Source, SourceContext
+from docketwatch.sources.federal import Coverage, FederalIdentity, court_ids, load_coverage, refresh_coverage
 from docketwatch.store.models import Case, as_utc, iso, utcnow
 
 APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
@@ -59,6 +66,19 @@ class PacerRssSettings(Section):
     courts: dict[str, HttpUrl] = {"nyed": "https://ecf.nyed.uscourts.gov/cgi-bin/readyDockets.pl"}
     # How far back a feed reaches; a longer outage means items may have been missed.
     window_hours: float = Field(default=24.0, gt=0, le=24 * 365)
+    # How often each court's feed is read (a case's shorter poll_interval wins): one
+    # request serves every case there, and CourtListener itself reads feeds every 5 minutes.
+    interval: Duration = timedelta(minutes=10)
+    # CourtListener's court list: which feeds carry every entry type (`docketwatch courts --refresh`).
+    coverage_url: HttpUrl = "https://www.courtlistener.com/api/rest/v4/courts/"
+
+    @field_validator("interval")
+    @classmethod
+    def _polite(cls, v: timedelta) -> timedelta:
+        if v < MIN_POLL_INTERVAL:
+            raise ValueError(f"must be at least {MIN_POLL_INTERVAL.total_seconds():g}s (a court's server is read "
+                             "at most once a minute); write it like 90s, 10m or 1h")
+        return v
 
     @field_validator("courts")
     @classmethod
@@ -97,6 +117,23 @@ class PacerRssSource(FederalIdentity, Source):
     def servers(self, case: CaseConfig) -> list[str]:
         return [self.settings.feed_url(case.court)]
 
+    @cached_property
+    def coverage(self) -> Coverage:
+        """Which courts' feeds carry what: CourtListener's list as last read, else the shipped snapshot."""
+        return load_coverage()
+
+    def serves_by_default(self, case: CaseConfig) -> bool:
+        """On where the court's feed carries every entry type, or some that an open case gets."""
+        feed = self.coverage.feed(case.court)
+        return feed is not None and (bool(feed.complete) or (feed.complete is False and feed.adds_to_a_case))
+
+    def courts(self, http: HttpClient, refresh: bool) -> CourtList:
+        if refresh:
+            self.coverage = refresh_coverage(http, self.settings.coverage_url)
+        return CourtList(source=self.name, origin=self.coverage.describe(), courts=[
+            CourtInfo(court=f.court, name=f.name, coverage=f.describe(), details=f.as_json())
+            for f in sorted(self.coverage.courts.values(), key=lambda f: f.court)])
+
     def jobs(self, config: Config, cases: list[CaseConfig], active: set[str]) -> list[PlanRow]:
         """One job per court: its feed serves every watched case there."""
         feeds: dict[str, list[CaseConfig]] = {}
@@ -104,7 +141,7 @@ class PacerRssSource(FederalIdentity, Source):
             feeds.setdefault(case.court, []).append(case)
         rows = []
         for court, court_cases in sorted(feeds.items()):
-            interval = min(config.poll_interval(c) for c in court_cases)
+            interval = min([self.settings.interval] + [config.poll_interval(c) for c in court_cases])
             rows.append(PlanRow(
                 job_id=f"{self.name}:{court}", source=self.name, court=court, case=None, cases=court_cases,
                 interval=interval, api_interval=None, requests_per_day=DAY / interval, budgeted_per_day=0.0,
@@ -112,21 +149,42 @@ class PacerRssSource(FederalIdentity, Source):
             ))
         return rows
 
+    def unwatched(self, case: CaseConfig, case_sources: list[Source]) -> list[str]:
+        out = []
+        feed = self.coverage.feed(case.court)
+        others = [s.name for s in case_sources if s is not self]
+        if feed is not None and feed.has_feed is False:
+            out.append(f"CourtListener lists no RSS feed for {case.court}: the feed may show nothing")
+        elif feed is not None and feed.complete is False:
+            out.append(f"the {case.court} court's RSS feed carries {feed.describe()}: other filings are seen "
+                       + (f"through {', '.join(others)} only" if others else "by no source of the case"))
+        if not any(s.watches_changes for s in case_sources):
+            out.append("the court's RSS feed lists new filings only: changes to entries already seen are not "
+                       'watched (add "courtlistener" to the case\'s sources)')
+        return out
+
     def plan_summary(self, rows: list[PlanRow]) -> tuple[dict[str, Any], list[str]]:
-        """Feeds read less often than they hold filings for lose what scrolls off between reads."""
+        """Each court feed read, what it carries (CourtListener's court list), and from where that is known."""
+        if not rows:
+            return {}, []
+        feeds = []
+        lines = [f"court RSS feeds ({self.coverage.describe()}; `docketwatch courts --refresh` reads it again):"]
+        for row in rows:
+            feed = self.coverage.feed(row.court)
+            carries = feed.describe() if feed else "not known"
+            feeds.append({"court": row.court, "complete": feed.complete if feed else None, "carries": carries,
+                          "cases": [c.name for c in row.cases]})
+            partial = " (partial: other filings are seen through the cases' other sources)" if (
+                feed and feed.complete is False) else ""
+            lines.append(f"  {row.court:<8} {carries}{partial}")
+        # A feed read less often than it holds filings for loses what scrolls off between reads.
         window = timedelta(hours=self.settings.window_hours)
         short = [r.court for r in rows if r.interval > window]
-        lines = [f"{self.name} {court}: polled less often than its feed holds filings (about "
-                 f"{self.settings.window_hours:g} h): filings between polls can be missed; poll it more often"
-                 for court in short]
-        return ({"source": self.name, "window_hours": self.settings.window_hours, "feeds_polled_too_rarely": short}
-                if short else {}), lines
-
-    def unwatched(self, case: CaseConfig, case_sources: list[Source]) -> list[str]:
-        if any(s.watches_changes for s in case_sources):
-            return []
-        return ["the court's RSS feed lists new filings only: changes to entries already seen are not watched "
-                '(add "courtlistener" to the case\'s sources)']
+        lines += [f"{self.name} {court}: polled less often than its feed holds filings (about "
+                  f"{self.settings.window_hours:g} h): filings between polls can be missed; poll it more often"
+                  for court in short]
+        return {"source": self.name, "coverage": self.coverage.describe(), "feeds": feeds,
+                "feeds_polled_too_rarely": short}, lines
 
     def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """Court feeds in use: last success, and whether they carry every entry type."""
@@ -134,10 +192,15 @@ class PacerRssSource(FederalIdentity, Source):
         for court in sorted({c.court for c in cases}):
             last = store.last_court_success(session, self.name, court)
             entry_types = store.load_state(session, self.name, court, FeedState).entry_types
+            feed = self.coverage.feed(court)
             out.append({
                 "source": self.name, "court": court, "url": self.settings.feed_url(court),
                 "last_success": iso(last), "entry_types": entry_types,
                 "complete": None if entry_types is None else entry_types.strip().lower() == "all",
+                # What CourtListener's court list says (the feed's own description above wins once read).
+                "coverage": feed.describe() if feed else "not known",
+                "coverage_complete": feed.complete if feed else None,
+                "coverage_from": self.coverage.describe(),
             })
         return out
 
@@ -148,12 +211,25 @@ class PacerRssSource(FederalIdentity, Source):
                          "it cannot see every filing")
         elif record["complete"]:
             lines.append("  this feed carries every entry type")
+        elif record["coverage_complete"] is False:
+            lines.append(f"  this feed carries {record['coverage']} ({record['coverage_from']}): "
+                         "it cannot see every filing")
+        else:
+            lines.append(f"  this feed carries {record['coverage']} ({record['coverage_from']})")
         return lines
 
     def digest_warnings(self, session: Session, cases: list[CaseConfig]) -> list[str]:
-        return [f"The {feed['court']} court's RSS feed carries only these entry types: {feed['entry_types']}; "
-                "other filings are not seen until another source polls."
-                for feed in self.status(session, cases, []) if feed["complete"] is False]
+        out = []
+        for feed in self.status(session, cases, []):
+            if feed["complete"] is False:  # as the feed itself says
+                carries = f"only these entry types: {feed['entry_types']}"
+            elif feed["complete"] is None and feed["coverage_complete"] is False:  # as CourtListener says
+                carries = feed["coverage"]
+            else:
+                continue
+            out.append(f"The {feed['court']} court's RSS feed carries {carries}; "
+                       "other filings are not seen until another source polls.")
+        return out
 
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
         by_court: dict[str, list[Case]] = defaultdict(list)

@@ -77,6 +77,8 @@ class Entry(SQLModel, table=True):
     key: str
     entry_number: str | None = None
     date_filed: date | None = None
+    # The day the clerk entered it: all a court's RSS feed tells; never taken as date_filed.
+    date_entered: date | None = None
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
     short_description: str | None = None
     pacer_doc_id: str | None = None
@@ -91,12 +93,12 @@ class Entry(SQLModel, table=True):
     def view(self, changes: list[str] | None = None) -> EntryView:
         """The entry as people are shown it (its latest text)."""
         return EntryView(self.entry_number, self.date_filed, self.description or self.short_description or "",
-                         self.url, changes=changes or [])
+                         self.url, changes=changes or [], date_entered=self.date_entered)
 
     def recency(self) -> tuple[date, int, int]:
-        """Sort key, newest last: filing date, then entry number, then arrival."""
+        """Sort key, newest last: filing date (else date entered), then entry number, then arrival."""
         number = int(self.entry_number) if self.entry_number and self.entry_number.isdigit() else -1
-        return (self.date_filed or date.min, number, self.id or 0)
+        return (self.date_filed or self.date_entered or date.min, number, self.id or 0)
 
     @classmethod
     def newest_first(cls) -> tuple[ColumnElement[Any], ...]:
@@ -105,7 +107,8 @@ class Entry(SQLModel, table=True):
         number counts only when it is all digits ("12", not "12a" or "")."""
         digits = (col(cls.entry_number) != "") & (func.trim(cls.entry_number, "0123456789") == "")
         number = case((digits, cast(cls.entry_number, Numeric)), else_=literal(-1))
-        return (col(cls.date_filed).desc().nulls_last(), number.desc(), col(cls.id).desc())
+        day = func.coalesce(cls.date_filed, cls.date_entered)
+        return (day.desc().nulls_last(), number.desc(), col(cls.id).desc())
 
 
 class Event(SQLModel, table=True):
