@@ -26,7 +26,7 @@ _MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 # Lower case only: PACER writes its hosts that way, and a case-blind scan of a large
 # page costs more than the rest of the parse.
 _ECF_HOST = re.compile(rb"ecf\.([a-z0-9]{2,8})\.uscourts\.gov|efiling\.uscourts\.(cavc)\.gov")
-_DOC_ID = re.compile(r"/docs?1/(\d+)")
+_DOC_ID = re.compile(r"/docs?\d/(\d+)")
 # A complete HTML page ends with </body> or </html>; a cut download does not.
 _HTML_END = re.compile(rb"</(body|html)\s*>", re.IGNORECASE)
 _HTML_TAIL_BYTES = 4096
@@ -80,7 +80,7 @@ def court_from_content(content: bytes) -> str | None:
 
 
 def doc_id_from_url(url: str | None) -> str | None:
-    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate) link."""
+    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate; /docs4/ for the Ninth Circuit BAP) link."""
     if not url:
         return None
     m = _DOC_ID.search(url)

@@ -92,8 +92,9 @@ def _case_name(header: HtmlElement | None, tree: HtmlElement) -> str | None:
 
 def _entry_rows(tree: HtmlElement) -> tuple[list[HtmlElement], bool]:
     """All entry rows, and whether the table has a "#" column (else numbers lead the text)."""
+    # No-break spaces count as spaces (XPath's normalize-space() keeps them).
     headers = tree.xpath("//th[normalize-space()='#']/parent::tr[*[contains(., 'Docket Text')]]") or tree.xpath(
-        "//text()[normalize-space()='Docket Text']/ancestor::tr[1]"
+        "//text()[normalize-space(translate(., '\u00a0', ' '))='Docket Text']/ancestor::tr[1]"
     )
     if not headers:
         if tree.xpath("//text()[contains(., 'Docket Text')]") or any(
@@ -102,7 +103,7 @@ def _entry_rows(tree: HtmlElement) -> tuple[list[HtmlElement], bool]:
             raise ParseError("the docket report's entry table has a layout docketwatch does not know")
         return [], False  # a header-only report: no entries matched the query
     header = headers[0]
-    numbered = any(text_of(cell).strip() == "#" for cell in row_cells(header))
+    numbered = any(text_of(cell).replace("\xa0", " ").strip() == "#" for cell in row_cells(header))
 
     entry_rows = list(header.itersiblings("tr"))
     table = header.getparent()

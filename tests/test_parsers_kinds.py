@@ -1,0 +1,185 @@
+"""The page kinds of issue 12, read by content rather than by court: each test takes a real
+page and changes it the way the same kind differs between courts and years (a header that
+does not line up with its rows, a label in other markup, no section comments, no
+entries), so the parsers are shown to read the kind, not the one example.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+import pytest
+
+from docketwatch.parsers import LAYOUTS, ParseError, detect_kind, parse
+from tests.agreement import read
+
+TXNB = "district_docket__txnb__txnb_1.html"
+CASB = "district_docket__casb__casb.html"
+NJD = "district_docket__njd__njd_509180.html"
+INSB = "district_docket__insb__insb_1.html"
+CA1 = "appellate_docket__ca1__ca1_46307.html"
+CA6 = "appellate_docket__ca6__ca6_1.html"
+BAP9 = "appellate_docket__bap9__bap9_15-1074.html"
+CAVC = "appellate_docket__cavc__cavc_18-3815.html"
+HISTORY = "other__cand__cand_317100.html"
+
+
+def numbers(content: bytes) -> list[str | None]:
+    return [e.entry_number for e in parse(content).dockets[0].entries]
+
+
+# ---------------------------------------------------------------- bankruptcy docket reports
+
+
+def test_numbers_inside_the_text_cell() -> None:
+    parsed = parse(read(TXNB))
+    assert parsed.layout == "bankruptcy, number in the text"
+    [docket] = parsed.dockets
+    assert docket.docket_number == "04-45661-rfn13"
+    first = docket.entries[0]
+    assert first.entry_number == "1"
+    assert first.pacer_doc_id == "176012658944"
+    assert first.description.startswith("Chapter 13 voluntary petition.")
+    # Related-document links inside the text are not the entry's own number.
+    assert docket.entries[3].entry_number == "4"
+    assert "(Related Doc # 2)" in docket.entries[3].description
+
+
+@pytest.mark.parametrize(
+    ("lead", "number", "text"),
+    [
+        ("7 (23 pgs; 4 docs) Motion to dismiss", "7", "Motion to dismiss"),
+        ("7 (23 pgs) Motion to dismiss", "7", "Motion to dismiss"),
+        ("Motion to dismiss (sealed)", None, "Motion to dismiss (sealed)"),
+    ],
+)
+def test_number_in_text_with_page_counts_or_none(lead: str, number: str | None, text: str) -> None:
+    """Other N.D. Tex. reports print page counts after the number, or no number at all."""
+    page = read(TXNB).decode()
+    row = re.search(r"<TR><TD width=\"94\" nowrap valign=bottom>06/08/2004</TD><TD valign=bottom>.*?</TR>", page)
+    assert row is not None
+    changed = page.replace(row[0], f'<TR><TD width="94" nowrap valign=bottom>06/08/2004</TD><TD>{lead}</TD></TR>', 1)
+    entry = parse(changed.encode()).dockets[0].entries[0]
+    assert (entry.entry_number, entry.description) == (number, text)
+
+
+def test_caption_number_in_its_own_element() -> None:
+    docket = parse(read(INSB)).dockets[0]
+    assert (docket.docket_number, docket.court) == ("14-80555-JJG-13", "insb")
+    assert [e.entry_number for e in docket.entries] == ["1", "2"]
+
+
+def test_rows_are_read_by_their_cells_not_the_header() -> None:
+    """A "#" header one cell wide over rows with the two-cell bankruptcy number, and a
+    header with no-break spaces, still give every number (S.D. Cal.-style variants)."""
+    original = read(CASB)
+    expected = numbers(original)
+    one_wide = original.replace(b"<TH colspan=2 align='center'>#</TH>", b"<TH>#</TH>")
+    assert numbers(one_wide) == expected
+    nbsp = original.replace(b"<TH colspan=2 align='center'>#</TH><TH align=center>Docket Text</TH>",
+                            b"<TD><B>&nbsp;#</B></TD><TD><B>Docket Text&nbsp;</B></TD>")
+    assert numbers(nbsp) == expected
+    assert sum(n is not None for n in expected) > 150
+
+
+def test_a_report_with_no_entries_is_a_docket_not_an_error() -> None:
+    page = read(NJD)
+    header_end = page.index(b"Docket Text")
+    table_end = page.index(b"</table>", header_end)
+    first_row = page.index(b"<tr", header_end)
+    empty = page[:first_row] + page[table_end:]
+    parsed = parse(empty)
+    [docket] = parsed.dockets
+    assert (docket.docket_number, docket.entries) == ("2:23-cv-01194-MEF-JRA", [])
+    assert docket.case_name == "CATALYST PHARMACEUTICALS, INC. et al v. ANNORA PHARMA PRIVATE LIMITED et al"
+
+
+def test_entry_rows_without_a_known_header_raise() -> None:
+    """Rows that look like entries under a header docketwatch does not know are not
+    silently read as "no entries"."""
+    page = read(NJD).replace(b"Docket Text", b"Entry")
+    with pytest.raises(ParseError, match="layout docketwatch does not know"):
+        parse(page)
+
+
+# ---------------------------------------------------------------- appellate dockets
+
+
+def test_bankruptcy_appellate_panel() -> None:
+    parsed = parse(read(BAP9))
+    assert (parsed.kind, parsed.layout, parsed.court) == ("appellate_docket", "bankruptcy appellate panel", "bap9")
+    docket = parsed.dockets[0]
+    assert (docket.docket_number, docket.case_name, docket.date_terminated) == (
+        "15-1074", "Patrick Caldwell v. Victoria Nelson", date(2016, 2, 24))
+    assert [e.entry_number for e in docket.entries][:3] == ["35", "36", "37"]
+    assert docket.entries[1].pacer_doc_id == "0090284296"
+    # A court given by the user is kept.
+    assert parse(read(BAP9), court="ca9").court == "ca9"
+
+
+def test_court_of_appeals_for_veterans_claims() -> None:
+    parsed = parse(read(CAVC))
+    assert (parsed.layout, parsed.court) == ("veterans claims", "cavc")
+    docket = parsed.dockets[0]
+    assert (docket.docket_number, docket.case_name) == ("18-3815", "Michael P. Long v. Robert L. Wilkie")
+    # No document numbers: the document id stands in; an entry without a document has none.
+    assert docket.entries[0].entry_number == docket.entries[0].pacer_doc_id == "01205136318"
+    assert docket.entries[7].entry_number is None
+    assert docket.entries[7].description == "Assigned case to Judge Bartley (PTD)"
+
+
+def test_docket_label_in_other_markup() -> None:
+    """Older pages wrap the label in <font>, and phones link the number (tel:)."""
+    page = read(CA1).replace(
+        b"<b>Court of Appeals Docket #: </b>19-2244",
+        b'<font size="-1"><b>Docket #: </b><a href="tel:192244">19-2244</a></font>',
+    )
+    assert page != read(CA1)
+    parsed = parse(page)
+    assert parsed.kind == "appellate_docket"
+    assert parsed.dockets[0].docket_number == "19-2244"
+    assert len(parsed.dockets[0].entries) == 31
+
+
+def test_appellate_page_without_section_comments() -> None:
+    original = parse(read(CA6)).dockets[0]
+    stripped = re.sub(rb"<!--.*?-->", b"", read(CA6), flags=re.S)
+    assert b"DOCKET ENTRIES" not in stripped
+    docket = parse(stripped).dockets[0]
+    assert [(e.entry_number, e.date_filed, e.description) for e in docket.entries] == [
+        (e.entry_number, e.date_filed, e.description) for e in original.entries
+    ]
+
+
+# ---------------------------------------------------------------- history reports, refusals
+
+
+def test_history_report_with_no_entries() -> None:
+    page = read(HISTORY)
+    start = page.index(b"<table", page.index(b"</center>"))
+    empty = page[:start] + b"</body></html>"
+    [docket] = parse(empty).dockets
+    assert (docket.docket_number, docket.case_name, docket.entries) == ("3:17-cv-05264-VC", "Bandeh v. Apple Inc.", [])
+    # Docket text without the table it belongs in is a layout change, not "no entries".
+    with pytest.raises(ParseError, match="layout"):
+        parse(page.replace(b"<th", b"<td").replace(b"</th>", b"</td>"))
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (read("district_docket__dcd__dcd_2.html"), "Invalid date_from: 12/13/219"),
+        (b"<html><head><title>PACER: Login</title></head><body><h1>Log in</h1></body></html>", "PACER: Login"),
+    ],
+)
+def test_refusals_quote_the_page_in_one_line(content: bytes, said: str) -> None:
+    with pytest.raises(ParseError) as error:
+        detect_kind(content)
+    assert said in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_every_layout_is_described() -> None:
+    for kind, layouts in LAYOUTS.items():
+        assert layouts and all(description for description in layouts.values()), kind
