@@ -248,7 +248,8 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
         if parsed.entry_types:
             click.echo(f"  feed carries: {parsed.entry_types}")
         for d in parsed.dockets:
-            click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
+            count = f"{len(d.entries)} entries" if d.entries else "no entries yet"
+            click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({count})")
             for entry in d.entries:
                 click.echo(f"    {_entry_line(poll.entry_view(entry))}")
     if failed:
@@ -287,6 +288,10 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
         click.echo(f"{location}: {e}", err=True)
         sys.exit(EXIT_FAILED)
     for r in results:
+        if not r.entries:
+            click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): no entries yet in the {r.kind}; "
+                       "nothing to import")
+            continue
         click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): {r.entries} entries read from the "
                    f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated")
 

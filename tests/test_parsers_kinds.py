@@ -7,12 +7,16 @@ entries), so the parsers are shown to read the kind, not the one example.
 from __future__ import annotations
 
 import re
+import sqlite3
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from docketwatch.domain.docket_numbers import bankruptcy_number, core, normalize
 from docketwatch.parsers import LAYOUTS, ParseError, detect_kind, parse
-from tests.agreement import read
+from tests.agreement import FIXTURES, read
+from tests.conftest import run_cli, write_config
 
 TXNB = "district_docket__txnb__txnb_1.html"
 CASB = "district_docket__casb__casb.html"
@@ -183,3 +187,77 @@ def test_refusals_quote_the_page_in_one_line(content: bytes, said: str) -> None:
 def test_every_layout_is_described() -> None:
     for kind, layouts in LAYOUTS.items():
         assert layouts and all(description for description in layouts.values()), kind
+
+
+# ---------------------------------------------------------------- bankruptcy docket numbers
+
+
+@pytest.mark.parametrize(
+    ("written", "case_number", "office", "judge", "chapter"),
+    [
+        ("8-09-78585-ast", "09-78585", "8", "ast", None),
+        ("09-12515-1-rel", "09-12515", "1", "rel", None),
+        ("09-31416-hdh11", "09-31416", None, "hdh", "11"),
+        ("14-80555-JJG-13", "14-80555", None, "jjg", "13"),
+        ("8:09-bk-78585", "09-78585", "8", None, None),
+        ("2-14-bk-80555", "14-80555", "2", None, None),
+        ("1:09-bk-12345-ABC", "09-12345", "1", "abc", None),
+    ],
+)
+def test_bankruptcy_numbers_keep_the_case_apart(
+    written: str, case_number: str, office: str | None, judge: str | None, chapter: str | None
+) -> None:
+    parts = bankruptcy_number(written)
+    assert parts is not None
+    assert (parts.case_number, parts.office, parts.judge, parts.chapter) == (case_number, office, judge, chapter)
+    assert normalize(written) == case_number
+
+
+@pytest.mark.parametrize("written", ["3:23-cv-03417-VC", "25-2153", "1:17-cr-00664", "MDL No. 3143", "09-78585"])
+def test_other_numbers_are_not_bankruptcy_numbers(written: str) -> None:
+    assert bankruptcy_number(written) is None
+
+
+def test_every_form_of_a_bankruptcy_case_is_the_same_case() -> None:
+    forms = ["8-09-78585-ast", "8:09-bk-78585", "09-78585", "09-78585-ast", "8-09-78585"]
+    assert {normalize(form) for form in forms} == {"09-78585"}
+    assert core("8-09-78585-ast") == "0978585"
+
+
+# ---------------------------------------------------------------- parse and import
+
+
+MORRIS_RADIO = '''
+[[cases]]
+name = "Morris Radio Enterprises"
+court = "txnb"
+docket_number = "09-31416"
+courtlistener_id = 1
+[[cases]]
+name = "USA v. Alfaro-Medina"
+court = "cand"
+docket_number = "3:09-cr-00418"
+courtlistener_id = 2
+'''
+
+
+def test_import_matches_a_bankruptcy_case_written_another_way(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=MORRIS_RADIO)
+    proc = run_cli(config, "import", str(FIXTURES / "district_docket__txnb__txnb_4.html"))  # 09-31416-hdh11
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Morris Radio Enterprises (txnb 09-31416): 173 entries read from the docket_report")
+
+
+def test_a_docket_with_no_entries_is_parsed_and_imported_as_such(tmp_path: Path) -> None:
+    header_only = str(FIXTURES / "district_docket__cand__cand_4.html")
+    parsed = run_cli(None, "parse", header_only)
+    assert parsed.returncode == 0, parsed.stderr
+    assert "3:09-cr-00418-JSW-1  USA v. Alfaro-Medina  (no entries yet)" in parsed.stdout
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=MORRIS_RADIO)
+    first = run_cli(config, "import", str(FIXTURES / "district_docket__cand__cand_3.html"))
+    assert "1 entries read" in first.stdout, first.stderr
+    proc = run_cli(config, "import", header_only)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "USA v. Alfaro-Medina (cand 3:09-cr-00418): no entries yet in the docket_report; nothing to import\n"
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT count(*) FROM entry").fetchone() == (1,)  # what was stored stays
