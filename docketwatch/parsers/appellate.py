@@ -29,7 +29,7 @@ from docketwatch.parsers.common import (
 
 COURT_OF_APPEALS, BAP, VETERANS = "court of appeals", "bankruptcy appellate panel", "veterans claims"
 
-_DOCKET_LABEL = re.compile(r"(?:Docket #|Case Number)\s*:?\s*(\S*)")
+_DOCKET_LABEL = re.compile(r"(?:Docket #|Case Number)\s*:\s*(\S*)")
 _CIRCUIT_HOST = re.compile(r"^ca(\d{1,2})$")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _TERMED = re.compile(r"Termed:\s*(\d{1,2}/\d{1,2}/\d{4})", re.IGNORECASE)
