@@ -39,9 +39,12 @@ LAYOUTS: dict[str, dict[str, str]] = {
 _RSS_ROOT = re.compile(rb"<rss[\s>]")
 # Appellate CM/ECF (courts of appeals, the Ninth Circuit BAP, Veterans Claims) marks its
 # sections with comments; the docket label is the fallback for pages saved without them.
-_APPELLATE = re.compile(rb"NEW SECTION - Case Stub|(?:Court of Appeals|Appellate Panel) Docket #")
-_HISTORY = re.compile(rb"History/Documents|HistDocQry\.pl")
-_DOCKET_REPORT = re.compile(rb"DOCKET FOR CASE #|Petition #:|Proceeding #:", re.IGNORECASE)
+# Plain substrings: a regex alternation scans a large page several times slower.
+_APPELLATE = (b"NEW SECTION - Case Stub", b"Court of Appeals Docket #", b"Appellate Panel Docket #")
+_HISTORY = (b"History/Documents", b"HistDocQry.pl")
+# A docket report's caption label ends in "#:", in any case: "DOCKET FOR CASE #:",
+# "Bankruptcy Petition #:", "Adversary Proceeding #:".
+_CAPTION_LABELS = (b"DOCKET FOR CASE #", b"PETITION #", b"PROCEEDING #")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
 _HEADING = re.compile(rb"<h[1-3][^>]*>(.*?)</h[1-3]", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]*>")
@@ -75,13 +78,24 @@ def detect_kind(content: bytes) -> str:
         raise ParseError("this JSON is not an ACMS docket (no caseDetails / docketInfo)")
     if _RSS_ROOT.search(head):
         return "pacer_rss"
-    if _APPELLATE.search(content):
+    if any(marker in content for marker in _APPELLATE):
         return "appellate_docket"
-    if _HISTORY.search(content):
+    if any(marker in content for marker in _HISTORY):
         return "docket_history"
-    if _DOCKET_REPORT.search(content):
+    if _has_caption_label(content):
         return "docket_report"
     raise ParseError(_refusal(content))
+
+
+def _has_caption_label(content: bytes) -> bool:
+    """Whether a docket report caption label precedes any "#:" of the page (found by a
+    plain substring scan: a case-blind regex over a large page costs more than its parse)."""
+    at = content.find(b"#:")
+    while at != -1:
+        if content[max(0, at - 17) : at + 1].upper().endswith(_CAPTION_LABELS):
+            return True
+        at = content.find(b"#:", at + 2)
+    return False
 
 
 def _refusal(content: bytes) -> str:

@@ -25,7 +25,8 @@ _SPACE_BEFORE_COMMA = re.compile(r" ,")
 _MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 # Lower case only: PACER writes its hosts that way, and a case-blind scan of a large
 # page costs more than the rest of the parse.
-_ECF_HOST = re.compile(rb"ecf\.([a-z0-9]{2,8})\.uscourts\.gov|efiling\.uscourts\.(cavc)\.gov")
+_ECF_HOST = re.compile(rb"ecf\.([a-z0-9]{2,8})\.uscourts\.gov")
+_CAVC_HOST = b"efiling.uscourts.cavc.gov"  # Veterans Claims, the one court outside ecf.<court>
 _DOC_ID = re.compile(r"/docs?\d/(\d+)")
 # A complete HTML page ends with </body> or </html>; a cut download does not.
 _HTML_END = re.compile(rb"</(body|html)\s*>", re.IGNORECASE)
@@ -72,15 +73,16 @@ def court_from_content(content: bytes) -> str | None:
     The most frequent rather than the first, because docket text sometimes links to
     another court's ECF site.
     """
-    # The Court of Appeals for Veterans Claims is the one court outside ecf.<court>.
-    hosts: Counter[bytes] = Counter(ecf or cavc for ecf, cavc in _ECF_HOST.findall(content))
-    if not hosts:
+    hosts: Counter[bytes] = Counter(_ECF_HOST.findall(content))
+    hosts[b"cavc"] = content.count(_CAVC_HOST)
+    if not hosts.total():
         return None
     return hosts.most_common(1)[0][0].decode("ascii")
 
 
 def doc_id_from_url(url: str | None) -> str | None:
-    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate; /docs4/ for the Ninth Circuit BAP) link."""
+    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate; the
+    Ninth Circuit BAP's /docs4/) link."""
     if not url:
         return None
     m = _DOC_ID.search(url)

@@ -126,11 +126,10 @@ def _number(cells: list[HtmlElement], numbered: bool) -> tuple[str | None, HtmlE
     (some courts print "13 (5 pgs)"); checkbox cells only hold file sizes.
     """
     text_cell = cells[-1]
-    middle = [c for c in cells[1:-1] if c.find("input") is None]
-    if numbered or middle:
-        for cell in middle:
+    if numbered or len(cells) > 2:
+        for cell in cells[1:-1]:
             words = text_of(cell).split()
-            if words and words[0].isdigit():
+            if words and words[0].isdigit() and cell.find("input") is None:
                 link = next((a for a in cell.iter("a") if text_of(a).strip() == words[0]), None)
                 return words[0], link, None
         return None, None, None
