@@ -239,11 +239,12 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
             failed = True
             continue
         if as_json:
-            click.echo(json.dumps({"path": path, "kind": parsed.kind, "court": parsed.court,
+            click.echo(json.dumps({"path": path, "kind": parsed.kind, "layout": parsed.layout, "court": parsed.court,
                                    "dockets": [_docket_json(d) for d in parsed.dockets]}))
             continue
         entries = sum(len(d.entries) for d in parsed.dockets)
-        click.echo(f"{path}: {parsed.kind}, court {parsed.court or '?'}, "
+        kind = f"{parsed.kind} ({parsed.layout})" if parsed.layout else parsed.kind
+        click.echo(f"{path}: {kind}, court {parsed.court or '?'}, "
                    f"{len(parsed.dockets)} docket(s), {entries} entries")
         if parsed.entry_types:
             click.echo(f"  feed carries: {parsed.entry_types}")

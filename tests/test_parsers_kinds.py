@@ -6,6 +6,7 @@ entries), so the parsers are shown to read the kind, not the one example.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from datetime import date
@@ -261,3 +262,13 @@ def test_a_docket_with_no_entries_is_parsed_and_imported_as_such(tmp_path: Path)
     assert proc.stdout == "USA v. Alfaro-Medina (cand 3:09-cr-00418): no entries yet in the docket_report; nothing to import\n"
     with sqlite3.connect(tmp_path / "dw.db") as db:
         assert db.execute("SELECT count(*) FROM entry").fetchone() == (1,)  # what was stored stays
+
+
+def test_parse_names_the_layout_read() -> None:
+    proc = run_cli(None, "parse", "--json", str(FIXTURES / TXNB), str(FIXTURES / BAP9))
+    assert proc.returncode == 0, proc.stderr
+    txnb, bap9 = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert (txnb["kind"], txnb["layout"], txnb["court"]) == ("docket_report", "bankruptcy, number in the text", "txnb")
+    assert (bap9["kind"], bap9["layout"], bap9["court"]) == ("appellate_docket", "bankruptcy appellate panel", "bap9")
+    text = run_cli(None, "parse", str(FIXTURES / BAP9)).stdout
+    assert text.startswith(f"{FIXTURES / BAP9}: appellate_docket (bankruptcy appellate panel), court bap9, 1 docket(s)")
