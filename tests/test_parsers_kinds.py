@@ -272,3 +272,27 @@ def test_parse_names_the_layout_read() -> None:
     assert (bap9["kind"], bap9["layout"], bap9["court"]) == ("appellate_docket", "bankruptcy appellate panel", "bap9")
     text = run_cli(None, "parse", str(FIXTURES / BAP9)).stdout
     assert text.startswith(f"{FIXTURES / BAP9}: appellate_docket (bankruptcy appellate panel), court bap9, 1 docket(s)")
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        b"<b>Court of Appeals Docket #:</b></td><td>19-2244",  # the number in a cell of its own
+        b"<b>Court of Appeals Docket #: </b>19-2244</td></tr></table><p><b>9th Cir. Docket #:</b> 19-2244</p><table><tr><td>",
+    ],
+    ids=["number-in-next-cell", "label-outside-the-stub-too"],
+)
+def test_docket_number_beside_its_label(label: bytes) -> None:
+    page = read(CA1).replace(b"<b>Court of Appeals Docket #: </b>19-2244", label)
+    assert page != read(CA1)
+    docket = parse(page).dockets[0]
+    assert (docket.docket_number, len(docket.entries)) == ("19-2244", 31)
+
+
+def test_docket_label_without_any_table() -> None:
+    """Labels outside every table: read from the label's own element."""
+    page = read(CA1).replace(b"<b>Court of Appeals Docket #: </b>19-2244", b"")
+    page = page.replace(b"<body>", b"<body><p><font><b>Docket #:</b> 19-2244</font></p>", 1)
+    assert b"Court of Appeals Docket #" not in page
+    docket = parse(page).dockets[0]
+    assert (docket.docket_number, len(docket.entries)) == ("19-2244", 31)

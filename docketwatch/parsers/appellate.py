@@ -30,6 +30,7 @@ from docketwatch.parsers.common import (
 COURT_OF_APPEALS, BAP, VETERANS = "court of appeals", "bankruptcy appellate panel", "veterans claims"
 
 _DOCKET_LABEL = re.compile(r"(?:Docket #|Case Number)\s*:\s*(\S*)")
+_NUMBER_CELL = re.compile(r"^\s*(\d{1,2}-\d{1,6}\S*)")
 _CIRCUIT_HOST = re.compile(r"^ca(\d{1,2})$")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _TERMED = re.compile(r"Termed:\s*(\d{1,2}/\d{1,2}/\d{4})", re.IGNORECASE)
@@ -73,23 +74,27 @@ def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list
     tree = load_html(content)
     from_file = court is None
     court = court or court_from_content(content)
-    # The innermost cell whose bold label names the docket number.
+    # The innermost cell whose bold label names the docket number; on pages laid out
+    # without a table there, the label's own parent.
     labels = tree.xpath(
         "//td[.//b[contains(., 'Docket #') or contains(., 'Case Number')]][not(.//td)]"
-    )
+    ) or [b.getparent() for b in tree.xpath("//b[contains(., 'Docket #') or contains(., 'Case Number')]")]
     if not labels:
         raise ParseError("no 'Docket #:' or 'Case Number:' label found in the appellate docket")
     label_text = clean_text(text_of(labels[0]))
     m = _DOCKET_LABEL.search(label_text)
     docket_number = m[1] if m else ""
+    if m and not docket_number:  # the number in a cell of its own, after the label's
+        after = labels[0].xpath("following-sibling::td[1]")
+        number = _NUMBER_CELL.match(text_of(after[0])) if after else None
+        docket_number = number[1] if number else ""
     if not docket_number:
         raise ParseError(f"no docket number after {label_text!r} in the appellate docket")
     layout = BAP if "Appellate Panel" in label_text else VETERANS if "Case Number" in label_text else COURT_OF_APPEALS
     if from_file and layout == BAP and court and (circuit := _CIRCUIT_HOST.match(court)):
         court = f"bap{circuit[1]}"  # the panel's pages live on its circuit's host
-    stub = labels[0].getparent().getparent()  # the case stub table (or its tbody)
-    if stub is None:
-        raise ParseError(f"{label_text!r} is not inside the case stub table of the appellate docket")
+    tables = labels[0].xpath("ancestor::table[1]")
+    stub = tables[0] if tables else labels[0]  # the case stub table
     stub_text = "\n".join(stub.itertext())
     # The case title is the stub's first cell without a bold label.
     case_name = next(
