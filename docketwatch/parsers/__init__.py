@@ -1,9 +1,11 @@
 """Read PACER files - court RSS feeds, docket reports, docket history reports, appellate
 dockets (CM/ECF HTML and ACMS JSON) - into ParsedDocket objects.
 
-The kind of file is recognised from its content, never its name, since users save
-pages under any name. Anything unreadable or cut short raises ParseError rather than
-returning an empty result that would look like "nothing new".
+The kind of file is recognised from its content, never its name or court, since users
+save pages under any name and courts share layouts. Anything unreadable or cut short
+raises ParseError, in one line saying why, rather than returning an empty result that
+would look like "nothing new"; a docket whose page lists no entries is a docket with no
+entries.
 """
 
 from __future__ import annotations
