@@ -3,10 +3,12 @@
     python bench/parse.py            (from the repository root)
 
 Measures the largest RSS feed (E.D.N.Y., 432 items -> 357 entries) and the largest
-district docket report (D.N.J., 161 entries): median wall time of repeated parses and
-peak Python memory (tracemalloc, which does not see libxml2's own buffers). Then
-builds feeds of up to 5,000 items, by repeating the E.D.N.Y. items under renumbered
-cases, to show that time grows linearly with items.
+district docket report (D.N.J., 161 entries): median CPU time of repeated parses and
+peak Python memory (tracemalloc, which does not see libxml2's own buffers). Then one
+page of every kind and layout read (bankruptcy reports, N.D. Tex.'s numbers in the text,
+the Ninth Circuit BAP, Veterans Claims, history reports, ACMS JSON). Then builds feeds of
+up to 5,000 items, by repeating the E.D.N.Y. items under renumbered cases, to show that
+time grows linearly with items.
 
 juriscraper is a comparison only, never a dependency of docketwatch:
 `pip install juriscraper` to include it. Its RSS parser is built once outside the
@@ -37,6 +39,17 @@ FIXTURES = ROOT / "tests" / "fixtures" / "pacer"
 RSS_FILE = "rss__nyed__nyed_1.xml"
 DOCKET_FILE = "district_docket__njd__njd_509180.html"
 LINEAR_SIZES = (432, 1000, 2500, 5000)
+# One page per kind and layout: (file, juriscraper report class, court id it is given).
+KIND_FILES = (
+    ("district_docket__casb__casb.html", "DocketReport", "casb"),
+    ("district_docket__insb__insb_1.html", "DocketReport", "insb"),
+    ("district_docket__txnb__txnb_4.html", "DocketReport", "txnb"),
+    ("other__cand__cand_317100.html", "DocketHistoryReport", "cand"),
+    ("appellate_docket__ca6__ca6_1.html", "AppellateDocketReport", "ca6"),
+    ("appellate_docket__bap9__bap9_15-1074.html", "AppellateDocketReport", "bap9"),
+    ("appellate_docket__cavc__cavc_18-3815.html", "AppellateDocketReport", "cavc"),
+    ("appellate_docket__ca9__ca9_22-21.acms_json", "ACMSDocketReport", "ca9"),
+)
 
 _ITEM = re.compile(rb"<item>.*?</item>", re.DOTALL)
 _CASE_ID = re.compile(rb"DktRpt\.pl\?(\d+)")
@@ -44,13 +57,15 @@ _DOCKET_YEAR = re.compile(rb"(\d{1,2}):(\d\d)-([a-z]{1,4})-")
 
 
 def median_seconds(fn: Callable[[], object], runs: int) -> float:
-    """Median wall time of `runs` calls, after one warm-up call."""
+    """Median CPU time of `runs` calls, after one warm-up call. CPU time of this process,
+    not wall time: parsing is single-threaded CPU work, and on a shared machine the wall
+    time mostly measures the other processes."""
     fn()
     times = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return statistics.median(times)
 
 
@@ -97,6 +112,25 @@ def juriscraper_parsers() -> dict[str, Callable[[bytes], Callable[[], object]]] 
         return run
 
     return {RSS_FILE: rss, DOCKET_FILE: docket}
+
+
+def juriscraper_report(class_name: str, court: str, content: bytes) -> Callable[[], object] | None:
+    """A juriscraper parse call of one page, or None when juriscraper is not installed."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            from juriscraper import pacer
+    except ImportError:
+        return None
+    logging.disable(logging.CRITICAL)
+    report_class = getattr(pacer, class_name)
+    text = content.decode("utf-8", errors="replace")
+
+    def run() -> object:
+        report = report_class(court)
+        report._parse_text(text)  # ACMS: the JSON text, as juriscraper's own tests feed it
+        return report.data
+
+    return run
 
 
 def renumbered(item: bytes, copy: int) -> bytes:
@@ -154,6 +188,22 @@ def main() -> None:
         )
     if juriscraper is None:
         print("\n(juriscraper is not installed: `pip install juriscraper` to compare)")
+
+    print("\nOne page of each kind and layout (median of repeated runs)\n")
+    header = f"| {'file':45} | {'kind, layout':48} | entries | docketwatch | juriscraper | speed-up |"
+    print(header)
+    print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
+    for name, class_name, court in KIND_FILES:
+        content = (FIXTURES / name).read_bytes()
+        parsed = parse(content)
+        label = f"{parsed.kind}, {parsed.layout}" if parsed.layout else parsed.kind
+        ours = median_seconds(partial(parse, content), options.runs)
+        run = juriscraper_report(class_name, court, content)
+        theirs = median_seconds(run, options.jruns) if run else None
+        print(
+            f"| {name:45} | {label:48} | {entry_count(content):7} | {fmt_ms(ours):>11} "
+            f"| {fmt_ms(theirs) if theirs else 'n/a':>11} | {f'{theirs / ours:.0f}x' if theirs else 'n/a':>8} |"
+        )
 
     print(f"\nLinear time: {RSS_FILE} enlarged by repeating its items under new case numbers\n")
     header = "| items | entries | docketwatch | per item |"

@@ -239,16 +239,18 @@ def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
             failed = True
             continue
         if as_json:
-            click.echo(json.dumps({"path": path, "kind": parsed.kind, "court": parsed.court,
+            click.echo(json.dumps({"path": path, "kind": parsed.kind, "layout": parsed.layout, "court": parsed.court,
                                    "dockets": [_docket_json(d) for d in parsed.dockets]}))
             continue
         entries = sum(len(d.entries) for d in parsed.dockets)
-        click.echo(f"{path}: {parsed.kind}, court {parsed.court or '?'}, "
+        kind = f"{parsed.kind} ({parsed.layout})" if parsed.layout else parsed.kind
+        click.echo(f"{path}: {kind}, court {parsed.court or '?'}, "
                    f"{len(parsed.dockets)} docket(s), {entries} entries")
         if parsed.entry_types:
             click.echo(f"  feed carries: {parsed.entry_types}")
         for d in parsed.dockets:
-            click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({len(d.entries)} entries)")
+            count = f"{len(d.entries)} entries" if d.entries else "no entries yet"
+            click.echo(f"  {d.docket_number}  {d.case_name or ''}  ({count})")
             for entry in d.entries:
                 click.echo(f"    {_entry_line(entry.view().as_json())}")
     if failed:
@@ -288,6 +290,10 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
         click.echo(f"{location}: {e}", err=True)
         sys.exit(EXIT_FAILED)
     for r in results:
+        if not r.entries:
+            click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): no entries yet in the {r.kind}; "
+                       "nothing to import")
+            continue
         click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): {r.entries} entries read from the "
                    f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated")
 

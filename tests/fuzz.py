@@ -22,9 +22,11 @@ from docketwatch.sources.courtlistener import parse_feed
 FIXTURES = Path(__file__).parent / "fixtures"
 SEEDS: dict[str, list[str]] = {
     "pacer_rss": ["pacer/rss__mdb__mdb_1.xml", "pacer/rss__wvsd__wvsd.xml", "pacer/rss__ca2__ca2_1.xml"],
-    "docket_report": ["pacer/district_docket__cand__cand.html", "pacer/district_docket__cand__cand_4.html"],
+    "docket_report": ["pacer/district_docket__cand__cand.html", "pacer/district_docket__cand__cand_4.html",
+                      "pacer/district_docket__txnb__txnb_1.html", "pacer/district_docket__insb__insb_1.html"],
     "docket_history": ["fuzz/docket_history__cand.html"],
-    "appellate_docket": ["fuzz/appellate_docket__ca1.html"],
+    "appellate_docket": ["fuzz/appellate_docket__ca1.html", "pacer/appellate_docket__bap9__bap9_15-1074.html",
+                         "pacer/appellate_docket__cavc__cavc_18-3815.html"],
     "acms_json": ["fuzz/acms__ca9.acms_json"],
     "courtlistener_feed": ["fuzz/courtlistener_feed__kadrey.xml"],
 }

@@ -12,224 +12,42 @@ lower threshold.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from difflib import SequenceMatcher
-from pathlib import Path
 
 import pytest
 
 from docketwatch.domain.docket_numbers import try_normalize
-from docketwatch.parsers import KINDS, ParsedFile, ParseError, detect_kind, parse
+from docketwatch.parsers import KINDS, LAYOUTS, ParseError, detect_kind, parse
 from docketwatch.parsers.pacer_rss import parse_pub_date
+from tests.agreement import ORACLE_EXCEPTIONS, agreement_table, manifest_inputs, read
 
-FIXTURES = Path(__file__).parent / "fixtures" / "pacer"
-FIELDS = ("docket_number", "entry_number", "date_filed", "description")
-REQUIRED_AGREEMENT = 0.99
-
-# Rows where docketwatch is right and juriscraper is wrong, keyed by
-# (input file, docket number as written, entry number), with the reason.
-ORACLE_EXCEPTIONS: dict[tuple[str, str, str | None], str] = {
-    ("rss__wvsd__wvsd.xml", "5:18-~gr-00001", "2"): (
-        "juriscraper drops RSS items whose title holds no docket number it recognises; "
-        "the court mistyped this one ('~gr'). The item is still a real filing (document 2 "
-        "in PACER case 223879), so docketwatch keeps it, docket number as written, "
-        "rather than lose a filing silently."
-    ),
-}
-
-# MANIFEST.tsv kinds -> docketwatch kinds (ACMS files are told apart by extension).
-MANIFEST_KINDS = {
-    "rss": "pacer_rss",
-    "district_docket": "docket_report",
-    "other": "docket_history",
-    "appellate_docket": "appellate_docket",
-}
-
-
-def manifest_inputs() -> list[tuple[str, str]]:
-    """(input file, docketwatch kind) for every input listed in MANIFEST.tsv."""
-    lines = (FIXTURES / "MANIFEST.tsv").read_text().splitlines()[1:]
-    inputs = []
-    for line in lines:
-        name, _path, _court, kind, *_ = line.split("\t")
-        if ".expected." not in name:
-            inputs.append((name, "acms_json" if name.endswith(".acms_json") else MANIFEST_KINDS[kind]))
-    return inputs
-
-
-def read(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-def expected_for(name: str) -> dict | list:
-    return json.loads(read(name.rsplit(".", 1)[0] + ".expected.json"))
-
-
-# ---------------------------------------------------------------- agreement test
-
-
-def normalize_text(text: str | None) -> str:
-    """Whitespace-normalized (and, as CourtListener stores it, no space before commas)."""
-    return " ".join((text or "").split()).replace(" ,", ",")
-
-
-@dataclass(frozen=True)
-class Row:
-    """One entry, reduced to the fields compared."""
-
-    docket_written: str
-    docket_number: str  # normalized where possible
-    entry_number: str | None
-    date_filed: str
-    description: str
-
-    @classmethod
-    def make(cls, docket: str, number: object, filed: str, description: str | None) -> Row:
-        return cls(
-            docket,
-            try_normalize(docket) or docket.strip(),
-            None if number is None else str(number),
-            filed,
-            normalize_text(description),
-        )
-
-
-def expected_rows(expected: dict | list, kind: str) -> list[Row]:
-    """juriscraper's entries. RSS output is one docket dict per (merged) item."""
-    rows = []
-    for docket in expected if isinstance(expected, list) else [expected]:
-        for e in docket["docket_entries"]:
-            text = e.get("short_description") if kind == "pacer_rss" else e.get("description")
-            # RSS dates are datetimes with the feed's offset: their date part is the date.
-            # juriscraper calls an RSS item's date "date_filed"; it is the date entered.
-            rows.append(Row.make(docket["docket_number"], e["document_number"], (e["date_filed"] or "")[:10], text))
-    return rows
-
-
-def docketwatch_rows(parsed: ParsedFile) -> list[Row]:
-    rows = []
-    for docket in parsed.dockets:
-        for e in docket.entries:
-            text = e.short_description if parsed.kind == "pacer_rss" else e.description
-            # A feed gives the date entered only (docketwatch keeps date_filed None for it).
-            day = e.date_entered if parsed.kind == "pacer_rss" else e.date_filed
-            filed = day.isoformat() if day else ""
-            rows.append(Row.make(docket.docket_number, e.entry_number, filed, text))
-    return rows
-
-
-def align(expected: list[Row], ours: list[Row], kind: str) -> list[tuple[Row | None, Row | None]]:
-    """Pair each expected entry with docketwatch's, tolerating missing and extra ones.
-
-    Docket pages list entries in page order on both sides. RSS output is grouped
-    differently (juriscraper: one dict per filing; docketwatch: one docket per case),
-    so both are sorted first.
-    """
-    if kind == "pacer_rss":
-        order = lambda r: (r.docket_number, r.date_filed, r.entry_number or "", r.description)  # noqa: E731
-        expected, ours = sorted(expected, key=order), sorted(ours, key=order)
-        key = lambda r: (r.docket_number, r.date_filed, r.entry_number)  # noqa: E731
-    else:
-        key = lambda r: (r.date_filed, r.entry_number)  # noqa: E731
-    matcher = SequenceMatcher(None, [key(r) for r in expected], [key(r) for r in ours], autojunk=False)
-    pairs: list[tuple[Row | None, Row | None]] = []
-    for _tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        for k in range(max(i2 - i1, j2 - j1)):
-            pairs.append((expected[i1 + k] if i1 + k < i2 else None, ours[j1 + k] if j1 + k < j2 else None))
-    return pairs
-
-
-@dataclass
-class Tally:
-    """Counts for one file or kind: rows compared, and how many agree per field."""
-
-    entries: int = 0
-    documented: int = 0
-    agreeing: int = 0
-    fields: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FIELDS, 0))
-
-    def add(self, other: Tally) -> None:
-        self.entries += other.entries
-        self.documented += other.documented
-        self.agreeing += other.agreeing
-        for f in FIELDS:
-            self.fields[f] += other.fields[f]
-
-    @property
-    def compared(self) -> int:
-        return self.entries - self.documented
-
-    def share(self, count: int) -> float:
-        return count / self.compared if self.compared else 1.0
-
-
-Disagreement = tuple[str, Row | None, Row | None]
-
-
-def tally_file(
-    name: str, used_exceptions: set[tuple[str, str, str | None]], disagreements: list[Disagreement]
-) -> tuple[str, Tally]:
-    """Compare one file; record undocumented disagreements and documented exceptions used."""
-    parsed = parse(read(name))
-    tally = Tally()
-    for exp, ours in align(expected_rows(expected_for(name), parsed.kind), docketwatch_rows(parsed), parsed.kind):
-        tally.entries += 1
-        same = {f: exp is not None and ours is not None and getattr(exp, f) == getattr(ours, f) for f in FIELDS}
-        row = ours or exp
-        exception = (name, row.docket_written, row.entry_number)
-        if not all(same.values()) and exception in ORACLE_EXCEPTIONS:
-            tally.documented += 1
-            used_exceptions.add(exception)
-            continue
-        tally.agreeing += all(same.values())
-        if not all(same.values()):
-            disagreements.append((name, exp, ours))
-        for f in FIELDS:
-            tally.fields[f] += same[f]
-    return parsed.kind, tally
-
-
-def table_line(label: str, kind: str, t: Tally) -> str:
-    percents = " | ".join(f"{100 * t.share(t.fields[f]):.1f}%" for f in FIELDS)
-    return f"| {label} | {kind} | {t.entries} | {t.documented} | {100 * t.share(t.agreeing):.1f}% | {percents} |"
+REQUIRED_AGREEMENT = 1.0  # on these fixtures; documented oracle errors aside
 
 
 def test_agreement_with_juriscraper() -> None:
-    """Every input/expected pair: entries agree on docket number, number, date and text."""
-    used: set[tuple[str, str, str | None]] = set()
-    disagreements: list[Disagreement] = []
-    by_kind: dict[str, Tally] = defaultdict(Tally)
-    lines = [
-        "| file | kind | entries | documented oracle errors | all fields agree "
-        "| docket # | entry # | date filed | description |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, _kind in manifest_inputs():
-        kind, tally = tally_file(name, used, disagreements)
-        by_kind[kind].add(tally)
-        lines.append(table_line(name, kind, tally))
-    total = Tally()
-    for kind in KINDS:
-        lines.append(table_line("**all files**", f"**{kind}**", by_kind[kind]))
-        total.add(by_kind[kind])
-    lines.append(table_line("**all files**", "**all kinds**", total))
+    """Every input/expected pair: entries agree on docket number, number, date and text;
+    the table has a line per kind and layout (each at 100% on these fixtures)."""
+    result = agreement_table()
     print("\n\nAgreement with juriscraper's parse (entries compared field by field)\n")
-    print("\n".join(lines))
+    print("\n".join(result.lines))
     for key in ORACLE_EXCEPTIONS:
         print(f"\nDocumented oracle error {key}: {ORACLE_EXCEPTIONS[key]}")
-    for name, exp, ours in disagreements[:20]:
+    for name, exp, ours in result.disagreements[:20]:
         print(f"\nDISAGREEMENT in {name}:\n  juriscraper: {exp}\n  docketwatch: {ours}")
 
-    assert used == set(ORACLE_EXCEPTIONS), f"stale ORACLE_EXCEPTIONS: {set(ORACLE_EXCEPTIONS) - used}"
+    assert result.used_exceptions == set(ORACLE_EXCEPTIONS), "stale ORACLE_EXCEPTIONS"
+    labels = set(result.by_kind)
     for kind in KINDS:
-        t = by_kind[kind]
-        assert t.compared > 0, f"no {kind} entries compared"
-        assert t.share(t.agreeing) >= REQUIRED_AGREEMENT, f"{kind}: only {t.agreeing}/{t.compared} entries agree"
+        assert any(label.startswith(kind) and not label.endswith("no entries") for label in labels), kind
+    for kind, layouts in LAYOUTS.items():
+        for layout in layouts:
+            assert any(label.startswith(f"{kind}, {layout}") for label in labels), f"no {kind} of layout {layout}"
+    assert any(label.endswith("no entries") for label in labels)
+    assert any(label.endswith("refused: not a docket") for label in labels)
+    for label, t in result.by_kind.items():
+        assert t.share(t.agreeing) >= REQUIRED_AGREEMENT, f"{label}: only {t.agreeing}/{t.compared} entries agree"
 
 
 # ---------------------------------------------------------------- fixtures and kinds
@@ -244,6 +62,10 @@ def test_fixture_copies_match_their_checksums() -> None:
 @pytest.mark.parametrize(("name", "kind"), manifest_inputs())
 def test_kind_is_detected_from_content(name: str, kind: str) -> None:
     content = read(name)
+    if name == "district_docket__dcd__dcd_2.html":  # PACER's answer to a bad query: no docket
+        with pytest.raises(ParseError, match="Invalid date_from: 12/13/219"):
+            detect_kind(content)
+        return
     assert detect_kind(content) == kind
     assert parse(content).kind == kind
 

@@ -3,11 +3,15 @@
 `3:23-cv-03417-VC`, `3:23-CV-3417` and `3:23-cv-03417` are the same case: judge
 initials and defendant suffixes are dropped, the type is lower-cased and the serial
 padded to five digits. Appellate and bankruptcy numbers (`25-2153`) keep `yy-serial`.
+A bankruptcy case is its year and serial: the office prefix, judge's initials and chapter
+people write around it (`8-09-78585-ast`, `09-12515-1-rel`, `09-31416-hdh11`,
+`8:09-bk-78585`) are kept apart (`bankruptcy_number`) and dropped when comparing.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 _DISTRICT = re.compile(
     r"^\s*(?P<office>\d{1,2})\s*:\s*(?P<yy>\d{2})\s*-\s*(?P<type>[a-z]{1,4})\s*-\s*(?P<serial>\d{1,6})"
@@ -18,12 +22,57 @@ _SHORT = re.compile(r"^\s*(?P<yy>\d{2})\s*-\s*(?P<serial>\d{1,6})(?P<suffix>(-[a
 _MDL = re.compile(r"^\s*MDL\s*(No\.?)?\s*(?P<serial>\d{1,5})\s*$", re.IGNORECASE)
 
 
+# Bankruptcy shapes: office first (E.D.N.Y.), the "bk" type (any court's CM/ECF form), or
+# year and serial followed by an office digit, judge's initials and chapter in any mix.
+_BANKRUPTCY = (
+    re.compile(r"^\s*(?P<office>\d)-(?P<yy>\d{2})-(?P<serial>\d{3,6})"
+               r"(?:-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?)?\s*$", re.IGNORECASE),
+    re.compile(r"^\s*(?P<office>\d{1,2})\s*[:-]\s*(?P<yy>\d{2})\s*-\s*bk\s*-\s*(?P<serial>\d{1,6})"
+               r"(?:-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?)?\s*$", re.IGNORECASE),
+    re.compile(r"^\s*(?P<yy>\d{2})-(?P<serial>\d{3,6})(?:-(?P<office>\d))?"
+               r"-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?\s*$", re.IGNORECASE),
+)
+
+
 class DocketNumberError(ValueError):
     """A docket number in none of the known shapes."""
 
 
+@dataclass(frozen=True)
+class BankruptcyNumber:
+    """A bankruptcy case number with the parts written around it kept apart."""
+
+    year: str  # two digits, as written
+    serial: int
+    office: str | None = None
+    judge: str | None = None  # initials, lower case
+    chapter: str | None = None
+
+    @property
+    def case_number(self) -> str:
+        """The case itself, `09-31416`: what matching compares."""
+        return f"{self.year}-{self.serial}"
+
+
+def bankruptcy_number(docket_number: str) -> BankruptcyNumber | None:
+    """The parts of a bankruptcy case number in one of the shapes courts and people use,
+    or None for any other shape (a district or appellate number, or text)."""
+    for shape in _BANKRUPTCY:
+        if m := shape.match(docket_number):
+            return BankruptcyNumber(
+                year=m["yy"],
+                serial=int(m["serial"]),
+                office=m["office"],
+                judge=m["judge"].lower() if m["judge"] else None,
+                chapter=m["chapter"],
+            )
+    return None
+
+
 def normalize(docket_number: str) -> str:
     """Return the canonical form, or raise DocketNumberError."""
+    if bankruptcy := bankruptcy_number(docket_number):
+        return bankruptcy.case_number
     if m := _DISTRICT.match(docket_number):
         return f"{int(m['office'])}:{m['yy']}-{m['type'].lower()}-{int(m['serial']):05d}"
     if m := _SHORT.match(docket_number):

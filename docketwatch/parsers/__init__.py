@@ -1,9 +1,11 @@
 """Read PACER files - court RSS feeds, docket reports, docket history reports, appellate
 dockets (CM/ECF HTML and ACMS JSON) - into ParsedDocket objects.
 
-The kind of file is recognised from its content, never its name, since users save
-pages under any name. Anything unreadable or cut short raises ParseError rather than
-returning an empty result that would look like "nothing new".
+The kind of file is recognised from its content, never its name or court, since users
+save pages under any name and courts share layouts. Anything unreadable or cut short
+raises ParseError, in one line saying why, rather than returning an empty result that
+would look like "nothing new"; a docket whose page lists no entries is a docket with no
+entries.
 """
 
 from __future__ import annotations
@@ -13,26 +15,48 @@ from dataclasses import dataclass
 
 from docketwatch.domain.snapshot import ParsedDocket
 from docketwatch.parsers.acms import parse_acms
-from docketwatch.parsers.appellate import parse_appellate
+from docketwatch.parsers.appellate import BAP, COURT_OF_APPEALS, VETERANS, parse_appellate
 from docketwatch.parsers.common import ParseError
 from docketwatch.parsers.docket_history import parse_docket_history
-from docketwatch.parsers.docket_report import parse_docket_report
+from docketwatch.parsers.docket_report import BANKRUPTCY, DISTRICT, NUMBER_IN_TEXT, parse_docket_report
 from docketwatch.parsers.pacer_rss import parse_rss
 
-__all__ = ["KINDS", "ParseError", "ParsedFile", "detect_kind", "parse"]
+__all__ = ["KINDS", "LAYOUTS", "ParseError", "ParsedFile", "detect_kind", "parse"]
 
 KINDS = ("pacer_rss", "docket_report", "docket_history", "appellate_docket", "acms_json")
+# The variants of a kind that are read differently, each with what it is.
+LAYOUTS: dict[str, dict[str, str]] = {
+    "docket_report": {
+        DISTRICT: "district court DktRpt.pl: Date Filed, #, Docket Text",
+        BANKRUPTCY: "bankruptcy court DktRpt.pl ('Bankruptcy Petition #:' caption; '#' two cells wide)",
+        NUMBER_IN_TEXT: "bankruptcy court DktRpt.pl without a '#' column (N.D. Tex.): the number leads the text",
+    },
+    "appellate_docket": {
+        COURT_OF_APPEALS: "a court of appeals' CM/ECF docket ('Court of Appeals Docket #:')",
+        BAP: "a Bankruptcy Appellate Panel's CM/ECF docket ('Bankruptcy Appellate Panel Docket #:')",
+        VETERANS: "the Court of Appeals for Veterans Claims' CM/ECF docket ('Case Number:')",
+    },
+}
 
 _RSS_ROOT = re.compile(rb"<rss[\s>]")
-_APPELLATE = re.compile(rb"Court of Appeals Docket #")
-_HISTORY = re.compile(rb"History/Documents|HistDocQry\.pl")
-_DOCKET_REPORT = re.compile(rb"DOCKET FOR CASE #|Petition #:|Proceeding #:", re.IGNORECASE)
+# Appellate CM/ECF (courts of appeals, the Ninth Circuit BAP, Veterans Claims) marks its
+# sections with comments; the docket label is the fallback for pages saved without them.
+# Plain substrings: a regex alternation scans a large page several times slower.
+_APPELLATE = (b"NEW SECTION - Case Stub", b"Court of Appeals Docket #", b"Appellate Panel Docket #")
+_HISTORY = (b"History/Documents", b"HistDocQry.pl")
+# A docket report's caption label ends in "#:", in any case: "DOCKET FOR CASE #:",
+# "Bankruptcy Petition #:", "Adversary Proceeding #:".
+_CAPTION_LABELS = (b"DOCKET FOR CASE #", b"PETITION #", b"PROCEEDING #")
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_HEADING = re.compile(rb"<h[1-3][^>]*>(.*?)</h[1-3]", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<[^>]*>")
 
 
 @dataclass
 class ParsedFile:
     """Everything read from one file.
 
+    `layout` tells variants of one kind apart (see LAYOUTS), "" for a kind with one.
     `entry_types` is set for RSS feeds only: what the channel says the feed carries
     ("all", "orders, opinions", ...), so the app can warn when a feed cannot see
     every filing of a case.
@@ -42,6 +66,7 @@ class ParsedFile:
     court: str | None
     dockets: list[ParsedDocket]
     entry_types: str | None = None
+    layout: str = ""
 
 
 def detect_kind(content: bytes) -> str:
@@ -55,13 +80,37 @@ def detect_kind(content: bytes) -> str:
         raise ParseError("this JSON is not an ACMS docket (no caseDetails / docketInfo)")
     if _RSS_ROOT.search(head):
         return "pacer_rss"
-    if _APPELLATE.search(content):
+    if any(marker in content for marker in _APPELLATE):
         return "appellate_docket"
-    if _HISTORY.search(content):
+    if any(marker in content for marker in _HISTORY):
         return "docket_history"
-    if _DOCKET_REPORT.search(content):
+    if _has_caption_label(content):
         return "docket_report"
-    raise ParseError(
+    raise ParseError(_refusal(content))
+
+
+def _has_caption_label(content: bytes) -> bool:
+    """Whether a docket report caption label precedes any "#:" of the page (found by a
+    plain substring scan: a case-blind regex over a large page costs more than its parse)."""
+    at = content.find(b"#:")
+    while at != -1:
+        if content[max(0, at - 17) : at + 1].upper().endswith(_CAPTION_LABELS):
+            return True
+        at = content.find(b"#:", at + 2)
+    return False
+
+
+def _refusal(content: bytes) -> str:
+    """Why `content` is refused, in one line, quoting what the page itself says (PACER
+    answers a bad query with a page that names the problem, e.g. "Invalid date_from")."""
+    found = [m[1] for pattern in (_TITLE, _HEADING) if (m := pattern.search(content[:65536]))]
+    said = [text[:100] for raw in found if (text := " ".join(_TAGS.sub(" ", raw.decode("utf-8", "replace")).split()))]
+    if said:
+        return (
+            f"not a docket: the page says {' / '.join(repr(t) for t in said)}; expected a court RSS feed, "
+            "a docket report, a docket history report, an appellate docket (HTML) or an ACMS docket (JSON)"
+        )
+    return (
         "not a PACER file docketwatch can read: expected a court RSS feed, a docket report, "
         "a docket history report, an appellate docket (HTML) or an ACMS docket (JSON); "
         "a saved login, error or search page will not do"
@@ -74,11 +123,12 @@ def parse(content: bytes, court: str | None = None) -> ParsedFile:
     if kind == "pacer_rss":
         court, dockets, entry_types = parse_rss(content, court)
         return ParsedFile(kind, court, dockets, entry_types)
-    readers = {
-        "docket_report": parse_docket_report,
-        "docket_history": parse_docket_history,
-        "appellate_docket": parse_appellate,
-        "acms_json": parse_acms,
-    }
+    if kind == "docket_report":
+        court, dockets, layout = parse_docket_report(content, court)
+        return ParsedFile(kind, court, dockets, layout=layout)
+    if kind == "appellate_docket":
+        court, dockets, layout = parse_appellate(content, court)
+        return ParsedFile(kind, court, dockets, layout=layout)
+    readers = {"docket_history": parse_docket_history, "acms_json": parse_acms}
     court, dockets = readers[kind](content, court)
     return ParsedFile(kind, court, dockets)

@@ -1,8 +1,11 @@
 """CM/ECF appellate docket reports (the TransportRoom servlet's HTML docket).
 
-Some circuits (the First, for one) print no document numbers; as CourtListener does,
-the document id then serves as the entry number. Every entry row carries CM/ECF's
-own entry id (the checkbox value), kept as `source_id`.
+The same servlet serves the courts of appeals ("Court of Appeals Docket #"), the Ninth
+Circuit's Bankruptcy Appellate Panel ("Bankruptcy Appellate Panel Docket #", on the
+Ninth Circuit's host) and the Court of Appeals for Veterans Claims ("Case Number:").
+Some courts (the First Circuit, Veterans Claims) print no document numbers; as
+CourtListener does, the document id then serves as the entry number. Every entry row
+carries CM/ECF's own entry id (the checkbox value), kept as `source_id`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,11 @@ from docketwatch.parsers.common import (
     text_of,
 )
 
-_DOCKET_LABEL = "Court of Appeals Docket #"
+COURT_OF_APPEALS, BAP, VETERANS = "court of appeals", "bankruptcy appellate panel", "veterans claims"
+
+_DOCKET_LABEL = re.compile(r"(?:Docket #|Case Number)\s*:\s*(\S*)")
+_NUMBER_CELL = re.compile(r"^\s*(\d{1,2}-\d{1,6}\S*)")
+_CIRCUIT_HOST = re.compile(r"^ca(\d{1,2})$")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _TERMED = re.compile(r"Termed:\s*(\d{1,2}/\d{1,2}/\d{4})", re.IGNORECASE)
 
@@ -62,19 +69,32 @@ def _entry(row: HtmlElement, court: str | None, anchors: list[HtmlElement]) -> P
     )
 
 
-def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket]]:
-    """Return (court, [docket]) for a CM/ECF appellate docket page."""
+def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket], str]:
+    """Return (court, [docket], layout) for a CM/ECF appellate docket page."""
     tree = load_html(content)
+    from_file = court is None
     court = court or court_from_content(content)
-    labels = tree.xpath(f"//td[b[contains(., '{_DOCKET_LABEL}')]]")
+    # The innermost cell whose bold label names the docket number; on pages laid out
+    # without a table there, the label's own parent.
+    labels = tree.xpath(
+        "//td[.//b[contains(., 'Docket #') or contains(., 'Case Number')]][not(.//td)]"
+    ) or [b.getparent() for b in tree.xpath("//b[contains(., 'Docket #') or contains(., 'Case Number')]")]
     if not labels:
-        raise ParseError(f"no '{_DOCKET_LABEL}:' found in the appellate docket")
-    docket_number = clean_text(text_of(labels[0]).partition(":")[2])
+        raise ParseError("no 'Docket #:' or 'Case Number:' label found in the appellate docket")
+    label_text = clean_text(text_of(labels[0]))
+    m = _DOCKET_LABEL.search(label_text)
+    docket_number = m[1] if m else ""
+    if m and not docket_number:  # the number in a cell of its own, after the label's
+        after = labels[0].xpath("following-sibling::td[1]")
+        number = _NUMBER_CELL.match(text_of(after[0])) if after else None
+        docket_number = number[1] if number else ""
     if not docket_number:
-        raise ParseError(f"no docket number after '{_DOCKET_LABEL}:' in the appellate docket")
-    stub = labels[0].getparent().getparent()  # the case stub table (or its tbody)
-    if stub is None:
-        raise ParseError(f"'{_DOCKET_LABEL}:' is not inside the case stub table of the appellate docket")
+        raise ParseError(f"no docket number after {label_text!r} in the appellate docket")
+    layout = BAP if "Appellate Panel" in label_text else VETERANS if "Case Number" in label_text else COURT_OF_APPEALS
+    if from_file and layout == BAP and court and (circuit := _CIRCUIT_HOST.match(court)):
+        court = f"bap{circuit[1]}"  # the panel's pages live on its circuit's host
+    tables = labels[0].xpath("ancestor::table[1]")
+    stub = tables[0] if tables else labels[0]  # the case stub table
     stub_text = "\n".join(stub.itertext())
     # The case title is the stub's first cell without a bold label.
     case_name = next(
@@ -89,8 +109,15 @@ def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list
     section = tree.xpath(
         "//comment()[contains(., 'DOCKET ENTRIES')]/following-sibling::*[self::table or self::form][1]"
     )
+    # Pages saved without the section comments: the rows after the case stub that start
+    # with a date and end with text (the originating court's row of dates is no entry).
+    rows = section[0].iter("tr") if section else stub.xpath("following::tr")
     anchors: list[HtmlElement] = []
-    entry_rows = [row for row in section[0].iter("tr") if len(row_cells(row)) >= 3] if section else []
+    entry_rows = [
+        row
+        for row in rows
+        if len(cells := row_cells(row)) >= 3 and (section or not _DATE_ONLY.match(text_of(cells[-1]).strip()))
+    ]
     entries = [e for row in entry_rows if (e := _entry(row, court, anchors))]
     if entry_rows and not entries:
         raise ParseError("the appellate docket's entry table has rows but none could be read as an entry")
@@ -104,4 +131,4 @@ def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list
             date_terminated=parse_mdy(terminated[1]) if terminated else None,
             entries=entries,
         )
-    ]
+    ], layout

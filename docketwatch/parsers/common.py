@@ -26,7 +26,8 @@ _MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 # Lower case only: PACER writes its hosts that way, and a case-blind scan of a large
 # page costs more than the rest of the parse.
 _ECF_HOST = re.compile(rb"ecf\.([a-z0-9]{2,8})\.uscourts\.gov")
-_DOC_ID = re.compile(r"/docs?1/(\d+)")
+_CAVC_HOST = b"efiling.uscourts.cavc.gov"  # Veterans Claims, the one court outside ecf.<court>
+_DOC_ID = re.compile(r"/docs?\d/(\d+)")
 # A complete HTML page ends with </body> or </html>; a cut download does not.
 _HTML_END = re.compile(rb"</(body|html)\s*>", re.IGNORECASE)
 _HTML_TAIL_BYTES = 4096
@@ -73,13 +74,15 @@ def court_from_content(content: bytes) -> str | None:
     another court's ECF site.
     """
     hosts: Counter[bytes] = Counter(_ECF_HOST.findall(content))
-    if not hosts:
+    hosts[b"cavc"] = content.count(_CAVC_HOST)
+    if not hosts.total():
         return None
     return hosts.most_common(1)[0][0].decode("ascii")
 
 
 def doc_id_from_url(url: str | None) -> str | None:
-    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate) link."""
+    """The PACER document id in a /doc1/ (trial courts) or /docs1/ (appellate; the
+    Ninth Circuit BAP's /docs4/) link."""
     if not url:
         return None
     m = _DOC_ID.search(url)

@@ -2,7 +2,9 @@
 
 Each entry is two table rows: number, dates and short description, then a row with
 the full "Docket Text:". Unlike the docket report it carries the short description,
-and it separates the filing date from the entry date.
+and it separates the filing date from the entry date. A report with no entries (a new
+case, or a range with none) has its caption and no History/Documents table: a docket
+with no entries, not an error.
 """
 
 from __future__ import annotations
@@ -81,11 +83,11 @@ def parse_docket_history(content: bytes, court: str | None) -> tuple[str | None,
     terminated = _TERMINATED.search("\n".join(lines))
 
     headers = tree.xpath("//tr[th[normalize-space()='Dates']]")
-    if not headers:
-        raise ParseError("no History/Documents table found in the docket history report")
+    if not headers and tree.xpath("//text()[contains(., 'Docket Text:')]"):
+        raise ParseError("the docket history report's entries are in a layout docketwatch does not know")
     entries: list[ParsedEntry] = []
     anchors: list[HtmlElement] = []
-    history_rows = table_rows(headers[0].getparent())[1:]
+    history_rows = table_rows(headers[0].getparent())[1:] if headers else []
     for row in history_rows:
         cells = row_cells(row)
         if len(cells) >= 3 and cells[1].find(".//table") is not None:

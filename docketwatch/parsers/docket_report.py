@@ -3,9 +3,12 @@
 The entry table has a Date Filed column, a "#" column (two cells wide in bankruptcy
 courts) and a Docket Text column, optionally with a checkbox column between them
 ("view multiple documents"). Long dockets continue in further header-less tables.
-Columns are located from the header row rather than assumed, so all these layouts
-are read by the same code. A report sorted by entry date shows "Date Entered" in the
-first column; that date then stands for the filing date, as on CourtListener.
+Each row is read by its own cells (date first, text last, the number in between), so
+rows whose cells do not line up with the header are read too. Some bankruptcy courts
+(N.D. Tex.) print no "#" column: the number then leads the docket text. A report sorted
+by entry date shows "Date Entered" in the first column; that date then stands for the
+filing date, as on CourtListener. A report whose query matched no entries is a docket
+with no entries, not an error.
 """
 
 from __future__ import annotations
@@ -29,21 +32,32 @@ from docketwatch.parsers.common import (
     text_of,
 )
 
-_CAPTION = re.compile(r"#:\s*(\S.*)")
+DISTRICT, BANKRUPTCY, NUMBER_IN_TEXT = "district", "bankruptcy", "bankruptcy, number in the text"
+
+_CAPTION = re.compile(r"#:\s*(\S[^\n]*)")
+# N.D. Tex.: "2 (23 pgs; 4 docs) Motion ..." - the number, then an optional size note.
+_LEADING_NUMBER = re.compile(r"^\s*(\d+)(?:\s+\(\d+\s+pgs?(?:;\s*\d+\s+docs?)?\))?(?:\s+|$)")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _ASSIGNED = re.compile(r"Assigned to:\s*([^\n]+)", re.IGNORECASE)
 _TERMINATED = re.compile(r"Date terminated:\s*(\d{1,2}/\d{1,2}/\d{4})", re.IGNORECASE)
 
 
-def _caption_docket_number(tree: HtmlElement) -> tuple[str, HtmlElement]:
-    """The docket number after `DOCKET FOR CASE #:` / `Petition #:`, and its element."""
+def _caption_docket_number(tree: HtmlElement) -> tuple[str, HtmlElement, bool]:
+    """The docket number after `DOCKET FOR CASE #:` / `Petition #:`, its element, and
+    whether the caption is a bankruptcy court's (a petition or adversary proceeding)."""
     # The caption is an <h3> (district) or <center> (bankruptcy); looking there first
-    # spares a scan of every text node of the page.
+    # spares a scan of every text node of the page. The number may sit in an element
+    # of its own after the label (S.D. Ind.: "Petition #: <font>14-80555-JJG-13</font>").
     for path in ("(//h3|//center)//text()[contains(., '#:')]", "//body//text()[contains(., '#:')]"):
         for node in tree.xpath(path):
-            if m := _CAPTION.search(node):
-                return clean_text(m[1]), node.getparent()
-    raise ParseError("no docket number (no 'DOCKET FOR CASE #:' caption) found in the docket report")
+            text = str(node)
+            if not text.partition("#:")[2].strip():
+                block = node.getparent().xpath("ancestor-or-self::*[self::h3 or self::center or self::td][1]")
+                text = "\n".join(block[0].itertext()) if block else text
+            if m := _CAPTION.search(text):
+                label = text[: m.start()].lower()
+                return clean_text(m[1]), node.getparent(), "petition" in label or "proceeding" in label
+    raise ParseError("no docket number (no 'DOCKET FOR CASE #:' or 'Petition #:' caption) found in the docket report")
 
 
 def _header_tables(caption: HtmlElement) -> list[HtmlElement]:
@@ -76,23 +90,20 @@ def _case_name(header: HtmlElement | None, tree: HtmlElement) -> str | None:
     return (clean_text(text_of(debtor[0])) or None) if debtor else None
 
 
-def _entry_rows(tree: HtmlElement) -> tuple[list[HtmlElement], slice]:
-    """All entry rows, and which cells of a row hold the document number."""
+def _entry_rows(tree: HtmlElement) -> tuple[list[HtmlElement], bool]:
+    """All entry rows, and whether the table has a "#" column (else numbers lead the text)."""
+    # No-break spaces count as spaces (XPath's normalize-space() keeps them).
     headers = tree.xpath("//th[normalize-space()='#']/parent::tr[*[contains(., 'Docket Text')]]") or tree.xpath(
-        "//text()[normalize-space()='Docket Text']/ancestor::tr[1]"
+        "//text()[normalize-space(translate(., '\u00a0', ' '))='Docket Text']/ancestor::tr[1]"
     )
     if not headers:
-        if tree.xpath("//text()[contains(., 'Docket Text')]"):
+        if tree.xpath("//text()[contains(., 'Docket Text')]") or any(
+            _DATE_ONLY.match(text_of(cells[0]).strip()) for row in tree.iter("tr") if len(cells := row_cells(row)) >= 2
+        ):
             raise ParseError("the docket report's entry table has a layout docketwatch does not know")
-        return [], slice(1, 2)  # a header-only report: no entries matched the query
+        return [], False  # a header-only report: no entries matched the query
     header = headers[0]
-    position, number_cells = 0, slice(1, 2)
-    for cell in row_cells(header):
-        colspan = cell.get("colspan") or "1"
-        span = int(colspan) if colspan.isdigit() else 1
-        if text_of(cell).strip() == "#":
-            number_cells = slice(position, position + span)
-        position += span
+    numbered = any(text_of(cell).replace("\xa0", " ").strip() == "#" for cell in row_cells(header))
 
     entry_rows = list(header.itersiblings("tr"))
     table = header.getparent()
@@ -105,10 +116,32 @@ def _entry_rows(tree: HtmlElement) -> tuple[list[HtmlElement], slice]:
         if not first or not _DATE_ONLY.match(text_of(first[0]).strip()):
             break
         entry_rows.extend(more)
-    return entry_rows, number_cells
+    return entry_rows, numbered
 
 
-def _entry(row: HtmlElement, number_cells: slice, court: str | None, anchors: list[HtmlElement]) -> ParsedEntry | None:
+def _number(cells: list[HtmlElement], numbered: bool) -> tuple[str | None, HtmlElement | None, str | None]:
+    """(document number, its link, docket text without a leading number) of an entry row.
+
+    The number is the first word of the first cell between date and text that has one
+    (some courts print "13 (5 pgs)"); checkbox cells only hold file sizes.
+    """
+    text_cell = cells[-1]
+    if numbered or len(cells) > 2:
+        for cell in cells[1:-1]:
+            words = text_of(cell).split()
+            if words and words[0].isdigit() and cell.find("input") is None:
+                link = next((a for a in cell.iter("a") if text_of(a).strip() == words[0]), None)
+                return words[0], link, None
+        return None, None, None
+    text = text_of(text_cell)
+    m = _LEADING_NUMBER.match(text)
+    if not m:
+        return None, None, None
+    link = next((a for a in text_cell.iter("a") if text_of(a).strip() == m[1]), None)
+    return m[1], link, text[m.end() :]
+
+
+def _entry(row: HtmlElement, numbered: bool, court: str | None, anchors: list[HtmlElement]) -> ParsedEntry | None:
     """One entry from a table row, or None for attachment and spacer rows.
 
     Document links found are appended to `anchors` (they name PACER's case id).
@@ -123,41 +156,37 @@ def _entry(row: HtmlElement, number_cells: slice, court: str | None, anchors: li
     if date_filed is None:
         raise ParseError(f"docket entry row with an unreadable date {date_text!r}")
 
-    number_parts = cells[number_cells.start : min(number_cells.stop, len(cells) - 1)]
-    # The first word: some courts print "13 (5 pgs)".
-    words = " ".join(text_of(c) for c in number_parts).split()
-    number = words[0] if words and words[0].isdigit() else None
+    number, link, rest = _number(cells, numbered)
     url = None
-    if number:
-        link = next((a for c in number_parts for a in c.iter("a") if text_of(a).strip() == number), None)
-        if link is not None and link.get("href"):
-            url = absolute_url(link.get("href"), court)
-            anchors.append(link)
+    if link is not None and link.get("href"):
+        url = absolute_url(link.get("href"), court)
+        anchors.append(link)
     return ParsedEntry(
         entry_number=number,
         date_filed=date_filed,
-        description=clean_text(text_of(cells[-1])),
+        description=clean_text(text_of(cells[-1]) if rest is None else rest),
         pacer_doc_id=doc_id_from_url(url),
         url=url,
     )
 
 
-def parse_docket_report(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket]]:
-    """Return (court, [docket]) for a district or bankruptcy DktRpt.pl page."""
+def parse_docket_report(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket], str]:
+    """Return (court, [docket], layout) for a district or bankruptcy DktRpt.pl page."""
     tree = load_html(content)
     court = court or court_from_content(content)
-    docket_number, caption = _caption_docket_number(tree)
+    docket_number, caption, bankruptcy = _caption_docket_number(tree)
     header_tables = _header_tables(caption)
     # One line per text node: <br>-separated header fields would otherwise run together.
     header_text = "\n".join(text for table in header_tables for text in table.itertext())
     assigned = _ASSIGNED.search(header_text)
     terminated = _TERMINATED.search(header_text)
 
-    entry_rows, number_cells = _entry_rows(tree)
+    entry_rows, numbered = _entry_rows(tree)
     anchors: list[HtmlElement] = []
-    entries = [e for row in entry_rows if (e := _entry(row, number_cells, court, anchors)) is not None]
+    entries = [e for row in entry_rows if (e := _entry(row, numbered, court, anchors)) is not None]
     if entry_rows and not entries:
         raise ParseError("the docket report's entry table has rows but none could be read as an entry")
+    layout = (NUMBER_IN_TEXT if entry_rows and not numbered else BANKRUPTCY) if bankruptcy else DISTRICT
     return court, [
         ParsedDocket(
             court=court or "",
@@ -168,4 +197,4 @@ def parse_docket_report(content: bytes, court: str | None) -> tuple[str | None, 
             date_terminated=parse_mdy(terminated[1]) if terminated else None,
             entries=entries,
         )
-    ]
+    ], layout
