@@ -241,9 +241,9 @@ def main() -> int:
             base_figures, _ = timed(floor.cycle)
             floor_answers = stats()
             ratio = ours.cpu / base_figures.cpu if base_figures.cpu else float("inf")
-            print(f"{cycle:<10} {ours.wall:9.2f} s {ours.cpu:7.2f} s {base_figures.wall:6.2f} s {base_figures.cpu:6.2f} s"
-                  f" {ratio:8.1f}x  {http.requests} ({answers}; floor {floor_answers}){'; errors ' if errors else ''}"
-                  f"{errors or ''}")
+            print(f"{cycle:<10} {ours.wall:9.2f} s {ours.cpu:7.2f} s {base_figures.wall:6.2f} s "
+                  f"{base_figures.cpu:6.2f} s {ratio:8.1f}x  {http.requests} ({answers}; floor {floor_answers})"
+                  f"{f'; {errors} cases failed' if errors else ''}")
             if http.requests != len(plan) or answers != floor_answers:
                 failed = True
                 print("  not one conditional request per feed, or not the floor's answers")

@@ -181,10 +181,14 @@ class PacerRssSource(FederalIdentity, Source):
                 "watermark": fingerprint,
                 "entry_types": parsed.entry_types,
             }
+        # Items by normalized docket number: each case finds its own without scanning the feed.
+        index: dict[str | None, list[ParsedDocket]] = defaultdict(list)
+        for candidate in dockets:
+            index[docket_numbers.try_normalize(candidate.docket_number)].append(candidate)
         results = []
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
-            for candidate in dockets:
+            for candidate in index.get(case.docket_number, ()):
                 # An item's title names the parties of that filing, not the case (bankruptcy
                 # feeds add adversaries), so the feed says nothing of the case's name.
                 if _same_case(case, candidate):
@@ -200,10 +204,8 @@ class PacerRssSource(FederalIdentity, Source):
 
 
 def _same_case(case: Case, docket: ParsedDocket) -> bool:
-    """Same normalized docket number; and the same PACER case id where both are known
-    (criminal co-defendants share a number but not a case id)."""
-    if docket_numbers.try_normalize(docket.docket_number) != case.docket_number:
-        return False
+    """Same PACER case id where both are known (criminal co-defendants share a number
+    but not a case id); the docket numbers are the same already (the feed's index)."""
     return not (case.pacer_case_id and docket.pacer_case_id and case.pacer_case_id != docket.pacer_case_id)
 
 

@@ -155,20 +155,49 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def case_row(session: Session, case: CaseConfig) -> Case:
-    """The stored case for a configured one, created on first sight.
+def begin_write(session: Session) -> None:
+    """Open the session's transaction as a writer now, so savepoints nest inside it.
+
+    On SQLite the driver (pysqlite) begins a transaction only at the first INSERT, and a
+    SAVEPOINT before it would commit on release; BEGIN IMMEDIATE also takes the write
+    lock at once, waiting out (busy timeout) another writer instead of failing later.
+    """
+    connection = session.connection()
+    raw = connection.connection.dbapi_connection
+    if isinstance(raw, sqlite3.Connection) and not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def case_rows(session: Session, cases: list[CaseConfig]) -> list[Case]:
+    """The stored cases for configured ones (in their order), created on first sight:
+    one query for all, so a poll of 10,000 cases does not ask 10,000 times.
 
     The configured name and a pinned CourtListener id always win over stored values.
     """
-    row = find_case(session, case)
-    if row is None:
-        row = Case(court=case.court, docket_number=case.docket_number, name=case.name)
-    row.name = case.name
-    if case.courtlistener_id is not None:
-        row.courtlistener_id = case.courtlistener_id
-    session.add(row)
+    wanted = {(c.court, c.docket_number) for c in cases}
+    courts = sorted({c.court for c in cases})
+    query = select(Case).where(col(Case.court).in_(courts))
+    stored = {(row.court, row.docket_number): row for row in session.exec(query)
+              if (row.court, row.docket_number) in wanted}
+    rows = []
+    for case in cases:
+        row = stored.get((case.court, case.docket_number))
+        if row is None:
+            row = stored[(case.court, case.docket_number)] = Case(
+                court=case.court, docket_number=case.docket_number, name=case.name)
+            session.add(row)
+        if row.name != case.name:
+            row.name = case.name
+        if case.courtlistener_id is not None and row.courtlistener_id != case.courtlistener_id:
+            row.courtlistener_id = case.courtlistener_id
+        rows.append(row)
     session.flush()
-    return row
+    return rows
+
+
+def case_row(session: Session, case: CaseConfig) -> Case:
+    """The stored case for one configured case (see `case_rows`)."""
+    return case_rows(session, [case])[0]
 
 
 def find_case(session: Session, case: CaseConfig) -> Case | None:
