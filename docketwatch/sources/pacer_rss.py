@@ -14,7 +14,7 @@ import hashlib
 import string
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
@@ -112,8 +112,9 @@ class PacerRssSource(FederalIdentity, Source):
     def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """Court feeds in use: last success, and whether they carry every entry type."""
         out = []
+        successes = store.last_court_successes(session, self.name)
         for court in sorted({c.court for c in cases}):
-            last = store.last_court_success(session, self.name, court)
+            last = successes.get(court)
             entry_types = store.source_state(session, f"{self.name}:{court}").entry_types
             out.append({
                 "source": self.name, "court": court, "url": self.settings.feed_url(court),
@@ -140,16 +141,18 @@ class PacerRssSource(FederalIdentity, Source):
         by_court: dict[str, list[Case]] = defaultdict(list)
         for case in cases:
             by_court[case.court].append(case)
+        successes = store.last_court_successes(ctx.session, self.name)
         for court, court_cases in by_court.items():
             try:
-                snapshots = self._court(court, court_cases, ctx)
+                snapshots = self._court(court, court_cases, ctx, successes.get(court))
             except (HttpError, ValueError) as e:
                 for case in court_cases:
                     yield case, e
                 continue
             yield from snapshots
 
-    def _court(self, court: str, cases: list[Case], ctx: SourceContext) -> list[tuple[Case, Snapshot]]:
+    def _court(self, court: str, cases: list[Case], ctx: SourceContext,
+               last_success: datetime | None) -> list[tuple[Case, Snapshot]]:
         settings = self.settings
         key = f"pacer_rss:{court}"
         saved = store.source_state(ctx.session, key)
@@ -163,7 +166,7 @@ class PacerRssSource(FederalIdentity, Source):
         if response.status_code not in (200, 304):
             raise PacerRssError(f"{url}: {describe_status(response)}", response.status_code)
 
-        gap = _outage_gap(ctx.session, court, settings.window_hours)
+        gap = _outage_gap(last_success, court, settings.window_hours)
         state: dict[str, object] = {}
         dockets: list[ParsedDocket] = []
         # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
@@ -209,9 +212,8 @@ def _same_case(case: Case, docket: ParsedDocket) -> bool:
     return not (case.pacer_case_id and docket.pacer_case_id and case.pacer_case_id != docket.pacer_case_id)
 
 
-def _outage_gap(session: Session, court: str, window_hours: float) -> str | None:
-    """A gap when the court's feed was last read successfully longer ago than it reaches back."""
-    last = store.last_court_success(session, "pacer_rss", court)
+def _outage_gap(last: datetime | None, court: str, window_hours: float) -> str | None:
+    """A gap when the court's feed was last read successfully (`last`) longer ago than it reaches back."""
     if last is None:
         return None
     away = utcnow() - as_utc(last)

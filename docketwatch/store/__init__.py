@@ -236,9 +236,9 @@ def last_run(session: Session, case_id: int, *, source: str | None = None, ok: b
     return session.exec(query.order_by(col(CheckRun.id).desc()).limit(1)).first()
 
 
-def last_court_success(session: Session, source: str, court: str) -> datetime | None:
-    """When a court-wide source (a court's RSS feed) last served any of its cases."""
-    return session.exec(
-        select(func.max(CheckRun.started_at)).join(Case, col(Case.id) == CheckRun.case_id)
-        .where(CheckRun.source == source, CheckRun.ok, Case.court == court)
-    ).one()
+def last_court_successes(session: Session, source: str) -> dict[str, datetime]:
+    """When a court-wide source (a court's RSS feed) last served any case of each court:
+    one query for all courts, not one per court over the same check runs."""
+    query = (select(Case.court, func.max(CheckRun.started_at)).join(Case, col(Case.id) == CheckRun.case_id)
+             .where(CheckRun.source == source, CheckRun.ok).group_by(Case.court))
+    return {court: last for court, last in session.exec(query) if last is not None}
