@@ -5,7 +5,7 @@ writing anything, so a bad fetch never looks like "everything was removed". A do
 that has no entries yet (a new case) is a valid, quiet state; a source that showed
 entries before and now shows none is not. Then it upserts
 entries (entries are never deleted: a docket only grows) and appends events for
-what a person should hear about. The caller commits, once per case and source.
+what a person should hear about. The caller commits (the poll: a savepoint per case and source).
 
 The same entry reaches us in several renderings (the CourtListener API with markup and
 entities, its Atom feed as plain text, a court's RSS feed with only the short text), so
