@@ -114,6 +114,9 @@ class HttpClient:
         self.sleep = sleep or self._wait
         self.requests = 0
         self.quota_requests = 0
+        # Called before each request: a poll commits what it stored, so that no database
+        # transaction stays open while the network is slow.
+        self.before_request: Callable[[], None] | None = None
         # Hosts that could not be reached in this run: later requests fail at once
         # instead of repeating the same retries for every case.
         self.unreachable: dict[str, str] = {}
@@ -129,6 +132,8 @@ class HttpClient:
         """GET with retries; returns any response below 500 except 429 (the caller
         judges 3xx/4xx), its body read; raises HttpError, Throttled, BudgetExhausted
         or Cancelled."""
+        if self.before_request is not None:
+            self.before_request()
         while True:
             response = self._attempts(url, params, headers, budget)
             if response.status_code != 429:

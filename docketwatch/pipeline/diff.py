@@ -5,7 +5,7 @@ writing anything, so a bad fetch never looks like "everything was removed". A do
 that has no entries yet (a new case) is a valid, quiet state; a source that showed
 entries before and now shows none is not. Then it upserts
 entries (entries are never deleted: a docket only grows) and appends events for
-what a person should hear about. The caller commits, once per case and source.
+what a person should hear about. The caller commits (the poll: a savepoint per case and source).
 
 The same entry reaches us in several renderings (the CourtListener API with markup and
 entities, its Atom feed as plain text, a court's RSS feed with only the short text), so
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.changes import CaseChanges
@@ -99,18 +99,23 @@ def apply(
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     """
     assert case.id is not None  # a stored case (store.case_row flushed it)
-    stored = {e.key: e for e in session.exec(select(Entry).where(Entry.case_id == case.id))}
-    _check(case, snapshot, stored, normalize)
+    source = snapshot.source
+    keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
+    # Only the entries the snapshot shows are read: a new filing on a docket of 50,000
+    # entries costs what the filing costs.
+    stored = _stored(session, case.id, [key for key, _ in keyed])
+    _check(session, case, snapshot, normalize)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
-    source = snapshot.source
 
-    keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
-    gap = None if result.baseline else snapshot.gap or _window_gap(snapshot, keyed, stored)
+    gap = None if result.baseline else snapshot.gap or _window_gap(session, case.id, snapshot, keyed, stored)
     if gap:
         result.gaps.append(gap)
         _event(session, case, None, EventKind.GAP, source, gap)
 
+    # Events in the snapshot's order, written once the new entries have ids (one flush).
+    events: list[tuple[Entry, EventKind, str, list[str] | None]] = []
+    fresh = False
     for key, parsed in keyed:
         entry = stored.get(key)
         if entry is None:
@@ -118,12 +123,12 @@ def apply(
             _merge(entry, parsed, source)
             entry.content_hash = content_hash(entry)
             session.add(entry)
-            session.flush()
             stored[key] = entry
+            fresh = True
             result.added += 1
             if not quiet:
                 result.new.append(entry.view())
-                _event(session, case, entry, EventKind.NEW, source, f"new entry {_label(entry)}")
+                events.append((entry, EventKind.NEW, f"new entry {_label(entry)}", None))
             continue
         what = _merge(entry, parsed, source)
         entry.content_hash = content_hash(entry)
@@ -132,11 +137,14 @@ def apply(
             result.updated += 1
             if not quiet:
                 result.changed.append(entry.view(what))
-                _event(session, case, entry, EventKind.CHANGED, source, f"entry {_label(entry)}: {'; '.join(what)}",
-                       what)
+                events.append((entry, EventKind.CHANGED, f"entry {_label(entry)}: {'; '.join(what)}", what))
         session.add(entry)
+    if fresh:
+        session.flush()
+    for entry, kind, summary, changes in events:
+        _event(session, case, entry, kind, source, summary, changes)
 
-    result.empty = not stored
+    result.empty = not stored and not has_entries(session, case.id)
     result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
         _event(session, case, None, EventKind.CASE, source, change)
@@ -145,11 +153,52 @@ def apply(
     return result
 
 
-def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored: dict[str, Entry]) -> str | None:
-    """A full window that shares no entry with the store may have skipped some."""
-    if not snapshot.window or len(keyed) < snapshot.window or not stored:
-        return None
-    if any(key in stored for key, _ in keyed):
+def says_nothing_new(case: Case, snapshot: Snapshot, normalize: Callable[[str], str], spoke_before: bool) -> bool:
+    """True when `apply` would store nothing: a delta of the right docket without entries,
+    gap or case facts, from a source whose case facts are on record (`spoke_before`). The
+    poll then skips `apply` (a court feed answering 304 costs no query per case); the
+    snapshot's source state is the poll's to store."""
+    docket = snapshot.docket
+    if docket.entries or not snapshot.delta or snapshot.gap or not spoke_before:
+        return False
+    if any(getattr(docket, name) is not None for name in _CASE_CHANGES):
+        return False
+    if docket.pacer_case_id not in (None, case.pacer_case_id):
+        return False
+    if docket.source_id and case.source_ids.get(snapshot.source) is None:
+        return False  # the source's id for the docket is yet to be kept
+    try:
+        return normalize(docket.docket_number) == case.docket_number
+    except ValueError:
+        return False
+
+
+def origin(snapshot: Snapshot) -> str:
+    """Whose case facts a snapshot holds: the source, or the source and its rendering."""
+    return f"{snapshot.source}:{snapshot.rendering}" if snapshot.rendering else snapshot.source
+
+
+def has_entries(session: Session, case_id: int) -> bool:
+    return session.exec(select(Entry.id).where(Entry.case_id == case_id).limit(1)).first() is not None
+
+
+_IN_CHUNK = 500  # keys per IN (...): well under any database's limit on parameters
+
+
+def _stored(session: Session, case_id: int, keys: list[str]) -> dict[str, Entry]:
+    unique = sorted(set(keys))
+    stored: dict[str, Entry] = {}
+    for i in range(0, len(unique), _IN_CHUNK):
+        query = select(Entry).where(Entry.case_id == case_id, col(Entry.key).in_(unique[i:i + _IN_CHUNK]))
+        stored.update((e.key, e) for e in session.exec(query))
+    return stored
+
+
+def _window_gap(session: Session, case_id: int, snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]],
+                stored: dict[str, Entry]) -> str | None:
+    """A full window that shares no entry with the store (`stored`: those of its keys
+    already stored) may have skipped some."""
+    if not snapshot.window or len(keyed) < snapshot.window or stored or not has_entries(session, case_id):
         return None
     return (
         f"{snapshot.source} shows only the latest {snapshot.window} entries and none of them was "
@@ -157,10 +206,11 @@ def _window_gap(snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]], stored
     )
 
 
-def _check(case: Case, snapshot: Snapshot, stored: dict[str, Entry], normalize: Callable[[str], str]) -> None:
+def _check(session: Session, case: Case, snapshot: Snapshot, normalize: Callable[[str], str]) -> None:
     if not snapshot.delta and not snapshot.docket.entries:
         # No entries yet is normal for a new docket; not from a source that showed some.
-        held = sum(snapshot.source in e.sources.split(",") for e in stored.values())
+        held = sum(snapshot.source in sources.split(",")
+                   for sources in session.exec(select(Entry.sources).where(Entry.case_id == case.id)))
         if held:
             raise SnapshotError(
                 f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {held} entries "
@@ -237,11 +287,10 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
     or judge a source starts to give where it gave none is no change; a termination is.
     """
     docket = snapshot.docket
-    origin = f"{snapshot.source}:{snapshot.rendering}" if snapshot.rendering else snapshot.source
     assert case.id is not None  # a stored case
-    fact = session.get(CaseFact, (case.id, origin))
+    fact = session.get(CaseFact, (case.id, origin(snapshot)))
     quiet = baseline or fact is None
-    fact = fact or CaseFact(case_id=case.id, source=origin)
+    fact = fact or CaseFact(case_id=case.id, source=origin(snapshot))
     changes: list[str] = []
     for name, describe in _CASE_CHANGES.items():
         old, new = getattr(fact, name), getattr(docket, name)

@@ -10,6 +10,7 @@ else, so the three formats can never disagree. Nothing here writes to the store.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -200,11 +201,14 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
     """
     sections = []
     by_identity = {(c.court, c.docket_number): c for c in config.cases}
+    by_case: dict[int | None, list[tuple[Event, Entry | None]]] = defaultdict(list)
+    for pair in items:
+        by_case[pair[0].case_id].append(pair)
     for case in cases:
         section = _section(config, case, by_identity.get((case.court, case.docket_number)))
         new: dict[int | None, tuple[Entry, Event]] = {}
         changed: dict[int | None, tuple[Entry, Event, list[str]]] = {}
-        for event, entry in (pair for pair in items if pair[0].case_id == case.id):
+        for event, entry in by_case.get(case.id, []):
             if event.kind == EventKind.NEW and entry is not None:
                 new[entry.id] = (entry, event)
             elif event.kind == EventKind.CHANGED and entry is not None:

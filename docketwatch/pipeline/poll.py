@@ -1,8 +1,10 @@
-"""Polling: every configured source for every chosen case, stored one case at a time.
+"""Polling: every configured source for every chosen case, stored in batches.
 
-Each (case, source) poll is its own transaction, together with its check run: a
-crash or a failing case never loses what other cases already stored, and a failed
-poll leaves nothing behind but the record of its failure.
+What a source yields between two requests (a court feed's cases) is stored in one
+transaction, each case in a savepoint with its check run: a crash loses at most the
+batch in progress (and the validators that would skip it next time), a failing case
+never loses what the other cases stored, and a failed poll leaves nothing behind but
+the record of its failure.
 """
 
 from __future__ import annotations
@@ -10,21 +12,23 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
-from docketwatch.domain.snapshot import THROTTLE, Snapshot, Throttle
+from docketwatch.domain.snapshot import THROTTLE, Snapshot, TargetState, Throttle
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.pipeline import diff, digests
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
-from docketwatch.store.models import Case, CheckRun, Event, utcnow
+from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +64,9 @@ def check(
     http = http or HttpClient(config.http)
     digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
     with Session(engine, expire_on_commit=False) as session:
-        rows = {c.label: store.case_row(session, c, config.pinned_ids(c)) for c in cases}
+        configured = list(cases)
+        pinned = {c.label: config.pinned_ids(c) for c in configured}
+        rows = dict(zip([c.label for c in configured], store.case_rows(session, configured, pinned), strict=True))
         session.commit()
         results = {rows[c.label].id: CaseResult(case=c) for c in cases}
         by_source: dict[str, list[Case]] = defaultdict(list)
@@ -70,7 +76,13 @@ def check(
                     by_source[name].append(rows[c.label])
         for name, source_cases in by_source.items():
             ctx = SourceContext(config, session, http, api_intervals or {})
-            _poll_source(name, source_cases, session, ctx, results, notify_baseline)
+            writer = _Writer(session, config.source_plugins[name], results, notify_baseline)
+            http.before_request = writer.commit
+            try:
+                _poll_source(name, source_cases, ctx, writer)
+            finally:
+                http.before_request = None
+            writer.finish()
         # The baseline ends once every source has had its first say about the case.
         for row in rows.values():
             if row.baseline_at is None and results[row.id].baseline:
@@ -80,75 +92,142 @@ def check(
     return list(results.values())
 
 
-def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceContext,
-                 results: dict[int | None, CaseResult], notify_baseline: bool) -> None:
-    source = ctx.config.source_plugins[name]
+def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writer) -> None:
     http = ctx.http
     pending = {c.id: c for c in cases}
     mark = (http.requests, http.quota_requests, utcnow())
     try:
-        for case, outcome in source.fetch(cases, ctx):
-            assert case.id is not None  # a stored case (store.case_row)
-            run = CheckRun(case_id=case.id, source=name, started_at=mark[2],
-                           requests=http.requests - mark[0], quota_requests=http.quota_requests - mark[1])
-            _store(session, source, case, outcome, run, results[case.id], notify_baseline)
+        for case, outcome in ctx.config.source_plugins[name].fetch(cases, ctx):
+            run = _run(case, name, mark[2], http.requests - mark[0], http.quota_requests - mark[1])
+            writer.store(case, outcome, run)
             pending.pop(case.id, None)
             mark = (http.requests, http.quota_requests, utcnow())
     except StoreError:
         raise  # the database failed, not the source: nothing more can be stored now
     except Exception as e:  # a bug in a source must not hide the other cases' state
         log.exception("source %s failed", name)
-        session.rollback()
         for case in pending.values():
-            assert case.id is not None  # a stored case (store.case_row)
-            run = CheckRun(case_id=case.id, source=name, started_at=mark[2])
-            _store(session, source, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id],
-                   False)
+            writer.store(case, RuntimeError(f"{name}: internal error: {e!r}"), _run(case, name, mark[2]))
 
 
-def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exception, run: CheckRun,
-           result: CaseResult, notify_baseline: bool) -> None:
-    if isinstance(outcome, Snapshot):
-        try:
-            change = diff.apply(session, case, outcome, notify_baseline=notify_baseline,
-                                normalize=source.normalize_docket_number)
-            for target, state in outcome.state.items():
-                store.save_state(session, source.name, target, state)
-        except StoreError:
-            raise
-        except Exception as e:
-            outcome = e
-        else:
-            run.ok = True
-            run.warning = "; ".join(outcome.warnings) or None
-            result.warnings += outcome.warnings
-            if change.baseline:
-                result.baseline = True
-                result.baseline_entries += change.added
-            result.add(change)
-            result.no_entries = change.empty
-    if isinstance(outcome, Cancelled):
-        # docketwatch is stopping: not the source's failure, so no failed run, no error event.
-        session.rollback()
-        result.errors.append(str(outcome))
-        return
-    if isinstance(outcome, Exception):
-        session.rollback()
+def _run(case: Case, source: str, started_at: datetime, requests: int = 0, quota_requests: int = 0) -> dict[str, Any]:
+    """A check run's row, stored with its batch."""
+    assert case.id is not None  # a stored case (store.case_rows)
+    return {"case_id": case.id, "source": source, "started_at": started_at, "finished_at": None, "ok": False,
+            "error": None, "warning": None, "requests": requests, "quota_requests": quota_requests}
+
+
+class _Writer:
+    """Stores a source's outcomes in batches: everything stored between two requests
+    (a court feed's cases) is one transaction, committed before the next request, and
+    each case is stored in a savepoint of its own, so a failing case never loses the
+    others' work. A kill loses at most the batch in progress, and with it the source
+    state (validators) stored in it, so the next poll fetches that again.
+
+    An outcome that says nothing new (`diff.says_nothing_new`: a feed answering 304) costs
+    no query: only its check run is kept, written with the next commit (a kill loses
+    these records of polls that found nothing, never a filing).
+    """
+
+    def __init__(self, session: Session, source: Source, results: dict[int | None, CaseResult],
+                 notify_baseline: bool):
+        self.session, self.source, self.results, self.notify_baseline = session, source, results, notify_baseline
+        self.runs: list[dict[str, Any]] = []
+        self.writing = False  # a transaction holds this batch's writes
+        self._spoke: set[tuple[int, str]] | None = None
+        self._with_entries: set[int] | None = None
+
+    def commit(self) -> None:
+        """Commit the batch, with the check runs kept so far (before a request: only a
+        batch that wrote something, so answers of 304 cost no commit each)."""
+        if self.writing:
+            if self.runs:
+                self.session.execute(insert(CheckRun), self.runs)
+                self.runs = []
+            self.session.commit()
+            self.writing = False
+
+    def finish(self) -> None:
+        if self.runs:
+            self._begin()
+        self.commit()
+
+    def store(self, case: Case, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
+        """Store one case's outcome with its check run."""
+        result = self.results[case.id]
+        if isinstance(outcome, Snapshot) and self._says_nothing_new(case, outcome):
+            assert case.id is not None  # a stored case
+            result.baseline |= case.baseline_at is None
+            result.no_entries = case.id not in self._cases_with_entries()
+            if outcome.state:
+                self._begin()
+                _save_state(self.session, self.source.name, outcome.state)
+            self._succeeded(run, outcome, result)
+            return
+        self._begin()
+        if isinstance(outcome, Snapshot):
+            try:
+                with self.session.begin_nested():
+                    change = diff.apply(self.session, case, outcome, notify_baseline=self.notify_baseline,
+                                        normalize=self.source.normalize_docket_number)
+                    _save_state(self.session, self.source.name, outcome.state)
+            except StoreError:
+                raise
+            except Exception as e:
+                outcome = e
+            else:
+                self._succeeded(run, outcome, result)
+                if change.baseline:
+                    result.baseline = True
+                    result.baseline_entries += change.added
+                result.add(change)
+                result.no_entries = change.empty
+                if self._with_entries is not None and not change.empty:
+                    self._with_entries.add(case.id)  # type: ignore[arg-type]  # a stored case
+                if self._spoke is not None:
+                    self._spoke.add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
+                return
+        if isinstance(outcome, Cancelled):
+            # docketwatch is stopping: not the source's failure, so no failed run, no error event.
+            result.errors.append(str(outcome))
+            return
         expected = isinstance(outcome, (HttpError, ValueError))
         # Expected failures reach the user through the result (and `run`'s log); a bug gets a traceback.
-        log.log(logging.INFO if expected else logging.ERROR, "%s: %s: %s", case.name, run.source, outcome,
+        log.log(logging.INFO if expected else logging.ERROR, "%s: %s: %s", case.name, run["source"], outcome,
                 exc_info=None if expected else outcome)
         if isinstance(outcome, Throttled):
-            store.save_state(session, run.source, THROTTLE, Throttle(until=outcome.until))
-        run.error = str(outcome) or type(outcome).__name__
-        result.errors.append(run.error)
-        if _was_ok(session, case, run.source):
+            store.save_state(self.session, run["source"], THROTTLE, Throttle(until=outcome.until))
+        run["error"] = str(outcome) or type(outcome).__name__
+        result.errors.append(run["error"])
+        if _was_ok(self.session, case, run["source"]):
             # One event when a source starts failing for a case, not one per failed poll.
             assert case.id is not None  # a stored case
-            session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run.source, summary=run.error))
-    run.finished_at = utcnow()
-    session.add(run)
-    session.commit()
+            self.session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run["source"], summary=run["error"]))
+        run["finished_at"] = utcnow()
+        self.runs.append(run)
+
+    def _succeeded(self, run: dict[str, Any], snapshot: Snapshot, result: CaseResult) -> None:
+        run.update(ok=True, warning="; ".join(snapshot.warnings) or None, finished_at=utcnow())
+        result.warnings += snapshot.warnings
+        self.runs.append(run)
+
+    def _begin(self) -> None:
+        if not self.writing:
+            store.begin_write(self.session)
+            self.writing = True
+
+    def _says_nothing_new(self, case: Case, snapshot: Snapshot) -> bool:
+        if snapshot.docket.entries or not snapshot.delta:
+            return False  # the common case of a snapshot with news: no need to read what spoke before
+        if self._spoke is None:  # read once per poll of the source, when first needed
+            self._spoke = {(row[0], row[1]) for row in self.session.exec(select(CaseFact.case_id, CaseFact.source))}
+        return diff.says_nothing_new(case, snapshot, self.source.normalize_docket_number,
+                                     (case.id, diff.origin(snapshot)) in self._spoke)
+
+    def _cases_with_entries(self) -> set[int]:
+        if self._with_entries is None:
+            self._with_entries = set(self.session.exec(select(Entry.case_id).distinct()))
+        return self._with_entries
 
 
 def _was_ok(session: Session, case: Case, source: str) -> bool:
@@ -157,3 +236,8 @@ def _was_ok(session: Session, case: Case, source: str) -> bool:
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
 
+
+
+def _save_state(session: Session, source: str, state: dict[str, TargetState]) -> None:
+    for target, values in state.items():
+        store.save_state(session, source, target, values)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import css_inline
@@ -46,7 +48,14 @@ def markdown_url(url: str) -> str:
 
 def environment(config: Config) -> ImmutableSandboxedEnvironment:
     """Jinja2 (sandboxed) with the user's templates first, the package's second."""
-    loaders = [FileSystemLoader(config.resolve(config.templates_dir))] if config.templates_dir else []
+    return _environment(config.resolve(config.templates_dir) if config.templates_dir else None)
+
+
+@cache
+def _environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
+    """One environment per templates folder: it keeps its compiled templates (and
+    recompiles a template whose file changed)."""
+    loaders = [FileSystemLoader(templates)] if templates else []
     env = ImmutableSandboxedEnvironment(
         loader=ChoiceLoader([*loaders, PackageLoader("docketwatch.templates", ".")]),
         autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),

@@ -20,7 +20,7 @@ import hashlib
 import string
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Annotated, Any
 
@@ -189,8 +189,9 @@ class PacerRssSource(FederalIdentity, Source):
     def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """Court feeds in use: last success, and whether they carry every entry type."""
         out = []
+        successes = store.last_court_successes(session, self.name)
         for court in sorted({c.court for c in cases}):
-            last = store.last_court_success(session, self.name, court)
+            last = successes.get(court)
             entry_types = store.load_state(session, self.name, court, FeedState).entry_types
             feed = self.coverage.feed(court)
             out.append({
@@ -235,16 +236,18 @@ class PacerRssSource(FederalIdentity, Source):
         by_court: dict[str, list[Case]] = defaultdict(list)
         for case in cases:
             by_court[case.court].append(case)
+        successes = store.last_court_successes(ctx.session, self.name)
         for court, court_cases in by_court.items():
             try:
-                snapshots = self._court(court, court_cases, ctx)
+                snapshots = self._court(court, court_cases, ctx, successes.get(court))
             except (HttpError, ValueError) as e:
                 for case in court_cases:
                     yield case, e
                 continue
             yield from snapshots
 
-    def _court(self, court: str, cases: list[Case], ctx: SourceContext) -> list[tuple[Case, Snapshot]]:
+    def _court(self, court: str, cases: list[Case], ctx: SourceContext,
+               last_success: datetime | None) -> list[tuple[Case, Snapshot]]:
         settings = self.settings
         saved = store.load_state(ctx.session, self.name, court, FeedState)
         url = settings.feed_url(court)
@@ -257,7 +260,7 @@ class PacerRssSource(FederalIdentity, Source):
         if response.status_code not in (200, 304):
             raise PacerRssError(f"{url}: {describe_status(response)}", response.status_code)
 
-        gap = _outage_gap(ctx.session, court, settings.window_hours)
+        gap = _outage_gap(last_success, court, settings.window_hours)
         state: FeedState | None = None
         dockets: list[ParsedDocket] = []
         # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
@@ -271,10 +274,14 @@ class PacerRssSource(FederalIdentity, Source):
             dockets = parsed.dockets
             state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
                               fingerprint=fingerprint, entry_types=parsed.entry_types)
+        # Items by normalized docket number: each case finds its own without scanning the feed.
+        index: dict[str | None, list[ParsedDocket]] = defaultdict(list)
+        for candidate in dockets:
+            index[docket_numbers.try_normalize(candidate.docket_number)].append(candidate)
         results = []
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
-            for candidate in dockets:
+            for candidate in index.get(case.docket_number, ()):
                 # An item's title names the parties of that filing, not the case (bankruptcy
                 # feeds add adversaries), so the feed says nothing of the case's name.
                 if _same_case(case, candidate):
@@ -290,16 +297,13 @@ class PacerRssSource(FederalIdentity, Source):
 
 
 def _same_case(case: Case, docket: ParsedDocket) -> bool:
-    """Same normalized docket number; and the same PACER case id where both are known
-    (criminal co-defendants share a number but not a case id)."""
-    if docket_numbers.try_normalize(docket.docket_number) != case.docket_number:
-        return False
+    """Same PACER case id where both are known (criminal co-defendants share a number
+    but not a case id); the docket numbers are the same already (the feed's index)."""
     return not (case.pacer_case_id and docket.pacer_case_id and case.pacer_case_id != docket.pacer_case_id)
 
 
-def _outage_gap(session: Session, court: str, window_hours: float) -> str | None:
-    """A gap when the court's feed was last read successfully longer ago than it reaches back."""
-    last = store.last_court_success(session, "pacer_rss", court)
+def _outage_gap(last: datetime | None, court: str, window_hours: float) -> str | None:
+    """A gap when the court's feed was last read successfully (`last`) longer ago than it reaches back."""
     if last is None:
         return None
     away = utcnow() - as_utc(last)
