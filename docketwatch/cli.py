@@ -493,3 +493,27 @@ def _span(d: timedelta | None) -> str:
 
 def main() -> None:
     cli()
+
+
+@cli.command()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the .ics files (created if missing).")
+@click.pass_obj
+def calendar(obj: _Context, out: Path) -> None:
+    """Write hearings, conferences, trials and deadlines read from the docket text as .ics
+    calendars: one per case and one per subscription."""
+    from sqlmodel import Session
+
+    from docketwatch import store
+    from docketwatch.pipeline import calendar as calendars
+
+    cfg = obj.load()
+    try:
+        with Session(store.open_engine(cfg.database.url)) as session:
+            written = calendars.write_calendars(session, cfg, out)
+    except OSError as e:
+        click.echo(f"docketwatch: cannot write calendars to {out}: {e.strerror or e}", err=True)
+        sys.exit(EXIT_FAILED)
+    for w in written:
+        cancelled = f" ({w.cancelled} cancelled)" if w.cancelled else ""
+        click.echo(f"{w.path.name}: {w.events} events{cancelled}  {w.what}")

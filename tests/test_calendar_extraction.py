@@ -9,12 +9,9 @@ recall for the date, the time and the kind.
 from __future__ import annotations
 
 import json
-from datetime import date, time
 from pathlib import Path
 
-import pytest
-
-from docketwatch.domain.calendar import Action, Kind, fold, mentions
+from docketwatch.domain.calendar import mentions
 
 LABELLED = Path(__file__).parent / "fixtures" / "calendar" / "labelled.json"
 

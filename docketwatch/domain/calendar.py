@@ -82,7 +82,8 @@ _KINDS = [
     (re.compile(r"hearing|argument|arraignment|sentencing|motion|appearance|\bhrg\b", re.I), Kind.HEARING),
 ]
 # A label: up to six words right before the verb, within its clause.
-_LABEL = r"(?P<label>(?:[A-Za-z][\w'’/-]*\s+){0,5}?[A-Za-z][\w'’/-]*)"
+_WORD = r"(?:\d+-)?[A-Za-z][\w'’/-]*"  # "Motion", "Pre-Settlement", "10-day"
+_LABEL = rf"(?P<label>(?:{_WORD}\s+){{0,5}}?{_WORD})"
 _LEADING = re.compile(r"^(?:(?:the|a|an|and|its|his|her|their|any|all|now|is|are|shall|be|has|been|previously|"
                       r"of|to|on|re|as|in)\s+)+", re.I)
 _SET = re.compile(
@@ -141,7 +142,7 @@ def _clause(clause: str) -> list[tuple[int, Mention]]:
     for m in _MOVED.finditer(clause):
         add(m, Kind.DEADLINE if m["verb"].lower() == "extended" else None, Action.RESET)
     for m in _SET.finditer(clause):
-        reset = m["verb"].lower().startswith(("re", "res")) or bool(_RESET_WORD.search(clause[:m.start()]))
+        reset = m["verb"].lower().startswith("re") or bool(_RESET_WORD.search(clause[:m.start("verb")]))
         add(m, None, Action.RESET if reset and "set/reset" not in clause.lower() else Action.SET)
     for m in _SET_TIME_FIRST.finditer(clause):
         hour = int(m["bh"])
@@ -161,7 +162,7 @@ def _clause(clause: str) -> list[tuple[int, Mention]]:
     return out
 
 
-_BOUNDARY = {"the", "a", "an", "that", "to", "at", "and", "adjourn", "held", "continue", "of"}
+_BOUNDARY = {"the", "a", "an", "that", "to", "at", "and", "adjourn", "held", "continue", "of", "reset", "resetting"}
 _TRAILING = re.compile(r"\s+(?:in this (?:matter|case)|currently|already|previously)$", re.I)
 
 
@@ -247,7 +248,9 @@ def fold(case_key: str, entries: Iterable[tuple[str, list[Mention]]]) -> list[It
                     target.sequence += 1
                 target.sources.append(key)
             else:
-                dated = [i for i in same if i.on == m.on] or same
+                # The item of that kind on that date, however it was named ("Fourteen day
+                # Jury Trial" set, "the Jury trial set for 12/22/08" vacated), else by name.
+                dated = [i for i in items if i.kind == m.kind and i.on == m.on] or same
                 if not dated:
                     items.append(replace(_new(case_key, key, m), cancelled=True))
                     continue
