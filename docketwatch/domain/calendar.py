@@ -101,6 +101,10 @@ _MOVED = re.compile(
     rf"reset|moved|extended)\s+(?:to|until)\s+{_DATE_TIME}", re.I)
 _SET_MATTER = re.compile(rf"set (?:the|this) (?:matter|case) for an?\s+{_LABEL}\s+on\s+{_DATE_TIME}", re.I)
 _NOTICE_OF = re.compile(rf"notice of (?P<label>oral argument|hearing)\s+(?:on|for)\s+{_DATE_TIME}", re.I)
+# "Plaintiffs shall file their opening brief by February 27, 2024": a deadline named by its object.
+_FILE_BY = re.compile(
+    rf"\b(?:shall|must|will|to)\s+(?:be\s+)?(?:file|filed|submit|submitted|serve|served|provide)\s+"
+    rf"(?P<label>(?:[\w'’/-]+\s+){{0,6}}?[\w'’/-]+)(?:\s+[^.;]{{0,60}}?)?\s+(?:by|no later than)\s+{_DATE_TIME}", re.I)
 _WILL_HOLD = re.compile(rf"court will hold an?\s+{_LABEL}\s+(?:on\s+)?{_DATE_TIME}", re.I)
 _WILL_BEGIN = re.compile(rf"{_LABEL}\s+(?:in this matter\s+)?will begin on\s+{_DATE_TIME}", re.I)
 # A clause saying the dates in it are off: "... set for 12/22/08 are vacated", "was not held".
@@ -151,6 +155,8 @@ def _clause(clause: str) -> list[tuple[int, Mention]]:
     for m in _DUE.finditer(clause):
         reset = bool(m["now"]) or (bool(_RESET_WORD.search(clause[:m.start()])) and "set/reset" not in clause.lower())
         add(m, Kind.DEADLINE, Action.RESET if reset else Action.SET, time(12, 0) if m["noon_first"] else None)
+    for m in _FILE_BY.finditer(clause):
+        add(m, Kind.DEADLINE, Action.SET)
     for m in _WILL_HOLD.finditer(clause):
         add(m, None, Action.SET)
     for m in _WILL_BEGIN.finditer(clause):
