@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from enum import StrEnum
@@ -83,7 +83,7 @@ _KINDS = [
 ]
 # A label: up to six words right before the verb, within its clause.
 _WORD = r"(?:\d+-)?[A-Za-z][\w'’/-]*"  # "Motion", "Pre-Settlement", "10-day"
-_LABEL = rf"(?P<label>(?:{_WORD}\s+){{0,5}}?{_WORD})"
+_LABEL = rf"(?<![\w'’/-])(?P<label>(?:{_WORD}\s+){{0,5}}?{_WORD})"
 _LEADING = re.compile(r"^(?:(?:the|a|an|and|its|his|her|their|any|all|now|is|are|shall|be|has|been|previously|"
                       r"of|to|on|re|as|in)\s+)+", re.I)
 _SET = re.compile(
@@ -125,7 +125,25 @@ def mentions(text: str) -> list[Mention]:
     return [m for _, m in sorted(found, key=lambda pair: pair[0])]
 
 
+# Words one of the patterns needs; a clause without them (most) is not searched further.
+_GATE = re.compile(r"\b(?:set|scheduled|due|continued|adjourned|rescheduled|reset|moved|extended|file|filed|submit|"
+                   r"submitted|serve|served|provide|hold|begin|notice)\b", re.I)
+_HAS_DATE = re.compile(r"\d")
+# The verb each label-first pattern turns on: such a pattern is tried only just before one
+# (a label is at most six words), not from every position of the clause.
+_ANCHORS = {
+    "set": re.compile(r"\b(?:re-?set|set|scheduled|rescheduled)\b", re.I),
+    "time first": re.compile(r"\bscheduled\s+for\s+\d", re.I),
+    "due": re.compile(r"\bdue\b", re.I),
+    "moved": re.compile(r"\b(?:continued|adjourned|rescheduled|reset|moved|extended)\s+(?:to|until)\b", re.I),
+    "begin": re.compile(r"\bwill begin on\b", re.I),
+}
+_REACH = 160  # characters before the verb where its label may start
+
+
 def _clause(clause: str) -> list[tuple[int, Mention]]:
+    if not (_GATE.search(clause) and _HAS_DATE.search(clause)):
+        return []
     off = bool(_OFF.search(clause))
     out: list[tuple[int, Mention]] = []
     taken: list[range] = []
@@ -143,29 +161,43 @@ def _clause(clause: str) -> list[tuple[int, Mention]]:
         out.append((match.start(), Mention(kind, label, on, at if at else _time(match),
                                             Action.VACATED if off else action)))
 
-    for m in _MOVED.finditer(clause):
+    for m in _near(_MOVED, "moved", clause):
         add(m, Kind.DEADLINE if m["verb"].lower() == "extended" else None, Action.RESET)
-    for m in _SET.finditer(clause):
+    for m in _near(_SET, "set", clause):
         reset = m["verb"].lower().startswith("re") or bool(_RESET_WORD.search(clause[:m.start("verb")]))
         add(m, None, Action.RESET if reset and "set/reset" not in clause.lower() else Action.SET)
-    for m in _SET_TIME_FIRST.finditer(clause):
+    for m in _near(_SET_TIME_FIRST, "time first", clause):
         hour = int(m["bh"])
         # A notice of a motion and its hearing: the hearing, whatever the words before.
         add(m, Kind.HEARING, Action.SET, _clock(hour + 12 if 1 <= hour <= 6 else hour, int(m["bmin"])))
-    for m in _DUE.finditer(clause):
+    for m in _near(_DUE, "due", clause):
         reset = bool(m["now"]) or (bool(_RESET_WORD.search(clause[:m.start()])) and "set/reset" not in clause.lower())
         add(m, Kind.DEADLINE, Action.RESET if reset else Action.SET, time(12, 0) if m["noon_first"] else None)
     for m in _FILE_BY.finditer(clause):
         add(m, Kind.DEADLINE, Action.SET)
     for m in _WILL_HOLD.finditer(clause):
         add(m, None, Action.SET)
-    for m in _WILL_BEGIN.finditer(clause):
+    for m in _near(_WILL_BEGIN, "begin", clause):
         add(m, None, Action.SET)
     for m in _SET_MATTER.finditer(clause):
         add(m, None, Action.SET)
     for m in _NOTICE_OF.finditer(clause):
         add(m, Kind.HEARING, Action.SET)
     return out
+
+
+def _near(pattern: re.Pattern[str], anchor: str, clause: str) -> Iterator[re.Match[str]]:
+    """The matches of `pattern` that contain one of its verbs, as finditer would find them."""
+    found: set[tuple[int, int]] = set()
+    for verb in _ANCHORS[anchor].finditer(clause):
+        pos = max(0, verb.start() - _REACH)
+        while (m := pattern.search(clause, pos)) and m.start() <= verb.start():
+            if m.end() > verb.start():
+                if m.span() not in found:
+                    found.add(m.span())
+                    yield m
+                break
+            pos = m.end()
 
 
 _BOUNDARY = {"the", "a", "an", "that", "to", "at", "and", "adjourn", "held", "continue", "of", "reset", "resetting"}
