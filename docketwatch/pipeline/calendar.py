@@ -18,15 +18,18 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
 from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.domain.calendar import Item, fold, mentions
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store.models import Case, Entry, as_utc
+
+if TYPE_CHECKING:
+    from icalendar import Event
 
 PRODID = "-//docketwatch//calendar//EN"
 # A timed item lasts an hour in calendars (dockets give a start, never an end).
@@ -113,6 +116,8 @@ def _write(path: Path, what: str, calendars: list[CaseCalendar], config: Config)
 def to_ics(name: str, calendars: list[CaseCalendar], config: Config) -> bytes:
     """An iCalendar file of the cases' items: timed events in the court's zone (TZID) where
     the text gives a time, all-day events otherwise; a vacated item stays, CANCELLED."""
+    from icalendar import Calendar  # only `calendar` writes files: digests and `run` need not load it
+
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -126,6 +131,8 @@ def to_ics(name: str, calendars: list[CaseCalendar], config: Config) -> bytes:
 
 
 def _event(c: CaseCalendar, item: Item) -> Event:
+    from icalendar import Event
+
     event = Event()
     event.add("uid", item.uid)
     event.add("sequence", item.sequence)
