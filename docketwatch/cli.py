@@ -468,7 +468,8 @@ def plan_(obj: _Context, as_json: bool) -> None:
     click.echo(f"{'source':<14} {'case or court':<44} {'every':>7} {'API every':>9} {'req/day':>8} "
                f"{'API/day':>8} {'new seen':>9} {'changes':>8}")
     for r in rows:
-        name = (r.case or f"{r.court} feed ({len(r.cases)} cases)")[:44]
+        # A job serving several cases (a court's feed, a board's search) is named by its court.
+        name = (r.case or f"all {r.court} cases ({len(r.cases)})")[:44]
         click.echo(f"{r.source:<14} {name:<44} {plan.span(r.interval):>7} {plan.span(r.api_interval):>9} "
                    f"{r.requests_per_day:>8.1f} {r.budgeted_per_day:>8.1f} {plan.span(r.new_filing_delay):>9} "
                    f"{plan.span(r.change_delay):>8}")
@@ -561,3 +562,27 @@ def courts(obj: _Context, query: str | None, refresh: bool, as_json: bool) -> No
             click.echo(f"  {c.court:<8} {c.name[:58]:<58} {c.coverage}")
         if not courts_found:
             click.echo(f"  no court matches {query!r}")
+
+
+@cli.command()
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the .ics files (created if missing).")
+@click.pass_obj
+def calendar(obj: _Context, out: Path) -> None:
+    """Write hearings, conferences, trials and deadlines read from the docket text as .ics
+    calendars: one per case and one per subscription."""
+    from sqlmodel import Session
+
+    from docketwatch import store
+    from docketwatch.pipeline import calendar as calendars
+
+    cfg = obj.load()
+    try:
+        with Session(store.open_engine(cfg.database.url)) as session:
+            written = calendars.write_calendars(session, cfg, out)
+    except OSError as e:
+        click.echo(f"docketwatch: cannot write calendars to {out}: {e.strerror or e}", err=True)
+        sys.exit(EXIT_FAILED)
+    for w in written:
+        cancelled = f" ({w.cancelled} cancelled)" if w.cancelled else ""
+        click.echo(f"{w.path.name}: {w.events} events{cancelled}  {w.what}")

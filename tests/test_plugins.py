@@ -3,8 +3,8 @@
 The package is a module plus a `*.dist-info` folder (METADATA, entry_points.txt) in
 tmp_path, put on sys.path (in-process) or PYTHONPATH (`run --once`), so importlib.metadata
 finds its entry points exactly as it finds an installed package's: no pip, no network.
-Its source reads the Copyright Claims Board's dockets (`22-CCB-0015`, court `ccb`) from a
-loopback HTTP server; its channel writes each digest as a JSON file.
+Its source (`ccbjson`: a stand-in, not the built-in `ccb`) reads Copyright Claims Board
+dockets (`22-CCB-0015`, court `ccb`) as JSON from a loopback HTTP server; its channel writes each digest as a JSON file.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class CcbSettings(Section):
 
 
 class CcbSource(Source):
-    name = "ccb"
+    name = "ccbjson"
     Settings = CcbSettings
 
     def check_court(self, court):
@@ -66,7 +66,7 @@ class CcbSource(Source):
         return [{"source": self.name, "server": self.settings.base_url, "cases": len(cases), "jobs": len(jobs)}]
 
     def status_lines(self, record):
-        return [f"ccb: {record['cases']} case(s) read from {record['server']}"]
+        return [f"ccbjson: {record['cases']} case(s) read from {record['server']}"]
 
     def fetch(self, cases, ctx):
         for case in cases:
@@ -111,7 +111,7 @@ ENTRY_POINTS = """\
 jsonfile = ccbwatch:JsonFileNotifier
 
 [docketwatch.sources]
-ccb = ccbwatch:CcbSource
+ccbjson = ccbwatch:CcbSource
 """
 
 ORDER = {"number": 1, "date": "2022-03-01", "text": "CLAIM filed by Smith against Jones"}
@@ -150,14 +150,14 @@ def write_config(tmp_path: Path, base_url: str, case: str = "") -> Path:
         [database]
         url = "sqlite:///{tmp_path / 'dw.db'}"
 
-        [sources.ccb]
+        [sources.ccbjson]
         base_url = "{base_url}"
 
         [[cases]]
         name = "Smith v. Jones"
         court = "ccb"
         docket_number = "22-CCB-0015"
-        sources = ["ccb"]
+        sources = ["ccbjson"]
         {case}
         [[digests]]
         name = "desk"
@@ -186,7 +186,7 @@ def test_a_third_party_source_is_planned_polled_shown_and_its_channel_delivers(t
 
     plan = json.loads(invoke(path, "plan", "--json").output)
     assert [(j["job"], j["source"], j["cases"]) for j in plan["jobs"]] == [
-        ("ccb:ccb:22-CCB-0015", "ccb", ["Smith v. Jones"])]
+        ("ccbjson:ccb:22-CCB-0015", "ccbjson", ["Smith v. Jones"])]
     assert plan["unwatched"] == []
 
     first = invoke(path, "check", "--json")
@@ -201,9 +201,9 @@ def test_a_third_party_source_is_planned_polled_shown_and_its_channel_delivers(t
     assert [e["description"] for e in json.loads(second.output)["cases"][0]["new"]] == [NOTICE["text"]]
 
     status = json.loads(invoke(path, "status", "--json").output)
-    assert status["sources"] == [{"source": "ccb", "server": base_url, "cases": 1, "jobs": 1}]
-    assert status["cases"][0]["entries"] == 2 and [j["job"] for j in status["jobs"]] == ["ccb:ccb:22-CCB-0015"]
-    assert f"ccb: 1 case(s) read from {base_url}" in invoke(path, "status").output
+    assert status["sources"] == [{"source": "ccbjson", "server": base_url, "cases": 1, "jobs": 1}]
+    assert status["cases"][0]["entries"] == 2 and [j["job"] for j in status["jobs"]] == ["ccbjson:ccb:22-CCB-0015"]
+    assert f"ccbjson: 1 case(s) read from {base_url}" in invoke(path, "status").output
 
     sent = invoke(path, "digest")
     assert sent.exit_code == 0 and "desk: sent" in sent.output
@@ -222,28 +222,28 @@ def test_run_once_schedules_and_polls_a_third_party_source_in_a_real_process(tmp
 
     first = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "ccb:ccb:22-CCB-0015: Smith v. Jones: baseline recorded (1 entries)" in first.stderr
+    assert "ccbjson:ccb:22-CCB-0015: Smith v. Jones: baseline recorded (1 entries)" in first.stderr
 
     entries.append(NOTICE)
     second = subprocess.run(run, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode == 0, second.stderr
-    assert "ccb:ccb:22-CCB-0015: Smith v. Jones: 1 new, 0 changed" in second.stderr
+    assert "ccbjson:ccb:22-CCB-0015: Smith v. Jones: 1 new, 0 changed" in second.stderr
     [written] = (tmp_path / "out").glob("digest-*.json")
     assert NOTICE["text"] in json.loads(written.read_text())["text"]
 
 
 def test_an_unregistered_source_is_named_with_the_registered_ones(tmp_path, ccb, on_path):
     path = write_config(tmp_path, ccb[0])
-    path.write_text(path.read_text().replace('sources = ["ccb"]', 'sources = ["ccbb"]'))
+    path.write_text(path.read_text().replace('sources = ["ccbjson"]', 'sources = ["ccbb"]'))
     result = invoke(path, "check")
     assert result.exit_code == 2
     assert ("cases[1].sources = ['ccbb']: 'ccbb' is not a registered source; "
-            "registered: 'ccb', 'courtlistener', 'pacer_rss'") in result.output
+            "registered: 'ccb', 'ccbjson', 'courtlistener', 'pacer_rss'") in result.output
 
 
 @pytest.mark.parametrize("change, key", [
-    (('base_url = "http', 'base_url = "gopher'), "sources.ccb.base_url = 'gopher"),
-    (('[sources.ccb]', '[sources.ccb]\nbase = "x"'), "unknown key 'sources.ccb.base'"),
+    (('base_url = "http', 'base_url = "gopher'), "sources.ccbjson.base_url = 'gopher"),
+    (('[sources.ccbjson]', '[sources.ccbjson]\nbase = "x"'), "unknown key 'sources.ccbjson.base'"),
     (('docket_number = "22-CCB-0015"', 'docket_number = "3:23-cv-03417"'),
      "cases[1].docket_number = '3:23-cv-03417': is not a CCB docket number; write it like 22-CCB-0015"),
     (('court = "ccb"', 'court = "cand"'), "cases[1].court = 'cand': is not the Copyright Claims Board"),

@@ -25,9 +25,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from docketwatch import store
+from docketwatch.domain.calendar import Item
 from docketwatch.domain.changes import CaseChanges, EntryView
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.schedule import cutoff
+from docketwatch.pipeline import calendar
 from docketwatch.settings import CaseConfig, Config, DigestConfig
 from docketwatch.store.models import (
     UPGRADED,
@@ -46,6 +48,8 @@ from docketwatch.store.models import (
 STALE_AFTER = timedelta(days=2)
 # `preview` shows at most this many stored events (the latest).
 PREVIEW_EVENTS = 50
+# A digest lists each of its cases' hearings and deadlines this many days ahead.
+UPCOMING_DAYS = 14
 
 # -- selection ---------------------------------------------------------------
 
@@ -132,6 +136,25 @@ def pending_count(session: Session, config: Config, case: CaseConfig) -> int:
 # -- the model ----------------------------------------------------------------
 
 
+@dataclass
+class CalendarLine:
+    """A hearing, conference, trial or deadline coming up, as a digest lists it."""
+
+    when: str  # "2026-11-25 10:00 PST" or "2026-11-25" (all day)
+    what: str  # the docket's own words: "Motion Hearing"
+    kind: str
+    cancelled: bool
+
+    @classmethod
+    def of(cls, item: Item, court: str) -> CalendarLine:
+        when = item.on.isoformat()
+        if item.at is not None:
+            zone = calendar.court_timezone(court)
+            moment = datetime.combine(item.on, item.at, tzinfo=zone)
+            when += f" {item.at:%H:%M}" + (f" {moment.tzname()}" if zone else "")
+        return cls(when=when, what=item.label, kind=item.kind.value, cancelled=item.cancelled)
+
+
 @dataclass(kw_only=True)
 class CaseSection(CaseChanges):
     """One case in a digest: its facts and what happened to it."""
@@ -141,6 +164,8 @@ class CaseSection(CaseChanges):
     court_name: str
     docket_number: str
     url: str | None
+    # Dates from the docket text in the next UPCOMING_DAYS days (see add_upcoming).
+    upcoming: list[CalendarLine] = field(default_factory=list)
 
 
 @dataclass
@@ -313,7 +338,19 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
     start = last or min(as_utc(event.created_at) for event, _ in items)
     rows = [row for c in cases if (row := store.find_case(session, c))]
     model = build_model(config, sub.name, rows, items, start, until, monitoring_warnings(session, config, cases, now))
+    add_upcoming(session, config, model, now)
     return Draft(sub, model, [event.id for event, _ in items if event.id is not None])
+
+
+def add_upcoming(session: Session, config: Config, model: DigestModel, now: datetime) -> None:
+    """List, in each case of the digest, the hearings and deadlines of the next
+    UPCOMING_DAYS days (from today in the configured time zone), read from its docket."""
+    today = now.astimezone(ZoneInfo(config.timezone)).date()
+    by_identity = {(c.court, c.docket_number): c for c in config.cases}
+    for section in model.cases:
+        if (case := by_identity.get((section.court, section.docket_number))) is not None:
+            section.upcoming = [CalendarLine.of(i, case.court)
+                                for i in calendar.upcoming(session, case, today, UPCOMING_DAYS)]
 
 
 def preview(session: Session, config: Config, now: datetime | None = None) -> DigestModel:
@@ -328,8 +365,10 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
         rows, items = _sample()
         return build_model(config, "Preview (sample entries)", rows, items, now - timedelta(days=1), now, [])
     start = min(as_utc(event.created_at) for event, _ in items)
-    return build_model(config, "Preview", rows, items, start, now,
-                       monitoring_warnings(session, config, config.cases, now))
+    model = build_model(config, "Preview", rows, items, start, now,
+                        monitoring_warnings(session, config, config.cases, now))
+    add_upcoming(session, config, model, now)
+    return model
 
 
 def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:

@@ -1,0 +1,162 @@
+"""Calendars from stored docket entries: items per case, .ics files, and the dates coming up.
+
+Every stored entry counts, whichever source brought it (an `import` backfill too): its
+text is read by the grammar in domain/calendar.py, oldest entry first, so later resets
+and vacaturs apply to earlier settings. Nothing is stored: the items, their UIDs and
+SEQUENCE numbers follow from the entries alone, so each run writes the same files for
+the same docket, and a calendar app sees a reset as the same event, moved.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from docketwatch import store
+from docketwatch.domain.calendar import Item, fold, mentions
+from docketwatch.settings import CaseConfig, Config
+from docketwatch.store.models import Case, Entry, as_utc
+
+if TYPE_CHECKING:
+    from icalendar import Event
+
+PRODID = "-//docketwatch//calendar//EN"
+# A timed item lasts an hour in calendars (dockets give a start, never an end).
+TIMED_LENGTH = timedelta(hours=1)
+
+
+@cache
+def court_timezone(court: str) -> ZoneInfo | None:
+    """The court's time zone, from the table shipped with the package; None when unknown."""
+    text = resources.files("docketwatch.data").joinpath("court_timezones.json").read_text(encoding="utf-8")
+    name = json.loads(text)["courts"].get(court)
+    return ZoneInfo(name) if name else None
+
+
+@dataclass
+class CaseCalendar:
+    """A case's calendar items, with the entries they came from (for descriptions and stamps)."""
+
+    case: CaseConfig
+    items: list[Item]
+    entries: dict[str, Entry]
+
+
+def case_calendar(session: Session, case: CaseConfig) -> CaseCalendar:
+    """The calendar of `case` from all its stored entries (empty when it was never polled)."""
+    row = store.find_case(session, case)
+    entries = _entries(session, row) if row else []
+    found = [(e.key, mentions(e.description or e.short_description or "")) for e in entries]
+    items = fold(f"{case.court}:{case.docket_number}", ((k, m) for k, m in found if m))
+    return CaseCalendar(case, items, {e.key: e for e in entries})
+
+
+def _entries(session: Session, row: Case) -> list[Entry]:
+    query = select(Entry).where(col(Entry.case_id) == row.id)
+    return sorted(session.exec(query), key=Entry.recency)
+
+
+def upcoming(session: Session, case: CaseConfig, today: date, days: int = 14) -> list[Item]:
+    """The case's items from `today` to `days` later, soonest first; cancelled ones included
+    (a reader should know a date is off)."""
+    end = today + timedelta(days=days)
+    items = [i for i in case_calendar(session, case).items if today <= i.on <= end]
+    return sorted(items, key=lambda i: (i.on, i.at is not None, i.at or datetime.min.time()))
+
+
+# -- .ics -----------------------------------------------------------------------------
+
+
+@dataclass
+class Written:
+    """One calendar file written: which, for what, with how many events (how many cancelled)."""
+
+    path: Path
+    what: str
+    events: int
+    cancelled: int
+
+
+def write_calendars(session: Session, config: Config, out: Path) -> list[Written]:
+    """One .ics per configured case and one per subscription (its cases together) in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    calendars = {c.label: case_calendar(session, c) for c in config.cases}
+    written = []
+    for case in config.cases:
+        written.append(_write(out / f"{_slug(case.court + '-' + case.docket_number)}.ics", case.label,
+                              [calendars[case.label]], config))
+    for sub in config.digests:
+        chosen = [calendars[c.label] for c in config.subscribed_cases(sub)]
+        written.append(_write(out / f"subscription-{_slug(sub.name)}.ics", f"subscription {sub.name}", chosen, config))
+    return written
+
+
+def _write(path: Path, what: str, calendars: list[CaseCalendar], config: Config) -> Written:
+    body = to_ics(what, calendars, config)
+    # A temporary file, then a rename: a calendar app reading the folder never sees half a file.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".ics.tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+    os.replace(tmp, path)
+    items = [i for c in calendars for i in c.items]
+    return Written(path, what, len(items), sum(i.cancelled for i in items))
+
+
+def to_ics(name: str, calendars: list[CaseCalendar], config: Config) -> bytes:
+    """An iCalendar file of the cases' items: timed events in the court's zone (TZID) where
+    the text gives a time, all-day events otherwise; a vacated item stays, CANCELLED."""
+    from icalendar import Calendar  # only `calendar` writes files: digests and `run` need not load it
+
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"docketwatch: {name}")
+    for c in calendars:
+        for item in c.items:
+            cal.add_component(_event(c, item))
+    cal.add_missing_timezones()
+    data: bytes = cal.to_ical()
+    return data
+
+
+def _event(c: CaseCalendar, item: Item) -> Event:
+    from icalendar import Event
+
+    event = Event()
+    event.add("uid", item.uid)
+    event.add("sequence", item.sequence)
+    event.add("summary", f"{item.label}: {c.case.name} ({c.case.docket_number})")
+    zone = court_timezone(c.case.court)
+    if item.at is None:
+        event.add("dtstart", item.on)
+        event.add("dtend", item.on + timedelta(days=1))
+    else:
+        # A court this package has no zone for gets floating local time, not a wrong zone.
+        start = datetime.combine(item.on, item.at, tzinfo=zone)
+        event.add("dtstart", start)
+        event.add("dtend", start + TIMED_LENGTH)
+    event.add("status", "CANCELLED" if item.cancelled else "CONFIRMED")
+    event.add("categories", [item.kind.value])
+    latest = c.entries[item.sources[-1]]
+    # The stamp of the entry that last changed the item: the same docket writes the same file.
+    event.add("dtstamp", as_utc(latest.first_seen))
+    number = f"#{latest.entry_number} " if latest.entry_number else ""
+    event.add("description", f"{number}{latest.description or latest.short_description or ''}".strip())
+    if latest.url and latest.url.startswith(("http://", "https://")):
+        event.add("url", latest.url)
+    return event
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower() or "calendar"

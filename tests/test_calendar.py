@@ -1,0 +1,186 @@
+"""Hearings and deadlines as a calendar: the grammar's rules, resets and vacaturs, the .ics
+files `docketwatch calendar` writes from polled and imported entries, and digest lines.
+
+Polled entries come from the fake CourtListener over loopback and a real `check`;
+imported ones from a real PACER docket report (D. Utah, USA v. Mitchell).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from icalendar import Calendar
+from sqlmodel import Session
+
+from docketwatch import bootstrap, store
+from docketwatch.domain.calendar import Action, Kind, fold, mentions
+from docketwatch.pipeline import digests, poll, render
+from tests.conftest import KADREY_ID, run_cli, write_config
+
+PACER = Path(__file__).parent / "fixtures" / "pacer"
+LA = ZoneInfo("America/Los_Angeles")
+
+
+# -- the grammar ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Motion Hearing set for 3/5/2010 at 11:00 AM before Judge Alsup.",
+     [(Kind.HEARING, "Motion Hearing", date(2010, 3, 5), time(11, 0), Action.SET)]),
+    ("ORDER: hearing set for 3/5/2010 at 11:00 AM.",
+     [(Kind.HEARING, "hearing", date(2010, 3, 5), time(11, 0), Action.SET)]),
+    ("Response due by 2/26/2010. Reply due by 3/5/2010.",
+     [(Kind.DEADLINE, "Response", date(2010, 2, 26), None, Action.SET),
+      (Kind.DEADLINE, "Reply", date(2010, 3, 5), None, Action.SET)]),
+    ("RESET Motion Hearing set for 3/12/2010 02:00 PM",
+     [(Kind.HEARING, "Motion Hearing", date(2010, 3, 12), time(14, 0), Action.RESET)]),
+    ("The Motion Hearing set for 3/12/2010 is VACATED.",
+     [(Kind.HEARING, "Motion Hearing", date(2010, 3, 12), None, Action.VACATED)]),
+    ("TEXT ORDER: the status conference scheduled for July 31, 2023 is adjourned to October 30, 2023, at 3:00 p.m.",
+     [(Kind.CONFERENCE, "status conference", date(2023, 10, 30), time(15, 0), Action.RESET)]),
+    ("ORDER: A jury trial in this matter will begin on Monday, June 26, 2023, at 9:00 a.m.",
+     [(Kind.TRIAL, "jury trial", date(2023, 6, 26), time(9, 0), Action.SET)]),
+    # Past events, dates of signing and filing, and a date without an event are not items.
+    ("Minute Entry: Status Conference held on 2/27/2009. Signed by Judge Alba on 3/1/2009.", []),
+    ("Notice of appeal filed 4/1/2024; the deadline passed on 4/2/2024.", []),
+    ("Hearing set for 2/30/2010.", []),  # no such day
+])
+def test_the_grammar_reads_what_clerks_write(text, expected):
+    assert [(m.kind, m.label, m.on, m.at, m.action) for m in mentions(text)] == expected
+
+
+def _docket(*texts: str) -> list[tuple[str, list]]:
+    return [(f"entry-{n}", mentions(t)) for n, t in enumerate(texts, start=1)]
+
+
+def test_a_reset_moves_the_item_and_a_vacatur_cancels_it_keeping_its_uid():
+    set_ = "Motion Hearing set for 3/5/2010 at 11:00 AM."
+    reset = "RESET from 3/5/2010: Motion Hearing reset for 3/12/2010 at 2:00 PM."
+    vacated = "ORDER: the Motion Hearing set for 3/12/2010 is VACATED."
+
+    [first] = fold("cand:1", _docket(set_))
+    [moved] = fold("cand:1", _docket(set_, reset))
+    [cancelled] = fold("cand:1", _docket(set_, reset, vacated))
+    assert (first.on, first.at, first.sequence, first.cancelled) == (date(2010, 3, 5), time(11), 0, False)
+    assert (moved.on, moved.at, moved.sequence, moved.cancelled) == (date(2010, 3, 12), time(14), 1, False)
+    assert (cancelled.on, cancelled.sequence, cancelled.cancelled) == (date(2010, 3, 12), 2, True)
+    assert first.uid == moved.uid == cancelled.uid
+    assert cancelled.sources == ["entry-1", "entry-2", "entry-3"]
+
+
+def test_the_same_event_named_twice_is_one_item_and_another_date_is_another():
+    items = fold("utd:1", _docket("Status Conference set for 2/27/2009 10:00 AM.",
+                                  "NOTICE OF HEARING: Status Conference set for 2/27/2009 10:00 AM in Room 230.",
+                                  "Status Conference set for 4/30/2009 11:00 AM."))
+    assert [(i.on, i.sequence) for i in items] == [(date(2009, 2, 27), 0), (date(2009, 4, 30), 0)]
+    assert len({i.uid for i in items}) == 2
+
+
+# -- polled entries: .ics and digests -----------------------------------------------------
+
+
+def _poll(path: Path):
+    cfg = bootstrap.load(path)
+    poll.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
+    return cfg
+
+
+def _events(path: Path) -> list:
+    return list(Calendar.from_ical(path.read_bytes()).walk("VEVENT"))
+
+
+@pytest.fixture(autouse=True)
+def cl_token(monkeypatch):
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+
+
+def test_polled_hearings_become_ics_events_that_move_and_cancel_and_digests_list_them(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    digest = '\n[[digests]]\nname = "desk"\nchannel = "markdown"\ndir = "desk"\n'
+    path = write_config(tmp_path, fake_cl.base_url, cases=f'''
+[[cases]]
+name = "Kadrey v. Meta Platforms, Inc."
+court = "cand"
+docket_number = "3:23-cv-03417-VC"
+courtlistener_id = {KADREY_ID}
+{digest}''')
+    _poll(path)  # baseline
+    today = datetime.now(LA).date()
+    soon, later = today + timedelta(days=5), today + timedelta(days=9)
+    fake_cl.add_entry(KADREY_ID, "700", today.isoformat(),
+                      f"CLERK'S NOTICE: Motion Hearing set for {soon:%-m/%-d/%Y} 10:00 AM in San Francisco. "
+                      f"Opposition due by {soon - timedelta(days=2):%-m/%-d/%Y}.")
+    cfg = _poll(path)
+    out = tmp_path / "cal"
+    first = run_cli(path, "calendar", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert "cand-3-23-cv-03417.ics: 2 events" in first.stdout and "subscription-desk.ics: 2 events" in first.stdout
+    [hearing] = [e for e in _events(out / "cand-3-23-cv-03417.ics") if "Motion Hearing" in e["summary"]]
+    start = hearing.decoded("dtstart")
+    assert start == datetime.combine(soon, time(10), tzinfo=LA) and hearing["dtstart"].params["TZID"] == \
+        "America/Los_Angeles"
+    assert (hearing["sequence"], hearing["status"]) == (0, "CONFIRMED")
+    [deadline] = [e for e in _events(out / "cand-3-23-cv-03417.ics") if "Opposition" in e["summary"]]
+    assert deadline.decoded("dtstart") == soon - timedelta(days=2)  # all day: a date, no time
+    assert "VTIMEZONE" in (out / "cand-3-23-cv-03417.ics").read_text()
+
+    fake_cl.add_entry(KADREY_ID, "701", today.isoformat(),
+                      f"RESET Motion Hearing reset for {later:%-m/%-d/%Y} 02:00 PM before Judge Vince Chhabria.")
+    cfg = _poll(path)
+    with Session(store.open_engine(cfg.database.url)) as session:
+        model = digests.draft(session, cfg, cfg.subscriptions("desk")[0], datetime.now(UTC)).model
+    [section] = model.cases
+    assert [(c.when.split()[0], c.what, c.cancelled) for c in section.upcoming] == [
+        ((soon - timedelta(days=2)).isoformat(), "Opposition", False), (later.isoformat(), "Motion Hearing", False)]
+    assert section.upcoming[1].when.endswith(("14:00 PST", "14:00 PDT"))
+    for fmt in render.TEMPLATES:
+        text = render.render(cfg, model, fmt)
+        assert "Coming up (next 14 days)" in text and later.isoformat() in text
+
+    run_cli(path, "calendar", "--out", str(out))
+    [moved] = [e for e in _events(out / "cand-3-23-cv-03417.ics") if "Motion Hearing" in e["summary"]]
+    assert moved["uid"] == hearing["uid"] and moved["sequence"] == 1
+    assert moved.decoded("dtstart") == datetime.combine(later, time(14), tzinfo=LA)
+
+    fake_cl.add_entry(KADREY_ID, "702", today.isoformat(),
+                      f"ORDER: The Motion Hearing set for {later:%-m/%-d/%Y} is VACATED.")
+    _poll(path)
+    third = run_cli(path, "calendar", "--out", str(out))
+    assert "cand-3-23-cv-03417.ics: 2 events (1 cancelled)" in third.stdout
+    [gone] = [e for e in _events(out / "cand-3-23-cv-03417.ics") if "Motion Hearing" in e["summary"]]
+    assert (gone["uid"], gone["sequence"], gone["status"]) == (hearing["uid"], 2, "CANCELLED")
+
+
+def test_imported_entries_make_a_calendar_in_the_courts_zone(tmp_path):
+    path = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases='''
+[[cases]]
+name = "USA v. Mitchell"
+court = "utd"
+docket_number = "2:08-cr-00125"
+courtlistener_id = 1
+''')
+    imported = run_cli(path, "import", str(PACER / "district_docket__utd__utd.html"))
+    assert imported.returncode == 0, imported.stderr
+    out = tmp_path / "cal"
+    result = run_cli(path, "calendar", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    events = {(e.decoded("dtstart"), str(e["summary"]).split(":")[0]): e for e in _events(out / "utd-2-08-cr-00125.ics")}
+    denver = ZoneInfo("America/Denver")
+    trial = events[(datetime(2008, 12, 22, 8, 30, tzinfo=denver), "Fourteen day Jury Trial")]
+    assert (trial["status"], trial["sequence"]) == ("CANCELLED", 1)  # "the Jury trial set for 12/22/08 are vacated"
+    hearing = events[(datetime(2009, 9, 25, 10, 0, tzinfo=denver), "Motion Hearing")]
+    assert hearing["dtstart"].params["TZID"] == "America/Denver" and hearing["status"] == "CONFIRMED"
+    assert "#" in str(hearing["description"])  # the entry that set it
+
+
+def test_calendar_says_in_one_line_when_the_folder_cannot_be_written(tmp_path):
+    path = write_config(tmp_path, "http://127.0.0.1:9", token=False)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_cli(path, "calendar", "--out", str(blocker / "cal"))
+    assert result.returncode == 3
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"docketwatch: cannot write calendars to {blocker / 'cal'}")
