@@ -8,7 +8,8 @@ poll leaves nothing behind but the record of its failure.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -54,6 +55,8 @@ class CaseResult:
     gaps: list[str] = field(default_factory=list)
     # A source showed the docket with no entries yet, and none is stored: a quiet, valid state.
     no_entries: bool = False
+    # `paused = true` in the configuration: not polled.
+    paused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -69,34 +72,51 @@ def check(
     http: HttpClient | None = None,
     source: str | None = None,
     api_intervals: dict[tuple[str, str], timedelta] | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    """Poll `cases` now (through `source` only, when given); return a result per case,
-    in configuration order. `api_intervals` paces metered APIs (see plan.py)."""
+    """Poll `cases` now (through `source` only, when given; paused cases not at all);
+    return a result per case, in configuration order, and hand each to `on_result` as
+    soon as all its sources are done (for progress lines). `api_intervals` paces metered
+    APIs (see plan.py)."""
     http = http or HttpClient(config.http)
     digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
+    paused = [CaseResult(c, paused=True) for c in cases if c.paused]
+    polled = [c for c in cases if not c.paused]
+    for result in paused:
+        if on_result:
+            on_result(result)
     with Session(engine, expire_on_commit=False) as session:
-        rows = {c.label: store.case_row(session, c) for c in cases}
+        rows = {c.label: store.case_row(session, c) for c in polled}
         session.commit()
-        results = {rows[c.label].id: CaseResult(c) for c in cases}
+        results = {rows[c.label].id: CaseResult(c) for c in polled}
         by_source: dict[str, list[Case]] = defaultdict(list)
-        for c in cases:
+        for c in polled:
             for name in c.sources:
                 if source is None or name == source:
                     by_source[name].append(rows[c.label])
+        left = Counter(case.id for source_cases in by_source.values() for case in source_cases)
+
+        def done(case_id: int | None) -> None:
+            left[case_id] -= 1
+            if on_result and not left[case_id]:
+                on_result(results[case_id])
+
         for name, source_cases in by_source.items():
             ctx = SourceContext(config, session, http, api_intervals or {})
-            _poll_source(name, source_cases, session, ctx, results, notify_baseline)
+            _poll_source(name, source_cases, session, ctx, results, notify_baseline, done)
         # The baseline ends once every source has had its first say about the case.
         for row in rows.values():
             if row.baseline_at is None and results[row.id].baseline:
                 row.baseline_at = utcnow()
                 session.add(row)
         session.commit()
-    return list(results.values())
+    by_label = {r.case.label: r for r in [*paused, *results.values()]}
+    return [by_label[c.label] for c in cases]
 
 
 def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceContext,
-                 results: dict[int | None, CaseResult], notify_baseline: bool) -> None:
+                 results: dict[int | None, CaseResult], notify_baseline: bool,
+                 done: Callable[[int | None], None]) -> None:
     source = ctx.config.source_plugins[name]
     http = ctx.http
     pending = {c.id: c for c in cases}
@@ -108,6 +128,7 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
                            requests=http.requests - mark[0], quota_requests=http.quota_requests - mark[1])
             _store(session, source, case, outcome, run, results[case.id], notify_baseline)
             pending.pop(case.id, None)
+            done(case.id)
             mark = (http.requests, http.quota_requests, utcnow())
     except StoreError:
         raise  # the database failed, not the source: nothing more can be stored now
@@ -119,6 +140,7 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2])
             _store(session, source, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id],
                    False)
+            done(case.id)
 
 
 def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exception, run: CheckRun,

@@ -41,6 +41,18 @@ class SourceContext:
     api_intervals: dict[tuple[str, str], timedelta] = field(default_factory=dict)
 
 
+@dataclass
+class FoundCase:
+    """A case a source found from a reference of its own (a docket URL or id), for
+    `docketwatch add`: what goes into its `[[cases]]` table, and how it was found."""
+
+    name: str
+    court: str
+    docket_number: str
+    courtlistener_id: int | None
+    how: str
+
+
 class NoSettings(Section):
     """A source without settings: its section, if any, must be empty."""
 
@@ -71,6 +83,12 @@ class Source(ABC):
 
     def case_url(self, case: Case) -> str | None:
         """A web page of the case, for digests."""
+        return None
+
+    def find(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
+        """The case `reference` names when it is one of the source's own references (a
+        docket URL or id; `court` when the user gave it), else None. HttpError or
+        ValueError (worded for the user) when it is one but cannot be resolved."""
         return None
 
     # -- planning ------------------------------------------------------------------------

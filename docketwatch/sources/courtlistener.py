@@ -18,9 +18,11 @@ changes are seen only among the feed's latest entries (`unwatched` says so).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
@@ -31,14 +33,17 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
-from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
+from docketwatch.http import Budget, BudgetExhausted, HttpClient, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
-from docketwatch.sources.base import Source, SourceContext
+from docketwatch.sources.base import FoundCase, Source, SourceContext
 from docketwatch.sources.federal import FederalIdentity
 from docketwatch.store.models import Case, CheckRun, as_utc, iso, utcnow
 
 FEED_WINDOW = 30
+PUBLIC_HOST = "www.courtlistener.com"
+# `https://www.courtlistener.com/docket/67569326/kadrey-v-meta-platforms-inc/`, or `67569326`.
+_DOCKET_REFERENCE = re.compile(r"(?:https?://(?P<host>[^/\s]+)/docket/)?(?P<id>\d{1,10})(?:/\S*)?")
 API = "/api/rest/v4"
 STORAGE = "https://storage.courtlistener.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -73,6 +78,44 @@ class CourtListenerSource(FederalIdentity, Source):
 
     def case_url(self, case: Case) -> str | None:
         return f"{self.settings.base_url}/docket/{case.courtlistener_id}/" if case.courtlistener_id else None
+
+    def find(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
+        """A CourtListener docket URL (of this server or www.courtlistener.com) or docket id:
+        through the API when there is a token (one request, court included), else from
+        the free docket feed, which does not name the court."""
+        m = _DOCKET_REFERENCE.fullmatch(reference.strip())
+        if m is None or (m["host"] and m["host"] not in (urlsplit(self.settings.base_url).netloc, PUBLIC_HOST)):
+            return None
+        docket_id = int(m["id"])
+        if self.settings.token:
+            url = f"{self.settings.base_url}{API}/dockets/{docket_id}/"
+            response = http.get(url, params={"fields": "id,court_id,docket_number,case_name"},
+                                headers={"Authorization": f"Token {self.settings.token}"})
+            if response.status_code != 200:
+                raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+            try:
+                docket = response.json()
+                return FoundCase(name=docket["case_name"], court=docket["court_id"],
+                                 docket_number=docket["docket_number"], courtlistener_id=docket_id,
+                                 how="looked up through the CourtListener API (1 request)")
+            except (ValueError, KeyError, TypeError):
+                raise CourtListenerError(f"{url}: CourtListener's answer is not a docket") from None
+        url = f"{self.settings.base_url}/docket/{docket_id}/feed/"
+        response = http.get(url)
+        if response.status_code == 404:
+            raise CourtListenerError(f"{url}: CourtListener has no docket {docket_id} (HTTP 404)", 404)
+        if response.status_code != 200:
+            raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+        if court is None:
+            raise ValueError(f"CourtListener's free docket feed does not name the court of docket {docket_id}: "
+                             "give it with --court (e.g. --court cand), or set [sources.courtlistener] token "
+                             "to look it up")
+        docket = parse_feed(response.content, court, docket_id)
+        if not docket.docket_number:
+            raise ValueError(f"{url}: the docket feed names no docket number; add the case by court and number")
+        return FoundCase(name=docket.case_name or docket.docket_number, court=court,
+                         docket_number=docket.docket_number, courtlistener_id=docket_id,
+                         how="read from CourtListener's free docket feed (no token set); court as given")
 
     def servers(self, case: CaseConfig) -> list[str]:
         return [self.settings.base_url]
