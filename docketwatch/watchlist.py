@@ -85,6 +85,8 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
                 table[key] = value
         cases = doc.get("cases")
         if cases is None:
+            if not doc.as_string().endswith("\n\n"):
+                doc.add(tomlkit.nl())  # a blank line above the first [[cases]]
             doc.append("cases", tomlkit.aot())
             cases = doc["cases"]
         if not isinstance(cases, AoT):
@@ -210,7 +212,7 @@ def _checked(config: Config, found: FoundCase, name: str | None) -> CaseConfig:
 def _one(config: Config, fragment: str) -> tuple[CaseConfig, int]:
     chosen = config.select([fragment])
     if len(chosen) > 1:
-        raise ConfigError(f"{fragment!r} matches {len(chosen)} cases ({'; '.join(c.label for c in chosen)}); "
+        raise ConfigError(f"{config.path}: {fragment!r} matches {len(chosen)} cases ({'; '.join(c.label for c in chosen)}); "
                           "give more of the name, or the docket number")
     return chosen[0], config.cases.index(chosen[0])
 
