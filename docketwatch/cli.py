@@ -147,8 +147,7 @@ def _complete_case(ctx: click.Context, _param: click.Parameter, incomplete: str)
     bash = os.environ.get("_DOCKETWATCH_COMPLETE", "").startswith("bash")
     return [CompletionItem(re.sub(r"([^\w.,:@%+=/-])", r"\\\1", c.name) if bash else c.name,
                            help=f"{c.court} {c.docket_number}")
-            for c in cfg.cases if c.name.lower().startswith(incomplete.lower())
-            or incomplete.lower() in c.name.lower()]
+            for c in cfg.cases if incomplete.lower() in c.name.lower()]
 
 
 def _progress(total: int) -> Callable[[CaseResult], None] | None:
@@ -590,12 +589,13 @@ def _edit_failed(e: Exception) -> None:
 
 @cli.command()
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def init(path: Path | None) -> None:
-    """Write a starter configuration with comments to PATH (default: ./docketwatch.toml)."""
+@click.pass_obj
+def init(obj: _Context, path: Path | None) -> None:
+    """Write a starter configuration with comments to PATH (default: --config, else ./docketwatch.toml)."""
     from docketwatch import watchlist
     from docketwatch.settings import ConfigError
 
-    target = path or Path("docketwatch.toml")
+    target = path or Path(obj.config_path or "docketwatch.toml")
     try:
         watchlist.init(target)
     except ConfigError as e:

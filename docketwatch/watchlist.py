@@ -63,9 +63,11 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
     sources knows (looked up), or a court and a docket number (as people write it)."""
     if len(reference) == 2:
         court, number = reference
-        canonical = _number(number)
-        found = FoundCase(name=f"{court} {canonical}", court=court, docket_number=canonical, courtlistener_id=None,
-                          how="")
+        if (canonical := _number(number)) is None:  # no office: the court's docket list may complete it
+            found = _find(config, number, court, http or HttpClient(config.http))
+        else:
+            found = FoundCase(name=f"{court} {canonical}", court=court, docket_number=canonical,
+                              courtlistener_id=None, how="")
     elif len(reference) == 1:
         found = _find(config, reference[0], court, http or HttpClient(config.http))
     else:
@@ -157,15 +159,12 @@ def pause(config: Config, fragment: str, paused: bool = True) -> CaseConfig:
 # -- resolving ------------------------------------------------------------------------
 
 
-def _number(number: str) -> str:
+def _number(number: str) -> str | None:
+    """The canonical form of a number as typed; None when it leaves out the office."""
     try:
-        written = docket_numbers.written(number)
+        return docket_numbers.written(number).number
     except docket_numbers.DocketNumberError as e:
         raise ConfigError(str(e)) from None
-    if written.number is None:
-        raise ConfigError(f"{number!r} leaves out the court's office number; write it like "
-                          f"1:{number.strip()} (the number before the colon on the docket)")
-    return written.number
 
 
 def _find(config: Config, reference: str, court: str | None, http: HttpClient) -> FoundCase:
@@ -182,6 +181,9 @@ def _find(config: Config, reference: str, court: str | None, http: HttpClient) -
             raise LookupFailed(f"{reference}: {e}") from None
         if found is not None:
             return found
+    if court is not None:  # a number without its office that no source could complete
+        raise ConfigError(f"{reference!r} leaves out the court's office number and no source could look it up "
+                          "(that needs [sources.courtlistener] token); write it like 3:23-cv-03417")
     raise ConfigError(f"{reference!r} is not a docket URL or id any configured source knows "
                       f"({', '.join(names)}); or give a court and a docket number: docketwatch add cand 3:23-cv-03417")
 
@@ -212,7 +214,8 @@ def _checked(config: Config, found: FoundCase, name: str | None) -> CaseConfig:
 def _one(config: Config, fragment: str) -> tuple[CaseConfig, int]:
     chosen = config.select([fragment])
     if len(chosen) > 1:
-        raise ConfigError(f"{config.path}: {fragment!r} matches {len(chosen)} cases ({'; '.join(c.label for c in chosen)}); "
+        labels = "; ".join(c.label for c in chosen)
+        raise ConfigError(f"{config.path}: {fragment!r} matches {len(chosen)} cases ({labels}); "
                           "give more of the name, or the docket number")
     return chosen[0], config.cases.index(chosen[0])
 

@@ -345,3 +345,20 @@ def test_check_shows_a_line_per_case_on_a_terminal_and_nothing_when_piped(fake_c
                              "[2/2] Bartz v. Anthropic PBC: no entries yet"] or sorted(lines) == [
         "[1/2] Bartz v. Anthropic PBC: no entries yet", "[2/2] Kadrey v. Meta Platforms, Inc.: nothing new"]
     assert b"[1/2]" not in out  # the results on stdout stay as they are
+
+
+def test_add_a_number_without_its_office_is_completed_from_the_courts_dockets(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    fake_cl.add_docket(70000001, "cand", "3:23-cr-03417", "United States v. Someone")  # another type
+    path = write_config(tmp_path, fake_cl.base_url, cases="\n")
+    ran = run_cli(path, "add", "cand", "23-cv-3417")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == (
+        f"added 'Kadrey v. Meta Platforms, Inc.' (cand 3:23-cv-03417, courtlistener id {KADREY_ID}) to {path}")
+    assert [(p, q["docket_number_core"]) for p, q in fake_cl.requests] == [("/api/rest/v4/dockets/", "2303417")]
+
+    fake_cl.add_docket(70000002, "cand", "5:23-cv-03417", "Another v. Party")  # now two offices fit
+    before = path.read_text()
+    error = one_line_error(run_cli(path, "add", "cand", "23-cv-3417", "--name", "x"))
+    assert "CourtListener has several: 3:23-cv-03417, 5:23-cv-03417" in error
+    assert path.read_text() == before

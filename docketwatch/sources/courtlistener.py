@@ -82,9 +82,12 @@ class CourtListenerSource(FederalIdentity, Source):
     def find(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
         """A CourtListener docket URL (of this server or www.courtlistener.com) or docket id:
         through the API when there is a token (one request, court included), else from
-        the free docket feed, which does not name the court."""
+        the free docket feed, which does not name the court. With a token, also a district
+        number without its office (`23-cv-3417`) in a given court, when one docket fits."""
         m = _DOCKET_REFERENCE.fullmatch(reference.strip())
-        if m is None or (m["host"] and m["host"] not in (urlsplit(self.settings.base_url).netloc, PUBLIC_HOST)):
+        if m is None:
+            return self._find_number(reference, court, http)
+        if m["host"] and m["host"] not in (urlsplit(self.settings.base_url).netloc, PUBLIC_HOST):
             return None
         docket_id = int(m["id"])
         if self.settings.token:
@@ -116,6 +119,33 @@ class CourtListenerSource(FederalIdentity, Source):
         return FoundCase(name=docket.case_name or docket.docket_number, court=court,
                          docket_number=docket.docket_number, courtlistener_id=docket_id,
                          how="read from CourtListener's free docket feed (no token set); court as given")
+
+    def _find_number(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
+        try:
+            written = docket_numbers.written(reference)
+        except docket_numbers.DocketNumberError:
+            return None
+        if written.number is not None or court is None or not self.settings.token:
+            return None
+        url = f"{self.settings.base_url}{API}/dockets/"
+        response = http.get(url, params={"court": court, "docket_number_core": str(written.core),
+                                         "fields": "id,court_id,docket_number,case_name"},
+                            headers={"Authorization": f"Token {self.settings.token}"})
+        if response.status_code != 200:
+            raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+        try:
+            fits = [d for d in response.json()["results"]
+                    if written.fits(docket_numbers.try_normalize(d.get("docket_number")) or "")]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise CourtListenerError(f"{url}: CourtListener's answer is not a list of dockets") from None
+        numbers = sorted({docket_numbers.normalize(d["docket_number"]) for d in fits})
+        if len(numbers) != 1:
+            raise ValueError(f"{reference!r} in {court}: CourtListener has "
+                             f"{'no such docket' if not numbers else 'several: ' + ', '.join(numbers)}; "
+                             "write the number with its office, like 3:23-cv-03417")
+        docket = sorted(fits, key=lambda d: not d.get("pacer_case_id"))[0]
+        return FoundCase(name=docket.get("case_name") or numbers[0], court=court, docket_number=numbers[0],
+                         courtlistener_id=docket["id"], how="looked up through the CourtListener API (1 request)")
 
     def servers(self, case: CaseConfig) -> list[str]:
         return [self.settings.base_url]
