@@ -610,7 +610,8 @@ def init(obj: _Context, path: Path | None) -> None:
 @click.pass_obj
 def add(obj: _Context, reference: tuple[str, ...], name: str | None, court: str | None) -> None:
     """Add a case to the configuration file, keeping its comments: a CourtListener docket
-    URL or id (looked up), or a court id and a docket number (no lookup)."""
+    URL or id (looked up), or a court id and a docket number (no lookup; one written
+    without its office, like 24-cv-5417, is completed from CourtListener with a token)."""
     from docketwatch import watchlist
     from docketwatch.settings import ConfigError
 

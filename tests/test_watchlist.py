@@ -126,6 +126,13 @@ def test_paused_case_is_not_polled_and_says_so(fake_cl, tmp_path):
     code, result = check_json(path, "kadrey")
     assert code == 0 and result["paused"] is False and result["baseline"] is True
 
+    # A digest says so when a case it covers is paused.
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
+    assert check_json(path, "kadrey")[1]["new"]
+    assert run_cli(path, "pause", "kadrey").returncode == 0
+    preview = run_cli(path, "preview", "--format", "txt").stdout
+    assert "Kadrey v. Meta Platforms, Inc.: paused, not checked since 20" in preview
+
 
 def test_init_writes_a_starter_that_loads_and_takes_cases(tmp_path):
     path = tmp_path / "new" / "docketwatch.toml"
@@ -172,7 +179,7 @@ def test_add_without_a_token_reads_the_free_feed_and_needs_the_court(fake_cl, tm
     before = path.read_text()
     url = f"https://www.courtlistener.com/docket/{KADREY_ID}/kadrey-v-meta-platforms-inc/"
     assert "give it with --court" in one_line_error(run_cli(path, "add", url))
-    assert path.read_text() == before
+    assert path.read_text() == before and fake_cl.requests == []  # said before asking the server
 
     ran = run_cli(path, "add", url, "--court", "cand", "--name", "Kadrey")
     assert ran.returncode == 0, ran.stderr

@@ -103,16 +103,16 @@ class CourtListenerSource(FederalIdentity, Source):
                                  how="looked up through the CourtListener API (1 request)")
             except (ValueError, KeyError, TypeError):
                 raise CourtListenerError(f"{url}: CourtListener's answer is not a docket") from None
+        if court is None:
+            raise ValueError(f"CourtListener's free docket feed does not name the court of docket {docket_id}: "
+                             "give it with --court (e.g. --court cand), or set [sources.courtlistener] token "
+                             "to look it up")
         url = f"{self.settings.base_url}/docket/{docket_id}/feed/"
         response = http.get(url)
         if response.status_code == 404:
             raise CourtListenerError(f"{url}: CourtListener has no docket {docket_id} (HTTP 404)", 404)
         if response.status_code != 200:
             raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
-        if court is None:
-            raise ValueError(f"CourtListener's free docket feed does not name the court of docket {docket_id}: "
-                             "give it with --court (e.g. --court cand), or set [sources.courtlistener] token "
-                             "to look it up")
         docket = parse_feed(response.content, court, docket_id)
         if not docket.docket_number:
             raise ValueError(f"{url}: the docket feed names no docket number; add the case by court and number")
