@@ -621,7 +621,7 @@ def add(obj: _Context, reference: tuple[str, ...], name: str | None, court: str 
     except (ConfigError, watchlist.LookupFailed) as e:
         _edit_failed(e)
     c = added.case
-    pinned = f", courtlistener id {c.courtlistener_id}" if c.courtlistener_id else ""
+    pinned = "".join(f", {key.replace('_', ' ')} {value}" for key, value in added.keys.items())
     click.echo(f"added {c.name!r} ({c.court} {c.docket_number}{pinned}) to {cfg.path}")
     click.echo(f"  {added.how}" if added.how else "  as given (no lookup)")
 

@@ -51,9 +51,10 @@ def init(path: Path) -> None:
 
 @dataclass
 class Added:
-    """The case `add` wrote, and how it was found (None: as given, no lookup)."""
+    """The case `add` wrote, its sources' keys in it, and how it was found (None: as given, no lookup)."""
 
     case: CaseConfig
+    keys: dict[str, Any]
     how: str | None
 
 
@@ -66,8 +67,7 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
         if (canonical := _number(number)) is None:  # no office: the court's docket list may complete it
             found = _find(config, number, court, http or HttpClient(config.http))
         else:
-            found = FoundCase(name=f"{court} {canonical}", court=court, docket_number=canonical,
-                              courtlistener_id=None, how="")
+            found = FoundCase(name=f"{court} {canonical}", court=court, docket_number=canonical, keys={}, how="")
     elif len(reference) == 1:
         found = _find(config, reference[0], court, http or HttpClient(config.http))
     else:
@@ -75,16 +75,17 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
                           "(docketwatch add cand 3:23-cv-03417)")
     case = _checked(config, found, name)
     for other in config.cases:
-        if (other.court, other.docket_number) == (case.court, case.docket_number) or (
-                case.courtlistener_id and other.courtlistener_id == case.courtlistener_id):
+        pinned = other.model_dump()  # with the keys its sources read
+        if (other.court, other.docket_number) == (case.court, case.docket_number) or any(
+                pinned.get(key) == value for key, value in found.keys.items()):
             raise ConfigError(f"{config.path}: {case.court} {case.docket_number} is already watched as "
                               f"{other.name!r}")
 
     def append(doc: TOMLDocument) -> None:
         table = tomlkit.table()
-        for key, value in case.model_dump(include={"name", "court", "docket_number", "courtlistener_id"}).items():
-            if value is not None:
-                table[key] = value
+        for key, value in {"name": case.name, "court": case.court, "docket_number": case.docket_number,
+                           **found.keys}.items():
+            table[key] = value
         cases = doc.get("cases")
         if cases is None:
             if not doc.as_string().endswith("\n\n"):
@@ -98,7 +99,7 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
         cases.append(table)
 
     _edit(config.path, append)
-    return Added(case, found.how or None)
+    return Added(case, found.keys, found.how or None)
 
 
 def remove(config: Config, fragment: str) -> CaseConfig:
@@ -192,7 +193,7 @@ def _checked(config: Config, found: FoundCase, name: str | None) -> CaseConfig:
     """The new case as the bootstrap would read it: court and number checked by its sources."""
     try:
         case = CaseConfig(name=" ".join((name or found.name).split()), court=found.court,
-                          docket_number=found.docket_number, courtlistener_id=found.courtlistener_id)
+                          docket_number=found.docket_number, **found.keys)
     except ValueError as e:
         raise ConfigError(f"the case cannot be added: {e}") from None
     numbers = set()

@@ -49,7 +49,7 @@ class FoundCase:
     name: str
     court: str
     docket_number: str
-    courtlistener_id: int | None
+    keys: dict[str, Any]  # the source's own keys for the case's table, e.g. {"courtlistener_id": 67569326}
     how: str
 
 

@@ -99,7 +99,7 @@ class CourtListenerSource(FederalIdentity, Source):
             try:
                 docket = response.json()
                 return FoundCase(name=docket["case_name"], court=docket["court_id"],
-                                 docket_number=docket["docket_number"], courtlistener_id=docket_id,
+                                 docket_number=docket["docket_number"], keys={"courtlistener_id": docket_id},
                                  how="looked up through the CourtListener API (1 request)")
             except (ValueError, KeyError, TypeError):
                 raise CourtListenerError(f"{url}: CourtListener's answer is not a docket") from None
@@ -117,7 +117,7 @@ class CourtListenerSource(FederalIdentity, Source):
         if not docket.docket_number:
             raise ValueError(f"{url}: the docket feed names no docket number; add the case by court and number")
         return FoundCase(name=docket.case_name or docket.docket_number, court=court,
-                         docket_number=docket.docket_number, courtlistener_id=docket_id,
+                         docket_number=docket.docket_number, keys={"courtlistener_id": docket_id},
                          how="read from CourtListener's free docket feed (no token set); court as given")
 
     def _find_number(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
@@ -145,7 +145,8 @@ class CourtListenerSource(FederalIdentity, Source):
                              "write the number with its office, like 3:23-cv-03417")
         docket = sorted(fits, key=lambda d: not d.get("pacer_case_id"))[0]
         return FoundCase(name=docket.get("case_name") or numbers[0], court=court, docket_number=numbers[0],
-                         courtlistener_id=docket["id"], how="looked up through the CourtListener API (1 request)")
+                         keys={"courtlistener_id": docket["id"]},
+                         how="looked up through the CourtListener API (1 request)")
 
     def servers(self, case: CaseConfig) -> list[str]:
         return [self.settings.base_url]
