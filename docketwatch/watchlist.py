@@ -24,7 +24,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from docketwatch import bootstrap
 from docketwatch.domain import docket_numbers
-from docketwatch.http import HttpClient
+from docketwatch.http import HttpClient, HttpError
 from docketwatch.settings import DEFAULT_SOURCES, CaseConfig, Config, ConfigError
 from docketwatch.sources.base import FoundCase
 
@@ -176,10 +176,10 @@ def _find(config: Config, reference: str, court: str | None, http: HttpClient) -
             continue
         try:
             found: FoundCase | None = source.find(reference, court, http)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
-        except Exception as e:  # an HttpError, said in one line
+        except HttpError as e:  # the server failed or has no such docket
             raise LookupFailed(f"{reference}: {e}") from None
+        except ValueError as e:  # what the user must give instead
+            raise ConfigError(str(e)) from None
         if found is not None:
             return found
     if court is not None:  # a number without its office that no source could complete

@@ -98,11 +98,11 @@ class CourtListenerSource(FederalIdentity, Source):
                 raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
             try:
                 docket = response.json()
-                return FoundCase(name=docket["case_name"], court=docket["court_id"],
-                                 docket_number=docket["docket_number"], keys={"courtlistener_id": docket_id},
-                                 how="looked up through the CourtListener API (1 request)")
+                name, found_court, number = docket["case_name"], docket["court_id"], docket["docket_number"]
             except (ValueError, KeyError, TypeError):
                 raise CourtListenerError(f"{url}: CourtListener's answer is not a docket") from None
+            return FoundCase(name=name, court=found_court, docket_number=number, keys={"courtlistener_id": docket_id},
+                             how="looked up through the CourtListener API (1 request)")
         if court is None:
             raise ValueError(f"CourtListener's free docket feed does not name the court of docket {docket_id}: "
                              "give it with --court (e.g. --court cand), or set [sources.courtlistener] token "
