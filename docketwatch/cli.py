@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +23,9 @@ import click
 from docketwatch import __version__
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from click.shell_completion import CompletionItem
 
     from docketwatch.domain.snapshot import ParsedDocket
     from docketwatch.pipeline.poll import CaseResult
@@ -35,7 +41,7 @@ class ConfigException(click.ClickException):
 
 
 class _Context:
-    def __init__(self, config_path: str | None, log_level: str | None):
+    def __init__(self, config_path: str | None = None, log_level: str | None = None):
         self.config_path = config_path
         self.log_level = log_level
 
@@ -54,6 +60,8 @@ class _Context:
             handler.addFilter(redact.RedactingFilter())
         if level != "DEBUG":  # its retry notices repeat what our own error lines say
             logging.getLogger("urllib3").setLevel(logging.ERROR)
+        # The scheduler's own chatter (jobs added, run, executed) is for DEBUG; its warnings stay.
+        logging.getLogger("apscheduler").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
         return cfg
 
     def select(self, cfg: Config, fragments: tuple[str, ...] | list[str]) -> list[CaseConfig]:
@@ -65,8 +73,32 @@ class _Context:
             raise click.UsageError(str(e)) from None
 
 
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(_Context).config_path = value
+
+
+def _set_log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(_Context).log_level = value
+
+
+_LOG_LEVELS = click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False)
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
 class _Cli(click.Group):
-    """The command group; a database that cannot be used ends any command with one line."""
+    """The command group; a database that cannot be used ends any command with one line.
+    Every command also takes the global options after its name (`check --config X`)."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        cmd.params += [
+            click.Option(["--config", "config_path"], metavar="PATH", expose_value=False, callback=_set_config,
+                         help="Configuration file (as before the command)."),
+            click.Option(["--log-level"], type=_LOG_LEVELS, expose_value=False, callback=_set_log_level,
+                         help="Log level for stderr (as before the command)."),
+        ]
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -80,21 +112,60 @@ class _Cli(click.Group):
             sys.exit(e.exit_code)
 
 
-@click.group(cls=_Cli)
+@click.group(cls=_Cli, context_settings=CONTEXT)
 @click.option("--config", "config_path", metavar="PATH",
               help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
-@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+@click.option("--log-level", type=_LOG_LEVELS,
               help="Log level for stderr (default: the configuration's log_level; "
                    "else INFO for run, WARNING otherwise).")
 @click.version_option(__version__, prog_name="docketwatch")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, log_level: str | None) -> None:
-    """Watch public court dockets and report what is new."""
+    """Watch public court dockets and report what is new.
+
+    Shell completion (also of case names): eval "$(_DOCKETWATCH_COMPLETE=bash_source docketwatch)"
+    in ~/.bashrc (zsh: zsh_source in ~/.zshrc; fish: fish_source).
+    """
     ctx.obj = _Context(config_path, log_level)
 
 
+def _complete_case(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+    """Case names for shell completion (names with spaces escaped for bash)."""
+    from click.shell_completion import CompletionItem
+
+    from docketwatch import bootstrap
+
+    obj = ctx.find_object(_Context)
+    path = obj.config_path if obj else None
+    while path is None and ctx.parent is not None:  # completion parses without running the group
+        ctx = ctx.parent
+        path = ctx.params.get("config_path")
+    try:
+        cfg = bootstrap.load(bootstrap.resolve_path(path))
+    except bootstrap.ConfigError:
+        return []
+    bash = os.environ.get("_DOCKETWATCH_COMPLETE", "").startswith("bash")
+    return [CompletionItem(re.sub(r"([^\w.,:@%+=/-])", r"\\\1", c.name) if bash else c.name,
+                           help=f"{c.court} {c.docket_number}")
+            for c in cfg.cases if incomplete.lower() in c.name.lower()]
+
+
+def _progress(total: int) -> Callable[[CaseResult], None] | None:
+    """A line per case on stderr as it finishes, when stderr is a terminal; else nothing."""
+    if not sys.stderr.isatty() or total < 2:
+        return None
+    done = 0
+
+    def show(r: CaseResult) -> None:
+        nonlocal done
+        done += 1
+        click.echo(f"[{done}/{total}] {r.case.name}: {_summary(r)}", err=True)
+
+    return show
+
+
 @cli.command()
-@click.argument("case", nargs=-1)
+@click.argument("case", nargs=-1, shell_complete=_complete_case)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--notify-baseline", is_flag=True,
               help="Report a case's first poll as new entries instead of a quiet baseline.")
@@ -106,7 +177,8 @@ def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: 
 
     cfg = obj.load()
     chosen = obj.select(cfg, case)
-    results = poll.check(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline)
+    results = poll.check(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline,
+                         on_result=_progress(len(chosen)))
     if as_json:
         click.echo(json.dumps({"cases": [_result_json(r) for r in results]}, indent=2))
     else:
@@ -122,19 +194,24 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
         "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline,
         "new": [e.as_json() for e in r.new], "changed": [e.as_json() for e in r.changed],
         "case_changes": r.case_changes,
-        "gaps": r.gaps, "warnings": r.warnings, "no_entries": r.no_entries,
+        "gaps": r.gaps, "warnings": r.warnings, "no_entries": r.no_entries, "paused": r.paused,
     }
 
 
-def _print_result(r: CaseResult) -> None:
-    head = f"{r.case.name} ({r.case.court} {r.case.docket_number})"
+def _summary(r: CaseResult) -> str:
+    if r.paused:
+        return "paused, not checked (docketwatch resume CASE)"
+    if not r.ok:
+        return "FAILED"
     if r.no_entries:
-        summary = "no entries yet"
-    elif r.baseline:
-        summary = f"baseline recorded ({r.baseline_entries} entries)"
-    else:
-        summary = f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"
-    click.echo(f"{head}: {summary}" if r.ok else f"{head}: FAILED")
+        return "no entries yet"
+    if r.baseline:
+        return f"baseline recorded ({r.baseline_entries} entries)"
+    return f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"
+
+
+def _print_result(r: CaseResult) -> None:
+    click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): {_summary(r)}")
     for e in r.new:
         click.echo(f"  new      {_entry_line(e.as_json())}")
     for e in r.changed:
@@ -158,24 +235,24 @@ def _entry_line(e: dict[str, Any]) -> str:
 
 
 @cli.command()
-@click.argument("case", required=False)
+@click.argument("case", nargs=-1, shell_complete=_complete_case)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--refresh", is_flag=True, help="Poll first.")
 @click.option("--health", is_flag=True,
               help="Exit 1 unless `docketwatch run` is alive, not stuck, and no source keeps failing "
                    "(for HEALTHCHECK).")
 @click.pass_obj
-def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health: bool) -> None:
-    """Per case: entries stored, latest entry, last check and success, last error, events pending."""
+def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, health: bool) -> None:
+    """Per CASE (default: all): entries stored, latest entry, last check and success, last error, events pending."""
     from docketwatch import store
     from docketwatch.ops import status as status_mod
     from docketwatch.pipeline import poll
 
     cfg = obj.load()
-    chosen = obj.select(cfg, (case,) if case else ())
+    chosen = obj.select(cfg, case)
     engine = store.open_engine(cfg.database.url)
     if refresh:
-        poll.check(cfg, engine, chosen)
+        poll.check(cfg, engine, chosen, on_result=_progress(len(chosen)))
     report = status_mod.status(cfg, engine, chosen)
     if health:
         for reason in report["unhealthy"]:
@@ -191,6 +268,8 @@ def status(obj: _Context, case: str | None, as_json: bool, refresh: bool, health
     for s in report["cases"]:
         ids = "  ".join(f"{source} id {known}" for source, known in s["source_ids"].items())
         click.echo(f"\n{s['name']} ({s['court']} {s['docket_number']})" + (f"  {ids}" if ids else ""))
+        if s["paused"]:
+            click.echo("  paused          not polled until `docketwatch resume`")
         latest = s["latest_entry"]
         click.echo(f"  entries stored  {s['entries']}")
         click.echo(f"  latest entry    {_entry_line(latest).strip() if latest else '-'}")
@@ -312,7 +391,8 @@ def cases(obj: _Context, as_json: bool) -> None:
         stored = [store.find_case(session, c) for c in cfg.cases]
     rows: list[dict[str, Any]] = [
         {"name": c.name, "court": c.court, "docket_number": c.docket_number,
-         "source_ids": {**(row.source_ids if row else {}), **cfg.pinned_ids(c)}, "sources": c.sources}
+         "source_ids": {**(row.source_ids if row else {}), **cfg.pinned_ids(c)}, "sources": c.sources,
+         "paused": c.paused}
         for c, row in zip(cfg.cases, stored, strict=True)
     ]
     if as_json:
@@ -321,7 +401,8 @@ def cases(obj: _Context, as_json: bool) -> None:
     click.echo(f"config: {cfg.path}")
     for r in rows:
         ids = " ".join(f"{source}:{known}" for source, known in r["source_ids"].items())
-        click.echo(f"{r['court']:<5} {r['docket_number']:<15} {r['name']}" + (f"  ({ids})" if ids else ""))
+        paused = "  (paused)" if r["paused"] else ""
+        click.echo(f"{r['court']:<5} {r['docket_number']:<15} {r['name']}" + (f"  ({ids})" if ids else "") + paused)
 
 
 @cli.command()
@@ -409,7 +490,8 @@ def preview(obj: _Context, fmt: str, out: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Run every job once and exit (for cron and systemd timers).")
+@click.option("--once", is_flag=True,
+              help="Run every job once and exit (for cron and systemd timers); exit 3 when a case failed.")
 @click.pass_obj
 def run(obj: _Context, once: bool) -> None:
     """Run the scheduler: poll on the plan's intervals, send digests on their schedules."""
@@ -418,9 +500,12 @@ def run(obj: _Context, once: bool) -> None:
 
     cfg = obj.load(default_log_level="INFO")
     try:
-        service.run(cfg, store.open_engine(cfg.database.url), once=once)
+        failed = service.run(cfg, store.open_engine(cfg.database.url), once=once)
     except lock.AlreadyRunning as e:
         click.echo(f"docketwatch run: {e}", err=True)
+        sys.exit(EXIT_FAILED)
+    if failed:
+        click.echo(f"docketwatch run --once: {len(failed)} case(s) failed: {'; '.join(failed)}", err=True)
         sys.exit(EXIT_FAILED)
 
 
@@ -482,6 +567,146 @@ def plan_(obj: _Context, as_json: bool) -> None:
         click.echo("\nnot watched:")
         for u in unwatched:
             click.echo(f"  {u['case']} ({u['source']}): {u['text']}")
+
+
+# -- the watchlist from the command line --------------------------------------------
+
+
+def _edit_failed(e: Exception) -> None:
+    """A watchlist edit that could not be made: the file or the arguments (exit 2), or a lookup (exit 3)."""
+    from docketwatch import redact, watchlist
+
+    click.echo(f"docketwatch: {redact.scrub(str(e))}", err=True)
+    sys.exit(EXIT_FAILED if isinstance(e, watchlist.LookupFailed) else 2)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def init(obj: _Context, path: Path | None) -> None:
+    """Write a starter configuration with comments to PATH (default: --config, else ./docketwatch.toml)."""
+    from docketwatch import watchlist
+    from docketwatch.settings import ConfigError
+
+    target = path or Path(obj.config_path or "docketwatch.toml")
+    try:
+        watchlist.init(target)
+    except ConfigError as e:
+        _edit_failed(e)
+    click.echo(f"wrote {target}; add cases with: docketwatch --config {target} add URL|ID|COURT DOCKET_NUMBER")
+
+
+@cli.command()
+@click.argument("reference", nargs=-1, required=True, metavar="URL|ID|COURT DOCKET_NUMBER")
+@click.option("--name", help="The case's name (default: CourtListener's, or court and number).")
+@click.option("--court", help="Court id, for a docket URL or id read without a token (e.g. cand).")
+@click.pass_obj
+def add(obj: _Context, reference: tuple[str, ...], name: str | None, court: str | None) -> None:
+    """Add a case to the configuration file, keeping its comments: a CourtListener docket
+    URL or id (looked up), or a court id and a docket number (no lookup; one written
+    without its office, like 24-cv-5417, is completed from CourtListener with a token)."""
+    from docketwatch import watchlist
+    from docketwatch.settings import ConfigError
+
+    cfg = obj.load()
+    try:
+        added = watchlist.add(cfg, list(reference), name=name, court=court)
+    except (ConfigError, watchlist.LookupFailed) as e:
+        _edit_failed(e)
+    c = added.case
+    pinned = "".join(f", {key.replace('_', ' ')} {value}" for key, value in added.keys.items())
+    click.echo(f"added {c.name!r} ({c.court} {c.docket_number}{pinned}) to {cfg.path}")
+    click.echo(f"  {added.how}" if added.how else "  as given (no lookup)")
+
+
+@cli.command()
+@click.argument("case", shell_complete=_complete_case)
+@click.pass_obj
+def remove(obj: _Context, case: str) -> None:
+    """Remove CASE from the configuration file (its stored entries stay in the database)."""
+    from docketwatch import watchlist
+    from docketwatch.settings import ConfigError
+
+    cfg = obj.load()
+    try:
+        removed = watchlist.remove(cfg, case)
+    except ConfigError as e:
+        _edit_failed(e)
+    click.echo(f"removed {removed.label} from {cfg.path}")
+
+
+@cli.command()
+@click.argument("case", shell_complete=_complete_case)
+@click.pass_obj
+def pause(obj: _Context, case: str) -> None:
+    """Stop polling CASE (`paused = true` in the file); `resume` starts again."""
+    _pause(obj, case, True)
+
+
+@cli.command()
+@click.argument("case", shell_complete=_complete_case)
+@click.pass_obj
+def resume(obj: _Context, case: str) -> None:
+    """Poll a paused CASE again."""
+    _pause(obj, case, False)
+
+
+def _pause(obj: _Context, case: str, paused: bool) -> None:
+    from docketwatch import watchlist
+    from docketwatch.settings import ConfigError
+
+    cfg = obj.load()
+    try:
+        changed = watchlist.pause(cfg, case, paused)
+    except ConfigError as e:
+        _edit_failed(e)
+    click.echo(f"{'paused' if paused else 'resumed'} {changed.label} in {cfg.path}")
+
+
+@cli.command()
+@click.argument("case", shell_complete=_complete_case)
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="Only entries filed on or after this day.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def entries(obj: _Context, case: str, since: datetime | None, as_json: bool) -> None:
+    """The entries stored for CASE, newest first."""
+    from docketwatch import store
+    from docketwatch.ops import status as status_mod
+
+    cfg = obj.load()
+    chosen = obj.select(cfg, (case,))
+    engine = store.open_engine(cfg.database.url)
+    found = {c.label: status_mod.entries(cfg, engine, c, since.date() if since else None) for c in chosen}
+    if as_json:
+        click.echo(json.dumps({"cases": [{"name": c.name, "court": c.court, "docket_number": c.docket_number,
+                                          "entries": found[c.label]} for c in chosen]}, indent=2))
+        return
+    for c in chosen:
+        click.echo(f"{c.label}: {len(found[c.label])} entries stored")
+        for e in found[c.label]:
+            click.echo(f"  {_entry_line(e)}")
+
+
+@cli.command(name="test-notify")
+@click.argument("subscription")
+@click.pass_obj
+def test_notify(obj: _Context, subscription: str) -> None:
+    """Send a test message through SUBSCRIPTION's channel, to each of its recipients, and
+    print what the server said (nothing is stored)."""
+    from docketwatch.pipeline import outbox
+    from docketwatch.settings import ConfigError
+
+    cfg = obj.load()
+    try:
+        sub = cfg.subscriptions(subscription)[0]
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    results = outbox.test_message(cfg, sub)
+    for r in results:
+        click.echo(f"{sub.name} ({sub.channel}) to {r.recipient}: {'sent' if r.ok else 'FAILED'}: {r.detail}")
+    if not all(r.ok for r in results):
+        sys.exit(EXIT_FAILED)
 
 
 def main() -> None:

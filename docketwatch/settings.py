@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import ErrorDetails
 
 from docketwatch import redact
+from docketwatch.domain import docket_numbers
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.schedule import Schedule, parse_schedule
 
@@ -147,6 +148,8 @@ class CaseConfig(Section):
     docket_number: str = Field(min_length=1)
     sources: list[str] = list(DEFAULT_SOURCES)
     poll_interval: PollInterval | None = None  # default: [schedule] interval
+    # `docketwatch pause CASE`: kept in the file and the database, but not polled.
+    paused: bool = Field(default=False, strict=True)
 
     @field_validator("name")
     @classmethod
@@ -305,9 +308,14 @@ class Config(Document):
 
     def case_matches(self, case: CaseConfig, fragment: str) -> bool:
         """CASE on the command line: a fragment of the name, or the docket number (as one
-        of the case's sources reads it)."""
+        of the case's sources reads it, or as people write it: `23-cv-3417` in its court)."""
         if fragment.lower() in case.name.lower():
             return True
+        try:
+            if docket_numbers.written(fragment).fits(case.docket_number):
+                return True
+        except docket_numbers.DocketNumberError:
+            pass
         for name in case.sources:
             try:
                 if self.source_plugins[name].normalize_docket_number(fragment) == case.docket_number:

@@ -112,6 +112,8 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert "received SIGTERM" in err and "stopped" in err
     assert "test-token" not in err and PASSWORD not in err  # secrets never in the log
     assert "desk@example.org" in err  # one line per event: the digest sent
+    assert "Kadrey v. Meta Platforms, Inc.: new #602 2025-07-09: STIPULATION AND ORDER" in err  # and the filing
+    assert "apscheduler" not in err  # the scheduler's own chatter is for --log-level DEBUG
 
     sent = len(smtp_server.received)
     proc = start(service_config)  # a restart sends nothing again
@@ -151,7 +153,7 @@ def test_operator_hears_once_after_three_failures_in_a_row_and_once_on_recovery(
     assert run_cli(service_config, "run", "--once").returncode == 0  # baseline
     fake_cl.fail_with = 500
     for _ in range(4):
-        assert run_cli(service_config, "run", "--once").returncode == 0
+        assert run_cli(service_config, "run", "--once").returncode == 3  # a case failed: a timer unit shows it
     alerts = [m for rcpt, m in smtp_server.received if rcpt == ["ops@example.org"]]
     assert [m["Subject"] for m in alerts] == [
         "docketwatch: courtlistener:cand:3:23-cv-03417 failed 3 times in a row"]

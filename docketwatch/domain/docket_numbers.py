@@ -101,3 +101,42 @@ def core(docket_number: str) -> str:
     if m := _DISTRICT.match(canonical) or _SHORT.match(canonical):
         return f"{m['yy']}{int(m['serial']):05d}"
     raise DocketNumberError(f"{docket_number!r} has no CourtListener docket_number_core")
+
+
+# How people write a district number: `Case No. 1:23-cv-11195-SHS (SHS)`, `3:23cv3417`,
+# `23-cv-3417` (no office: the court's office number is left out).
+_WRITTEN = re.compile(
+    r"^\s*(?:case\s*)?(?:no\.?|number|#)?\s*(?:(?P<office>\d{1,2})\s*:\s*)?(?P<yy>\d{2})\s*-?\s*"
+    r"(?P<type>[a-z]{1,4})\s*-?\s*(?P<serial>\d{1,6})(?:-[a-z0-9]+)*\s*(?:\(\s*[a-z]{1,5}\s*\))?\s*$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Written:
+    """A docket number as a person wrote it: `number` is its canonical form when it is
+    complete; a district number without its office (`23-cv-3417`) has only `core` and
+    `case_type`, and `fits` the canonical numbers it may stand for."""
+
+    text: str
+    number: str | None
+    core: str | None = None
+    case_type: str | None = None
+
+    def fits(self, canonical: str) -> bool:
+        """Whether the canonical number `canonical` is this one (in any office, when none was written)."""
+        if self.number is not None:
+            return self.number == canonical
+        m = _DISTRICT.match(canonical)
+        return m is not None and f"{m['yy']}{int(m['serial']):05d}" == self.core and m["type"].lower() == self.case_type
+
+
+def written(text: str) -> Written:
+    """Read a docket number as people write it: with `No.`, judge initials in brackets,
+    without hyphens or zero padding, or without the office (`23-cv-3417`, which only the
+    court's docket list can complete). DocketNumberError for anything else."""
+    if m := _WRITTEN.match(text):
+        if m["office"] is None:
+            return Written(text, None, f"{m['yy']}{int(m['serial']):05d}", m["type"].lower())
+        return Written(text, f"{int(m['office'])}:{m['yy']}-{m['type'].lower()}-{int(m['serial']):05d}")
+    return Written(text, normalize(text))

@@ -14,6 +14,7 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -21,6 +22,9 @@ from docketwatch import redact
 from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.settings import Config, EmailAddress, Section, SmtpConfig
 from docketwatch.store.models import Delivery, Digest, as_utc
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
 
 
 class EmailSettings(Section):
@@ -72,6 +76,7 @@ class EmailNotifier(Notifier[EmailSettings]):
                 if smtp.username:
                     client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
                 client.send_message(message, to_addrs=[delivery.recipient])
+                reply = client.reply
         except smtplib.SMTPAuthenticationError as e:
             raise DeliveryError(redact.scrub(
                 f"SMTP server {server} rejected the login of user {smtp.username!r} "
@@ -79,18 +84,34 @@ class EmailNotifier(Notifier[EmailSettings]):
             )) from None
         except (smtplib.SMTPException, OSError) as e:
             raise DeliveryError(redact.scrub(f"sending through SMTP server {server} failed: {_describe(e)}")) from None
-        return f"{delivery.recipient} via {server}"
+        return f"{delivery.recipient} via {server}: {reply}"
 
     def _smtp(self) -> SmtpConfig:
         assert self.config.smtp is not None  # check() refuses a configuration without [smtp]
         return self.config.smtp
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self) -> _Client:
         smtp = self._smtp()
         if smtp.security == "ssl":
-            return smtplib.SMTP_SSL(smtp.host, smtp.effective_port, timeout=smtp.timeout,
-                                    context=ssl.create_default_context())
-        return smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout)
+            return _SslClient(smtp.host, smtp.effective_port, timeout=smtp.timeout,
+                              context=ssl.create_default_context())
+        return _Client(smtp.host, smtp.effective_port, timeout=smtp.timeout)
+
+
+class _Client(smtplib.SMTP):
+    """Keeps the server's reply to the message itself ("250 2.0.0 Ok: queued as ..."),
+    which smtplib's send_message does not return: the record of where a digest went."""
+
+    reply = ""
+
+    def data(self, msg: Buffer | str) -> tuple[int, bytes]:
+        code, text = super().data(msg)
+        self.reply = f"{code} {_text(text)}"
+        return code, text
+
+
+class _SslClient(_Client, smtplib.SMTP_SSL):
+    pass
 
 
 def _text(value: bytes | str) -> str:

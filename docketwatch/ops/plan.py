@@ -69,8 +69,8 @@ def report(session: Session, config: Config) -> PlanReport:
 
 
 def cases_of(config: Config, source: str) -> list[CaseConfig]:
-    """The configured cases `source` polls."""
-    return [c for c in config.cases if source in c.sources]
+    """The configured cases `source` polls (paused ones are not polled)."""
+    return [c for c in config.cases if source in c.sources and not c.paused]
 
 
 def make_plan(config: Config, active: set[str]) -> list[PlanRow]:

@@ -67,23 +67,34 @@ class Service:
             return plan.current(session, self.config)
 
     # -- the work each job does ------------------------------------------------
-    def poll(self, job: plan.PlanRow) -> None:
+    def poll(self, job: plan.PlanRow) -> list[str]:
+        """Run one poll job and log it: a line per case, then a line per event. Returns
+        the labels of the cases that failed (none when stopping cancelled the job)."""
         # Job intervals are fixed at start; the API shares follow which cases are active now.
         results = poll.check(self.config, self.engine, job.cases, source=job.source,
                                http=HttpClient(self.config.http, cancel=self.stopping),
                                api_intervals=plan.api_intervals(self._plan()))
         if self.stopping.is_set():
             log.info("%s: cancelled, docketwatch is stopping", job.job_id)
-            return
+            return []
         for r in results:
+            name = r.case.name
             if not r.ok:
-                log.warning("%s: %s: %s", job.job_id, r.case.name, "; ".join(r.errors))
+                log.warning("%s: %s: %s", job.job_id, name, "; ".join(r.errors))
             elif r.baseline:
-                log.info("%s: %s: baseline recorded (%d entries)", job.job_id, r.case.name, r.baseline_entries)
+                log.info("%s: %s: baseline recorded (%d entries)", job.job_id, name, r.baseline_entries)
             else:
-                log.info("%s: %s: %d new, %d changed%s", job.job_id, r.case.name, len(r.new), len(r.changed),
-                         "".join(f"; gap: {g}" for g in r.gaps))
+                log.info("%s: %s: %d new, %d changed", job.job_id, name, len(r.new), len(r.changed))
+            for e in r.new:
+                log.info("%s: new %s %s: %s", name, e.label, e.date_label, e.text)
+            for e in r.changed:
+                log.info("%s: changed %s %s (%s): %s", name, e.label, e.date_label, "; ".join(e.changes), e.text)
+            for text in r.case_changes:
+                log.info("%s: case: %s", name, text)
+            for text in r.gaps:
+                log.warning("%s: gap: %s", name, text)
         health.observe(self.engine, self.config, job)
+        return [r.case.label for r in results if not r.ok]
 
     def digest(self, subscriptions: list[DigestConfig]) -> None:
         if not subscriptions:
@@ -110,7 +121,7 @@ class Service:
             log.error("%s", error)
 
     # -- running ---------------------------------------------------------------
-    def _job(self, name: str, work: Callable[..., None], *args: Any) -> None:
+    def _job(self, name: str, work: Callable[..., object], *args: Any) -> None:
         """Run one job: skipped once stopping; a database error is one log line and
         the service goes on (the next run of the job tries again)."""
         if self.stopping.is_set():
@@ -145,16 +156,18 @@ class Service:
                 self._idle.wait(left)
             return sorted(self._running)
 
-    def run_once(self) -> None:
-        """Every job once, in order (for cron and systemd timers); SIGTERM stops it."""
+    def run_once(self) -> list[str]:
+        """Every job once, in order (for cron and systemd timers); SIGTERM stops it.
+        Returns the labels of the cases whose poll failed."""
         failure: list[StoreError] = []
+        failed: list[str] = []
 
         def once() -> None:
             try:
                 for job in self.jobs:
                     if self.stopping.is_set():
                         return
-                    self.poll(job)
+                    failed.extend(label for label in self.poll(job) if label not in failed)
                 if not self.stopping.is_set():
                     self.digest(self.subscriptions)
                 if not self.stopping.is_set():
@@ -173,6 +186,7 @@ class Service:
             log.warning("stopping with work in flight (abandoned; it is retried at the next run)")
         if failure:
             raise failure[0]
+        return failed
 
     def run_forever(self, held: lock.Lock) -> None:
         """Until SIGTERM or SIGINT: then cancel requests in flight and return within STOP_GRACE."""
@@ -289,14 +303,15 @@ def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigg
     return CronTrigger(day_of_week=day, hour=schedule.at.hour, minute=schedule.at.minute, timezone=zone)
 
 
-def run(config: Config, engine: Engine, *, once: bool = False) -> None:
-    """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release."""
+def run(config: Config, engine: Engine, *, once: bool = False) -> list[str]:
+    """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release.
+    With `once`, returns the labels of the cases whose poll failed."""
     held = lock.acquire(engine, lock.holder_id())
     try:
         service = Service(config, engine)
         if once:
-            service.run_once()
-        else:
-            service.run_forever(held)
+            return service.run_once()
+        service.run_forever(held)
+        return []
     finally:
         held.release()

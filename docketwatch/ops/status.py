@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func
@@ -22,7 +23,7 @@ def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str,
         "name": case.name, "court": case.court, "docket_number": case.docket_number,
         "source_ids": config.pinned_ids(case), "entries": 0, "latest_entry": None,
         "last_checked": None, "last_success": None, "last_error": None, "last_error_at": None,
-        "pending_events": 0, "last_gap": None, "unwatched": plan.unwatched(config, case),
+        "pending_events": 0, "last_gap": None, "unwatched": plan.unwatched(config, case), "paused": case.paused,
     }
     row = store.find_case(session, case)
     if row is None:
@@ -61,3 +62,17 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str,
             "failed_digests": health.failing_deliveries(session, config),
             "sources": sources,
         }
+
+
+def entries(config: Config, engine: Engine, case: CaseConfig, since: date | None = None) -> list[dict[str, Any]]:
+    """The entries stored for `case`, newest first (those filed on or after `since`), each
+    with when docketwatch first saw it."""
+    with Session(engine) as session:
+        row = store.find_case(session, case)
+        if row is None:
+            return []
+        query = select(Entry).where(Entry.case_id == row.id)
+        if since is not None:
+            query = query.where(col(Entry.date_filed) >= since)
+        return [{**e.view().as_json(), "first_seen": iso(e.first_seen)}
+                for e in session.exec(query.order_by(*Entry.newest_first())).all()]

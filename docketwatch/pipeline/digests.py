@@ -299,7 +299,10 @@ def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig
         assert row.id is not None  # a stored row
         last, success_run = store.last_run(session, row.id), store.last_run(session, row.id, ok=True)
         success = as_utc(success_run.started_at) if success_run else None
-        if last and success is None:
+        if case.paused:
+            since = f"{success:%Y-%m-%d %H:%M} UTC" if success else "it was paused"
+            warnings.append(f"{case.name}: paused, not checked since {since} (`docketwatch resume` watches it again)")
+        elif last and success is None:
             warnings.append(f"{case.name}: never checked successfully; the latest error: {last.error}")
         elif success is not None and now - success > STALE_AFTER:
             warnings.append(f"{case.name}: last successful check {success:%Y-%m-%d %H:%M} UTC, "

@@ -168,6 +168,37 @@ def _undelivered(session: Session, config: Config, digest: Digest, delivery: Del
     alert(session, config, subject, text, now)
 
 
+@dataclass
+class Probe:
+    """One test message (`docketwatch test-notify`): to whom, and what the server said."""
+
+    recipient: str
+    ok: bool
+    detail: str
+
+
+def test_message(config: Config, sub: DigestConfig, now: datetime | None = None) -> list[Probe]:
+    """Send a short test message through `sub`'s channel to each of its recipients and
+    say what each server answered. Nothing is stored: no digest, no delivery, no event."""
+    now = now or utcnow()
+    notifier = registry.notifier(sub.channel)(config, sub)
+    text = (f"This is a test message from docketwatch for the subscription {sub.name!r} ({sub.channel}). "
+            "If it reached you, its digests will too.")
+    body = {fmt: f"<p>{html.escape(text)}</p>" if fmt == "html" else text for fmt in notifier.formats}
+    key = hashlib.sha256(f"test\x1f{sub.name}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
+    domain = config.smtp.from_address.rpartition("@")[2] if config.smtp else "docketwatch.invalid"
+    digest = _digest(sub, f"<docketwatch.test.{key}@{domain}>", f"docketwatch test message ({sub.name})", body,
+                     now, now, now)
+    probes = []
+    for recipient in config.recipients[sub.name]:
+        delivery = Delivery(digest_id=0, recipient=recipient, message_id=digest.message_id)
+        try:
+            probes.append(Probe(recipient, True, notifier.send(digest, delivery)))
+        except Exception as e:  # the test is to see the failure, whatever it is
+            probes.append(Probe(recipient, False, redact.scrub(str(e) or type(e).__name__)))
+    return probes
+
+
 def message_id(config: Config, sub: DigestConfig, event_ids: list[int]) -> str:
     """A Message-ID that follows from the subscription and its events alone: the same
     digest always has the same one, however often it is sent."""

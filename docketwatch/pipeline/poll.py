@@ -10,7 +10,8 @@ the record of its failure.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,8 @@ class CaseResult(CaseChanges):
     baseline_entries: int = 0
     # A source showed the docket with no entries yet, and none is stored: a quiet, valid state.
     no_entries: bool = False
+    # `paused = true` in the configuration: not polled.
+    paused: bool = False
 
     @property
     def ok(self) -> bool:
@@ -58,28 +61,42 @@ def check(
     http: HttpClient | None = None,
     source: str | None = None,
     api_intervals: dict[tuple[str, str], timedelta] | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
 ) -> list[CaseResult]:
-    """Poll `cases` now (through `source` only, when given); return a result per case,
-    in configuration order. `api_intervals` paces metered APIs (see plan.py)."""
+    """Poll `cases` now (through `source` only, when given; paused cases not at all);
+    return a result per case, in configuration order, and hand each to `on_result` as
+    soon as all its sources are done (for progress lines). `api_intervals` paces metered
+    APIs (see plan.py)."""
     http = http or HttpClient(config.http)
     digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
+    paused = [CaseResult(case=c, paused=True) for c in cases if c.paused]
+    polled = [c for c in cases if not c.paused]
+    for result in paused:
+        if on_result:
+            on_result(result)
     with Session(engine, expire_on_commit=False) as session:
-        configured = list(cases)
-        pinned = {c.label: config.pinned_ids(c) for c in configured}
-        rows = dict(zip([c.label for c in configured], store.case_rows(session, configured, pinned), strict=True))
+        pinned = {c.label: config.pinned_ids(c) for c in polled}
+        rows = dict(zip([c.label for c in polled], store.case_rows(session, polled, pinned), strict=True))
         session.commit()
-        results = {rows[c.label].id: CaseResult(case=c) for c in cases}
+        results = {rows[c.label].id: CaseResult(case=c) for c in polled}
         by_source: dict[str, list[Case]] = defaultdict(list)
-        for c in cases:
+        for c in polled:
             for name in c.sources:
                 if source is None or name == source:
                     by_source[name].append(rows[c.label])
+        left = Counter(case.id for source_cases in by_source.values() for case in source_cases)
+
+        def done(case_id: int | None) -> None:
+            left[case_id] -= 1
+            if on_result and not left[case_id]:
+                on_result(results[case_id])
+
         for name, source_cases in by_source.items():
             ctx = SourceContext(config, session, http, api_intervals or {})
             writer = _Writer(session, config.source_plugins[name], results, notify_baseline)
             http.before_request = writer.commit
             try:
-                _poll_source(name, source_cases, ctx, writer)
+                _poll_source(name, source_cases, ctx, writer, done)
             finally:
                 http.before_request = None
             writer.finish()
@@ -89,10 +106,12 @@ def check(
                 row.baseline_at = utcnow()
                 session.add(row)
         session.commit()
-    return list(results.values())
+    by_label = {r.case.label: r for r in [*paused, *results.values()]}
+    return [by_label[c.label] for c in cases]
 
 
-def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writer) -> None:
+def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writer,
+                 done: Callable[[int | None], None]) -> None:
     http = ctx.http
     pending = {c.id: c for c in cases}
     mark = (http.requests, http.quota_requests, utcnow())
@@ -101,6 +120,7 @@ def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writ
             run = _run(case, name, mark[2], http.requests - mark[0], http.quota_requests - mark[1])
             writer.store(case, outcome, run)
             pending.pop(case.id, None)
+            done(case.id)
             mark = (http.requests, http.quota_requests, utcnow())
     except StoreError:
         raise  # the database failed, not the source: nothing more can be stored now
@@ -108,6 +128,7 @@ def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writ
         log.exception("source %s failed", name)
         for case in pending.values():
             writer.store(case, RuntimeError(f"{name}: internal error: {e!r}"), _run(case, name, mark[2]))
+            done(case.id)
 
 
 def _run(case: Case, source: str, started_at: datetime, requests: int = 0, quota_requests: int = 0) -> dict[str, Any]:

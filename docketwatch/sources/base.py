@@ -60,6 +60,18 @@ class CourtList:
     courts: list[CourtInfo]
 
 
+@dataclass
+class FoundCase:
+    """A case a source found from a reference of its own (a docket URL or id), for
+    `docketwatch add`: what goes into its `[[cases]]` table, and how it was found."""
+
+    name: str
+    court: str
+    docket_number: str
+    keys: dict[str, Any]  # the source's own keys for the case's table, e.g. {"courtlistener_id": 67569326}
+    how: str
+
+
 class NoSettings(Section):
     """A source without settings: its section, if any, must be empty."""
 
@@ -111,6 +123,12 @@ class Source(ABC):
     def courts(self, http: HttpClient, refresh: bool) -> CourtList | None:
         """The courts the source knows (`docketwatch courts`), read again from where that
         knowledge comes from when `refresh` (HttpError when that fails). None: it lists none."""
+        return None
+
+    def find(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
+        """The case `reference` names when it is one of the source's own references (a
+        docket URL or id; `court` when the user gave it), else None. HttpError or
+        ValueError (worded for the user) when it is one but cannot be resolved."""
         return None
 
     # -- planning ------------------------------------------------------------------------

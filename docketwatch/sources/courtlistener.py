@@ -18,9 +18,11 @@ changes are seen only among the feed's latest entries (`unwatched` says so).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
@@ -31,14 +33,17 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Snapshot, TargetState, Throttle
-from docketwatch.http import Budget, BudgetExhausted, HttpError, Throttled, describe_status
+from docketwatch.http import Budget, BudgetExhausted, HttpClient, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
-from docketwatch.sources.base import Source, SourceContext
+from docketwatch.sources.base import FoundCase, Source, SourceContext
 from docketwatch.sources.federal import FederalIdentity
 from docketwatch.store.models import Case, CheckRun, as_utc, iso, utcnow
 
 FEED_WINDOW = 30
+PUBLIC_HOST = "www.courtlistener.com"
+# `https://www.courtlistener.com/docket/67569326/kadrey-v-meta-platforms-inc/`, or `67569326`.
+_DOCKET_REFERENCE = re.compile(r"(?:https?://(?P<host>[^/\s]+)/docket/)?(?P<id>\d{1,10})(?:/\S*)?")
 API = "/api/rest/v4"
 STORAGE = "https://storage.courtlistener.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -108,6 +113,75 @@ class CourtListenerSource(FederalIdentity, Source):
     def case_url(self, case: Case) -> str | None:
         known = docket_id(case)
         return f"{self.settings.base_url}/docket/{known}/" if known else None
+
+    def find(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
+        """A CourtListener docket URL (of this server or www.courtlistener.com) or docket id:
+        through the API when there is a token (one request, court included), else from
+        the free docket feed, which does not name the court. With a token, also a district
+        number without its office (`23-cv-3417`) in a given court, when one docket fits."""
+        m = _DOCKET_REFERENCE.fullmatch(reference.strip())
+        if m is None:
+            return self._find_number(reference, court, http)
+        if m["host"] and m["host"] not in (urlsplit(self.settings.base_url).netloc, PUBLIC_HOST):
+            return None
+        docket_id = int(m["id"])
+        if self.settings.token:
+            url = f"{self.settings.base_url}{API}/dockets/{docket_id}/"
+            response = http.get(url, params={"fields": "id,court_id,docket_number,case_name"},
+                                headers={"Authorization": f"Token {self.settings.token}"})
+            if response.status_code != 200:
+                raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+            try:
+                docket = response.json()
+                name, found_court, number = docket["case_name"], docket["court_id"], docket["docket_number"]
+            except (ValueError, KeyError, TypeError):
+                raise CourtListenerError(f"{url}: CourtListener's answer is not a docket") from None
+            return FoundCase(name=name, court=found_court, docket_number=number, keys={"courtlistener_id": docket_id},
+                             how="looked up through the CourtListener API (1 request)")
+        if court is None:
+            raise ValueError(f"CourtListener's free docket feed does not name the court of docket {docket_id}: "
+                             "give it with --court (e.g. --court cand), or set [sources.courtlistener] token "
+                             "to look it up")
+        url = f"{self.settings.base_url}/docket/{docket_id}/feed/"
+        response = http.get(url)
+        if response.status_code == 404:
+            raise CourtListenerError(f"{url}: CourtListener has no docket {docket_id} (HTTP 404)", 404)
+        if response.status_code != 200:
+            raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+        docket = parse_feed(response.content, court, docket_id)
+        if not docket.docket_number:
+            raise ValueError(f"{url}: the docket feed names no docket number; add the case by court and number")
+        return FoundCase(name=docket.case_name or docket.docket_number, court=court,
+                         docket_number=docket.docket_number, keys={"courtlistener_id": docket_id},
+                         how="read from CourtListener's free docket feed (no token set); court as given")
+
+    def _find_number(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
+        try:
+            written = docket_numbers.written(reference)
+        except docket_numbers.DocketNumberError:
+            return None
+        if written.number is not None or court is None or not self.settings.token:
+            return None
+        url = f"{self.settings.base_url}{API}/dockets/"
+        response = http.get(url, params={"court": court, "docket_number_core": str(written.core),
+                                         "fields": "id,court_id,docket_number,case_name"},
+                            headers={"Authorization": f"Token {self.settings.token}"})
+        if response.status_code != 200:
+            raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+        try:
+            fits = [d for d in response.json()["results"]
+                    if written.fits(docket_numbers.try_normalize(d.get("docket_number")) or "")]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise CourtListenerError(f"{url}: CourtListener's answer is not a list of dockets") from None
+        numbers = sorted({docket_numbers.normalize(d["docket_number"]) for d in fits})
+        if len(numbers) != 1:
+            raise ValueError(f"{reference!r} in {court}: CourtListener has "
+                             f"{'no such docket' if not numbers else 'several: ' + ', '.join(numbers)}; "
+                             "write the number with its office, like 3:23-cv-03417")
+        docket = sorted(fits, key=lambda d: not d.get("pacer_case_id"))[0]
+        return FoundCase(name=docket.get("case_name") or numbers[0], court=court, docket_number=numbers[0],
+                         keys={"courtlistener_id": docket["id"]},
+                         how="looked up through the CourtListener API (1 request)")
 
     def servers(self, case: CaseConfig) -> list[str]:
         return [self.settings.base_url]

@@ -1,0 +1,371 @@
+"""The watchlist from the command line (init, add, remove, pause, resume, entries,
+test-notify), docket numbers as people write them, and the CLI's conventions: through
+the real command line, against the fake CourtListener on loopback and a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from docketwatch.cli import cli
+from docketwatch.domain.docket_numbers import DocketNumberError, written
+from tests.conftest import KADREY_ID, check_json, run_cli, write_config
+from tests.servers import PASSWORD, smtp_table
+
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+
+BUNDLED = Path(__file__).parent.parent / "config" / "ai-copyright.toml"
+CHATGPT_BLOCK = '''
+# lead: Tremblay v. OpenAI; transferred into MDL 3143
+[[cases]]
+name = "In re OpenAI ChatGPT Litigation"
+court = "cand"
+docket_number = "3:23-cv-03223"
+courtlistener_id = 67538258
+'''
+TWO_CASES = f'''
+[[cases]]
+name = "Kadrey v. Meta Platforms, Inc."
+court = "cand"
+docket_number = "3:23-cv-03417-VC"
+courtlistener_id = {KADREY_ID}
+
+[[cases]]
+name = "Bartz v. Anthropic PBC"
+court = "cand"
+docket_number = "3:24-cv-05417"
+courtlistener_id = 69058235
+'''
+
+
+def bundled_copy(tmp_path: Path) -> tuple[Path, str]:
+    """The bundled watchlist (22 cases, with comments), its database in tmp_path."""
+    text = BUNDLED.read_text().replace('# [database]\n# url = "sqlite:////var/lib/docketwatch/docketwatch.db"',
+                                       f'[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"')
+    path = tmp_path / "watch.toml"
+    path.write_text(text)
+    return path, text
+
+
+def one_line_error(ran, code: int = 2) -> str:
+    assert ran.returncode == code, (ran.stdout, ran.stderr)
+    assert "Traceback" not in ran.stderr and len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+    return ran.stderr
+
+
+# -- editing the file ------------------------------------------------------------------
+
+
+def test_remove_pause_resume_and_add_change_only_their_own_lines(tmp_path):
+    path, original = bundled_copy(tmp_path)
+
+    ran = run_cli(path, "remove", "chatgpt")
+    assert ran.returncode == 0 and "removed In re OpenAI ChatGPT Litigation (cand 3:23-cv-03223)" in ran.stdout
+    after_remove = original.replace(CHATGPT_BLOCK, "", 1)
+    assert after_remove != original and path.read_text() == after_remove  # its comment line went with it
+
+    ran = run_cli(path, "pause", "kadrey")
+    assert ran.returncode == 0 and "paused Kadrey v. Meta Platforms, Inc." in ran.stdout
+    assert path.read_text() == after_remove.replace("courtlistener_id = 67569326\n",
+                                                    "courtlistener_id = 67569326\npaused = true\n", 1)
+    cases = json.loads(run_cli(path, "cases", "--json").stdout)["cases"]
+    assert [c["name"] for c in cases if c["paused"]] == ["Kadrey v. Meta Platforms, Inc."]
+    jobs = json.loads(run_cli(path, "plan", "--json").stdout)["jobs"]
+    assert len(jobs) == 20 and not any(j["case"] == "Kadrey v. Meta Platforms, Inc." for j in jobs)
+
+    assert run_cli(path, "resume", "3:23-cv-03417").returncode == 0
+    assert path.read_text() == after_remove
+
+    # The docket number as people write it; the name as given; appended after the last case.
+    ran = run_cli(path, "add", "cand", "3:24cv1451", "--name", "In re Mosaic LLM Litigation")
+    assert ran.returncode == 0 and "as given (no lookup)" in ran.stdout
+    assert path.read_text() == after_remove + (
+        '\n[[cases]]\nname = "In re Mosaic LLM Litigation"\ncourt = "cand"\ndocket_number = "3:24-cv-01451"\n')
+
+
+def test_edits_that_cannot_be_made_change_nothing_and_say_why_in_one_line(tmp_path):
+    path, original = bundled_copy(tmp_path)
+    assert "already watched as 'The New York Times Co. v. Microsoft Corp.'" in one_line_error(
+        run_cli(path, "add", "nysd", "1:23-cv-11195 (SHS)"))
+    assert "matches 2" not in one_line_error(run_cli(path, "remove", "no such case"))
+    assert "watch.toml: 'v.' matches 20 cases" in one_line_error(run_cli(path, "remove", "v."))
+    assert "leaves out the court's office number" in one_line_error(run_cli(path, "add", "cand", "23-cv-3417"))
+    assert "is not a CourtListener court id" in one_line_error(run_cli(path, "add", "nowhere", "3:23-cv-01111"))
+    assert "is not a docket number" in one_line_error(run_cli(path, "add", "cand", "soon"))
+    assert path.read_text() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["watch.toml"]  # no temporary file left behind
+
+
+def test_paused_case_is_not_polled_and_says_so(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    fake_cl.add_docket(69058235, "cand", "3:24-cv-05417", "Bartz v. Anthropic PBC")
+    path = write_config(tmp_path, fake_cl.base_url, cases=TWO_CASES)
+    assert run_cli(path, "pause", "kadrey").returncode == 0
+
+    ran = run_cli(path, "check")
+    assert ran.returncode == 0, ran.stderr
+    assert "Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417): paused, not checked" in ran.stdout
+    assert not any(str(KADREY_ID) in request for request, _ in fake_cl.requests)
+    assert any("69058235" in request for request, _ in fake_cl.requests)
+    status = json.loads(run_cli(path, "status", "--json").stdout)["cases"]
+    assert [(s["name"], s["paused"], s["last_checked"] is None) for s in status] == [
+        ("Kadrey v. Meta Platforms, Inc.", True, True), ("Bartz v. Anthropic PBC", False, False)]
+    assert "paused          not polled until `docketwatch resume`" in run_cli(path, "status", "kadrey").stdout
+
+    assert run_cli(path, "resume", "kadrey").returncode == 0
+    code, result = check_json(path, "kadrey")
+    assert code == 0 and result["paused"] is False and result["baseline"] is True
+
+    # A digest says so when a case it covers is paused.
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
+    assert check_json(path, "kadrey")[1]["new"]
+    assert run_cli(path, "pause", "kadrey").returncode == 0
+    preview = run_cli(path, "preview", "--format", "txt").stdout
+    assert "Kadrey v. Meta Platforms, Inc.: paused, not checked since 20" in preview
+
+
+def test_init_writes_a_starter_that_loads_and_takes_cases(tmp_path):
+    path = tmp_path / "new" / "docketwatch.toml"
+    ran = run_cli(None, "init", str(path))
+    assert ran.returncode == 0 and f"wrote {path}" in ran.stdout
+    starter = path.read_text()
+    assert "# token = \"${COURTLISTENER_TOKEN}\"" in starter and "docketwatch add" in starter
+    path.write_text(starter.replace("# [database]\n", f'[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n', 1))
+    before = path.read_text()
+    assert json.loads(run_cli(path, "cases", "--json").stdout)["cases"] == []
+
+    assert "never overwrites" in one_line_error(run_cli(None, "init", str(path)))
+    assert path.read_text() == before
+
+    assert run_cli(path, "add", "nysd", "No. 1:23-cv-11195", "--name", "NYT v. Microsoft").returncode == 0
+    assert path.read_text() == before + (
+        '\n[[cases]]\nname = "NYT v. Microsoft"\ncourt = "nysd"\ndocket_number = "1:23-cv-11195"\n')
+    assert [c["name"] for c in json.loads(run_cli(path, "cases", "--json").stdout)["cases"]] == ["NYT v. Microsoft"]
+
+
+# -- resolving a CourtListener docket ----------------------------------------------------
+
+
+def test_add_by_docket_url_or_id_through_the_api_with_a_token(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    path = write_config(tmp_path, fake_cl.base_url, cases="\n")
+    ran = run_cli(path, "add", f"{fake_cl.base_url}/docket/{KADREY_ID}/kadrey-v-meta-platforms-inc/")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == [
+        f"added 'Kadrey v. Meta Platforms, Inc.' (cand 3:23-cv-03417, courtlistener id {KADREY_ID}) to {path}",
+        "  looked up through the CourtListener API (1 request)"]
+    assert path.read_text().endswith(
+        f'[[cases]]\nname = "Kadrey v. Meta Platforms, Inc."\ncourt = "cand"\ndocket_number = "3:23-cv-03417"\n'
+        f"courtlistener_id = {KADREY_ID}\n")
+    assert [p for p, _ in fake_cl.requests] == [f"/api/rest/v4/dockets/{KADREY_ID}/"]
+    # The same docket again, by id this time: refused, nothing more asked of the server.
+    assert "already watched" in one_line_error(run_cli(path, "add", str(KADREY_ID)))
+    assert "CourtListener has no docket" not in one_line_error(run_cli(path, "add", "999"), code=3)
+
+
+def test_add_without_a_token_reads_the_free_feed_and_needs_the_court(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    path = write_config(tmp_path, fake_cl.base_url, token=False, cases="\n")
+    before = path.read_text()
+    url = f"https://www.courtlistener.com/docket/{KADREY_ID}/kadrey-v-meta-platforms-inc/"
+    assert "give it with --court" in one_line_error(run_cli(path, "add", url))
+    assert path.read_text() == before and fake_cl.requests == []  # said before asking the server
+
+    ran = run_cli(path, "add", url, "--court", "cand", "--name", "Kadrey")
+    assert ran.returncode == 0, ran.stderr
+    assert "read from CourtListener's free docket feed (no token set)" in ran.stdout
+    assert path.read_text() == before + (
+        f'[[cases]]\nname = "Kadrey"\ncourt = "cand"\ndocket_number = "3:23-cv-03417"\n'
+        f"courtlistener_id = {KADREY_ID}\n")
+    assert all(p == f"/docket/{KADREY_ID}/feed/" for p, _ in fake_cl.requests)
+    assert "HTTP 404" in one_line_error(run_cli(path, "add", "12345", "--court", "cand"), code=3)
+
+
+# -- docket numbers as people write them ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "number"), [
+    ("1:23-cv-11195 (SHS)", "1:23-cv-11195"),
+    ("No. 3:23-cv-03417", "3:23-cv-03417"),
+    ("3:23cv3417", "3:23-cv-03417"),
+    ("Case No. 3:23-CV-3417-VC", "3:23-cv-03417"),
+    ("25-2153", "25-2153"),
+    ("MDL No. 3143", "MDL No. 3143"),
+])
+def test_written_docket_numbers(text, number):
+    assert written(text).number == number
+
+
+def test_a_number_without_its_office_fits_only_in_a_known_court():
+    short = written("23-cv-3417")
+    assert short.number is None
+    assert short.fits("3:23-cv-03417") and short.fits("1:23-cv-03417")
+    assert not short.fits("3:23-cr-03417") and not short.fits("3:24-cv-03417") and not short.fits("23-3417")
+    with pytest.raises(DocketNumberError):
+        written("next week")
+
+
+def test_case_arguments_take_numbers_as_people_write_them(fake_cl, tmp_path):
+    path = write_config(tmp_path, fake_cl.base_url, cases=TWO_CASES)
+    for fragment in ("23-cv-3417", "No. 3:23-cv-03417", "3:23cv3417", "3:23-cv-03417 (VC)"):
+        ran = run_cli(path, "status", fragment, "--json")
+        assert ran.returncode == 0, (fragment, ran.stderr)
+        assert [c["name"] for c in json.loads(ran.stdout)["cases"]] == ["Kadrey v. Meta Platforms, Inc."]
+
+
+# -- entries and test-notify ---------------------------------------------------------------
+
+
+def test_entries_shows_what_is_stored_newest_first(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    path = write_config(tmp_path, fake_cl.base_url)
+    assert check_json(path)[0] == 0
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        stored = db.execute("SELECT count(*) FROM entry").fetchone()[0]
+        recent = db.execute("SELECT count(*) FROM entry WHERE date_filed >= '2025-03-01'").fetchone()[0]
+    every = json.loads(run_cli(path, "entries", "kadrey", "--json").stdout)["cases"][0]["entries"]
+    assert len(every) == stored and 0 < recent < stored
+    dated = [e["date_filed"] for e in every if e["date_filed"]]
+    assert dated == sorted(dated, reverse=True) and all(e["first_seen"] for e in every)
+
+    since = json.loads(run_cli(path, "entries", "kadrey", "--since", "2025-03-01", "--json").stdout)
+    assert [e for e in every if (e["date_filed"] or "") >= "2025-03-01"] == since["cases"][0]["entries"]
+    assert len(since["cases"][0]["entries"]) == recent
+    text = run_cli(path, "entries", "kadrey", "--since", "2025-03-01").stdout.splitlines()
+    assert text[0] == f"Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417): {recent} entries stored"
+    assert len(text) == recent + 1 and "#598  2025-06-25" in "\n".join(text)
+    bad = run_cli(path, "entries", "kadrey", "--since", "June")
+    assert bad.returncode == 2 and "Invalid value for '--since'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_test_notify_reports_what_the_smtp_server_said_and_stores_nothing(fake_cl, tmp_path, smtp_server):
+    smtp_server.refuse.add("bob@example.org")
+    path = write_config(tmp_path, fake_cl.base_url, cases=(
+        '[[digests]]\nname = "lawyers"\nchannel = "email"\nto = ["ann@example.org", "bob@example.org"]\n'
+        + smtp_table(smtp_server.port)))
+    ran = run_cli(path, "test-notify", "lawyers", env={"SMTP_TEST_PASSWORD": PASSWORD})
+    assert ran.returncode == 3
+    assert ran.stdout.splitlines() == [
+        f"lawyers (email) to ann@example.org: sent: ann@example.org via 127.0.0.1:{smtp_server.port}: "
+        "250 Message accepted for delivery",
+        f"lawyers (email) to bob@example.org: FAILED: sending through SMTP server 127.0.0.1:{smtp_server.port} "
+        "failed: the recipient was refused: bob@example.org (550 5.1.1 <bob@example.org>: mailbox unavailable)"]
+    assert [(to, m["Subject"]) for to, m in smtp_server.received] == [
+        (["ann@example.org"], "docketwatch test message (lawyers)")]
+    assert not (tmp_path / "dw.db").exists()  # no outbox row: the database was not even opened
+    nobody = run_cli(path, "test-notify", "nobody", env={"SMTP_TEST_PASSWORD": PASSWORD})
+    assert nobody.returncode == 2 and "no [[digests]] named 'nobody'" in nobody.stderr
+
+
+# -- conventions -----------------------------------------------------------------------------
+
+
+def test_help_and_global_options_after_the_command(fake_cl, tmp_path):
+    path = write_config(tmp_path, fake_cl.base_url, cases=TWO_CASES)
+    for args in (["-h"], ["status", "-h"], ["add", "-h"]):
+        ran = run_cli(None, *args)
+        assert ran.returncode == 0 and ran.stdout.startswith("Usage: docketwatch"), args
+    ran = run_cli(None, "cases", "--config", str(path), "--json")
+    assert ran.returncode == 0 and json.loads(ran.stdout)["config"] == str(path)
+    ran = run_cli(None, "status", "kadrey", "bartz", "--json", "--config", str(path))
+    assert [c["name"] for c in json.loads(ran.stdout)["cases"]] == [
+        "Kadrey v. Meta Platforms, Inc.", "Bartz v. Anthropic PBC"]
+
+
+def test_run_once_exits_3_when_a_case_failed_and_logs_each_event(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    path = write_config(tmp_path, fake_cl.base_url)
+    assert run_cli(path, "run", "--once").returncode == 0  # the baseline
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
+    fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
+    ran = run_cli(path, "run", "--once")
+    assert ran.returncode == 0, ran.stderr
+    events = [line.split(" INFO docketwatch.ops.service: ")[1] for line in ran.stderr.splitlines()
+              if " INFO docketwatch.ops.service: Kadrey" in line]
+    assert sorted(events) == ["Kadrey v. Meta Platforms, Inc.: new #600 2025-07-02: ORDER re Discovery Letter Brief.",
+                      "Kadrey v. Meta Platforms, Inc.: new #601 2025-07-03: NOTICE of Appearance by A. Lawyer"]
+
+    fake_cl.fail_with = 500
+    ran = run_cli(path, "run", "--once")
+    assert ran.returncode == 3
+    assert "docketwatch run --once: 1 case(s) failed: Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417)" \
+        in ran.stderr
+
+
+def complete(args: str, cword: int, shell: str = "zsh") -> str:
+    env = {"_DOCKETWATCH_COMPLETE": f"{shell}_complete", "COMP_WORDS": args, "COMP_CWORD": str(cword),
+           "DOCKETWATCH_CONFIG": None, "CL_TEST_TOKEN": "test-token"}
+    return CliRunner().invoke(cli, [], env=env, prog_name="docketwatch").output
+
+
+def test_shell_completion_offers_case_names(fake_cl, tmp_path):
+    path = write_config(tmp_path, fake_cl.base_url, cases=TWO_CASES)
+    out = complete(f"docketwatch --config {path} status Kad", 4)
+    assert out.splitlines() == ["plain", "Kadrey v. Meta Platforms, Inc.", "cand 3:23-cv-03417"]
+    out = complete(f"docketwatch pause ba --config {path}", 2, "bash")
+    assert out.splitlines() == [r"plain,Bartz\ v.\ Anthropic\ PBC"]
+
+
+def test_check_shows_a_line_per_case_on_a_terminal_and_nothing_when_piped(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    fake_cl.add_docket(69058235, "cand", "3:24-cv-05417", "Bartz v. Anthropic PBC")
+    path = write_config(tmp_path, fake_cl.base_url, cases=TWO_CASES)
+    piped = run_cli(path, "check")
+    assert piped.returncode == 0 and piped.stderr == ""
+
+    # A real terminal on stderr: the process itself is the point.
+    leader, follower = pty.openpty()
+    env = {**os.environ, "CL_TEST_TOKEN": "test-token"}
+    env.pop("DOCKETWATCH_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(path), "check"],
+                            stdout=subprocess.PIPE, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the process closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+        elif proc.poll() is not None:
+            break
+    out, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0
+    lines = seen.decode().replace("\r\n", "\n").splitlines()
+    assert sorted(lines) == ["[1/2] Kadrey v. Meta Platforms, Inc.: nothing new",
+                             "[2/2] Bartz v. Anthropic PBC: no entries yet"] or sorted(lines) == [
+        "[1/2] Bartz v. Anthropic PBC: no entries yet", "[2/2] Kadrey v. Meta Platforms, Inc.: nothing new"]
+    assert b"[1/2]" not in out  # the results on stdout stay as they are
+
+
+def test_add_a_number_without_its_office_is_completed_from_the_courts_dockets(fake_cl, tmp_path):
+    fake_cl.load_kadrey()
+    fake_cl.add_docket(70000001, "cand", "3:23-cr-03417", "United States v. Someone")  # another type
+    path = write_config(tmp_path, fake_cl.base_url, cases="\n")
+    ran = run_cli(path, "add", "cand", "23-cv-3417")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[0] == (
+        f"added 'Kadrey v. Meta Platforms, Inc.' (cand 3:23-cv-03417, courtlistener id {KADREY_ID}) to {path}")
+    assert [(p, q["docket_number_core"]) for p, q in fake_cl.requests] == [("/api/rest/v4/dockets/", "2303417")]
+
+    fake_cl.add_docket(70000002, "cand", "5:23-cv-03417", "Another v. Party")  # now two offices fit
+    before = path.read_text()
+    error = one_line_error(run_cli(path, "add", "cand", "23-cv-3417", "--name", "x"))
+    assert "CourtListener has several: 3:23-cv-03417, 5:23-cv-03417" in error
+    assert path.read_text() == before
