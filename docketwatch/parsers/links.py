@@ -163,9 +163,9 @@ def _transfer(kind: str, text: str, own: str | None) -> Link:
         if (candidate := docket_numbers.try_normalize(m[1])) and candidate != own:
             number = candidate
             break
-    if kind == MDL and number is None and (m := _MDL_NUMBER.search(text)):
+    if kind == MDL and number is None and (mdl := _MDL_NUMBER.search(text)):
         # The panel's own docket (court "jpml") carries the MDL number.
-        return Link(MDL, "jpml", f"MDL No. {int(m[1])}", court_text, incoming)
+        return Link(MDL, "jpml", f"MDL No. {int(mdl[1])}", court_text, incoming)
     return Link(kind, court, number, court_text, incoming)
 
 

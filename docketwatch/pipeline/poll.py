@@ -20,7 +20,7 @@ from docketwatch import store
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedEntry, Snapshot
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
-from docketwatch.pipeline import diff, digests
+from docketwatch.pipeline import diff, digests, follow
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
@@ -92,6 +92,7 @@ def check(
                 row.baseline_at = utcnow()
                 session.add(row)
         session.commit()
+    follow.accept_automatic(config, engine)  # follow = "auto", a [[discover]] rule's watch
     return list(results.values())
 
 
@@ -106,7 +107,7 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
             assert case.id is not None  # a stored case (store.case_row)
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2],
                            requests=http.requests - mark[0], quota_requests=http.quota_requests - mark[1])
-            _store(session, source, case, outcome, run, results[case.id], notify_baseline)
+            _store(session, ctx.config, source, case, outcome, run, results[case.id], notify_baseline)
             pending.pop(case.id, None)
             mark = (http.requests, http.quota_requests, utcnow())
     except StoreError:
@@ -117,16 +118,18 @@ def _poll_source(name: str, cases: list[Case], session: Session, ctx: SourceCont
         for case in pending.values():
             assert case.id is not None  # a stored case (store.case_row)
             run = CheckRun(case_id=case.id, source=name, started_at=mark[2])
-            _store(session, source, case, RuntimeError(f"{name}: internal error: {e!r}"), run, results[case.id],
-                   False)
+            _store(session, ctx.config, source, case, RuntimeError(f"{name}: internal error: {e!r}"), run,
+                   results[case.id], False)
 
 
-def _store(session: Session, source: Source, case: Case, outcome: Snapshot | Exception, run: CheckRun,
-           result: CaseResult, notify_baseline: bool) -> None:
+def _store(session: Session, config: Config, source: Source, case: Case, outcome: Snapshot | Exception,
+           run: CheckRun, result: CaseResult, notify_baseline: bool) -> None:
     if isinstance(outcome, Snapshot):
         try:
             change = diff.apply(session, case, outcome, notify_baseline=notify_baseline,
-                                normalize=source.normalize_docket_number)
+                                normalize=source.normalize_docket_number, follow=config.follow)
+            if config.discover:
+                follow.discover(session, config, outcome)
             _save_state(session, outcome.state)
         except StoreError:
             raise

@@ -182,12 +182,14 @@ class PacerRssSource(FederalIdentity, Source):
                 "entry_types": parsed.entry_types,
             }
         results = []
+        matched: set[int] = set()
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
-            for candidate in dockets:
+            for i, candidate in enumerate(dockets):
                 # An item's title names the parties of that filing, not the case (bankruptcy
                 # feeds add adversaries), so the feed says nothing of the case's name.
                 if _same_case(case, candidate):
+                    matched.add(i)
                     docket.pacer_case_id = docket.pacer_case_id or candidate.pacer_case_id
                     docket.entries += candidate.entries
             results.append((case, Snapshot(
@@ -196,6 +198,8 @@ class PacerRssSource(FederalIdentity, Source):
                 # records it, and a failed case never skips the feed for the others.
                 state={key: state} if state else {},
             )))
+        if results:  # the items of no watched case, for [[discover]] rules (once per feed)
+            results[0][1].others = [d for i, d in enumerate(dockets) if i not in matched]
         return results
 
 
