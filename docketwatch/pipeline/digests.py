@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from docketwatch import store
@@ -56,7 +57,7 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now
     case_ids = [row.id for c in cases if (row := store.find_case(session, c))]
     # A case found by a [[discover]] rule is no configured case: subscriptions to every
     # case ("*") get its announcement.
-    of_cases = col(Event.case_id).in_(case_ids)
+    of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
     if "*" in sub.cases:
         of_cases = or_(of_cases, col(Event.kind) == EventKind.NEW_CASE)
     taken = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
