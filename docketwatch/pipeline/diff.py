@@ -36,7 +36,6 @@ from sqlmodel import Session, select
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedEntry, Snapshot
-from docketwatch.parsers import links
 from docketwatch.store.models import Case, CaseFact, Entry, Event, Suggestion, utcnow
 
 
@@ -297,6 +296,8 @@ _HINTS = {
 
 def _record_links(session: Session, case: Case, entry: Entry, source: str, follow: str) -> None:
     """Announce each docket the entry's text links to, once: a suggestion and a "linked" event."""
+    from docketwatch.parsers import links  # with the parsers' lxml: only when there is news to read
+
     text = html.unescape(_TAG.sub("", entry.description or entry.short_description or ""))
     for link in links.links(text, case.court, case.docket_number):
         if link.watchable:

@@ -20,7 +20,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import tomlkit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -166,6 +165,8 @@ def accept_automatic(config: Config, engine: Engine) -> list[Accepted]:
 
 def _append_case(config: Config, name: str, court: str, docket_number: str) -> bool:
     """Append a `[[cases]]` table, keeping the file's comments; False when it is there already."""
+    import tomlkit  # only when a suggestion is accepted: every poll imports this module
+
     if any(c.court == court and c.docket_number == docket_number for c in config.cases):
         return False
     path = config.path
