@@ -57,7 +57,7 @@ def test_an_appeal_is_announced_once_and_follow_adds_it_to_the_file_keeping_it(f
     listed = run_cli(config, "follow")
     assert listed.returncode == 0
     assert listed.stdout.split() == ["1", "suggested", "ca9", "25-5410", "appeal", "Kadrey", "v.", "Meta",
-                                     "Platforms,", "Inc.", "(appeal:", "ca9", "25-5410)"]
+                                     "Platforms,", "Inc.", "(appeal)"]
     digest = run_cli(config, "digest", "--dry-run")
     assert "- **Linked docket:** entry #604: appeal: ca9 25-5410 (to watch it: docketwatch follow 1)" \
         in digest.stdout
@@ -66,7 +66,7 @@ def test_an_appeal_is_announced_once_and_follow_adds_it_to_the_file_keeping_it(f
     before = config.read_text()
     followed = run_cli(config, "follow", "1")
     assert followed.returncode == 0, followed.stderr
-    assert followed.stdout == (f"Kadrey v. Meta Platforms, Inc. (appeal: ca9 25-5410) (ca9 25-5410): added to "
+    assert followed.stdout == (f"Kadrey v. Meta Platforms, Inc. (appeal) (ca9 25-5410): added to "
                                f"{config}; polled from the next check or start of `run`\n")
     after = config.read_text()
     removed = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line.startswith("- ")]
@@ -131,6 +131,8 @@ def test_discover_rules_match_the_court_feed_already_read_and_announce_each_case
     everything = run_cli(config, "digest", "--dry-run", "--name", "all").stdout
     assert "## New cases (2)" in everything and "Steven Jay Grim" in everything
     assert "Steven Jay Grim" not in run_cli(config, "digest", "--dry-run", "--name", "one case").stdout
+    preview = run_cli(config, "preview", "--format", "txt").stdout
+    assert preview.startswith("docketwatch: 1 new filing, 2 new cases in 1 case\n") and "NEW CASES (2)" in preview
 
     assert run_cli(config, "follow", "2").returncode == 0
     cases = json.loads(run_cli(config, "cases", "--json").stdout)["cases"]

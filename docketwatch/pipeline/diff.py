@@ -286,6 +286,8 @@ def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, s
                       summary=summary, changes=changes))
 
 
+# A linked docket's name in the watchlist: its case's name and how it got there.
+_AS = {"appeal": "appeal", "transfer": "transferred", "remand": "remanded", "mdl": "MDL"}
 _HINTS = {
     "suggested": " (to watch it: docketwatch follow {id})",
     "auto": " (follow = auto: added to the watchlist)",
@@ -311,7 +313,7 @@ def _record_links(session: Session, case: Case, entry: Entry, source: str, follo
         status = ("watched" if watched else "auto" if follow == "auto" else "suggested") if link.watchable \
             else "announced"
         suggestion = Suggestion(key=key, court=link.court, docket_number=link.docket_number, reason=link.kind,
-                                case_name=f"{case.name} ({link.describe()})", from_case_id=case.id, status=status)
+                                case_name=f"{case.name} ({_AS[link.kind]})", from_case_id=case.id, status=status)
         session.add(suggestion)
         session.flush()
         _event(session, case, entry, EventKind.LINKED, source,

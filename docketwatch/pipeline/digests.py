@@ -218,7 +218,7 @@ class DigestModel:
         what = ", ".join(p for p in parts if p) or "no news"
         if len(self.cases) == 1 and not self.new_cases:
             return f"{self.cases[0].name}: {what}"
-        return f"docketwatch: {what} in {len(self.cases)} cases"
+        return f"docketwatch: {what}" + (f" in {_plural(len(self.cases), 'case')}" if self.cases else "")
 
 
 def _plural(n: int, noun: str) -> str:
@@ -355,7 +355,8 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
     now = now or utcnow()
     rows = [row for c in config.cases if (row := store.find_case(session, c))]
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
-             .where(col(Event.case_id).in_([r.id for r in rows])).order_by(col(Event.id).desc()).limit(PREVIEW_EVENTS))
+             .where(or_(col(Event.case_id).in_([r.id for r in rows]), col(Event.kind) == EventKind.NEW_CASE))
+             .order_by(col(Event.id).desc()).limit(PREVIEW_EVENTS))
     items: list[tuple[Event, Entry | None]] = list(session.exec(query))
     if not items:
         rows, items = _sample()

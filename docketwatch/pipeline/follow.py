@@ -176,6 +176,7 @@ def _append_case(config: Config, name: str, court: str, docket_number: str) -> b
             return False
     case = tomlkit.table()
     case.update({"name": name, "court": court, "docket_number": docket_number})
+    case.add(tomlkit.nl())  # a blank line before whatever follows, as people write the file
     cases = document.get("cases")
     if cases is None:
         document.append("cases", tomlkit.aot())
