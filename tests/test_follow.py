@@ -169,3 +169,23 @@ def test_bad_follow_and_discover_settings_are_one_line_errors(tmp_path, toml, me
     config.write_text(f'{toml}\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
     ran = run_cli(config, "cases")
     assert ran.returncode == 2 and message in ran.stderr and len(ran.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("rule", "court", "number", "name", "text", "expected"), [
+    ({"parties": ["Meta Platforms"]}, "cand", "3:25-cv-01000", "Doe v. Meta Platforms, Inc.", "COMPLAINT", True),
+    ({"parties": ["Meta"]}, "cand", "3:25-cv-01000", "Doe v. Metadata Labs LLC", "COMPLAINT", False),  # whole words
+    ({"parties": ["openai"]}, "nysd", "1:25-cv-01000", "Ziff Davis v. OpenAI, Inc.", "COMPLAINT", True),
+    ({"parties": ["OpenAI"]}, "nysd", "1:25-cv-01000", "Doe v. Roe", "Letter re OpenAI's outputs", False),
+    ({"phrases": ["fair use"]}, "nysd", "1:25-cv-01000", "Doe v. Roe", "MOTION for Summary Judgment on fair  use",
+     True),
+    ({"parties": ["OpenAI"], "courts": ["cand"]}, "nysd", "1:25-cv-01000", "Doe v. OpenAI", "COMPLAINT", False),
+    ({"parties": ["OpenAI"], "case_types": ["cv"]}, "nysd", "1:25-cr-01000", "USA v. OpenAI", "INDICTMENT", False),
+    ({"parties": ["OpenAI"], "case_types": ["cv"]}, "nysd", "1:25-cv-01000-ABC", "Doe v. OpenAI", "COMPLAINT", True),
+])
+def test_discover_rules_match_parties_in_the_case_name_and_phrases_in_the_text(rule, court, number, name, text,
+                                                                                expected):
+    from docketwatch.pipeline.follow import matches
+    from docketwatch.settings import DiscoverRule
+
+    docket = ParsedDocket(court, number, case_name=name, entries=[ParsedEntry("1", None, text)])
+    assert matches(DiscoverRule(name="r", **rule), court, docket) is expected
