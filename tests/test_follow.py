@@ -189,3 +189,15 @@ def test_discover_rules_match_parties_in_the_case_name_and_phrases_in_the_text(r
 
     docket = ParsedDocket(court, number, case_name=name, entries=[ParsedEntry("1", None, text)])
     assert matches(DiscoverRule(name="r", **rule), court, docket) is expected
+
+
+def test_the_watchlist_installed_with_docketwatch_is_never_edited(tmp_path):
+    from docketwatch import bootstrap
+    from docketwatch.pipeline.follow import FollowError, accept_suggestion
+
+    bundled = bootstrap.resolve_path(None)
+    before = bundled.read_bytes()
+    engine = store.open_engine(f"sqlite:///{tmp_path / 'dw.db'}")
+    with pytest.raises(FollowError, match="copy it, point --config"):
+        accept_suggestion(bootstrap.load(bundled), engine, 1)
+    assert bundled.read_bytes() == before

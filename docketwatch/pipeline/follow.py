@@ -18,6 +18,7 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -133,6 +134,9 @@ class Accepted:
 def accept_suggestion(config: Config, engine: Engine, suggestion_id: int) -> Accepted:
     """Add the suggested docket to the watchlist (the configuration file) and mark the
     suggestion watched. Adding a case the file already has changes nothing in it."""
+    if config.path.resolve().parent == Path(str(resources.files("docketwatch.defaults"))).resolve():
+        raise FollowError(f"{config.path} is the watchlist installed with docketwatch; copy it, point --config "
+                          "(or $DOCKETWATCH_CONFIG) at the copy, and follow again")
     with Session(engine) as session:
         suggestion = session.get(Suggestion, suggestion_id)
         if suggestion is None:
