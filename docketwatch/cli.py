@@ -709,6 +709,47 @@ def test_notify(obj: _Context, subscription: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
+@cli.command(name="follow")
+@click.argument("suggestion_id", metavar="[ID]", type=int, required=False)
+@click.option("--all", "all_", is_flag=True, help="List answered suggestions too.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_obj
+def follow_(obj: _Context, suggestion_id: int | None, all_: bool, as_json: bool) -> None:
+    """List suggested dockets (linked by a watched case, or found by [[discover]]); with ID, watch one."""
+    import dataclasses
+
+    from docketwatch import store
+    from docketwatch.pipeline import follow
+
+    cfg = obj.load()
+    engine = store.open_engine(cfg.database.url)
+    if suggestion_id is None:
+        listed = follow.suggestions(engine, all_=all_)
+        if as_json:
+            click.echo(json.dumps({"suggestions": [dataclasses.asdict(s) for s in listed]}, indent=2))
+            return
+        if not listed:
+            click.echo("no suggestions waiting" + ("" if all_ else " (--all lists answered ones)"))
+        for s in listed:
+            why = f"[[discover]] {s.rule}" if s.rule else s.reason
+            where = " ".join(filter(None, [s.court, s.docket_number])) or "no docket number yet"
+            click.echo(f"{s.id:>4}  {s.status:<9}  {where:<22}  {why:<10}  {s.name or ''}")
+        return
+    try:
+        accepted = follow.accept_suggestion(cfg, engine, suggestion_id)
+    except follow.FollowError as e:
+        raise click.UsageError(str(e)) from None
+    except OSError as e:
+        click.echo(f"docketwatch: cannot write {cfg.path}: {e.strerror}; add the case by hand", err=True)
+        raise SystemExit(EXIT_FAILED) from None
+    if as_json:
+        click.echo(json.dumps({**dataclasses.asdict(accepted), "path": str(accepted.path)}, indent=2))
+        return
+    what = "added to" if accepted.added else "already in"
+    click.echo(f"{accepted.name} ({accepted.court} {accepted.docket_number}): {what} {accepted.path}; "
+               "polled from the next check or start of `run`")
+
+
 def main() -> None:
     cli()
 

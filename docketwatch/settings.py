@@ -24,7 +24,16 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from docketwatch import redact
@@ -181,7 +190,8 @@ class DigestConfig(Section):
     name: str = Field(min_length=1)
     channel: str
     cases: list[str] = ["*"]
-    events: list[EventKind] = [EventKind.NEW, EventKind.CHANGED, EventKind.CASE, EventKind.GAP]
+    events: list[EventKind] = [EventKind.NEW, EventKind.CHANGED, EventKind.CASE, EventKind.GAP, EventKind.LINKED,
+                               EventKind.NEW_CASE]
     include: list[str] = []
     exclude: list[str] = []
     schedule: Annotated[Schedule, BeforeValidator(_schedule)] = Schedule("immediate")
@@ -250,6 +260,40 @@ class RetentionConfig(Section):
     days: int = Field(default=180, ge=1, le=36500, strict=True)
 
 
+_COURT_ID = re.compile(r"[a-z0-9]{2,12}")
+
+
+class DiscoverRule(Section):
+    """`[[discover]]`: find cases no one watches yet in the court feeds polled anyway.
+
+    `parties` match the case's name (the parties, as the feed's item title gives it),
+    `phrases` the filing's text; both whole words, letter case ignored. `courts` and
+    `case_types` (the docket number's type: cv, cr, md, ...) narrow it down. Nature of
+    suit is not in PACER feeds, so no rule can ask for it. `watch = true` adds each case
+    found to the watchlist, as `docketwatch follow` would.
+    """
+
+    name: str = Field(min_length=1)
+    parties: list[Annotated[str, Field(min_length=2)]] = []
+    phrases: list[Annotated[str, Field(min_length=2)]] = []
+    courts: list[str] = []
+    case_types: list[Annotated[str, Field(pattern=r"^[a-z]{1,4}$")]] = []
+    watch: bool = False
+
+    @field_validator("courts")
+    @classmethod
+    def _court_ids(cls, v: list[str]) -> list[str]:
+        if bad := [c for c in v if not _COURT_ID.fullmatch(c)]:
+            raise ValueError(f"{', '.join(map(repr, bad))} is not a court id (examples: cand, nysd)")
+        return v
+
+    @model_validator(mode="after")
+    def _something_to_match(self) -> DiscoverRule:
+        if not (self.parties or self.phrases):
+            raise ValueError("give parties or phrases to match")
+        return self
+
+
 class Document(Section):
     """The whole file as pydantic checks it; `sources` holds each plug-in's raw section."""
 
@@ -266,6 +310,19 @@ class Document(Section):
     admin: AdminConfig = AdminConfig()
     retention: RetentionConfig = RetentionConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
+    # What to do with a docket a watched case's text links to (an appeal, a transfer, an
+    # MDL): "ask" announces it with a suggestion (`docketwatch follow ID`), "auto" also
+    # adds it to the watchlist, "off" ignores links.
+    follow: Literal["ask", "auto", "off"] = "ask"
+    discover: list[DiscoverRule] = []
+
+    @field_validator("discover")
+    @classmethod
+    def _unique_rules(cls, v: list[DiscoverRule]) -> list[DiscoverRule]:
+        names = [rule.name for rule in v]
+        if dupes := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"two [[discover]] rules are named {dupes[0]!r}; names must be unique")
+        return v
 
     @field_validator("timezone")
     @classmethod

@@ -9,20 +9,16 @@ not load is never written.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import tomlkit
 from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
-from docketwatch import bootstrap
+from docketwatch import bootstrap, casefile
 from docketwatch.domain import docket_numbers
 from docketwatch.http import HttpClient, HttpError
 from docketwatch.settings import DEFAULT_SOURCES, CaseConfig, Config, ConfigError
@@ -82,21 +78,11 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
                               f"{other.name!r}")
 
     def append(doc: TOMLDocument) -> None:
-        table = tomlkit.table()
-        for key, value in {"name": case.name, "court": case.court, "docket_number": case.docket_number,
-                           **found.keys}.items():
-            table[key] = value
-        cases = doc.get("cases")
-        if cases is None:
-            if not doc.as_string().endswith("\n\n"):
-                doc.add(tomlkit.nl())  # a blank line above the first [[cases]]
-            doc.append("cases", tomlkit.aot())
-            cases = doc["cases"]
-        if not isinstance(cases, AoT):
-            raise ConfigError(f"{config.path}: cases is not a list of [[cases]] tables")
-        if len(cases) and not _ends_blank(cases[-1]):
-            cases[-1].add(tomlkit.nl())
-        cases.append(table)
+        try:
+            casefile.append_case(doc, {"name": case.name, "court": case.court, "docket_number": case.docket_number,
+                                       **found.keys})
+        except ValueError as e:
+            raise ConfigError(f"{config.path}: {e}") from None
 
     _edit(config.path, append)
     return Added(case, found.keys, found.how or None)
@@ -120,7 +106,7 @@ def remove(config: Config, fragment: str) -> CaseConfig:
         for i in freed:
             body[i] = (None, Null())
         table = cases.body[index]
-        keep = "".join(item.as_string() for item in _trailing(table))
+        keep = "".join(item.as_string() for item in casefile.trailing(table))
         del cases[index]
         if not keep:
             return
@@ -222,33 +208,15 @@ def _one(config: Config, fragment: str) -> tuple[CaseConfig, int]:
 
 
 def _edit(path: Path, change: Callable[[TOMLDocument], None]) -> None:
-    """Apply `change` to the file's document; write it only if it loads, atomically."""
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    change(doc)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".edit")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(doc.as_string())
-        shutil.copymode(path, temporary)
+    """Apply `change` to the file; write it only if it loads, atomically."""
+
+    def loads(edited: Path) -> None:
         try:
-            bootstrap.load(Path(temporary))
+            bootstrap.load(edited)
         except ConfigError as e:
             raise ConfigError(f"{path}: not changed, the edit would not load: {e}") from None
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
 
-
-def _trailing(table: Table) -> list[Item]:
-    """The comments and blank lines after a table's last key (tomlkit keeps what precedes
-    the next table in this one)."""
-    body = table.value.body
-    last = max(i for i, (key, _) in enumerate(body) if key is not None)
-    return [item for _, item in body[last + 1:]]
-
-
-def _ends_blank(table: Table) -> bool:
-    return "\n" in "".join(item.as_string() for item in _trailing(table) if isinstance(item, Whitespace))
+    casefile.edit(path, change, loads)
 
 
 def _before(doc: TOMLDocument, cases: AoT, index: int) -> tuple[list[tuple[Any, Item]], int, bool]:

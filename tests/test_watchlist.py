@@ -86,11 +86,13 @@ def test_remove_pause_resume_and_add_change_only_their_own_lines(tmp_path):
     assert run_cli(path, "resume", "3:23-cv-03417").returncode == 0
     assert path.read_text() == after_remove
 
-    # The docket number as people write it; the name as given; appended after the last case.
+    # The docket number as people write it; the name as given; added after the last case,
+    # above the comment that belongs to the [[discover]] table after it.
     ran = run_cli(path, "add", "cand", "3:24cv1451", "--name", "In re Mosaic LLM Litigation")
     assert ran.returncode == 0 and "as given (no lookup)" in ran.stdout
-    assert path.read_text() == after_remove + (
-        '\n[[cases]]\nname = "In re Mosaic LLM Litigation"\ncourt = "cand"\ndocket_number = "3:24-cv-01451"\n')
+    assert path.read_text() == after_remove.replace("\n# New cases naming", (
+        '\n[[cases]]\nname = "In re Mosaic LLM Litigation"\ncourt = "cand"\ndocket_number = "3:24-cv-01451"\n'
+        "\n# New cases naming"), 1)
 
 
 def test_edits_that_cannot_be_made_change_nothing_and_say_why_in_one_line(tmp_path):

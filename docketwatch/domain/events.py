@@ -9,3 +9,5 @@ class EventKind(StrEnum):
     CASE = "case"  # a case fact changed (renamed, reassigned, terminated)
     GAP = "gap"  # entries may have been missed
     ERROR = "error"  # a source started failing for the case
+    LINKED = "linked"  # the case's text names a docket it went to (appeal, transfer, remand, MDL)
+    NEW_CASE = "new_case"  # a case no one watches matched a [[discover]] rule

@@ -83,6 +83,9 @@ class Snapshot:
     # Set by a source that knows it may have missed entries (a feed fetched after an
     # outage longer than its window); recorded as a gap event.
     gap: str | None = None
+    # Dockets the same fetch showed that no watched case is (a court feed's other items),
+    # for `[[discover]]` rules: found at no extra request. Set on one snapshot per fetch.
+    others: list[ParsedDocket] = field(default_factory=list)
 
 
 class TargetState(BaseModel):

@@ -13,6 +13,13 @@ texts are compared by their words (`words`): markup dropped, entities decoded,
 whitespace collapsed, case and trailing punctuation ignored. Switching sources therefore
 reports nothing, and a rendering with the same words never overwrites the stored text
 (which is kept as the source gave it, whitespace collapsed; renderers escape it).
+
+A new or newly worded entry that names a linked docket (an appeal's USCA number, a
+transfer, a remand, an MDL transfer: parsers/links.py) is announced once ("linked"
+event, a suggestion to watch it) unless `follow` is "off". Gaps come only from a window
+that no longer overlaps the store or a feed read after an outage, never from entry
+numbers: an MDL numbers its documents differently from its member cases (recap#406),
+so jumps in numbering say nothing.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from docketwatch.domain import docket_numbers
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedEntry, Snapshot
-from docketwatch.store.models import Case, CaseFact, Entry, Event, utcnow
+from docketwatch.store.models import Case, CaseFact, Entry, Event, Suggestion, utcnow
 
 
 class SnapshotError(ValueError):
@@ -86,7 +93,7 @@ def words(text: str | None) -> str:
 
 def apply(
     session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False,
-    normalize: Callable[[str], str] = docket_numbers.normalize,
+    normalize: Callable[[str], str] = docket_numbers.normalize, follow: str = "ask",
 ) -> DiffResult:
     """Store what `snapshot` shows of `case` and record events; raise SnapshotError
     (having written nothing) when the snapshot must not be trusted.
@@ -97,6 +104,7 @@ def apply(
     A backfill (an imported docket report) stores entries without entry events: years
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
+    `follow` ("ask", "auto", "off") is what to do with linked dockets (settings.Document).
     """
     assert case.id is not None  # a stored case (store.case_row flushed it)
     source = snapshot.source
@@ -144,6 +152,10 @@ def apply(
     for entry, kind, summary, changes in events:
         _event(session, case, entry, kind, source, summary, changes)
 
+    if follow != "off":  # what a new entry, or one whose words changed, links to
+        for entry, kind, _, changes in events:
+            if kind == EventKind.NEW or {"text filled in", "text edited"} & set(changes or []):
+                _record_links(session, case, entry, source, follow)
     result.empty = not stored and not has_entries(session, case.id)
     result.case_changes = _case_changes(session, case, snapshot, result.baseline)
     for change in result.case_changes:
@@ -320,6 +332,40 @@ def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, s
     assert case.id is not None  # a stored case
     session.add(Event(case_id=case.id, entry_id=entry.id if entry else None, kind=kind, source=source,
                       summary=summary, changes=changes))
+
+
+# A linked docket's name in the watchlist: its case's name and how it got there.
+_AS = {"appeal": "appeal", "transfer": "transferred", "remand": "remanded", "mdl": "MDL"}
+_HINTS = {
+    "suggested": " (to watch it: docketwatch follow {id})",
+    "auto": " (follow = auto: added to the watchlist)",
+    "watched": " (already watched)",
+    "announced": "",
+}
+
+
+def _record_links(session: Session, case: Case, entry: Entry, source: str, follow: str) -> None:
+    """Announce each docket the entry's text links to, once: a suggestion and a "linked" event."""
+    from docketwatch.parsers import links  # with the parsers' lxml: only when there is news to read
+
+    text = html.unescape(_TAG.sub("", entry.description or entry.short_description or ""))
+    for link in links.links(text, case.court, case.docket_number):
+        if link.watchable:
+            key = f"{link.court}:{link.docket_number}"
+        else:  # nothing to watch yet: announced once per entry and link
+            key = f"{case.id}:{entry.key}:{link.kind}:{link.court_text or ''}"
+        if session.exec(select(Suggestion).where(Suggestion.key == key)).first():
+            continue
+        watched = link.watchable and session.exec(
+            select(Case).where(Case.court == link.court, Case.docket_number == link.docket_number)).first()
+        status = ("watched" if watched else "auto" if follow == "auto" else "suggested") if link.watchable \
+            else "announced"
+        suggestion = Suggestion(key=key, court=link.court, docket_number=link.docket_number, reason=link.kind,
+                                case_name=f"{case.name} ({_AS[link.kind]})", from_case_id=case.id, status=status)
+        session.add(suggestion)
+        session.flush()
+        _event(session, case, entry, EventKind.LINKED, source,
+               f"entry {_label(entry)}: {link.describe()}{_HINTS[status].format(id=suggestion.id)}")
 
 
 def _label(entry: Entry) -> str:

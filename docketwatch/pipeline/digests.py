@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from docketwatch import store
@@ -60,13 +61,18 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now
     entries: those in none of its digests, or (`undelivered`) in none it has delivered
     (every delivery sent or dropped); only those with ids `among`, when given."""
     case_ids = [row.id for c in cases if (row := store.find_case(session, c))]
+    # A case found by a [[discover]] rule is no configured case: subscriptions to every
+    # case ("*") get its announcement.
+    of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
+    if "*" in sub.cases:
+        of_cases = or_(of_cases, col(Event.kind) == EventKind.NEW_CASE)
     taken = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
     if undelivered:
         pending = select(Delivery.id).where(col(Delivery.digest_id) == DigestEvent.digest_id,
                                             col(Delivery.status) == "pending")
         taken = taken.where(~pending.exists())
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
-             .where(col(Event.case_id).in_(case_ids), col(Event.kind).in_(sub.events), col(Event.id).not_in(taken))
+             .where(of_cases, col(Event.kind).in_(sub.events), col(Event.id).not_in(taken))
              .order_by(col(Event.id)))
     if (since := start(session, sub, now)) is not None:
         query = query.where(col(Event.created_at) >= since)
@@ -166,6 +172,7 @@ class CaseSection(CaseChanges):
     url: str | None
     # Dates from the docket text in the next UPCOMING_DAYS days (see add_upcoming).
     upcoming: list[CalendarLine] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # dockets its filings link to (appeal, transfer, ...)
 
 
 @dataclass
@@ -178,6 +185,7 @@ class DigestModel:
     timezone: str
     cases: list[CaseSection]
     warnings: list[str] = field(default_factory=list)
+    new_cases: list[str] = field(default_factory=list)  # found by [[discover]] rules
 
     def _total(self, attribute: str) -> int:
         return sum(len(getattr(c, attribute)) for c in self.cases)
@@ -206,11 +214,13 @@ class DigestModel:
             _plural(self._total("case_changes"), "case change"),
             _plural(self._total("gaps"), "possible gap"),
             _plural(self._total("errors"), "source error"),
+            _plural(self._total("links"), "linked docket"),
+            _plural(len(self.new_cases), "new case"),
         ]
         what = ", ".join(p for p in parts if p) or "no news"
-        if len(self.cases) == 1:
+        if len(self.cases) == 1 and not self.new_cases:
             return f"{self.cases[0].name}: {what}"
-        return f"docketwatch: {what} in {len(self.cases)} cases"
+        return f"docketwatch: {what}" + (f" in {_plural(len(self.cases), 'case')}" if self.cases else "")
 
 
 def _plural(n: int, noun: str) -> str:
@@ -245,13 +255,16 @@ def build_model(config: Config, title: str, cases: list[Case], items: list[tuple
                 section.gaps.append(event.summary)
             elif event.kind == EventKind.ERROR:
                 section.errors.append(event.summary)
+            elif event.kind == EventKind.LINKED:
+                section.links.append(event.summary)
         section.new = [_item(entry, event) for entry, event in _newest_first(new.values())]
         section.changed = [_item(entry, event, changes) for entry, event, changes in _newest_first(changed.values())
                            if entry.id not in new]
-        if section.anything:
+        if section.anything or section.links:
             sections.append(section)
+    new_cases = [event.summary for event, _ in items if event.kind == EventKind.NEW_CASE]
     return DigestModel(title=title, period_start=start, period_end=end, timezone=config.timezone,
-                       cases=sections, warnings=warnings)
+                       cases=sections, warnings=warnings, new_cases=new_cases)
 
 
 _Row = TypeVar("_Row", bound=tuple[Entry, *tuple[Any, ...]])
@@ -362,7 +375,8 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
     now = now or utcnow()
     rows = [row for c in config.cases if (row := store.find_case(session, c))]
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
-             .where(col(Event.case_id).in_([r.id for r in rows])).order_by(col(Event.id).desc()).limit(PREVIEW_EVENTS))
+             .where(or_(col(Event.case_id).in_([r.id for r in rows]), col(Event.kind) == EventKind.NEW_CASE))
+             .order_by(col(Event.id).desc()).limit(PREVIEW_EVENTS))
     items: list[tuple[Event, Entry | None]] = list(session.exec(query))
     if not items:
         rows, items = _sample()

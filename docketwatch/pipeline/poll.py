@@ -25,7 +25,7 @@ from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import THROTTLE, Snapshot, TargetState, Throttle
 from docketwatch.http import Cancelled, HttpClient, HttpError, Throttled
-from docketwatch.pipeline import diff, digests
+from docketwatch.pipeline import diff, digests, follow
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
@@ -93,7 +93,7 @@ def check(
 
         for name, source_cases in by_source.items():
             ctx = SourceContext(config, session, http, api_intervals or {})
-            writer = _Writer(session, config.source_plugins[name], results, notify_baseline)
+            writer = _Writer(session, config, config.source_plugins[name], results, notify_baseline)
             http.before_request = writer.commit
             try:
                 _poll_source(name, source_cases, ctx, writer, done)
@@ -106,6 +106,7 @@ def check(
                 row.baseline_at = utcnow()
                 session.add(row)
         session.commit()
+    follow.accept_automatic(config, engine)  # follow = "auto", a [[discover]] rule's watch
     by_label = {r.case.label: r for r in [*paused, *results.values()]}
     return [by_label[c.label] for c in cases]
 
@@ -150,9 +151,10 @@ class _Writer:
     these records of polls that found nothing, never a filing).
     """
 
-    def __init__(self, session: Session, source: Source, results: dict[int | None, CaseResult],
+    def __init__(self, session: Session, config: Config, source: Source, results: dict[int | None, CaseResult],
                  notify_baseline: bool):
-        self.session, self.source, self.results, self.notify_baseline = session, source, results, notify_baseline
+        self.session, self.config, self.source = session, config, source
+        self.results, self.notify_baseline = results, notify_baseline
         self.runs: list[dict[str, Any]] = []
         self.writing = False  # a transaction holds this batch's writes
         self._spoke: set[tuple[int, str]] | None = None
@@ -190,7 +192,9 @@ class _Writer:
             try:
                 with self.session.begin_nested():
                     change = diff.apply(self.session, case, outcome, notify_baseline=self.notify_baseline,
-                                        normalize=self.source.normalize_docket_number)
+                                        normalize=self.source.normalize_docket_number, follow=self.config.follow)
+                    if self.config.discover:
+                        follow.discover(self.session, self.config, outcome)
                     _save_state(self.session, self.source.name, outcome.state)
             except StoreError:
                 raise
@@ -238,7 +242,7 @@ class _Writer:
             self.writing = True
 
     def _says_nothing_new(self, case: Case, snapshot: Snapshot) -> bool:
-        if snapshot.docket.entries or not snapshot.delta:
+        if snapshot.docket.entries or not snapshot.delta or (snapshot.others and self.config.discover):
             return False  # the common case of a snapshot with news: no need to read what spoke before
         if self._spoke is None:  # read once per poll of the source, when first needed
             self._spoke = {(row[0], row[1]) for row in self.session.exec(select(CaseFact.case_id, CaseFact.source))}

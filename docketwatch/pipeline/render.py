@@ -95,7 +95,8 @@ def subject_variables(model: DigestModel) -> dict[str, Any]:
     """What a `subject` template sees: `digest`, its `cases`, and `counts` per event kind."""
     counts = {"new": model.new_count, "changed": model.changed_count,
               "case": sum(len(c.case_changes) for c in model.cases),
-              "gap": sum(len(c.gaps) for c in model.cases), "error": sum(len(c.errors) for c in model.cases)}
+              "gap": sum(len(c.gaps) for c in model.cases), "error": sum(len(c.errors) for c in model.cases),
+              "linked": sum(len(c.links) for c in model.cases), "new_case": len(model.new_cases)}
     return {"digest": model, "cases": model.cases, "counts": counts}
 
 

@@ -279,12 +279,14 @@ class PacerRssSource(FederalIdentity, Source):
         for candidate in dockets:
             index[docket_numbers.try_normalize(candidate.docket_number)].append(candidate)
         results = []
+        matched: set[int] = set()
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
             for candidate in index.get(case.docket_number, ()):
                 # An item's title names the parties of that filing, not the case (bankruptcy
                 # feeds add adversaries), so the feed says nothing of the case's name.
                 if _same_case(case, candidate):
+                    matched.add(id(candidate))
                     docket.pacer_case_id = docket.pacer_case_id or candidate.pacer_case_id
                     docket.entries += candidate.entries
             results.append((case, Snapshot(
@@ -293,6 +295,8 @@ class PacerRssSource(FederalIdentity, Source):
                 # records it, and a failed case never skips the feed for the others.
                 state={court: state} if state else {},
             )))
+        if results:  # the items of no watched case, for [[discover]] rules (once per feed)
+            results[0][1].others = [d for d in dockets if id(d) not in matched]
         return results
 
 

@@ -256,3 +256,29 @@ class HealthAlert(SQLModel, table=True):
     failing: bool = False
     alerted_at: datetime | None = None
     recovered_at: datetime | None = None
+
+
+class Suggestion(SQLModel, table=True):
+    """A docket worth watching: one a watched case's text links to (an appeal, a transfer,
+    an MDL), or one a `[[discover]]` rule found in a court feed. Announced once: `key` is
+    `court:docket_number` for a docket that can be watched (whichever way it was found),
+    else the link and the entry that named it.
+
+    Status: suggested (`docketwatch follow ID` watches it), auto (to be added by
+    follow = "auto" or a rule's `watch`), watched, or announced (nothing to watch: a
+    state court, or a transfer whose new docket number is not known yet).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    court: str | None = None
+    docket_number: str | None = None
+    case_name: str | None = None
+    # How it was found: a link kind (appeal, transfer, remand, mdl) or "discover".
+    reason: str
+    rule: str | None = None  # the [[discover]] rule that matched
+    from_case_id: int | None = Field(default=None, foreign_key="case.id")  # the case whose text named it
+    # The Case row of a discovered docket (its "new_case" event belongs to it).
+    case_id: int | None = Field(default=None, foreign_key="case.id")
+    status: str = Field(default="suggested", index=True)
+    created_at: datetime = Field(default_factory=utcnow)

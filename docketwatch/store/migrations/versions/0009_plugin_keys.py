@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_plugin_keys"
-down_revision = "0006_date_entered"
+down_revision = "0007_links_discover"
 
 # old key prefix -> (source, how the target is named now, old column -> new field)
 _FIELDS = {
