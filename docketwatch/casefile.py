@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Item, Table, Whitespace
+from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 
@@ -54,7 +54,7 @@ def append_case(doc: TOMLDocument, fields: Mapping[str, Any]) -> None:
         previous = cases[-1]
         body = previous.value.body
         last = max(i for i, (key, _) in enumerate(body) if key is not None)
-        moved = [item for _, item in body[last + 1:]]
+        moved = [item for _, item in body[last + 1:] if isinstance(item, (Comment, Whitespace))]
         del body[last + 1:]
         previous.add(tomlkit.nl())
         for item in moved:
