@@ -54,10 +54,13 @@ def append_case(doc: TOMLDocument, fields: Mapping[str, Any]) -> None:
         previous = cases[-1]
         body = previous.value.body
         last = max(i for i, (key, _) in enumerate(body) if key is not None)
-        moved = [item for _, item in body[last + 1:] if isinstance(item, (Comment, Whitespace))]
-        del body[last + 1:]
+        moved = [item for _, item in body[last + 1:]]
+        if not all(isinstance(item, (Comment, Whitespace)) for item in moved):
+            moved = []  # nothing but comments and blank lines is ever moved
+        del body[last + 1:last + 1 + len(moved)]
         previous.add(tomlkit.nl())
         for item in moved:
+            assert isinstance(item, (Comment, Whitespace))
             table.add(item)
     cases.append(table)
 
