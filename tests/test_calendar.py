@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from docketwatch import bootstrap, store
 from docketwatch.domain.calendar import Action, Kind, fold, mentions
+from docketwatch.ops import web
 from docketwatch.pipeline import digests, poll, render
 from tests.conftest import KADREY_ID, run_cli, write_config
 
@@ -174,6 +175,14 @@ courtlistener_id = 1
     hearing = events[(datetime(2009, 9, 25, 10, 0, tzinfo=denver), "Motion Hearing")]
     assert hearing["dtstart"].params["TZID"] == "America/Denver" and hearing["status"] == "CONFIRMED"
     assert "#" in str(hearing["description"])  # the entry that set it
+
+    # `serve` serves the same files, byte for byte, under the same names.
+    cfg = bootstrap.load(path)
+    web_client = web.app(cfg, store.open_engine(cfg.database.url)).test_client()
+    served = web_client.get("/calendar/utd-2-08-cr-00125.ics")
+    assert served.status_code == 200 and served.content_type.startswith("text/calendar")
+    assert served.data == (out / "utd-2-08-cr-00125.ics").read_bytes()
+    assert web_client.get("/calendar/no-such-case.ics").status_code == 404
 
 
 def test_calendar_says_in_one_line_when_the_folder_cannot_be_written(tmp_path):

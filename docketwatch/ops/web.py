@@ -175,6 +175,18 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
             data = feeds.render(session, config, ref, fmt)
         return Response(data, content_type=feeds.FORMATS[fmt])
 
+    @web.get("/calendar/<name>")
+    def calendar_file(name: str) -> Response:
+        """The .ics files `docketwatch calendar --out` writes, under the same names."""
+        from docketwatch.pipeline import calendar  # icalendar, only when a calendar is asked for
+
+        with Session(engine) as session:
+            found = next((f for f in calendar.calendar_files(session, config) if f.name == name), None)
+            if found is None:
+                abort(404)
+            data = calendar.to_ics(found.what, found.calendars, config)
+        return Response(data, content_type="text/calendar; charset=utf-8")
+
     @web.get("/healthz")
     def healthz() -> tuple[dict[str, Any], int]:
         """The verdict of `status --health`: 200 healthy, 503 not, with the reasons."""

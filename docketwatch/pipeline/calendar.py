@@ -88,18 +88,30 @@ class Written:
     cancelled: int
 
 
-def write_calendars(session: Session, config: Config, out: Path) -> list[Written]:
-    """One .ics per configured case and one per subscription (its cases together) in `out`."""
-    out.mkdir(parents=True, exist_ok=True)
+@dataclass
+class CalendarFile:
+    """One .ics file: its name, what it covers, and the case calendars in it."""
+
+    name: str
+    what: str
+    calendars: list[CaseCalendar]
+
+
+def calendar_files(session: Session, config: Config) -> list[CalendarFile]:
+    """One .ics per configured case and one per subscription (its cases together): what
+    `calendar --out` writes and `serve` serves, under the same names."""
     calendars = {c.label: case_calendar(session, c) for c in config.cases}
-    written = []
-    for case in config.cases:
-        written.append(_write(out / f"{_slug(case.court + '-' + case.docket_number)}.ics", case.label,
-                              [calendars[case.label]], config))
-    for sub in config.digests:
-        chosen = [calendars[c.label] for c in config.subscribed_cases(sub)]
-        written.append(_write(out / f"subscription-{_slug(sub.name)}.ics", f"subscription {sub.name}", chosen, config))
-    return written
+    files = [CalendarFile(f"{_slug(case.court + '-' + case.docket_number)}.ics", case.label, [calendars[case.label]])
+             for case in config.cases]
+    files += [CalendarFile(f"subscription-{_slug(sub.name)}.ics", f"subscription {sub.name}",
+                           [calendars[c.label] for c in config.subscribed_cases(sub)]) for sub in config.digests]
+    return files
+
+
+def write_calendars(session: Session, config: Config, out: Path) -> list[Written]:
+    """Every calendar file (see `calendar_files`) into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    return [_write(out / f.name, f.what, f.calendars, config) for f in calendar_files(session, config)]
 
 
 def _write(path: Path, what: str, calendars: list[CaseCalendar], config: Config) -> Written:
