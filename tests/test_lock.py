@@ -155,7 +155,9 @@ def test_postgres_lock_survives_a_lost_session_unless_another_run_took_it(engine
         with postgres_server.connect() as admin:
             return admin.execute(text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
-                "WHERE locktype = 'advisory' AND objid = :key"), {"key": lock._PG_LOCK_KEY}).scalar()
+                "WHERE locktype = 'advisory' AND objid = :key "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = :db)"),  # this test's only
+                {"key": lock._PG_LOCK_KEY, "db": first.url.database}).scalar()
 
     held = lock.acquire(first, "host-a:101")
     assert kill_lock_sessions() == 1

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiri
 
 TOKEN = "cl-tok-5f0e9a7c3b21d8e4"
 SMTP_USER, SMTP_PASSWORD = "docketwatch", "smtp-pw-Q7x!9zK2m"
-DB_USER, DB_PASSWORD = "dw_secret_test", "db-pw-W3n@8r:t/Y5"  # @ : / need percent-encoding in the URL
+DB_PASSWORD = "db-pw-W3n@8r:t/Y5"  # @ : / need percent-encoding in the URL
 SECRETS = {"courtlistener token": TOKEN, "smtp password": SMTP_PASSWORD, "database password": DB_PASSWORD}
 
 
@@ -77,16 +77,16 @@ def database(request, tmp_path: Path) -> Iterator[tuple[str, str]]:
         return
     server: Engine = request.getfixturevalue("postgres_server")
     name = f"docketwatch_secret_{uuid.uuid4().hex[:10]}"
+    user = name.replace("docketwatch_", "dw_")  # a role of its own: tests may run side by side (xdist)
     with server.connect() as c:
-        c.exec_driver_sql(f"DROP ROLE IF EXISTS {DB_USER}")
-        c.execute(text(f"CREATE ROLE {DB_USER} LOGIN PASSWORD '{DB_PASSWORD}'"))
-        c.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER {DB_USER}')
+        c.execute(text(f"CREATE ROLE {user} LOGIN PASSWORD '{DB_PASSWORD}'"))
+        c.exec_driver_sql(f'CREATE DATABASE "{name}" OWNER {user}')
     host = f"{server.url.host}:{server.url.port or 5432}"
-    yield (f"postgresql+psycopg://{DB_USER}:${{DW_DB_PASSWORD}}@{host}/{name}",
+    yield (f"postgresql+psycopg://{user}:${{DW_DB_PASSWORD}}@{host}/{name}",
            server.url.set(database=name).render_as_string(hide_password=False))
     with server.connect() as c:
         c.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        c.exec_driver_sql(f"DROP ROLE {DB_USER}")
+        c.exec_driver_sql(f"DROP ROLE {user}")
 
 
 @dataclass
