@@ -47,6 +47,6 @@ def handler(secret: str, seen: set[str], digests: list[dict]) -> type[BaseHTTPRe
 
 
 if __name__ == "__main__":
-    received: list[dict] = []
-    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), handler(os.environ["WEBHOOK_SECRET"], set(), received))
+    receiver = handler(os.environ["WEBHOOK_SECRET"], set(), [])
+    server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), receiver)
     server.serve_forever()
