@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from docketwatch.notifiers.apprise import fit
+from docketwatch import redact
+from docketwatch.notifiers.apprise import AppriseSettings, fit, labels
 from tests.conftest import KADREY_ID, dump_db, run_cli, write_config
 from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
 from tests.test_outbox import deliveries, run
@@ -119,7 +120,8 @@ def test_each_url_gets_the_digest_titled_with_the_subject_in_the_format_it_rende
     assert "New filings (2)" in message and "###" not in message and SCRIPT_TEXT in message  # ntfy: text
 
     # Stored: labels, never the URLs or their tokens.
-    assert sorted(d.recipient for d in deliveries(path)) == [f"json://127.0.0.1:{hook.port} #1", "ntfy #2"]
+    assert sorted(d.recipient for d in deliveries(path)) == [f"json://127.0.0.1:{hook.port} #1",
+                                                              f"ntfy://127.0.0.1:{ntfy.port} #2"]
     stored = json.dumps(dump_db(tmp_path), default=str)
     assert HOOK_TOKEN not in stored and TOPIC not in stored
     assert run(path).attempts == [] and len(hook.requests) == len(ntfy.requests) == 1
@@ -131,7 +133,7 @@ def test_a_failing_service_holds_back_and_duplicates_nothing(chat, services):
     path = chat()
     first = run(path)
     assert sorted((a.delivery.recipient, a.ok) for a in first.attempts) == [
-        (f"json://127.0.0.1:{hook.port} #1", False), ("ntfy #2", True)]
+        (f"json://127.0.0.1:{hook.port} #1", False), (f"ntfy://127.0.0.1:{ntfy.port} #2", True)]
     failed = next(a for a in first.attempts if not a.ok)
     assert "503" in failed.detail and HOOK_TOKEN not in failed.detail
     assert len(ntfy.requests) == 1
@@ -186,3 +188,17 @@ def test_an_unknown_url_is_a_configuration_error_that_does_not_show_it(tmp_path,
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "digests[1].urls[1]" in proc.stderr and "${CHAT_HOOK}" in proc.stderr and "apprise" in proc.stderr
     assert "secret-token-123" not in proc.stderr
+
+
+def test_a_label_shows_a_host_only_when_it_is_a_server_and_every_token_is_masked():
+    urls = ["slack://T0AAAAAA/B0BBBBBB/XXXXXXXXXXXXXXXX", "ntfy://secret-topic-name", "discord://123456789/tok-abcdef",
+            "tgram://123456:ABCDEFG/987654", "ntfys://ntfy.example.org/private-topic", "json://hooks.example.org/x/tok3n"]
+    assert labels(urls) == ["slack #1", "ntfy #2", "discord #3", "tgram #4", "ntfys://ntfy.example.org #5",
+                            "json://hooks.example.org #6"]
+    redact.forget_all()
+    AppriseSettings(urls=urls)
+    text = redact.scrub(" ".join(urls) + " ntfy.example.org hooks.example.org")
+    for secret in ("T0AAAAAA", "XXXXXXXXXXXXXXXX", "secret-topic-name", "tok-abcdef", "ABCDEFG", "private-topic", "tok3n"):
+        assert secret not in text
+    assert text.endswith(" ntfy.example.org hooks.example.org")
+    redact.forget_all()

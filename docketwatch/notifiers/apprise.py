@@ -3,7 +3,7 @@
 Each URL of a subscription is a recipient of its own, so each is its own delivery in
 the outbox: one failing service never holds back or duplicates the others. The URLs
 carry tokens, so they stay in the configuration: a delivery stores the URL's label
-(`ntfy #2`, or `json://host:port #1` where the host is a server's name; see
+(`slack #2`, or `ntfy://host:port #1` where the host is a server's name; see
 secret_urls) and every part that may be a token is cut out of all output.
 
 The title is the digest's subject. A service that renders Markdown (or HTML, which
@@ -16,7 +16,9 @@ per delivery, so a retry never repeats half of one.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from apprise import Apprise, NotifyFormat
 from apprise.plugins.base import NotifyBase
@@ -29,6 +31,11 @@ from docketwatch.settings import HttpUrl, Section
 from docketwatch.store.models import Delivery, Digest
 
 
+# Apprise's own log lines stay out of docketwatch's: a failure is logged once, by the
+# outbox, with the words apprise collected for that call (its result's logs).
+logging.getLogger("apprise").propagate = False
+
+
 def service(url: str) -> NotifyBase:
     """The apprise plug-in for `url`, or ValueError."""
     plugin = Apprise.instantiate(url)
@@ -38,16 +45,20 @@ def service(url: str) -> NotifyBase:
     return plugin
 
 
-def host_is_a_server(plugin: NotifyBase) -> bool:
-    """Whether every URL form of the service starts with a server's name (json://host,
-    but not slack://TokenA/... or ntfy://topic, where the host is a secret)."""
+def host_is_a_server(url: str, plugin: NotifyBase) -> bool:
+    """Whether the URL's host is a server's name, safe to show: apprise shows it in its
+    own privacy-masked form of the URL, and it is not the whole address (json://host,
+    ntfy://host/topic; but not slack://TokenA/..., masked, or ntfy://topic)."""
+    parts = urlsplit(url)
+    if not parts.hostname or urlsplit(plugin.url(privacy=True)).hostname != parts.hostname:
+        return False
     templates: tuple[str, ...] = getattr(type(plugin), "templates", ())
-    return bool(templates) and all("{host}" in t for t in templates)
+    return all("{host}" in t for t in templates) or bool(parts.path.strip("/"))
 
 
 def _secret_url(url: str) -> str:
     redact.register(url)  # before apprise parses (and may log) it
-    secret_urls.register(url, public_host=host_is_a_server(service(url)))
+    secret_urls.register(url, public_host=host_is_a_server(url, service(url)))
     return url
 
 
@@ -61,7 +72,7 @@ class AppriseSettings(Section):
 
 def labels(urls: list[str]) -> list[str]:
     """Each URL's label, as stored in its deliveries."""
-    return [secret_urls.label(url, i, host=host_is_a_server(service(url))) for i, url in enumerate(urls, 1)]
+    return [secret_urls.label(url, i, host=host_is_a_server(url, service(url))) for i, url in enumerate(urls, 1)]
 
 
 def fit(text: str, limit: int, links: list[str]) -> str:
@@ -127,6 +138,5 @@ class AppriseNotifier(Notifier[AppriseSettings]):
         result = client.notify(body=body, title=title, body_format=body_format)
         if not result:
             said = [str(e.message) for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
-            raise DeliveryError(redact.scrub(
-                f"{delivery.recipient}: {' '.join(' '.join(said).split()) or 'the service refused the message'}"))
+            raise DeliveryError(redact.scrub(" ".join(" ".join(said).split()) or "the service refused the message"))
         return f"{delivery.recipient} ({plugin.service_name})"

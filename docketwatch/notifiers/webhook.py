@@ -52,7 +52,7 @@ def idempotency_key(delivery: Delivery) -> str:
 
 class WebhookNotifier(Notifier[WebhookSettings]):
     channel = "webhook"
-    formats = ("json",)
+    formats = ("txt", "json")
     Settings = WebhookSettings
 
     @classmethod
@@ -60,20 +60,21 @@ class WebhookNotifier(Notifier[WebhookSettings]):
         return [secret_urls.label(settings.url, 1, host=True)]
 
     def body(self, digest: Digest, delivery: Delivery) -> bytes:
-        """What is posted: the digest model (render.as_json) with its subject and delivery key."""
-        document = {"subscription": digest.subscription, "subject": digest.subject,
-                    "idempotency_key": idempotency_key(delivery), "digest": json.loads(digest.rendered()["json"])}
+        """What is posted: the digest model (render.as_json), its subject, its text and the delivery's key."""
+        rendered = digest.rendered()
+        document = {"subscription": digest.subscription, "subject": digest.subject, "text": rendered["txt"],
+                    "idempotency_key": idempotency_key(delivery), "digest": json.loads(rendered["json"])}
         return json.dumps(document, ensure_ascii=False, sort_keys=True).encode()
 
     def send(self, digest: Digest, delivery: Delivery) -> str:
-        url, where = self.settings.url, self.recipients(self.settings)[0]
+        url = self.settings.url
         body = self.body(digest, delivery)
         headers = {"Content-Type": "application/json", "Idempotency-Key": idempotency_key(delivery),
                    SIGNATURE_HEADER: signature(self.settings.secret.get_secret_value(), body)}
         try:
             response = HttpClient(self.config.http).post(url, data=body, headers=headers)
         except HttpError as e:
-            raise DeliveryError(redact.scrub(f"webhook {where}: {str(e).replace(url, where)}")) from None
+            raise DeliveryError(redact.scrub(str(e).replace(url, "the webhook"))) from None
         if not 200 <= response.status_code < 300:
-            raise DeliveryError(redact.scrub(f"webhook {where} answered {describe_status(response)}"))
-        return f"{where} (HTTP {response.status_code})"
+            raise DeliveryError(redact.scrub(f"the webhook answered {describe_status(response)}"))
+        return f"{delivery.recipient} (HTTP {response.status_code})"
