@@ -30,7 +30,6 @@ from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.settings import HttpUrl, Section
 from docketwatch.store.models import Delivery, Digest
 
-
 # Apprise's own log lines stay out of docketwatch's: a failure is logged once, by the
 # outbox, with the words apprise collected for that call (its result's logs).
 logging.getLogger("apprise").propagate = False
