@@ -49,7 +49,8 @@ def host_is_a_server(url: str, plugin: NotifyBase) -> bool:
     own privacy-masked form of the URL, and it is not the whole address (json://host,
     ntfy://host/topic; but not slack://TokenA/..., masked, or ntfy://topic)."""
     parts = urlsplit(url)
-    if not parts.hostname or urlsplit(plugin.url(privacy=True)).hostname != parts.hostname:
+    masked: str = plugin.url(privacy=True)  # type: ignore[no-untyped-call]  # apprise leaves url() unannotated
+    if not parts.hostname or urlsplit(masked).hostname != parts.hostname:
         return False
     templates: tuple[str, ...] = getattr(type(plugin), "templates", ())
     return all("{host}" in t for t in templates) or bool(parts.path.strip("/"))
