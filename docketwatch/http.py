@@ -151,6 +151,17 @@ class HttpClient:
             raise HttpError(f"{url}: HTTP {response.status_code} {_detail(response)}", response.status_code)
         return response
 
+    def post(self, url: str, *, data: bytes, headers: dict[str, str]) -> requests.Response:
+        """One POST, never repeated here (a delivery's retries are the outbox's, with the
+        same body and idempotency key); any response, its body read under the cap; raises
+        HttpError or Cancelled."""
+        try:
+            response = self._attempt(url, None, headers, may_retry=False, method="POST", data=data)
+        except _Retryable as e:
+            raise HttpError(f"{url}: {e}") from None
+        self._count(None)
+        return response
+
     def _attempts(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None,
                   budget: Budget | None) -> requests.Response:
         """The first attempt and its retries; the last response, or HttpError."""
@@ -183,13 +194,13 @@ class HttpClient:
             self._pause(url, self.backoff * 2 ** (attempt - 1))
 
     def _attempt(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None, *,
-                 may_retry: bool) -> requests.Response:
+                 may_retry: bool, method: str = "GET", data: bytes | None = None) -> requests.Response:
         """One request, body included, within the total deadline (a 5xx that will be
         retried is closed unread)."""
         with _Watchdog(self.timeout, self.cancel) as watchdog:
             try:
-                response = self.session.get(url, params=params, headers=headers, stream=True,
-                                            timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
+                response = self.session.request(method, url, params=params, headers=headers, data=data, stream=True,
+                                                timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
                 if not (may_retry and response.status_code in RETRY_STATUSES):
                     self._read_body(url, response)
                 error = None

@@ -89,6 +89,15 @@ def _email(value: str) -> str:
 EmailAddress = Annotated[str, AfterValidator(_email)]
 
 
+def _one_line(value: str) -> str:
+    if not value.isprintable():  # it goes into mail headers and one-line logs
+        raise ValueError("must be one line of text, without line breaks or control characters")
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(_one_line)]
+
+
 def default_database_url() -> str:
     """An SQLite file in the user's data directory (created on first use)."""
     import platformdirs  # only when no [database] url is given
@@ -152,20 +161,13 @@ class CaseConfig(Section):
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
 
-    name: str = Field(min_length=1)
+    name: OneLine = Field(min_length=1)
     court: str = Field(min_length=1)
     docket_number: str = Field(min_length=1)
     sources: list[str] = list(DEFAULT_SOURCES)
     poll_interval: PollInterval | None = None  # default: [schedule] interval
     # `docketwatch pause CASE`: kept in the file and the database, but not polled.
     paused: bool = Field(default=False, strict=True)
-
-    @field_validator("name")
-    @classmethod
-    def _one_line(cls, v: str) -> str:
-        if not v.isprintable():  # it goes into mail headers (Subject) and one-line logs
-            raise ValueError("must be one line of text, without line breaks or control characters")
-        return v
 
     @property
     def label(self) -> str:
@@ -219,6 +221,8 @@ class SmtpConfig(Section):
     username: str | None = None
     password: SecretStr | None = None
     from_address: EmailAddress = Field(alias="from")
+    # The display name in From: what a mail client lists as the sender.
+    from_name: OneLine = Field(default="docketwatch", min_length=1)
     timeout: float = Field(default=30.0, gt=0, le=600)
 
     @property

@@ -218,7 +218,7 @@ def test_every_format_shows_docket_text_as_text(fake_cl, tmp_path):
     assert "<script>" not in html and "&lt;script&gt;alert(" in html and "&amp; [link]" in html
     assert "<style" not in html and 'style="' in html  # CSS inlined for mail clients
     md = render.render(cfg, model, "md")
-    assert r'ORDER re \<script\>alert("x")\</script\> \& \[link\](http://x) \*bold\* # heading' in md
+    assert r'ORDER re &lt;script\>alert("x")&lt;/script\> &amp; \[link\](http://x) \*bold\* # heading' in md
     assert SCRIPT_TEXT in render.render(cfg, model, "txt")
 
 

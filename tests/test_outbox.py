@@ -127,7 +127,7 @@ def test_email_digest_is_multipart_alternative_with_escaped_html(kadrey, smtp_se
     assert report.ok and [a.ok for a in report.attempts] == [True, True]
     (ann, message), (bob, _) = smtp_server.received
     assert ann == ["ann@example.org"] and bob == ["bob@example.org"]
-    assert message["To"] == "ann@example.org" and message["From"] == "docketwatch@example.org"
+    assert message["To"] == "ann@example.org" and message["From"] == "docketwatch <docketwatch@example.org>"
     assert message["Subject"] == SUBJECT
     assert len(rows(path)) == 1
     first = deliveries(path)[0]
@@ -279,7 +279,7 @@ def test_markdown_files_are_written_whole_and_only_when_there_is_news(kadrey, tm
     assert proc.returncode == 0, proc.stderr
     (written,) = (tmp_path / "archive").iterdir()  # no temporary file left behind
     text = written.read_text()
-    assert text.startswith(f"# {SUBJECT}") and r"\<script\>" in text
+    assert text.startswith(f"# {SUBJECT}") and r"&lt;script\>" in text
     assert "nothing is due" in run_cli(path, "digest").stdout
     assert len(list((tmp_path / "archive").iterdir())) == 1  # no empty file
 

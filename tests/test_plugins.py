@@ -249,7 +249,7 @@ def test_an_unregistered_source_is_named_with_the_registered_ones(tmp_path, ccb,
     (('court = "ccb"', 'court = "cand"'), "cases[1].court = 'cand': is not the Copyright Claims Board"),
     (('folder = "out"', 'dir = "out"'), "unknown key 'digests[1].dir'"),
     (('channel = "jsonfile"', 'channel = "jsonfil"'),
-     "digests[1].channel = 'jsonfil': 'jsonfil' is not a registered channel; registered: 'email', 'jsonfile'"),
+     "digests[1].channel = 'jsonfil': 'jsonfil' is not a registered channel; registered: 'apprise', 'email', 'jsonfile', 'markdown', 'webhook'"),
 ])
 def test_a_plug_in_checks_its_own_settings_and_case_identity(tmp_path, ccb, on_path, change, key):
     path = write_config(tmp_path, ccb[0])

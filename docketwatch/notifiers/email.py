@@ -1,19 +1,23 @@
 """Email through the configured SMTP server: multipart/alternative, text and HTML.
 
 One message per recipient (a delivery), addressed to that recipient alone, so no one
-sees who else gets the digest. The Message-ID comes from the delivery and the Date from
-the digest, so a resend after a crash is the same message and mail clients merge it.
-Every header value is one line. Errors name the server and the user; credentials (plain
-or base64, as a server may echo the AUTH exchange) are cut out of anything the server
-or the library says.
+sees who else gets the digest. From carries `[smtp] from_name`; `List-Id` names the
+subscription (so a mail client can filter and mute it) and `Auto-Submitted:
+auto-generated` (RFC 3834) keeps vacation responders from answering. The Message-ID
+comes from the delivery and the Date from the digest, so a resend after a crash is the
+same message and mail clients merge it. Every header value is one line. Errors name the
+server and the user; credentials (plain or base64, as a server may echo the AUTH
+exchange) are cut out of anything the server or the library says.
 """
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
+from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -38,6 +42,12 @@ def header(value: str) -> str:
     return " ".join(value.split())
 
 
+def list_id(subscription: str, from_address: str) -> str:
+    """RFC 2919: `"litigators" <litigators.docketwatch.example.org>`, one per subscription."""
+    slug = re.sub(r"[^a-z0-9]+", "-", subscription.lower()).strip("-") or "digest"
+    return formataddr((header(subscription), f"{slug}.docketwatch.{from_address.rpartition('@')[2]}"))
+
+
 class EmailNotifier(Notifier[EmailSettings]):
     channel = "email"
     formats = ("txt", "html")
@@ -56,10 +66,13 @@ class EmailNotifier(Notifier[EmailSettings]):
         parts = digest.rendered()
         message = EmailMessage()
         message["Subject"] = header(digest.subject)
-        message["From"] = header(self._smtp().from_address)
+        smtp = self._smtp()
+        message["From"] = Address(header(smtp.from_name), addr_spec=smtp.from_address)
         message["To"] = header(delivery.recipient)
         message["Date"] = format_datetime(as_utc(digest.created_at))
         message["Message-ID"] = header(delivery.message_id)
+        message["List-Id"] = list_id(digest.subscription, smtp.from_address)
+        message["Auto-Submitted"] = "auto-generated"
         message.set_content(parts["txt"])
         message.add_alternative(parts["html"], subtype="html")
         return message

@@ -1,10 +1,11 @@
-"""Turning a DigestModel into text, HTML or Markdown, and into a subject line.
+"""Turning a DigestModel into text, HTML, Markdown or JSON, and into a subject line.
 
 Templates are looked up in `templates_dir` first, file by file, then in the package
 (`docketwatch.templates`), so a user overrides one format without copying the others.
 HTML is autoescaped (docket text with `<script>` or `&` shows as text) and its CSS is
 inlined, because many mail clients drop <style> blocks. Markdown has no autoescape, so
-its template passes docket text through the `md` filter.
+its template passes docket text through the `md` filter. JSON (for webhooks) is the model
+itself, serialized, not a template.
 
 Templates and `subject` lines come from the configuration, so they run in Jinja2's
 immutable sandbox: they can read the digest, never reach Python's internals or change
@@ -13,6 +14,8 @@ anything.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -29,15 +32,19 @@ from docketwatch.settings import Config, DigestConfig
 
 TEMPLATES = {"txt": "digest.txt.j2", "html": "digest.html.j2", "md": "digest.md.j2"}
 
-# Characters with a meaning anywhere in a Markdown line, and at its start.
-_MD_INLINE = re.compile(r"([\\`*_\[\]<>|~&])")
+# Characters with a meaning anywhere in a Markdown line, and at its start. Only those
+# both CommonMark and Python-Markdown (MkDocs) unescape get a backslash; the others
+# become character references, which both decode (Python-Markdown would show `\&`).
+_MD_BACKSLASH = re.compile(r"([\\`*_\[\]>])")
+_MD_ENTITY = {"&": "&amp;", "<": "&lt;", "|": "&#124;", "~": "&#126;"}
 _MD_LINE_START = re.compile(r"^(\d+)(?=[.)])|^(?=[#+=-])")
 
 
 def markdown_escape(text: object) -> str:
-    """Docket text as literal Markdown: metacharacters backslash-escaped, on one line."""
+    """Docket text as literal Markdown, the same in CommonMark and Python-Markdown, on one line."""
     line = " ".join(str(text).split())
-    line = _MD_INLINE.sub(r"\\\1", line)
+    line = _MD_BACKSLASH.sub(r"\\\1", line)
+    line = re.sub(r"[&<|~]", lambda m: _MD_ENTITY[m.group(0)], line)
     return _MD_LINE_START.sub(lambda m: (m.group(1) or "") + "\\", line)
 
 
@@ -70,12 +77,21 @@ def _environment(templates: Path | None) -> ImmutableSandboxedEnvironment:
 
 
 def render(config: Config, model: DigestModel, fmt: str) -> str:
-    """The digest in one format ("txt", "html" or "md")."""
+    """The digest in one format ("txt", "html", "md" or "json")."""
+    if fmt == "json":
+        return as_json(model)
     out = environment(config).get_template(TEMPLATES[fmt]).render(digest=model)
     if fmt == "html":
         # Remote stylesheets are never fetched: a digest is rendered from local data only.
         out = css_inline.CSSInliner(load_remote_stylesheets=False).inline(out)
     return out
+
+
+def as_json(model: DigestModel) -> str:
+    """The model as a JSON document: what a webhook receiver reads (dates ISO 8601)."""
+    counts = subject_variables(model)["counts"]
+    document = {**dataclasses.asdict(model), "summary": model.summary, "period": model.period, "counts": counts}
+    return json.dumps(document, default=lambda value: value.isoformat(), ensure_ascii=False, sort_keys=True)
 
 
 def subject(sub: DigestConfig, model: DigestModel) -> str:
