@@ -526,7 +526,11 @@ def describe(raw: dict[str, Any], err: ErrorDetails, prefix: tuple[str | int, ..
 
 def is_local(url: str) -> bool:
     """A URL of this machine (tests, local mirrors): it may be polled more often."""
-    host = urlsplit(url).hostname or ""
+    return is_loopback(urlsplit(url).hostname or "")
+
+
+def is_loopback(host: str) -> bool:
+    """A host name or address of this machine only."""
     if host == "localhost":
         return True
     try:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
-from collections.abc import Iterator
 from email.headerregistry import Address
 from pathlib import Path
 
@@ -80,27 +78,6 @@ def test_the_display_name_defaults_to_docketwatch_and_must_be_one_line(mailed, s
 
 
 # -- the HTML at 375 px -------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    driver_path = shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        if os.environ.get("CI"):
-            pytest.fail("CI is set but Chromium is not installed: apt-get install chromium chromium-driver")
-        pytest.skip("headless Chromium is not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--hide-scrollbars", "--force-device-scale-factor=1"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    yield driver
-    driver.quit()
-
 
 def show(driver, html_file: Path, width: int) -> dict:
     """Load the page at `width` CSS pixels of viewport; measure what a reader sees."""

@@ -215,29 +215,7 @@ def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
 
 # -- in a real browser: headless Chromium from Debian (chromium, chromium-driver) -----------
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 DESKTOP, PHONE = 1280, 375
-
-
-@pytest.fixture
-def browser():
-    """Headless Chromium through selenium and Debian's chromedriver (nothing is downloaded).
-    Skipped only where Chromium is not installed and this is not CI."""
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)")
-        pytest.skip("no chromium / chromedriver on PATH (apt-get install -y chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--hide-scrollbars", "--force-device-scale-factor=1"):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def show(driver, url: str, width: int) -> None:

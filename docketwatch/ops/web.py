@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import signal
 import threading
 from collections.abc import Mapping
@@ -33,7 +32,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server  # 
 from docketwatch import redact, store
 from docketwatch.ops import health, plan, status
 from docketwatch.pipeline import digests, feeds, render
-from docketwatch.settings import CaseConfig, Config
+from docketwatch.settings import CaseConfig, Config, is_loopback
 from docketwatch.store import StoreError
 from docketwatch.store.models import Delivery, Digest, Entry, Event, iso, utcnow
 
@@ -87,7 +86,7 @@ def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Serv
     """The status page of `config`'s database bound to host:port (port 0: any free port);
     WebError when a non-loopback address has no token in `env`, or the port is taken."""
     token = env.get(TOKEN_ENV) or None
-    if token is None and not _loopback(host):
+    if token is None and not is_loopback(host):
         raise WebError(f"serve --host {host}: other machines could read the page; set {TOKEN_ENV} in the "
                        "environment (a long random string that every request must carry), or bind 127.0.0.1")
     redact.register(token)
@@ -100,15 +99,6 @@ def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Serv
         raise WebError(f"serve: cannot listen on {host}:{port}: {e.strerror}; choose another --host or --port") \
             from None
     return Server(wsgi, sockets)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
