@@ -597,17 +597,29 @@ def init(obj: _Context, path: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("reference", nargs=-1, required=True, metavar="URL|ID|COURT DOCKET_NUMBER")
+@click.argument("reference", nargs=-1, metavar="URL|ID|COURT DOCKET_NUMBER")
 @click.option("--name", help="The case's name (default: CourtListener's, or court and number).")
 @click.option("--court", help="Court id, for a docket URL or id read without a token (e.g. cand).")
+@click.option("--suggestion", "suggestion_id", type=int, metavar="ID",
+              help="Watch a suggested docket instead (`docketwatch suggestions` lists them).")
 @click.pass_obj
-def add(obj: _Context, reference: tuple[str, ...], name: str | None, court: str | None) -> None:
+def add(obj: _Context, reference: tuple[str, ...], name: str | None, court: str | None,
+        suggestion_id: int | None) -> None:
     """Add a case to the configuration file, keeping its comments: a CourtListener docket
     URL or id (looked up), or a court id and a docket number (no lookup; one written
-    without its office, like 24-cv-5417, is completed from CourtListener with a token)."""
+    without its office, like 24-cv-5417, is completed from CourtListener with a token),
+    or a suggested docket (--suggestion ID)."""
     from docketwatch import watchlist
     from docketwatch.settings import ConfigError
 
+    if suggestion_id is not None:
+        if reference or name or court:
+            raise click.UsageError("--suggestion ID takes no URL, id, court, docket number or --name")
+        _accept_suggestion(obj, suggestion_id)
+        return
+    if not reference:
+        raise click.UsageError("give a CourtListener docket URL or id, a court and a docket number, "
+                               "or --suggestion ID")
     cfg = obj.load()
     try:
         added = watchlist.add(cfg, list(reference), name=name, court=court)
@@ -709,49 +721,46 @@ def test_notify(obj: _Context, subscription: str) -> None:
         sys.exit(EXIT_FAILED)
 
 
-@cli.command(name="follow")
-@click.argument("suggestion_id", metavar="[ID]", type=int, required=False)
+@cli.command()
 @click.option("--all", "all_", is_flag=True, help="List answered suggestions too.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
-def follow_(obj: _Context, suggestion_id: int | None, all_: bool, as_json: bool) -> None:
-    """List suggested dockets (linked by a watched case, or found by [[discover]]); with ID, watch one."""
+def suggestions(obj: _Context, all_: bool, as_json: bool) -> None:
+    """Dockets suggested by a watched case's links (appeals, transfers) or by [[discover]]
+    rules; `add --suggestion ID` watches one."""
     import dataclasses
 
     from docketwatch import store
     from docketwatch.pipeline import follow
 
     cfg = obj.load()
-    engine = store.open_engine(cfg.database.url)
-    if suggestion_id is None:
-        listed = follow.suggestions(engine, all_=all_)
-        if as_json:
-            click.echo(json.dumps({"suggestions": [dataclasses.asdict(s) for s in listed]}, indent=2))
-            return
-        if not listed:
-            click.echo("no suggestions waiting" + ("" if all_ else " (--all lists answered ones)"))
-        for s in listed:
-            why = f"[[discover]] {s.rule}" if s.rule else s.reason
-            where = " ".join(filter(None, [s.court, s.docket_number])) or "no docket number yet"
-            click.echo(f"{s.id:>4}  {s.status:<9}  {where:<22}  {why:<10}  {s.name or ''}")
+    listed = follow.suggestions(store.open_engine(cfg.database.url), all_=all_)
+    if as_json:
+        click.echo(json.dumps({"suggestions": [dataclasses.asdict(s) for s in listed]}, indent=2))
         return
+    if not listed:
+        click.echo("no suggestions waiting" + ("" if all_ else " (--all lists answered ones)"))
+    for s in listed:
+        why = f"[[discover]] {s.rule}" if s.rule else s.reason
+        where = " ".join(filter(None, [s.court, s.docket_number])) or "no docket number yet"
+        click.echo(f"{s.id:>4}  {s.status:<9}  {where:<22}  {why:<10}  {s.name or ''}")
+
+
+def _accept_suggestion(obj: _Context, suggestion_id: int) -> None:
+    from docketwatch import store
+    from docketwatch.pipeline import follow
+
+    cfg = obj.load()
     try:
-        accepted = follow.accept_suggestion(cfg, engine, suggestion_id)
+        accepted = follow.accept_suggestion(cfg, store.open_engine(cfg.database.url), suggestion_id)
     except follow.FollowError as e:
         raise click.UsageError(str(e)) from None
     except OSError as e:
         click.echo(f"docketwatch: cannot write {cfg.path}: {e.strerror}; add the case by hand", err=True)
         raise SystemExit(EXIT_FAILED) from None
-    if as_json:
-        click.echo(json.dumps({**dataclasses.asdict(accepted), "path": str(accepted.path)}, indent=2))
-        return
     what = "added to" if accepted.added else "already in"
     click.echo(f"{accepted.name} ({accepted.court} {accepted.docket_number}): {what} {accepted.path}; "
                "polled from the next check or start of `run`")
-
-
-def main() -> None:
-    cli()
 
 
 @cli.command()
@@ -852,3 +861,7 @@ def calendar(obj: _Context, out: Path) -> None:
     for w in written:
         cancelled = f" ({w.cancelled} cancelled)" if w.cancelled else ""
         click.echo(f"{w.path.name}: {w.events} events{cancelled}  {w.what}")
+
+
+def main() -> None:
+    cli()

@@ -274,7 +274,7 @@ class DiscoverRule(Section):
     `phrases` the filing's text; both whole words, letter case ignored. `courts` and
     `case_types` (the docket number's type: cv, cr, md, ...) narrow it down. Nature of
     suit is not in PACER feeds, so no rule can ask for it. `watch = true` adds each case
-    found to the watchlist, as `docketwatch follow` would.
+    found to the watchlist, as `docketwatch add --suggestion ID` would.
     """
 
     name: str = Field(min_length=1)
@@ -315,7 +315,7 @@ class Document(Section):
     retention: RetentionConfig = RetentionConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None = None
     # What to do with a docket a watched case's text links to (an appeal, a transfer, an
-    # MDL): "ask" announces it with a suggestion (`docketwatch follow ID`), "auto" also
+    # MDL): "ask" announces it with a suggestion (`docketwatch add --suggestion ID`), "auto" also
     # adds it to the watchlist, "off" ignores links.
     follow: Literal["ask", "auto", "off"] = "ask"
     discover: list[DiscoverRule] = []

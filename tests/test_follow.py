@@ -52,19 +52,19 @@ def test_an_appeal_is_announced_once_and_follow_adds_it_to_the_file_keeping_it(f
                       "Notice of Appeal. USCA Case Number 25-5410.")
     assert run_cli(config, "check").returncode == 0
     assert events(tmp_path, "linked") == [
-        "entry #604: appeal: ca9 25-5410 (to watch it: docketwatch follow 1)"]  # once, though named twice
+        "entry #604: appeal: ca9 25-5410 (to watch it: docketwatch add --suggestion 1)"]  # once, though named twice
 
-    listed = run_cli(config, "follow")
+    listed = run_cli(config, "suggestions")
     assert listed.returncode == 0
     assert listed.stdout.split() == ["1", "suggested", "ca9", "25-5410", "appeal", "Kadrey", "v.", "Meta",
                                      "Platforms,", "Inc.", "(appeal)"]
     digest = run_cli(config, "digest", "--dry-run")
-    assert "- **Linked docket:** entry #604: appeal: ca9 25-5410 (to watch it: docketwatch follow 1)" \
+    assert "- **Linked docket:** entry #604: appeal: ca9 25-5410 (to watch it: docketwatch add --suggestion 1)" \
         in digest.stdout
     assert "1 linked docket" in digest.stdout
 
     before = config.read_text()
-    followed = run_cli(config, "follow", "1")
+    followed = run_cli(config, "add", "--suggestion", "1")
     assert followed.returncode == 0, followed.stderr
     assert followed.stdout == (f"Kadrey v. Meta Platforms, Inc. (appeal) (ca9 25-5410): added to "
                                f"{config}; polled from the next check or start of `run`\n")
@@ -73,11 +73,17 @@ def test_an_appeal_is_announced_once_and_follow_adds_it_to_the_file_keeping_it(f
     assert removed == [] and after.count("[[cases]]") == 2  # every line kept, one case added
     cases = json.loads(run_cli(config, "cases", "--json").stdout)["cases"]
     assert [(c["court"], c["docket_number"]) for c in cases] == [("cand", "3:23-cv-03417"), ("ca9", "25-5410")]
-    assert run_cli(config, "follow", "1").stdout.endswith(f"already in {config}; polled from the next check or "
+    assert run_cli(config, "add", "--suggestion", "1").stdout.endswith(f"already in {config}; polled from the next check or "
                                                           "start of `run`\n")
     assert config.read_text() == after
-    assert run_cli(config, "follow").stdout == "no suggestions waiting (--all lists answered ones)\n"
-    assert "watched" in run_cli(config, "follow", "--all").stdout
+    assert run_cli(config, "suggestions").stdout == "no suggestions waiting (--all lists answered ones)\n"
+    # A suggestion is added by its id alone; `add` without anything to add says what it takes.
+    mixed = run_cli(config, "add", "--suggestion", "1", "cand", "3:23-cv-03417")
+    assert mixed.returncode == 2 and "--suggestion ID takes no URL" in mixed.stderr
+    empty = run_cli(config, "add")
+    assert empty.returncode == 2 and "or --suggestion ID" in empty.stderr
+    assert config.read_text() == after
+    assert "watched" in run_cli(config, "suggestions", "--all").stdout
 
 
 @pytest.mark.parametrize("follow", ["off", "auto"])
@@ -93,7 +99,7 @@ def test_follow_off_ignores_links_and_auto_adds_them(fake_cl, tmp_path, follow):
     else:
         assert events(tmp_path, "linked") == ["entry #604: appeal: ca9 25-5410 (follow = auto: added to the watchlist)"]
         assert [(c["court"], c["docket_number"]) for c in cases][1] == ("ca9", "25-5410")
-        assert "watched" in run_cli(config, "follow", "--all").stdout
+        assert "watched" in run_cli(config, "suggestions", "--all").stdout
 
 
 DISCOVER = '''
@@ -121,9 +127,9 @@ def test_discover_rules_match_the_court_feed_already_read_and_announce_each_case
     assert court_feed.responses == [200]  # the feed the watched cases need, and nothing more
     assert events(tmp_path, "new_case") == [
         "Breitburn Energy Partners LP, et al., (nysb 16-11390) matches [[discover]] 'energy': Monthly Fee Statement "
-        "(to watch it: docketwatch follow 1)",
+        "(to watch it: docketwatch add --suggestion 1)",
         "Steven Jay Grim and Darcy Joan Grim (nysb 18-35641) matches [[discover]] 'grim': Add Judge AND Add Trustee "
-        "(to watch it: docketwatch follow 2)",
+        "(to watch it: docketwatch add --suggestion 2)",
     ]
     court_feed.body = with_new_item(NYSB_FEED)  # the same cases, among others, in the next feed
     assert run_cli(config, "check").returncode == 0 and len(events(tmp_path, "new_case")) == 2
@@ -134,7 +140,7 @@ def test_discover_rules_match_the_court_feed_already_read_and_announce_each_case
     preview = run_cli(config, "preview", "--format", "txt").stdout
     assert preview.startswith("docketwatch: 1 new filing, 2 new cases in 1 case\n") and "NEW CASES (2)" in preview
 
-    assert run_cli(config, "follow", "2").returncode == 0
+    assert run_cli(config, "add", "--suggestion", "2").returncode == 0
     cases = json.loads(run_cli(config, "cases", "--json").stdout)["cases"]
     assert cases[-1]["name"] == "Steven Jay Grim and Darcy Joan Grim" and cases[-1]["docket_number"] == "18-35641"
 

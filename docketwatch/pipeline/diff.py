@@ -337,7 +337,7 @@ def _event(session: Session, case: Case, entry: Entry | None, kind: EventKind, s
 # A linked docket's name in the watchlist: its case's name and how it got there.
 _AS = {"appeal": "appeal", "transfer": "transferred", "remand": "remanded", "mdl": "MDL"}
 _HINTS = {
-    "suggested": " (to watch it: docketwatch follow {id})",
+    "suggested": " (to watch it: docketwatch add --suggestion {id})",
     "auto": " (follow = auto: added to the watchlist)",
     "watched": " (already watched)",
     "announced": "",

@@ -82,7 +82,7 @@ def discover(session: Session, config: Config, snapshot: Snapshot) -> int:
         session.flush()
         assert case.id is not None  # flushed
         filing = next((e.description or e.short_description for e in docket.entries), None)
-        hint = "added to the watchlist" if rule.watch else f"to watch it: docketwatch follow {suggestion.id}"
+        hint = "added to the watchlist" if rule.watch else f"to watch it: docketwatch add --suggestion {suggestion.id}"
         session.add(Event(case_id=case.id, kind=EventKind.NEW_CASE, source=snapshot.source,
                           summary=f"{name} ({court} {number}) matches [[discover]] {rule.name!r}"
                                   f"{f': {filing}' if filing else ''} ({hint})"))
@@ -95,7 +95,7 @@ def discover(session: Session, config: Config, snapshot: Snapshot) -> int:
 
 @dataclass
 class SuggestionView:
-    """A suggestion as `docketwatch follow` lists it."""
+    """A suggestion as `docketwatch suggestions` lists it."""
 
     id: int
     court: str | None
@@ -138,7 +138,7 @@ def accept_suggestion(config: Config, engine: Engine, suggestion_id: int) -> Acc
     with Session(engine) as session:
         suggestion = session.get(Suggestion, suggestion_id)
         if suggestion is None:
-            raise FollowError(f"no suggestion {suggestion_id}; `docketwatch follow` lists them")
+            raise FollowError(f"no suggestion {suggestion_id}; `docketwatch suggestions` lists them")
         if suggestion.court is None or suggestion.docket_number is None:
             raise FollowError(f"suggestion {suggestion_id} names no docket that can be watched "
                               f"({suggestion.case_name}); add the case by hand once its docket number is known")

@@ -264,7 +264,7 @@ class Suggestion(SQLModel, table=True):
     `court:docket_number` for a docket that can be watched (whichever way it was found),
     else the link and the entry that named it.
 
-    Status: suggested (`docketwatch follow ID` watches it), auto (to be added by
+    Status: suggested (`docketwatch add --suggestion ID` watches it), auto (to be added by
     follow = "auto" or a rule's `watch`), watched, or announced (nothing to watch: a
     state court, or a transfer whose new docket number is not known yet).
     """
