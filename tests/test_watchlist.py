@@ -269,6 +269,16 @@ def test_test_notify_reports_what_the_smtp_server_said_and_stores_nothing(fake_c
     assert nobody.returncode == 2 and "no [[digests]] named 'nobody'" in nobody.stderr
 
 
+def test_test_notify_to_a_folder_writes_a_file_named_as_a_test(fake_cl, tmp_path):
+    archive = tmp_path / "archive"
+    path = write_config(tmp_path, fake_cl.base_url, cases=f'[[digests]]\nname = "archive"\nchannel = "markdown"\ndir = "{archive}"\n')
+    ran = run_cli(path, "test-notify", "archive")
+    assert ran.returncode == 0 and ran.stdout.startswith("archive (markdown) to "), ran.stdout
+    [written] = archive.iterdir()
+    assert written.name.startswith("digest-") and written.name.endswith("-test.md")
+    assert "This is a test message from docketwatch" in written.read_text()
+
+
 # -- conventions -----------------------------------------------------------------------------
 
 

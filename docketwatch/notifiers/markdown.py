@@ -37,7 +37,9 @@ class MarkdownNotifier(Notifier[MarkdownSettings]):
         local = as_utc(digest.period_end).astimezone(ZoneInfo(self.config.timezone))
         assert delivery.recipient is not None  # the outbox addresses every delivery before sending it
         folder = self.config.resolve(Path(delivery.recipient))
-        return folder / f"digest-{local:%Y-%m-%d-%H%M}-{digest.id}.md"
+        # A digest never stored (`test-notify`) is named as the test it is.
+        number = digest.id if digest.id is not None else "test"
+        return folder / f"digest-{local:%Y-%m-%d-%H%M}-{number}.md"
 
     def send(self, digest: Digest, delivery: Delivery) -> str:
         target = self.path(digest, delivery)
