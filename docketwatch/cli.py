@@ -246,12 +246,13 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
     """Per CASE (default: all): entries stored, latest entry, last check and success, last error, events pending."""
     from docketwatch import store
     from docketwatch.ops import status as status_mod
-    from docketwatch.pipeline import poll
 
     cfg = obj.load()
     chosen = obj.select(cfg, case)
     engine = store.open_engine(cfg.database.url)
     if refresh:
+        from docketwatch.pipeline import poll  # HTTP and parsing: only when asked to poll
+
         poll.check(cfg, engine, chosen, on_result=_progress(len(chosen)))
     report = status_mod.status(cfg, engine, chosen)
     if health:

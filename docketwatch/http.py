@@ -25,19 +25,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.poolmanager import PoolManager
-from urllib3.response import HTTPResponse
 
 from docketwatch import __version__, redact
 from docketwatch.settings import HttpConfig
 from docketwatch.store.models import utcnow
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = f"docketwatch/{__version__} (self-hosted court docket monitor; python-requests)"
 _EXPECTED_IN = re.compile(r"Expected available in (\d+) seconds?")
@@ -100,9 +96,13 @@ class HttpClient:
 
     def __init__(self, settings: HttpConfig, sleep: Callable[[float], None] | None = None,
                  cancel: threading.Event | None = None):
+        import requests  # here, not at the top: `status` and `--help` load the sources but make no request
+
+        from docketwatch.http_adapter import WatchedAdapter
+
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
-        adapter = _WatchedAdapter(max_retries=0)
+        adapter = WatchedAdapter(max_retries=0)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.timeout = settings.timeout
@@ -197,6 +197,8 @@ class HttpClient:
                  may_retry: bool, method: str = "GET", data: bytes | None = None) -> requests.Response:
         """One request, body included, within the total deadline (a 5xx that will be
         retried is closed unread)."""
+        import requests
+
         with _Watchdog(self.timeout, self.cancel) as watchdog:
             try:
                 response = self.session.request(method, url, params=params, headers=headers, data=data, stream=True,
@@ -309,60 +311,11 @@ class _Watchdog:
                 _shut(duplicate)
 
 
-def _register(sock: socket.socket | None) -> None:
-    watchdog = getattr(_Watchdog._current, "watchdog", None)
-    if watchdog is not None and sock is not None:
-        watchdog.register(sock)
-
-
 def _shut(sock: socket.socket) -> None:
     try:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass  # already closed
-
-
-class _Watched(HTTPConnection):
-    """Connection mixin: every socket an attempt uses is registered with its watchdog."""
-
-    def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _register(sock)  # a new connection: from before the TLS handshake on
-        return sock
-
-    # urllib3 overrides http.client's getresponse with its own response type (and ignores the same error).
-    def getresponse(self, *args: Any, **kwargs: Any) -> HTTPResponse:  # type: ignore[override]
-        _register(self.sock)  # a kept-alive connection, reused
-        return super().getresponse(*args, **kwargs)
-
-
-class _WatchedConnection(_Watched, HTTPConnection):
-    pass
-
-
-class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
-    pass
-
-
-class _WatchedPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter, with connections whose sockets the watchdog can shut down."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> PoolManager:
-        manager: PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
-        return manager
 
 
 def retry_after(response: requests.Response) -> float:

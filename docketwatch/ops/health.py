@@ -18,7 +18,6 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch.ops import lock, plan
-from docketwatch.pipeline import outbox
 from docketwatch.settings import Config
 from docketwatch.store.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 
@@ -137,5 +136,7 @@ def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | N
             state.failing, state.recovered_at = False, now
             log.warning("%s", subject)
         session.add(state)
+        from docketwatch.pipeline import outbox  # templates: only when there is an alert to send
+
         outbox.alert(session, config, subject, text, now)
         session.commit()

@@ -27,7 +27,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, field_validator
 from sqlmodel import Session
 
-from docketwatch import parsers, store
+from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import ParsedDocket, Snapshot, TargetState
 from docketwatch.http import HttpClient, HttpError, describe_status
@@ -268,6 +268,8 @@ class PacerRssSource(FederalIdentity, Source):
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
         unchanged = response.status_code == 304 or saved.fingerprint == fingerprint
         if not unchanged:
+            from docketwatch import parsers  # lxml, only when a feed has changed
+
             parsed = parsers.parse(response.content, court)
             if parsed.kind != "pacer_rss":
                 raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
