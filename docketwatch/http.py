@@ -16,11 +16,8 @@ named, so the caller can record it and stop asking until then.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -199,7 +196,9 @@ class HttpClient:
         retried is closed unread)."""
         import requests
 
-        with _Watchdog(self.timeout, self.cancel) as watchdog:
+        from docketwatch.http_adapter import Watchdog  # with requests: only when a request is made
+
+        with Watchdog(self.timeout, self.cancel) as watchdog:
             try:
                 response = self.session.request(method, url, params=params, headers=headers, data=data, stream=True,
                                                 timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
@@ -254,68 +253,6 @@ class HttpClient:
     def _wait(self, seconds: float) -> None:
         """The default sleep: ends early when cancelled."""
         self.cancel.wait(seconds)
-
-
-class _Watchdog:
-    """Ends one attempt at its deadline, or when cancelled, by shutting its sockets down.
-
-    The attempt registers every socket it uses (`_register`, from the connection
-    classes below) with the watchdog of its thread.
-    """
-
-    _current = threading.local()
-
-    def __init__(self, seconds: float, cancel: threading.Event):
-        self.deadline = time.monotonic() + seconds
-        self.cancel = cancel
-        self.fired: str | None = None  # "timeout" or "cancel"
-        self.connected = False
-        self._sockets: list[socket.socket] = []
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._watch, name="http-watchdog", daemon=True)
-
-    def __enter__(self) -> _Watchdog:
-        _Watchdog._current.watchdog = self
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _Watchdog._current.watchdog = None
-        with self._lock:
-            self._done.set()
-        self._thread.join()
-        for sock in self._sockets:
-            sock.close()
-
-    def _watch(self) -> None:
-        while not self._done.wait(min(max(self.deadline - time.monotonic(), 0.0), 0.1)):
-            reason = "cancel" if self.cancel.is_set() else "timeout" if time.monotonic() >= self.deadline else None
-            if reason is None:
-                continue
-            with self._lock:
-                if not self._done.is_set():
-                    self.fired = reason
-                    for sock in self._sockets:
-                        _shut(sock)
-            return
-
-    def register(self, sock: socket.socket) -> None:
-        # A duplicate of the descriptor: shutting it down ends the connection for every
-        # descriptor, and it stays valid when TLS wraps (and detaches) the original.
-        duplicate = socket.socket(fileno=os.dup(sock.fileno()))
-        with self._lock:
-            self.connected = True
-            self._sockets.append(duplicate)
-            if self.fired:
-                _shut(duplicate)
-
-
-def _shut(sock: socket.socket) -> None:
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed
 
 
 def retry_after(response: requests.Response) -> float:
