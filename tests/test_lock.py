@@ -154,7 +154,7 @@ def test_postgres_lock_survives_a_lost_session_unless_another_run_took_it(engine
     def kill_lock_sessions() -> int:
         with postgres_server.connect() as admin:
             return admin.execute(text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_locks "
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_locks "  # waits till gone
                 "WHERE locktype = 'advisory' AND objid = :key "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = :db)"),  # this test's only
                 {"key": lock._PG_LOCK_KEY, "db": first.url.database}).scalar()
