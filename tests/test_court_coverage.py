@@ -228,7 +228,7 @@ def test_real_feed_descriptions_read_as_coverage():
     for court, types in (("ca2", ["orders", "opinions"]), ("ca10", ["opinions"]),
                          ("cadc", ["orders", "opinions", "judgments"]), ("nyed", ["complaints", "orders", "judgments"])):
         parsed = feed(feed_types(court))
-        assert (parsed.complete, parsed.types(), parsed.adds_to_a_case) == (False, types, True)
+        assert (parsed.complete, federal.feed_types(parsed.entry_types), parsed.adds_to_a_case) == (False, types, True)
     assert feed("All").complete and feed("Docket entries of type: all").complete
     assert (feed("Complaints").complete, feed("Complaints").adds_to_a_case) == (False, False)
     assert feed(None).complete is None and feed("all", None).complete is None and not feed(None).adds_to_a_case

@@ -126,6 +126,19 @@ def test_entry_types_are_read_wherever_the_phrase_appears_in_the_channel_descrip
     assert parse_rss(channel(described), "nysb")[2] == described
 
 
+def test_a_feed_that_says_all_in_a_sentence_is_complete_in_status(tmp_path, court_feed):
+    """Courts write the phrase in their own words; status reads it as coverage does."""
+    court_feed.body = NYSB_FEED.replace(b"<description>Docket entries of type: all</description>",
+                                        b"<description>Public Docket entries of type: All in the last 24 hours."
+                                        b"</description>", 1)
+    config = rss_config(tmp_path, court_feed)
+    assert check_all(config)[0] == 0
+    status = run_cli(config, "status", "--json")
+    feed = next(s for s in json.loads(status.stdout)["sources"] if s["source"] == "pacer_rss")
+    assert (feed["entry_types"], feed["complete"]) == ("All in the last 24 hours", True)
+    assert "this feed carries every entry type" in run_cli(config, "status").stdout
+
+
 def test_item_titles_that_name_other_parties_are_no_rename(tmp_path, court_feed):
     """A bankruptcy feed titles each item with the parties of that filing ("SunEdison,
     Inc., et al., and North Kern State Prison"), so its titles are not the case's name."""

@@ -73,6 +73,17 @@ _TYPE_PREFIX = re.compile(r"^\s*(?:public\s+)?(?:docket\s+entries\s+of\s+type:\s
 _TYPE_SUFFIX = re.compile(r"\s+in the last 24 hours\.?\s*$", re.IGNORECASE)
 
 
+def feed_types(entry_types: str | None) -> list[str]:
+    """The entry types a feed carries, lower case, from CourtListener's field or the feed's
+    own description: "Orders, Opinions and Judgments" -> [orders, opinions, judgments]."""
+    text = _TYPE_SUFFIX.sub("", _TYPE_PREFIX.sub("", entry_types or "")).strip(" .").lower()
+    return [t.strip() for t in re.split(r",|\band\b|;", text) if t.strip()]
+
+
+def carries_every_type(entry_types: str) -> bool:
+    return " ".join(feed_types(entry_types)) in _ALL
+
+
 @dataclass(frozen=True)
 class CourtFeed:
     """One court's RSS feed as CourtListener describes it; None where it does not say."""
@@ -83,11 +94,6 @@ class CourtFeed:
     has_feed: bool | None
     entry_types: str | None
 
-    def types(self) -> list[str]:
-        """The entry types, lower case: "Orders, Opinions and Judgments" -> [orders, opinions, judgments]."""
-        text = _TYPE_SUFFIX.sub("", _TYPE_PREFIX.sub("", self.entry_types or "")).strip(" .").lower()
-        return [t.strip() for t in re.split(r",|\band\b|;", text) if t.strip()]
-
     @property
     def complete(self) -> bool | None:
         """True: the feed carries every entry type; False: some or none; None: not known."""
@@ -95,13 +101,13 @@ class CourtFeed:
             return False
         if not self.has_feed or not self.entry_types:
             return None
-        return " ".join(self.types()) in _ALL
+        return carries_every_type(self.entry_types)
 
     @property
     def adds_to_a_case(self) -> bool:
         """Whether a feed that is not complete still shows filings in a case already open:
         orders, opinions, judgments do; a feed of complaints (new cases) alone does not."""
-        return bool(self.has_feed) and any(t not in CASE_OPENING_TYPES for t in self.types())
+        return bool(self.has_feed) and any(t not in CASE_OPENING_TYPES for t in feed_types(self.entry_types))
 
     def describe(self) -> str:
         if self.complete:
@@ -110,7 +116,7 @@ class CourtFeed:
             return "no RSS feed"
         if self.complete is None:
             return "a feed of entry types not known" if self.has_feed else "not known"
-        return f"only {', '.join(self.types())}"
+        return f"only {', '.join(feed_types(self.entry_types))}"
 
     def as_json(self) -> dict[str, Any]:
         return {"court": self.court, "name": self.name, "jurisdiction": self.jurisdiction,

@@ -34,7 +34,14 @@ from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import MIN_POLL_INTERVAL, CaseConfig, Config, Duration, HttpUrl, Section, check_http_url
 from docketwatch.sources.base import CourtInfo, CourtList, Source, SourceContext
-from docketwatch.sources.federal import Coverage, FederalIdentity, court_ids, load_coverage, refresh_coverage
+from docketwatch.sources.federal import (
+    Coverage,
+    FederalIdentity,
+    carries_every_type,
+    court_ids,
+    load_coverage,
+    refresh_coverage,
+)
 from docketwatch.store.models import Case, as_utc, iso, utcnow
 
 APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
@@ -197,7 +204,7 @@ class PacerRssSource(FederalIdentity, Source):
             out.append({
                 "source": self.name, "court": court, "url": self.settings.feed_url(court),
                 "last_success": iso(last), "entry_types": entry_types,
-                "complete": None if entry_types is None else entry_types.strip().lower() == "all",
+                "complete": None if entry_types is None else carries_every_type(entry_types),
                 # What CourtListener's court list says (the feed's own description above wins once read).
                 "coverage": feed.describe() if feed else "not known",
                 "coverage_complete": feed.complete if feed else None,
