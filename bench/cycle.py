@@ -43,9 +43,9 @@ import requests  # noqa: E402
 from lxml import etree  # noqa: E402
 
 from docketwatch import bootstrap, store  # noqa: E402
+from docketwatch.domain.courts import court_ids  # noqa: E402
 from docketwatch.http import HttpClient  # noqa: E402
 from docketwatch.pipeline import poll  # noqa: E402
-from docketwatch.sources.federal import court_ids  # noqa: E402
 
 
 def courts(count: int) -> list[str]:

@@ -12,6 +12,7 @@ import pytest
 from werkzeug import Response
 
 from docketwatch import bootstrap, parsers
+from docketwatch.domain.courts import court_ids
 from docketwatch.ops import plan
 from docketwatch.sources import federal
 from tests.conftest import run_cli, write_config
@@ -237,7 +238,7 @@ def test_real_feed_descriptions_read_as_coverage():
 
 def test_the_shipped_snapshot_says_only_what_the_real_feeds_say():
     snapshot = json.loads(federal.resources.files("docketwatch.data").joinpath(federal.COVERAGE_FILE).read_text())
-    assert {c["id"] for c in snapshot["courts"]} <= set(federal.court_ids())
+    assert {c["id"] for c in snapshot["courts"]} <= set(court_ids())
     known = {c["id"]: c["pacer_rss_entry_types"] for c in snapshot["courts"] if c["pacer_has_rss_feed"] is not None}
     assert known == {court: feed_types(court) for court in REAL_FEEDS}
     assert {c["jurisdiction"] for c in snapshot["courts"]} == {"F", "FD", "FB"}

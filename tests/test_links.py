@@ -1,4 +1,4 @@
-"""Linked dockets in docket text (parsers/links.py), measured on real texts: every entry
+"""Linked dockets in docket text (domain/links.py), measured on real texts: every entry
 of every PACER fixture and the AI-copyright entries, against links labelled by hand in
 tests/fixtures/links/labelled.json; and the clerks' standard phrasings one by one."""
 
@@ -11,7 +11,7 @@ import pytest
 
 from docketwatch import parsers
 from docketwatch.domain.docket_numbers import try_normalize
-from docketwatch.parsers.links import links
+from docketwatch.domain.links import links
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PACER = FIXTURES / "pacer"

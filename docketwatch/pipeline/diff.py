@@ -15,7 +15,7 @@ reports nothing, and a rendering with the same words never overwrites the stored
 (which is kept as the source gave it, whitespace collapsed; renderers escape it).
 
 A new or newly worded entry that names a linked docket (an appeal's USCA number, a
-transfer, a remand, an MDL transfer: parsers/links.py) is announced once ("linked"
+transfer, a remand, an MDL transfer: domain/links.py) is announced once ("linked"
 event, a suggestion to watch it) unless `follow` is "off". Gaps come only from a window
 that no longer overlaps the store or a feed read after an outage, never from entry
 numbers: an MDL numbers its documents differently from its member cases (recap#406),
@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from docketwatch.domain import docket_numbers
+from docketwatch.domain import docket_numbers, links
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedEntry, Snapshot
@@ -346,8 +346,6 @@ _HINTS = {
 
 def _record_links(session: Session, case: Case, entry: Entry, source: str, follow: str) -> None:
     """Announce each docket the entry's text links to, once: a suggestion and a "linked" event."""
-    from docketwatch.parsers import links  # with the parsers' lxml: only when there is news to read
-
     text = html.unescape(_TAG.sub("", entry.description or entry.short_description or ""))
     for link in links.links(text, case.court, case.docket_number):
         if link.watchable:

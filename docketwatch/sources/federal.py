@@ -9,24 +9,17 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from docketwatch.domain import docket_numbers
+from docketwatch.domain.courts import court_ids
 from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.store.models import iso, utcnow
 
 log = logging.getLogger(__name__)
-
-
-@cache
-def court_ids() -> dict[str, str]:
-    """CourtListener court ids and names, from the list shipped with the package."""
-    text = resources.files("docketwatch.data").joinpath("courts.json").read_text(encoding="utf-8")
-    return {c["value"]: c["display_name"] for c in json.loads(text)}
 
 
 class FederalIdentity:

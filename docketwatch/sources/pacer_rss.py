@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from docketwatch import store
 from docketwatch.domain import docket_numbers
+from docketwatch.domain.courts import court_ids
 from docketwatch.domain.snapshot import ParsedDocket, Snapshot, TargetState
 from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
@@ -38,7 +39,6 @@ from docketwatch.sources.federal import (
     Coverage,
     FederalIdentity,
     carries_every_type,
-    court_ids,
     load_coverage,
     refresh_coverage,
 )

@@ -13,13 +13,11 @@ not links. Precision comes first: every link becomes an alert.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from docketwatch.domain import docket_numbers
+from docketwatch.domain.courts import court_ids, court_ids_by_name
 
 APPEAL, TRANSFER, REMAND, MDL = "appeal", "transfer", "remand", "mdl"
 
@@ -181,7 +179,7 @@ def _appeal_court(m: re.Match[str], court: str) -> str | None:
 
 def circuit_of(court: str) -> str | None:
     """The court of appeals for a district court's appeals (None for others)."""
-    name = _court_names().get(court, "")
+    name = court_ids().get(court, "")
     if not name.startswith("District Court, "):
         return None
     for circuit, states in _CIRCUITS.items():
@@ -210,15 +208,4 @@ def _district_id(text: str) -> str | None:
     wanted = f"District Court, {m[1][0].upper()}.D. {state}" if m[1] else f"District Court, D. {state}"
     if state == "Columbia":
         wanted = "District Court, District of Columbia"
-    return _court_ids_by_name().get(wanted.lower())
-
-
-@cache
-def _court_names() -> dict[str, str]:
-    text = resources.files("docketwatch.data").joinpath("courts.json").read_text(encoding="utf-8")
-    return {c["value"]: c["display_name"] for c in json.loads(text)}
-
-
-@cache
-def _court_ids_by_name() -> dict[str, str]:
-    return {name.lower(): court for court, name in _court_names().items()}
+    return court_ids_by_name().get(wanted.lower())
