@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import lxml.html
 from pydantic import Field
 from sqlmodel import Session
 
@@ -137,10 +136,16 @@ class CcbSource(Source):
         gap = None if complete else (
             f"more than {self.settings.max_pages * self.settings.page_size} documents were filed across the board "
             "since the last poll: this poll read that many, older ones may have been missed")
+        by_case: dict[str, list[Row]] = {}
+        for row in rows:
+            try:
+                by_case.setdefault(normalize(row.docket_number), []).append(row)
+            except ValueError:
+                continue  # not a board docket number: no watched case can be it
         for case in cases:
             docket = ParsedDocket(court=COURT, docket_number=case.docket_number)
             warnings = []
-            for row in (r for r in rows if _same(r.docket_number, case.docket_number)):
+            for row in by_case.get(case.docket_number, []):
                 restricted = self._restricted(ctx, row)
                 if restricted:
                     warnings.append(f"document #{row.number:,} ({row.title}) is restricted: eCCB answers with "
@@ -192,13 +197,6 @@ def normalize(number: str) -> str:
     return f"{m[1]}-CCB-{int(m[2]):04d}"
 
 
-def _same(listed: str, watched: str) -> bool:
-    try:
-        return normalize(listed) == watched
-    except ValueError:
-        return False
-
-
 def _describe(row: Row) -> str:
     """The entry's text: the title, the document type where it says more, and the party."""
     text = row.title
@@ -217,6 +215,8 @@ def parse_search(content: bytes, url: str) -> list[Row]:
     """The rows of a document search page; CcbError when the page is not one."""
     if is_login_page(content):
         raise CcbError(f"{url}: eCCB answered with its login page: the document search is not public from here")
+    import lxml.html  # here, not at the top: `status` and `plan` load this module and parse nothing
+
     try:
         tree = lxml.html.fromstring(content)
     except (ValueError, lxml.etree.ParserError) as e:
