@@ -4,9 +4,6 @@ after the last one, comments and layout kept, the file replaced atomically. `wat
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,8 @@ import tomlkit
 from tomlkit.items import AoT, Comment, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
+from docketwatch.files import replace_atomically
+
 
 def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Path], None] | None = None) -> None:
     """Apply `change` to the file's document and write it through a temporary file in the
@@ -22,16 +21,7 @@ def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Pa
     edit never leaves half a file."""
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
     change(doc)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".edit")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(doc.as_string())
-        shutil.copymode(path, temporary)
-        if check is not None:
-            check(Path(temporary))
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    replace_atomically(path, doc.as_string(), check)
 
 
 def append_case(doc: TOMLDocument, fields: Mapping[str, Any]) -> None:

@@ -8,11 +8,10 @@ from the stored digest, so writing it again after a crash replaces the same file
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from docketwatch.files import replace_atomically
 from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.settings import Section
 from docketwatch.store.models import Delivery, Digest, as_utc
@@ -44,27 +43,7 @@ class MarkdownNotifier(Notifier[MarkdownSettings]):
     def send(self, digest: Digest, delivery: Delivery) -> str:
         target = self.path(digest, delivery)
         try:
-            write_atomically(target, digest.rendered()["md"])
+            replace_atomically(target, digest.rendered()["md"])
         except OSError as e:
             raise DeliveryError(f"cannot write {target}: {e.strerror or e}") from None
         return str(target)
-
-
-def write_atomically(target: Path, text: str) -> None:
-    """Write `text` to `target` via a temporary file and a rename, durably."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    folder = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)  # the rename itself survives a power cut
-    finally:
-        os.close(folder)

@@ -10,9 +10,7 @@ the same docket, and a calendar app sees a reset as the same event, moved.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -25,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.domain.calendar import Item, fold, mentions
+from docketwatch.files import replace_atomically
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store.models import Case, Entry, as_utc
 
@@ -115,12 +114,7 @@ def write_calendars(session: Session, config: Config, out: Path) -> list[Written
 
 
 def _write(path: Path, what: str, calendars: list[CaseCalendar], config: Config) -> Written:
-    body = to_ics(what, calendars, config)
-    # A temporary file, then a rename: a calendar app reading the folder never sees half a file.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".ics.tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(body)
-    os.replace(tmp, path)
+    replace_atomically(path, to_ics(what, calendars, config))  # a calendar app never sees half a file
     items = [i for c in calendars for i in c.items]
     return Written(path, what, len(items), sum(i.cancelled for i in items))
 

@@ -11,9 +11,7 @@ event id (events are never rewritten).
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.domain.events import EventKind
+from docketwatch.files import replace_atomically
 from docketwatch.pipeline import digests
 from docketwatch.settings import CaseConfig, Config, DigestConfig
 from docketwatch.store.models import Case, Entry, Event, as_utc
@@ -119,22 +118,9 @@ def write(config: Config, engine: Engine, out: Path) -> list[Path]:
         for ref in catalog(config):
             for fmt in FORMATS:
                 target = out / ref.path(fmt)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _replace(target, render(session, config, ref, fmt))
+                replace_atomically(target, render(session, config, ref, fmt))
                 written.append(target)
     return written
-
-
-def _replace(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # -- what a feed shows -------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -16,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.courts import court_ids
+from docketwatch.files import replace_atomically
 from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.store.models import iso, utcnow
 
@@ -205,9 +205,5 @@ def refresh_coverage(http: HttpClient, url: str) -> Coverage:
     data = {"source": first, "fetched_at": iso(utcnow()),
             "courts": [{k: c.get(k) for k in COVERAGE_FIELDS} for c in courts]}
     coverage = _coverage("cache", data)  # checked before it replaces what is stored
-    path = coverage_cache()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".tmp")
-    partial.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(partial, path)
+    replace_atomically(coverage_cache(), json.dumps(data, indent=1) + "\n")
     return coverage

@@ -1,0 +1,40 @@
+"""Files written whole or not at all: the one way docketwatch replaces a file that
+someone else may read meanwhile (a feed reader, a calendar app, the watchlist's owner)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def replace_atomically(target: Path, data: bytes | str, check: Callable[[Path], None] | None = None) -> None:
+    """Write `data` to a temporary file beside `target`, flush it to disk, and rename it
+    over `target` (only once `check`, when given, accepts the temporary file): a reader
+    sees the old file or the new one, never half of one, and a crash leaves no litter.
+    The file keeps the mode of the one it replaces; a new one is readable by all (0644)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(temporary, mode)
+        if check is not None:
+            check(Path(temporary))
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a power cut
+    finally:
+        os.close(folder)
