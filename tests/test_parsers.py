@@ -160,6 +160,21 @@ def test_entity_tricks_are_refused_without_expansion(content: bytes) -> None:
     assert "root:" not in str(error.value)
 
 
+
+def test_a_courtlistener_feed_declaring_entities_is_refused_like_a_court_feed() -> None:
+    """Both feeds go through the one hardened XML loader: a DTD is refused, not half-read."""
+    from docketwatch.sources.courtlistener import parse_feed
+
+    atom = (b'<?xml version="1.0"?>\n<!DOCTYPE feed [ <!ENTITY xxe SYSTEM "file:///etc/passwd"> ]>\n'
+            b'<feed xmlns="http://www.w3.org/2005/Atom"><title>CourtListener.com: Docket for Kadrey &xxe;, '
+            b'3:23-cv-03417</title></feed>')
+    with pytest.raises(ParseError, match="CourtListener feed for docket 67784763 declares a DTD") as error:
+        parse_feed(atom, "cand", 67784763)
+    assert "root:" not in str(error.value)
+    with pytest.raises(ParseError, match="is not valid XML"):
+        parse_feed(atom[: len(atom) // 2], "cand", 67784763)
+
+
 # ---------------------------------------------------------------- RSS feeds
 
 

@@ -22,11 +22,9 @@ import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
-from lxml import etree
-
 from docketwatch.domain.docket_numbers import try_normalize
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
-from docketwatch.parsers.common import ParseError, absolute_url, court_from_content, doc_id_from_url
+from docketwatch.parsers.common import ParseError, absolute_url, court_from_content, doc_id_from_url, load_xml
 
 _PUB_DATE = re.compile(
     r"^\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
@@ -98,18 +96,6 @@ def _bracketed(text: str) -> str:
     return text[start + 1 :].strip()
 
 
-def _safe_parser() -> etree.XMLParser:
-    """An XML parser that never expands entities or fetches anything (XXE, billion laughs)."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-
-
 def _case(fields: dict[str, str]) -> tuple[str, str | None, str | None] | None:
     """(docket number as written, case name, PACER case id) of an item, None without a title.
 
@@ -159,13 +145,7 @@ def _entry_types(description: str) -> str | None:
 
 def parse_rss(content: bytes, court: str | None) -> tuple[str | None, list[ParsedDocket], str | None]:
     """Return (court, dockets, entry_types) for a PACER RSS feed."""
-    try:
-        root = etree.fromstring(content, _safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise ParseError(f"the RSS feed is not well-formed XML (a truncated download?): {exc}") from exc
-    if root.getroottree().docinfo.internalDTD is not None:
-        # Entities are never expanded, so a feed relying on them would lose text silently.
-        raise ParseError("the feed declares a DTD (entities); PACER feeds never do, so it is refused")
+    root = load_xml(content, "the RSS feed")
     channel = root.find("channel")
     if root.tag != "rss" or channel is None:
         raise ParseError("the XML is not an RSS feed (no <rss><channel>)")

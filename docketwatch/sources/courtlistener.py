@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -362,23 +361,13 @@ def _feed_snapshot(case: Case, ctx: SourceContext, settings: CourtListenerSettin
                     state={target: validators})
 
 
-@cache
-def _xml_parser() -> Any:
-    """One hardened XML parser (no entities, network or DTD), made on first use."""
-    from lxml import etree
-
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-
-
 def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
     """Read a CourtListener docket Atom feed; ValueError when it is not one."""
     import lxml.html  # here, not at the top: `status` and `--help` load this plug-in but parse nothing
-    from lxml import etree
 
-    try:
-        root = etree.fromstring(content, _xml_parser())
-    except etree.XMLSyntaxError as e:
-        raise ValueError(f"CourtListener feed for docket {docket_id} is not valid XML ({e})") from None
+    from docketwatch.parsers.common import load_xml
+
+    root = load_xml(content, f"CourtListener feed for docket {docket_id}")
     if root.tag != f"{ATOM}feed":
         raise ValueError(f"CourtListener feed for docket {docket_id} is not an Atom feed")
     # "CourtListener.com: Docket for <case name>, <docket number>": the docket's number and
