@@ -152,7 +152,11 @@ def accept_suggestion(config: Config, engine: Engine, suggestion_id: int) -> Acc
 
 def accept_automatic(config: Config, engine: Engine) -> list[Accepted]:
     """Accept every suggestion `follow = "auto"` or a rule's `watch` marked; one that
-    fails is logged and tried again next time."""
+    fails is logged and tried again next time. Nothing is asked of the database (every
+    poll calls this) unless the configuration adds dockets by itself; a suggestion marked
+    under an earlier configuration then stays listed in `suggestions`."""
+    if config.follow != "auto" and not any(rule.watch for rule in config.discover):
+        return []
     with Session(engine) as session:
         pending = [s.id for s in session.exec(select(Suggestion).where(Suggestion.status == "auto"))]
     done = []
