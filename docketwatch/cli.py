@@ -64,6 +64,13 @@ class _Context:
         logging.getLogger("apscheduler").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
         return cfg
 
+    def reload(self) -> Config:
+        """The configuration read again, for `run` (ConfigError, unscrubbed: `run` logs it
+        through the redacting filter)."""
+        from docketwatch import bootstrap
+
+        return bootstrap.load(bootstrap.resolve_path(self.config_path))
+
     def select(self, cfg: Config, fragments: tuple[str, ...] | list[str]) -> list[CaseConfig]:
         from docketwatch.settings import ConfigError
 
@@ -501,7 +508,7 @@ def run(obj: _Context, once: bool) -> None:
 
     cfg = obj.load(default_log_level="INFO")
     try:
-        failed = service.run(cfg, store.open_engine(cfg.database.url), once=once)
+        failed = service.run(cfg, store.open_engine(cfg.database.url), once=once, load=obj.reload)
     except lock.AlreadyRunning as e:
         click.echo(f"docketwatch run: {e}", err=True)
         sys.exit(EXIT_FAILED)

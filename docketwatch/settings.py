@@ -248,6 +248,8 @@ class ScheduleConfig(Section):
     misfire_grace: Annotated[Duration, _at_least(timedelta(seconds=1))] = timedelta(minutes=10)
     # A case with a filing in the last active_days gets a bigger share of an API budget.
     active_days: int = Field(default=30, ge=1, le=3650)
+    # How often `run` looks at the file for edits (`docketwatch add`, a followed docket).
+    reload_check: Annotated[Duration, _at_least(timedelta(seconds=1))] = timedelta(seconds=30)
 
 
 class AdminConfig(Section):

@@ -4,7 +4,11 @@ Jobs: one poll job per row of the plan (each source plans its own: a case, a cou
 one digest job per subscription (immediate ones are also woken after every poll, so
 an immediate digest goes out within one poll cycle), an outbox job that retries
 digests waiting for another attempt, a prune job (at start, then daily, on the
-delivery thread; see retention.py), and the lock's heartbeat. `--once` prunes last.
+delivery thread; see retention.py), the lock's heartbeat, and a look at the
+configuration file every `[schedule] reload_check`: an edited watchlist (`docketwatch
+add`, `remove`, `pause`, a docket followed with `follow = "auto"`) is taken up without
+a restart, and a file that no longer loads leaves the running configuration as it was.
+`--once` prunes last.
 
 Each kind has its own worker thread: polls one at a time (so two polls never spend
 the same request budget at once), deliveries on another (an SMTP server that hangs
@@ -24,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -39,7 +44,7 @@ from sqlmodel import Session
 from docketwatch.http import HttpClient
 from docketwatch.ops import health, lock, plan, retention
 from docketwatch.pipeline import outbox, poll
-from docketwatch.settings import Config, DigestConfig
+from docketwatch.settings import Config, ConfigError, DigestConfig
 from docketwatch.store import StoreError
 from docketwatch.store.models import iso, utcnow
 
@@ -50,17 +55,24 @@ STOP_GRACE = 5.0
 
 
 class Service:
-    def __init__(self, config: Config, engine: Engine):
-        self.config = config
+    def __init__(self, config: Config, engine: Engine, load: Callable[[], Config] | None = None):
+        """`load` reads the configuration file again (None: never, as in tests of one run)."""
         self.engine = engine
-        self.jobs = self._plan()
-        admin = config.admin_subscription
-        self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
-        self.immediate = [s for s in self.subscriptions if s.schedule.kind == "immediate"]
+        self.load = load
+        self._file = _read(config.path)
+        self._configure(config)
         self.stopping = threading.Event()
         self.scheduler: BlockingScheduler | None = None
         self._running: set[str] = set()
         self._idle = threading.Condition()
+
+    def _configure(self, config: Config) -> None:
+        self.config = config
+        with Session(self.engine) as session:
+            self.jobs = plan.current(session, config)
+        admin = config.admin_subscription
+        self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
+        self.immediate = [s for s in self.subscriptions if s.schedule.kind == "immediate"]
 
     def _plan(self) -> list[plan.PlanRow]:
         with Session(self.engine) as session:
@@ -119,6 +131,64 @@ class Service:
                 log.warning("digest %s: attempt %d failed: %s", a.digest.subscription, a.delivery.attempts, a.detail)
         for error in errors:
             log.error("%s", error)
+
+    def reload(self) -> None:
+        """Take up the configuration file when its bytes changed. A file that no longer
+        loads (or names another database) is logged once per edit, and the cases already
+        watched go on being polled as before: nothing stops because of a typo."""
+        data = _read(self.config.path)
+        if self.load is None or data is None or data == self._file:
+            return
+        self._file = data
+        path = self.config.path
+        try:
+            config = self.load()
+        except ConfigError as e:
+            log.error("the configuration file was edited but cannot be used: %s; docketwatch run goes on "
+                      "with the configuration it last read until the file is fixed", e)
+            return
+        if config.database.url != self.config.database.url:
+            log.error("%s was edited to use another database; restart docketwatch run to use it (it goes on "
+                      "with the database it has)", path)
+            return
+        before = {j.job_id: j for j in self.jobs}
+        old_digests = [_digest_job_id(s) for s in self.subscriptions]
+        self._configure(config)
+        if self.scheduler is not None:
+            self._schedule(before, old_digests)
+        added = [j.job_id for j in self.jobs if j.job_id not in before]
+        removed = sorted(before.keys() - {j.job_id for j in self.jobs})
+        log.info("%s reloaded: %d poll jobs (added: %s; removed: %s), %d digest subscriptions", path,
+                 len(self.jobs), ", ".join(added) or "none", ", ".join(removed) or "none", len(self.subscriptions))
+
+    def _schedule(self, before: dict[str, plan.PlanRow], old_digests: list[str]) -> None:
+        """Bring the scheduler's jobs in line with the plan: a new job runs now, one kept
+        keeps its next run (its interval reset only if it changed), one gone is removed."""
+        scheduler = self.scheduler
+        assert scheduler is not None  # only while run_forever runs
+        for job_id in before.keys() - {j.job_id for j in self.jobs}:
+            scheduler.remove_job(job_id)
+        for job in self.jobs:
+            if job.job_id not in before:
+                scheduler.add_job(self._poll_job, self._poll_trigger(job), args=[job], id=job.job_id,
+                                  name=job.job_id, next_run_time=utcnow())
+                continue
+            scheduler.modify_job(job.job_id, args=[job])
+            if before[job.job_id].interval != job.interval:
+                scheduler.reschedule_job(job.job_id, trigger=self._poll_trigger(job))
+        for job_id in old_digests:
+            scheduler.remove_job(job_id)
+        self._add_digest_jobs(scheduler)
+
+    def _poll_trigger(self, job: plan.PlanRow) -> IntervalTrigger:
+        jitter = int(self.config.schedule.jitter.total_seconds()) or None
+        return IntervalTrigger(seconds=job.interval.total_seconds(), jitter=jitter)
+
+    def _add_digest_jobs(self, scheduler: BaseScheduler) -> None:
+        for sub in self.subscriptions:
+            scheduler.add_job(self._job, _digest_trigger(sub, self.config.timezone),
+                              args=[_digest_job_id(sub), self.digest, [sub]], id=_digest_job_id(sub),
+                              executor="delivery")
 
     # -- running ---------------------------------------------------------------
     def _job(self, name: str, work: Callable[..., object], *args: Any) -> None:
@@ -198,21 +268,19 @@ class Service:
             timezone=self.config.timezone,
         )
         self.scheduler = scheduler
-        jitter = int(settings.jitter.total_seconds()) or None
         now = utcnow()
         for job in self.jobs:
-            scheduler.add_job(self._poll_job, IntervalTrigger(seconds=job.interval.total_seconds(), jitter=jitter),
-                              args=[job], id=job.job_id, name=job.job_id, next_run_time=now)
-        for sub in self.subscriptions:
-            scheduler.add_job(self._job, _digest_trigger(sub, self.config.timezone),
-                              args=[_digest_job_id(sub), self.digest, [sub]], id=_digest_job_id(sub),
-                              executor="delivery")
+            scheduler.add_job(self._poll_job, self._poll_trigger(job), args=[job], id=job.job_id, name=job.job_id,
+                              next_run_time=now)
+        self._add_digest_jobs(scheduler)
         scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds()),
                           args=["outbox", self.retry], id="outbox", executor="delivery")
         scheduler.add_job(self._job, IntervalTrigger(days=1), args=["prune", self.prune], id="prune",
                           executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
                           args=["heartbeat", self._beat, held], id="heartbeat", executor="heartbeat")
+        scheduler.add_job(self._job, IntervalTrigger(seconds=settings.reload_check.total_seconds()),
+                          args=["reload", self.reload], id="reload", executor="heartbeat")
 
         log.info("docketwatch run: %d poll jobs, %d digest subscriptions", len(self.jobs), len(self.subscriptions))
         with _stop_on_signals(self.stopping, self._shutdown):
@@ -303,12 +371,20 @@ def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigg
     return CronTrigger(day_of_week=day, hour=schedule.at.hour, minute=schedule.at.minute, timezone=zone)
 
 
-def run(config: Config, engine: Engine, *, once: bool = False) -> list[str]:
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None  # moved away for a moment (an editor saving): looked at again next time
+
+
+def run(config: Config, engine: Engine, *, once: bool = False, load: Callable[[], Config] | None = None) -> list[str]:
     """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release.
-    With `once`, returns the labels of the cases whose poll failed."""
+    With `once`, returns the labels of the cases whose poll failed. `load` reads the
+    configuration file again when it is edited."""
     held = lock.acquire(engine, lock.holder_id())
     try:
-        service = Service(config, engine)
+        service = Service(config, engine, load)
         if once:
             return service.run_once()
         service.run_forever(held)

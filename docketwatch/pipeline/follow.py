@@ -7,8 +7,8 @@ once ("new_case" event, on a case row of its own) and stored as a suggestion; a 
 `watch = true`, like `follow = "auto"` for linked dockets, adds it to the watchlist.
 
 Accepting a suggestion appends a `[[cases]]` table to the configuration file with
-tomlkit, which keeps the file's comments and layout; the next start of docketwatch
-polls the case.
+tomlkit, which keeps the file's comments and layout; a running `docketwatch run` takes
+the edited file up within `[schedule] reload_check` and polls the case.
 """
 
 from __future__ import annotations
