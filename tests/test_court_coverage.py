@@ -122,6 +122,9 @@ def test_a_case_without_sources_is_read_from_its_court_feed_where_that_is_comple
         "Complete": ["courtlistener"], "Orders": ["courtlistener", "pacer_rss"], "Complaints only": ["courtlistener"],
         "No feed": ["courtlistener"], "Not known": ["courtlistener"], "Opted out": ["courtlistener"],
         "Asked for": ["courtlistener", "pacer_rss"]}
+    snapshot_plan = run_cli(config, "plan")  # why cand is not read from its feed, and what to do
+    assert snapshot_plan.returncode == 0 and "court RSS feeds: court feed coverage from the snapshot shipped with " \
+        "docketwatch knows what 7 court feeds carry" in snapshot_plan.stdout and "courts --refresh" in snapshot_plan.stdout
 
     assert run_cli(config, "courts", "--refresh").returncode == 0
     assert sources(config) == {
@@ -149,6 +152,7 @@ def test_a_case_without_sources_is_read_from_its_court_feed_where_that_is_comple
     assert "  ca2      only orders, opinions (partial: other filings are seen through the cases' other sources)" \
         in proc.stdout
     assert "  cand     every entry type\n" in proc.stdout
+    assert "knows what" not in proc.stdout  # CourtListener's list is read: nothing to ask for
     summary = next(s for s in json.loads(run_cli(config, "plan", "--json").stdout)["sources"]
                    if s["source"] == "pacer_rss")
     assert [(f["court"], f["complete"], f["cases"]) for f in summary["feeds"]] == [

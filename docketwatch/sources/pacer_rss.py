@@ -171,9 +171,16 @@ class PacerRssSource(FederalIdentity, Source):
         return out
 
     def plan_summary(self, rows: list[PlanRow]) -> tuple[dict[str, Any], list[str]]:
-        """Each court feed read, what it carries (CourtListener's court list), and from where that is known."""
+        """Each court feed read, what it carries (CourtListener's court list), and from where that is known.
+        While only the shipped snapshot is known, say so even when no feed is read: it is why none is."""
+        known = sum(f.complete is not None for f in self.coverage.courts.values())
+        unread = (f"court RSS feeds: {self.coverage.describe()} knows what {known} court feeds carry, so "
+                  "cases elsewhere are not read from their court's feed by default; `docketwatch courts "
+                  "--refresh` reads CourtListener's court list (no token needed)") \
+            if self.coverage.origin == "snapshot" else None
         if not rows:
-            return {}, []
+            return ({"source": self.name, "coverage": self.coverage.describe(), "courts_known": known, "feeds": []},
+                    [unread]) if unread else ({}, [])
         feeds = []
         lines = [f"court RSS feeds ({self.coverage.describe()}; `docketwatch courts --refresh` reads it again):"]
         for row in rows:
@@ -190,8 +197,8 @@ class PacerRssSource(FederalIdentity, Source):
         lines += [f"{self.name} {court}: polled less often than its feed holds filings (about "
                   f"{self.settings.window_hours:g} h): filings between polls can be missed; poll it more often"
                   for court in short]
-        return {"source": self.name, "coverage": self.coverage.describe(), "feeds": feeds,
-                "feeds_polled_too_rarely": short}, lines
+        return {"source": self.name, "coverage": self.coverage.describe(), "courts_known": known, "feeds": feeds,
+                "feeds_polled_too_rarely": short}, lines + ([unread] if unread else [])
 
     def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """Court feeds in use: last success, and whether they carry every entry type."""
