@@ -105,17 +105,23 @@ LAUGHS = "\n".join(
 
 
 def hostile(kind: str, doctype: str, reference: str) -> bytes:
-    """A real seed of `kind` with a DOCTYPE and an entity reference in its text."""
+    """A real seed of `kind` with a DOCTYPE and an entity reference in its text. Fails
+    the test when the reference did not make it in (a seed whose markup the insertion
+    misses would test nothing)."""
     data = fuzz.seeds(kind)[0]
     if kind == "pacer_rss":
         data = data.replace(b"<rss", f"<!DOCTYPE rss [\n{doctype}\n]>\n<rss".encode(), 1)
-        return re.sub(rb"(<item>.*?<description>[^[<]*\[)", rb"\1" + reference.encode() + b" ", data, count=1,
+        data = re.sub(rb"(<item>.*?<description>[^[<]*\[)", rb"\1" + reference.encode() + b" ", data, count=1,
                       flags=re.S)
-    if kind == "courtlistener_feed":
+    elif kind == "courtlistener_feed":
         data = data.replace(b"<feed", f"<!DOCTYPE feed [\n{doctype}\n]>\n<feed".encode(), 1)
-        return data.replace(b'<summary type="html">', f'<summary type="html">{reference} '.encode(), 1)
-    data = f"<!DOCTYPE html [\n{doctype}\n]>\n".encode() + data
-    return data.replace(b"<body>", f"<body><p>{reference}</p>".encode(), 1)
+        data = data.replace(b'<summary type="html">', f'<summary type="html">{reference} '.encode(), 1)
+    else:  # HTML reports: <body> may carry attributes (docket reports: <body bgcolor=...>)
+        data = f"<!DOCTYPE html [\n{doctype}\n]>\n".encode() + data
+        data = re.sub(rb"(<body[^>]*>)", rb"\1<p>" + reference.encode() + b"</p>", data, count=1)
+    after_doctype = data.split(b"]>", 1)[1]
+    assert reference.encode() in after_doctype, f"{kind}: the entity reference {reference} was not inserted"
+    return data
 
 
 XML_KINDS = ["pacer_rss", "courtlistener_feed", "docket_report", "appellate_docket"]
