@@ -4,12 +4,22 @@ PACER-RSS-like server over loopback, an in-process SMTP server."""
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import KADREY_CASE, KADREY_ID, run_cli, run_process, start_run, terminate, wait_for, write_config
+from tests.conftest import (
+    KADREY_CASE,
+    KADREY_ID,
+    run_cli,
+    run_process,
+    runs,
+    start_run,
+    terminate,
+    wait_for,
+    write_config,
+)
 from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -53,12 +63,20 @@ def baselined(config: Path) -> bool:
     return all(c["last_success"] for c in status["cases"])
 
 
+def polled_again(url: str, cycles: int = 3) -> Callable[[], bool]:
+    """A condition: every source has recorded `cycles` more polls (CheckRun rows) than now.
+    Three, not two: what the first two found has had a full cycle to be delivered."""
+    before = {source: runs(url, source) for source in ("courtlistener", "pacer_rss")}
+    return lambda: all(runs(url, source) >= count + cycles for source, count in before.items())
+
+
 def mentions(smtp_server: SmtpServer, text: str) -> int:
     return sum(text in m.get_body(("plain",)).get_content() for _, m in smtp_server.received)
 
 
 def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
-        service_config, fake_cl, court_feed, smtp_server):
+        service_config, fake_cl, court_feed, smtp_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'dw.db'}"
     proc = start_run(service_config)
     try:
         wait_for(lambda: baselined(service_config), proc, timeout=60)
@@ -71,7 +89,7 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
         court_feed.body = with_new_item(NYSB_FEED)
         wait_for(lambda: mentions(smtp_server, "STIPULATION AND ORDER") and mentions(smtp_server, "Order Confirming Plan"),
                  proc, timeout=60)
-        time.sleep(3)  # a few more poll cycles: nothing is sent again
+        wait_for(polled_again(url), proc, timeout=30)  # a few more poll cycles: nothing is sent again
         assert mentions(smtp_server, "STIPULATION AND ORDER") == 1 and mentions(smtp_server, "Order Confirming Plan") == 1
         assert [rcpt for rcpt, _ in smtp_server.received][0] == ["desk@example.org"]
 
@@ -88,9 +106,10 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert "apscheduler" not in err  # the scheduler's own chatter is for --log-level DEBUG
 
     sent = len(smtp_server.received)
+    again = polled_again(url)
     proc = start_run(service_config)  # a restart sends nothing again
     try:
-        time.sleep(4)
+        wait_for(again, proc, timeout=30)
     finally:
         code, err, took = terminate(proc, timeout=15)
     assert took < 10, "SIGTERM must stop it within 10 seconds"
