@@ -257,7 +257,11 @@ def test_with_a_token_nothing_is_said_to_be_unwatched(fake_cl, tmp_path, token):
     config = write_config(tmp_path, fake_cl.base_url)
     out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
     assert json.loads(out.output)["unwatched"] == []
-    assert UNWATCHED not in CliRunner().invoke(cli, ["--config", str(config), "status"]).output
+    status = CliRunner().invoke(cli, ["--config", str(config), "status"])
+    assert status.exit_code == 0, status.output
+    assert "Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417)" in status.output  # the case is shown
+    assert "courtlistener: api mode" in status.output  # read through the API: every entry watched
+    assert UNWATCHED not in status.output
 
 
 def test_in_feed_only_mode_an_edit_within_the_feed_window_is_reported(fake_cl, tmp_path):

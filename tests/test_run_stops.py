@@ -143,6 +143,7 @@ def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):
 
     assert run_cli(config, "check").returncode in (0, 3)  # a poll finishes (here: fails, port 9)
     result = health(config)
+    assert result.exit_code == 0 and result.output.strip() == "healthy", result.output
     assert "is stuck" not in result.output
 
 
