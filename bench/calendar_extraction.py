@@ -1,6 +1,6 @@
 """Time the calendar grammar on the hand-labelled docket texts.
 
-    python bench/calendar.py            (from the repository root)
+    python bench/calendar_extraction.py      (from the repository root)
 
 Reads every text of tests/fixtures/calendar/labelled.json (325 real docket texts) with
 docketwatch.domain.calendar.mentions, repeatedly, and prints the median time per text
