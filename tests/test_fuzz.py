@@ -1,5 +1,6 @@
 """Fuzzing the parsers: 20,000 seeded mutations of real files per kind, each refused with
-ParseError (ValueError for the CourtListener feed) or parsed, each in under a second.
+ParseError (ValueError for the CourtListener feed) or parsed, none taking 5 s or more (a
+hang guard on a busy machine; bench/fuzz.py holds each input to under a second).
 Entity tricks (billion laughs, external entities by file:// and http://127.0.0.1) stay
 refused: nothing is expanded, read or requested.
 
