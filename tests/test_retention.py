@@ -34,9 +34,9 @@ from docketwatch.store.models import (
     as_utc,
     utcnow,
 )
-from tests.conftest import write_config
+from tests.conftest import start_run, terminate, wait_for, write_config
 from tests.test_digests import ANDERSEN, KADREY, markdown_digest
-from tests.test_run_stops import configure, start, terminate, wait_for
+from tests.test_run_stops import configure
 
 DAYS = 30
 RETENTION = f"\n[retention]\ndays = {DAYS}\n"
@@ -254,7 +254,7 @@ def test_run_prunes_when_it_starts(fake_cl, tmp_path):
         with Session(engine) as session:
             return session.exec(select(func.count()).select_from(CheckRun).where(CheckRun.started_at <= old)).one()
 
-    proc = start(path)
+    proc = start_run(path)
     try:
         wait_for(lambda: old_runs() < 60, proc)
     finally:
