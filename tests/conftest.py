@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -28,8 +29,10 @@ from sqlalchemy import Engine, create_engine, event, func, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from docketwatch import redact, store
+from docketwatch import bootstrap, redact, store
 from docketwatch.cli import cli
+from docketwatch.pipeline import poll
+from docketwatch.pipeline.poll import CaseResult
 from docketwatch.store.models import CheckRun
 from tests import servers
 from tests.fake_courtlistener import FakeCourtListener
@@ -43,6 +46,13 @@ def _own_cache_folder(tmp_path_factory, monkeypatch) -> None:
     """Each test its own user cache folder (where `courts --refresh` stores court feed
     coverage), so no test reads what the user or another test stored there."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def cl_token(monkeypatch) -> None:
+    """CL_TEST_TOKEN in this process's environment, as `write_config` refers to it: for the
+    tests that load a configuration or poll in process (run_cli sets it for the CLI)."""
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
 
 
 @pytest.fixture
@@ -246,6 +256,17 @@ def runs(url: str, source: str, ok: bool | None = None) -> int:
     if ok is not None:
         statement = statement.where(CheckRun.ok == ok)
     return query(url, statement)
+
+
+def poll_cases(path: Path, **options: Any) -> list[CaseResult]:
+    """A real `check` of every case of the configuration at `path`, in process: a result
+    per case, in configuration order. `options` go to `poll.check`."""
+    config = bootstrap.load(path)
+    engine = store.open_engine(config.database.url)
+    try:
+        return poll.check(config, engine, config.cases, **options)
+    finally:
+        engine.dispose()
 
 
 def check_json(config: Path, *args: str, token: str = "test-token") -> tuple[int, dict]:

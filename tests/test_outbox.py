@@ -26,9 +26,9 @@ from docketwatch import registry, store
 from docketwatch.notifiers.email import EmailNotifier
 from docketwatch.pipeline import outbox
 from docketwatch.store.models import Delivery, Digest, DigestEvent, Event
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
-from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
+from tests.test_digests import KADREY, SCRIPT_TEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -36,8 +36,7 @@ SUBJECT = "Kadrey v. Meta Platforms, Inc.: 2 new filings, 1 updated"
 
 
 @pytest.fixture(autouse=True)
-def secrets(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def secrets(monkeypatch, cl_token):
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
 
 

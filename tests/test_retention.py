@@ -38,14 +38,11 @@ from tests.conftest import start_run, terminate, wait_for, write_config
 from tests.test_digests import ANDERSEN, KADREY, markdown_digest
 from tests.test_run_stops import configure
 
+pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
+
 DAYS = 30
 RETENTION = f"\n[retention]\ndays = {DAYS}\n"
 TABLES = (CheckRun, Event, DigestEvent, Digest, Delivery, Entry)
-
-
-@pytest.fixture(autouse=True)
-def token(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
 
 
 def invoke(path: Path, *args: str) -> tuple[int, str]:

@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
 from click.testing import CliRunner
 
 from docketwatch import bootstrap as config_mod
@@ -134,14 +133,13 @@ def test_a_full_disk_loses_nothing_and_says_so(tmp_path, fake_cl):
     assert dump_db(tmp_path) == before
 
 
-def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goes_on(tmp_path, fake_cl, caplog):
+def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goes_on(tmp_path, fake_cl, caplog,
+                                                                                     cl_token):
     baselined(tmp_path, fake_cl)
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time")
     read_only = write_config(ro_folder(tmp_path), fake_cl.base_url,
                              database_url=f"sqlite:///file:{tmp_path / 'dw.db'}?mode=ro&uri=true")
-    with pytest.MonkeyPatch.context() as m:
-        m.setenv("CL_TEST_TOKEN", "test-token")
-        cfg = config_mod.load(read_only)
+    cfg = config_mod.load(read_only)
     svc = service.Service(cfg, store.open_engine(cfg.database.url))
     job = svc.jobs[0]
     with caplog.at_level(logging.INFO):

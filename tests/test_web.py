@@ -23,9 +23,9 @@ import requests
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
 from docketwatch.ops import web
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, free_port, smtp_table
-from tests.test_digests import KADREY, SCRIPT_TEXT, markdown_digest, poll_cases
+from tests.test_digests import KADREY, SCRIPT_TEXT, markdown_digest
 
 CASE_URL = "/cases/cand-3-23-cv-03417"
 TOKEN = "a-long-random-token-4b1d"
@@ -42,8 +42,7 @@ max_attempts = 1
 
 
 @pytest.fixture(autouse=True)
-def secrets(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def secrets(monkeypatch, cl_token):
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
 
 
