@@ -12,18 +12,16 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
-from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, create_engine
 from sqlmodel import Session, SQLModel, select
 from werkzeug import Response
 
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
-from docketwatch.cli import cli
 from docketwatch.ops import status as status_mod
 from docketwatch.store import migrations
 from docketwatch.store.models import Case, Entry
-from tests.conftest import KADREY_ID, poll_cases, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import NYSB_FEED, with_new_item
 
 
@@ -150,10 +148,10 @@ def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake
         result = poll_cases(config)[0]
         assert result.ok and result.no_entries and result.errors == [], result.errors
     assert [j["consecutive_failures"] for j in status_jobs(config)] == [0]
-    out = CliRunner().invoke(cli, ["--config", str(config), "check"])
-    assert out.exit_code == 0 and "Doe v. OpenAI (cand 3:25-cv-09999): no entries yet" in out.output
-    out = CliRunner().invoke(cli, ["--config", str(config), "check", "--json"])
-    assert json.loads(out.output)["cases"][0]["no_entries"] is True
+    out = run_cli(config, "check")
+    assert out.returncode == 0 and "Doe v. OpenAI (cand 3:25-cv-09999): no entries yet" in out.stdout, out.stderr
+    out = run_cli(config, "check", "--json")
+    assert json.loads(out.stdout)["cases"][0]["no_entries"] is True
 
     # The first filing, when it comes, is news.
     fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
@@ -226,26 +224,25 @@ UNWATCHED = "changes to entries older than the docket feed's latest 30"
 def test_feed_only_mode_says_that_changes_to_older_entries_are_not_watched(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, token=False)
-    run = CliRunner()
     for args in (["plan"], ["status"]):
-        out = run.invoke(cli, ["--config", str(config), *args])
-        assert out.exit_code == 0 and UNWATCHED in out.output and "without an API token" in out.output, out.output
-    plan_json = json.loads(run.invoke(cli, ["--config", str(config), "plan", "--json"]).output)
+        out = run_cli(config, *args)
+        assert out.returncode == 0 and UNWATCHED in out.stdout and "without an API token" in out.stdout, out.stderr
+    plan_json = json.loads(run_cli(config, "plan", "--json").stdout)
     assert [(u["case"], u["source"]) for u in plan_json["unwatched"]] == [("Kadrey v. Meta Platforms, Inc.", "courtlistener")]
     assert UNWATCHED in plan_json["unwatched"][0]["text"]
-    status_json = json.loads(run.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    status_json = json.loads(run_cli(config, "status", "--json").stdout)
     assert [u["source"] for u in status_json["cases"][0]["unwatched"]] == ["courtlistener"]
 
 
 def test_with_a_token_nothing_is_said_to_be_unwatched(fake_cl, tmp_path, cl_token):
     config = write_config(tmp_path, fake_cl.base_url)
-    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
-    assert json.loads(out.output)["unwatched"] == []
-    status = CliRunner().invoke(cli, ["--config", str(config), "status"])
-    assert status.exit_code == 0, status.output
-    assert "Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417)" in status.output  # the case is shown
-    assert "courtlistener: api mode" in status.output  # read through the API: every entry watched
-    assert UNWATCHED not in status.output
+    out = run_cli(config, "plan", "--json")
+    assert json.loads(out.stdout)["unwatched"] == []
+    status = run_cli(config, "status")
+    assert status.returncode == 0, status.stderr
+    assert "Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417)" in status.stdout  # the case is shown
+    assert "courtlistener: api mode" in status.stdout  # read through the API: every entry watched
+    assert UNWATCHED not in status.stdout + status.stderr
 
 
 def test_in_feed_only_mode_an_edit_within_the_feed_window_is_reported(fake_cl, tmp_path):
@@ -267,6 +264,6 @@ court = "nysb"
 docket_number = "16-10992-smb"
 sources = ["pacer_rss"]
 ''')
-    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
-    assert [(u["source"], "new filings only" in u["text"]) for u in json.loads(out.output)["unwatched"]] == [
+    out = run_cli(config, "plan", "--json")
+    assert [(u["source"], "new filings only" in u["text"]) for u in json.loads(out.stdout)["unwatched"]] == [
         ("pacer_rss", True)]

@@ -16,11 +16,10 @@ import traceback
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from docketwatch import parsers
-from docketwatch.cli import cli
 from tests import fuzz
+from tests.conftest import run_cli
 
 MUTATIONS_PER_KIND = 20_000
 # A hang guard, not a speed target (bench/fuzz.py prints the figures): a parse that takes
@@ -92,10 +91,11 @@ def test_damaged_files_are_a_parse_error(name):
 def test_docketwatch_parse_says_one_line_and_exits_3(tmp_path, name):
     path = tmp_path / "saved.html"
     path.write_bytes(BAD_FILES[name])
-    result = CliRunner().invoke(cli, ["parse", str(path)])
-    assert result.exit_code == 3, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{path}: ") and "Traceback" not in result.output
+    result = run_cli(None, "parse", str(path))
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{path}: ") and "Traceback" not in output
 
 
 # ---------------------------------------------------------------- entity tricks

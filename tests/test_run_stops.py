@@ -11,12 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from docketwatch import store
-from docketwatch.cli import cli
 from docketwatch.store.models import Delivery, Digest, Event, SchedulerLock, utcnow
 from tests.conftest import KADREY_CASE, query, run_cli, run_process, runs, start_run, terminate, wait_for, write_config
 from tests.servers import NYSB_FEED, smtp_table, with_new_item
@@ -123,11 +121,6 @@ def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
     assert code == 0, err
 
 
-def health(config: Path):
-    return CliRunner().invoke(cli, ["--config", str(config), "status", "--health"],
-                              env={"CL_TEST_TOKEN": "test-token"})
-
-
 def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):
     config = write_config(tmp_path, "http://127.0.0.1:9")
     config.write_text(config.read_text() + '\n[schedule]\ninterval = "1m"\njitter = "0s"\n')
@@ -137,14 +130,14 @@ def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):
         session.add(SchedulerLock(name="scheduler", holder="host:1", acquired_at=now - timedelta(minutes=10),
                                   heartbeat_at=now))
         session.commit()
-    result = health(config)
-    assert result.exit_code == 1
-    assert "courtlistener:cand:3:23-cv-03417 is stuck: no poll has finished since" in result.output
+    result = run_cli(config, "status", "--health")
+    assert result.returncode == 1
+    assert "courtlistener:cand:3:23-cv-03417 is stuck: no poll has finished since" in result.stderr
 
     assert run_cli(config, "check").returncode in (0, 3)  # a poll finishes (here: fails, port 9)
-    result = health(config)
-    assert result.exit_code == 0 and result.output.strip() == "healthy", result.output
-    assert "is stuck" not in result.output
+    result = run_cli(config, "status", "--health")
+    assert result.returncode == 0 and result.stdout.strip() == "healthy", result.stderr
+    assert "is stuck" not in result.stdout + result.stderr
 
 
 def test_health_says_a_stuck_outbox_is_stuck(tmp_path):
@@ -161,5 +154,5 @@ def test_health_says_a_stuck_outbox_is_stuck(tmp_path):
         session.add(Delivery(digest_id=digest.id, recipient="desk@example.org", message_id="<x@example.org>",
                              next_attempt_at=now - timedelta(hours=1)))
         session.commit()
-    result = health(config)
-    assert result.exit_code == 1 and "the outbox is stuck: a delivery due since" in result.output
+    result = run_cli(config, "status", "--health")
+    assert result.returncode == 1 and "the outbox is stuck: a delivery due since" in result.stderr
