@@ -6,8 +6,9 @@ Runs the seeded mutator of tests/fuzz.py (the same one tests/test_fuzz.py runs 2
 times per kind) over real PACER files and the CourtListener feed. Prints, per parser
 kind: mutations, parsed, refused (ParseError; ValueError for the CourtListener feed),
 other exceptions (bugs), the slowest input and the time taken. Exits 1 when any input
-raised something else or took a second or more; the first such inputs are written to
-bench/fuzz-failures/ so they can be replayed.
+raised something else or took a second or more (MAX_SECONDS: the speed bound; the test
+allows 5 s, a hang guard, as it runs beside other work); the first such inputs are
+written to bench/fuzz-failures/ so they can be replayed.
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ the Ninth Circuit BAP, Veterans Claims, history reports, ACMS JSON). Then builds
 up to 5,000 items, by repeating the E.D.N.Y. items under renumbered cases, to show that
 time grows linearly with items.
 
+Beside each figure, its floor measured in the same run: a bare parse of the same bytes
+(lxml's XML or HTML parser, json.loads for ACMS), with no reading of entries, and the
+ratio of the two.
+
 juriscraper is a comparison only, never a dependency of docketwatch:
 `pip install juriscraper` to include it. Its RSS parser is built once outside the
 timed region (building it opens an HTTP client), which favours juriscraper.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import logging
 import re
 import statistics
@@ -32,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from lxml import etree, html  # noqa: E402
 
 from docketwatch.parsers import parse  # noqa: E402
 
@@ -149,6 +156,16 @@ def enlarged_feed(content: bytes, n_items: int) -> bytes:
     return head + b"\n".join(out) + tail
 
 
+def bare_parse(content: bytes) -> object:
+    """The floor: the bytes parsed into a tree (or JSON), nothing read from it."""
+    head = content.lstrip()[:200]
+    if head.startswith((b"{", b"[")):
+        return json.loads(content)
+    if head.startswith(b"<?xml") or b"<rss" in head:
+        return etree.fromstring(content, etree.XMLParser(resolve_entities=False, no_network=True))
+    return html.document_fromstring(content)
+
+
 def entry_count(content: bytes) -> int:
     return sum(len(d.entries) for d in parse(content).dockets)
 
@@ -169,13 +186,15 @@ def main() -> None:
     juriscraper = juriscraper_parsers()
 
     print("Parsing the largest fixtures (median of repeated runs; peak memory by tracemalloc)\n")
-    header = f"| {'file':40} | entries | docketwatch | peak mem | juriscraper | peak mem | speed-up |"
+    header = (f"| {'file':40} | entries | docketwatch | peak mem |    floor | ratio "
+              "| juriscraper | peak mem | speed-up |")
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
     for name in (RSS_FILE, DOCKET_FILE):
         content = (FIXTURES / name).read_bytes()
         ours = median_seconds(partial(parse, content), options.runs)
         our_peak = peak_bytes(partial(parse, content))
+        base = median_seconds(partial(bare_parse, content), options.runs)
         theirs = their_peak = None
         if juriscraper is not None:
             run = juriscraper[name](content)
@@ -183,6 +202,7 @@ def main() -> None:
             their_peak = peak_bytes(run)
         print(
             f"| {name:40} | {entry_count(content):7} | {fmt_ms(ours):>11} | {fmt_mb(our_peak):>8} "
+            f"| {fmt_ms(base):>8} | {ours / base:4.1f}x "
             f"| {fmt_ms(theirs) if theirs else 'n/a':>11} | {fmt_mb(their_peak) if their_peak else 'n/a':>8} "
             f"| {f'{theirs / ours:.0f}x' if theirs else 'n/a':>8} |"
         )
@@ -190,7 +210,8 @@ def main() -> None:
         print("\n(juriscraper is not installed: `pip install juriscraper` to compare)")
 
     print("\nOne page of each kind and layout (median of repeated runs)\n")
-    header = f"| {'file':45} | {'kind, layout':48} | entries | docketwatch | juriscraper | speed-up |"
+    header = (f"| {'file':45} | {'kind, layout':48} | entries | docketwatch "
+              "|    floor | ratio | juriscraper | speed-up |")
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:-1]) + "|")
     for name, class_name, court in KIND_FILES:
@@ -198,22 +219,27 @@ def main() -> None:
         parsed = parse(content)
         label = f"{parsed.kind}, {parsed.layout}" if parsed.layout else parsed.kind
         ours = median_seconds(partial(parse, content), options.runs)
+        base = median_seconds(partial(bare_parse, content), options.runs)
         run = juriscraper_report(class_name, court, content)
         theirs = median_seconds(run, options.jruns) if run else None
         print(
             f"| {name:45} | {label:48} | {entry_count(content):7} | {fmt_ms(ours):>11} "
+            f"| {fmt_ms(base):>8} | {ours / base:4.1f}x "
             f"| {fmt_ms(theirs) if theirs else 'n/a':>11} | {f'{theirs / ours:.0f}x' if theirs else 'n/a':>8} |"
         )
 
     print(f"\nLinear time: {RSS_FILE} enlarged by repeating its items under new case numbers\n")
-    header = "| items | entries | docketwatch | per item |"
+    header = "| items | entries | docketwatch | per item |    floor | ratio |"
     print(header)
-    print("|-------|---------|-------------|----------|")
+    print("|-------|---------|-------------|----------|----------|-------|")
     feed = (FIXTURES / RSS_FILE).read_bytes()
     for size in LINEAR_SIZES:
         content = enlarged_feed(feed, size)
-        seconds = median_seconds(partial(parse, content), max(5, options.runs // 5))
-        print(f"| {size:5} | {entry_count(content):7} | {fmt_ms(seconds):>11} | {seconds / size * 1e6:5.1f} us |")
+        runs = max(5, options.runs // 5)
+        seconds = median_seconds(partial(parse, content), runs)
+        base = median_seconds(partial(bare_parse, content), runs)
+        print(f"| {size:5} | {entry_count(content):7} | {fmt_ms(seconds):>11} | {seconds / size * 1e6:5.1f} us "
+              f"| {fmt_ms(base):>8} | {seconds / base:4.1f}x |")
 
 
 if __name__ == "__main__":

@@ -8,25 +8,32 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, func, make_url
 from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
 
-from docketwatch import redact
+from docketwatch import bootstrap, redact, store
 from docketwatch.cli import cli
+from docketwatch.pipeline import poll
+from docketwatch.pipeline.poll import CaseResult
+from docketwatch.store.models import CheckRun
 from tests import servers
 from tests.fake_courtlistener import FakeCourtListener
 
@@ -39,6 +46,13 @@ def _own_cache_folder(tmp_path_factory, monkeypatch) -> None:
     """Each test its own user cache folder (where `courts --refresh` stores court feed
     coverage), so no test reads what the user or another test stored there."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def cl_token(monkeypatch) -> None:
+    """CL_TEST_TOKEN in this process's environment, as `write_config` refers to it: for the
+    tests that load a configuration or poll in process (run_cli sets it for the CLI)."""
+    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
 
 
 @pytest.fixture
@@ -188,6 +202,71 @@ def run_process(config: Path, *args: str) -> subprocess.CompletedProcess:
     environment.pop("DOCKETWATCH_CONFIG", None)
     cmd = [sys.executable, "-m", "docketwatch", "--config", str(config), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=environment, timeout=120)
+
+
+# ------------------------------------------------- `docketwatch run` as a real process
+
+def start_run(config: Path, *args: str) -> subprocess.Popen:
+    """`docketwatch run *args` as a real process, with the test secrets in its environment."""
+    env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD}
+    env.pop("DOCKETWATCH_CONFIG", None)
+    return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def wait_for(condition: Callable[[], object], proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
+    """Wait until `condition()` is true; fail at the deadline, or at once (with its
+    stderr) if `proc` exits meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {proc.stderr.read()}")
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting")
+
+
+def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, float]:
+    """SIGTERM `proc` and collect it: its exit code, stderr, and the seconds it took to
+    stop. Killed if it has not stopped within `timeout` (the caller asserts on the time)."""
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return proc.returncode, err, time.monotonic() - began
+
+
+def query(url: str, statement):
+    """The one result of `statement` on the database at `url`."""
+    engine = store.open_engine(url)
+    try:
+        with Session(engine) as session:
+            return session.exec(statement).one()
+    finally:
+        engine.dispose()
+
+
+def runs(url: str, source: str, ok: bool | None = None) -> int:
+    """How many polls `source` recorded (CheckRun rows), of them the ok ones if `ok` is set."""
+    statement = select(func.count()).select_from(CheckRun).where(CheckRun.source == source)
+    if ok is not None:
+        statement = statement.where(CheckRun.ok == ok)
+    return query(url, statement)
+
+
+def poll_cases(path: Path, **options: Any) -> list[CaseResult]:
+    """A real `check` of every case of the configuration at `path`, in process: a result
+    per case, in configuration order. `options` go to `poll.check`."""
+    config = bootstrap.load(path)
+    engine = store.open_engine(config.database.url)
+    try:
+        return poll.check(config, engine, config.cases, **options)
+    finally:
+        engine.dispose()
 
 
 def check_json(config: Path, *args: str, token: str = "test-token") -> tuple[int, dict]:

@@ -16,8 +16,8 @@ import pytest
 
 from docketwatch import redact
 from docketwatch.notifiers.apprise import AppriseSettings, fit, labels
-from tests.conftest import KADREY_ID, dump_db, run_cli, write_config
-from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
+from tests.conftest import KADREY_ID, dump_db, poll_cases, run_cli, write_config
+from tests.test_digests import KADREY, SCRIPT_TEXT
 from tests.test_outbox import deliveries, run
 
 HOOK_TOKEN = "hookT0ken-8c1f2e9a7b"
@@ -74,13 +74,12 @@ def services() -> Iterator[tuple[Service, Service]]:
 
 
 @pytest.fixture
-def chat(fake_cl, tmp_path, monkeypatch, services):
+def chat(fake_cl, tmp_path, monkeypatch, cl_token, services):
     """A config sending to a json:// hook and an ntfy topic (both URLs from the environment);
     a quiet baseline; then two new filings (`extra` more, when asked)."""
     hook, ntfy = services
 
     def setup(extra: int = 0, table: str = "") -> Path:
-        monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
         monkeypatch.setenv("CHAT_HOOK", f"json://127.0.0.1:{hook.port}/hooks/{HOOK_TOKEN}")
         monkeypatch.setenv("NTFY_URL", f"ntfy://127.0.0.1:{ntfy.port}/{TOPIC}")
         fake_cl.load_kadrey()
@@ -150,7 +149,7 @@ def test_no_url_or_token_in_what_the_commands_print(chat, services):
     hook.status = 500
     path = chat()
     for args in (["digest", "--dry-run"], ["digest"], ["status"], ["status", "--json"]):
-        proc = run_cli(path, *args, env={"CL_TEST_TOKEN": "test-token"})
+        proc = run_cli(path, *args)
         out = proc.stdout + proc.stderr
         assert HOOK_TOKEN not in out and TOPIC not in out, (args, out)
     assert f"json://127.0.0.1:{hook.port} #1" in run_cli(path, "digest", "--retry-failed").stdout
@@ -180,7 +179,6 @@ def test_fit_cuts_at_a_line_and_keeps_only_the_links_that_fit():
 
 
 def test_an_unknown_url_is_a_configuration_error_that_does_not_show_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
     monkeypatch.setenv("CHAT_HOOK", "nosuchservice://secret-token-123")
     path = write_config(tmp_path, "http://127.0.0.1:9", cases=KADREY + (
         '\n[[digests]]\nname = "chat"\nchannel = "apprise"\nurls = ["${CHAT_HOOK}"]\n'))

@@ -18,8 +18,10 @@ from sqlmodel import Session
 from docketwatch import bootstrap, store
 from docketwatch.domain.calendar import Action, Kind, fold, mentions
 from docketwatch.ops import web
-from docketwatch.pipeline import digests, poll, render
-from tests.conftest import KADREY_ID, run_cli, write_config
+from docketwatch.pipeline import digests, render
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+
+pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
 
 PACER = Path(__file__).parent / "fixtures" / "pacer"
 LA = ZoneInfo("America/Los_Angeles")
@@ -83,19 +85,8 @@ def test_the_same_event_named_twice_is_one_item_and_another_date_is_another():
 # -- polled entries: .ics and digests -----------------------------------------------------
 
 
-def _poll(path: Path):
-    cfg = bootstrap.load(path)
-    poll.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
-    return cfg
-
-
 def _events(path: Path) -> list:
     return list(Calendar.from_ical(path.read_bytes()).walk("VEVENT"))
-
-
-@pytest.fixture(autouse=True)
-def cl_token(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
 
 
 def test_polled_hearings_become_ics_events_that_move_and_cancel_and_digests_list_them(fake_cl, tmp_path):
@@ -108,13 +99,14 @@ court = "cand"
 docket_number = "3:23-cv-03417-VC"
 courtlistener_id = {KADREY_ID}
 {digest}''')
-    _poll(path)  # baseline
+    poll_cases(path)  # baseline
     today = datetime.now(LA).date()
     soon, later = today + timedelta(days=5), today + timedelta(days=9)
     fake_cl.add_entry(KADREY_ID, "700", today.isoformat(),
                       f"CLERK'S NOTICE: Motion Hearing set for {soon:%-m/%-d/%Y} 10:00 AM in San Francisco. "
                       f"Opposition due by {soon - timedelta(days=2):%-m/%-d/%Y}.")
-    cfg = _poll(path)
+    poll_cases(path)
+    cfg = bootstrap.load(path)
     out = tmp_path / "cal"
     first = run_cli(path, "calendar", "--out", str(out))
     assert first.returncode == 0, first.stderr
@@ -130,7 +122,8 @@ courtlistener_id = {KADREY_ID}
 
     fake_cl.add_entry(KADREY_ID, "701", today.isoformat(),
                       f"RESET Motion Hearing reset for {later:%-m/%-d/%Y} 02:00 PM before Judge Vince Chhabria.")
-    cfg = _poll(path)
+    poll_cases(path)
+    cfg = bootstrap.load(path)
     with Session(store.open_engine(cfg.database.url)) as session:
         model = digests.draft(session, cfg, cfg.subscriptions("desk")[0], datetime.now(UTC)).model
     [section] = model.cases
@@ -148,7 +141,7 @@ courtlistener_id = {KADREY_ID}
 
     fake_cl.add_entry(KADREY_ID, "702", today.isoformat(),
                       f"ORDER: The Motion Hearing set for {later:%-m/%-d/%Y} is VACATED.")
-    _poll(path)
+    poll_cases(path)
     third = run_cli(path, "calendar", "--out", str(out))
     assert "cand-3-23-cv-03417.ics: 2 events (1 cancelled)" in third.stdout
     [gone] = [e for e in _events(out / "cand-3-23-cv-03417.ics") if "Motion Hearing" in e["summary"]]

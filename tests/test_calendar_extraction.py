@@ -60,7 +60,12 @@ def measure() -> dict[str, dict[str, float]]:
     }
 
 
-def test_extraction_precision_on_hand_labelled_real_docket_texts():
+# Recall floors just under what is measured today (date 0.764, kind 0.758, time 0.825): a
+# change that makes the extractor miss more of what a reader finds fails here.
+RECALL_FLOORS = {"date": 0.75, "kind": 0.75, "time": 0.80}
+
+
+def test_extraction_precision_and_recall_on_hand_labelled_real_docket_texts():
     figures = measure()
     print()
     for name, row in figures.items():
@@ -68,3 +73,4 @@ def test_extraction_precision_on_hand_labelled_real_docket_texts():
     assert figures["texts"]["count"] >= 200
     for name in ("date", "kind", "time"):
         assert figures[name]["precision"] >= 0.95, (name, figures[name])
+        assert figures[name]["recall"] >= RECALL_FLOORS[name], (name, figures[name])

@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from docketwatch.cli import cli
+from tests.conftest import Ran, run_cli
 
 SECRET = "cl-secret-7f3a9e2b41"
 ENV = {"DW_CFG_TOKEN": SECRET, "DW_CFG_SMTP": "smtp-secret-9b8c7d"}
@@ -181,9 +180,10 @@ CONFIGS = [
 ]
 
 
-def one_line(result) -> str:
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
+def one_line(result: Ran) -> str:
+    output = result.stdout + result.stderr
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
     return lines[0]
 
 
@@ -194,20 +194,16 @@ def env(monkeypatch):
     monkeypatch.delenv("DW_CFG_UNSET", raising=False)
 
 
-def run_check(config: Path):
-    return CliRunner().invoke(cli, ["--config", str(config), "check"])
-
-
 @pytest.mark.parametrize("text, key", [c[1:] for c in CONFIGS], ids=[c[0] for c in CONFIGS])
 def test_a_malformed_configuration_gets_one_line_naming_the_key(tmp_path, env, text, key):
     path = tmp_path / "dw.toml"
     path.write_text(text + f'\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
-    result = run_check(path)
+    result = run_cli(path, "check")
     line = one_line(result)
-    assert result.exit_code == 2, result.output
+    assert result.returncode == 2, result.stderr
     assert line.startswith(f"Error: {path}: ") and key in line
-    assert "Traceback" not in result.output
-    assert all(value not in result.output for value in ENV.values())
+    assert "Traceback" not in result.stdout + result.stderr
+    assert all(value not in result.stdout + result.stderr for value in ENV.values())
     assert not (tmp_path / "dw.db").exists()  # nothing opened, nothing stored
 
 
@@ -231,11 +227,11 @@ def file_problems(tmp_path: Path) -> dict[str, Path]:
 @pytest.mark.parametrize("problem", ["not-utf8", "directory", "symlink-loop", "below-a-file", "missing"])
 def test_a_configuration_file_that_cannot_be_read_gets_one_line_naming_it(tmp_path, env, problem):
     path = file_problems(tmp_path)[problem]
-    result = run_check(path)
+    result = run_cli(path, "check")
     line = one_line(result)
-    assert result.exit_code == 2, result.output
+    assert result.returncode == 2, result.stderr
     assert line.startswith(f"Error: {path}: ")
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_unreadable_file_is_named(tmp_path, env):
@@ -244,14 +240,13 @@ def test_unreadable_file_is_named(tmp_path, env):
     path = tmp_path / "dw.toml"
     path.write_text(CASE)
     path.chmod(0)
-    result = run_check(path)
-    assert result.exit_code == 2 and one_line(result).startswith(f"Error: {path}: ")
+    result = run_cli(path, "check")
+    assert result.returncode == 2 and one_line(result).startswith(f"Error: {path}: ")
 
 
-def test_config_from_the_environment_variable_gets_the_same_treatment(tmp_path, env, monkeypatch):
-    monkeypatch.setenv("DOCKETWATCH_CONFIG", str(tmp_path))
-    result = CliRunner().invoke(cli, ["plan"])
-    assert result.exit_code == 2 and one_line(result).startswith(f"Error: {tmp_path}: ")
+def test_config_from_the_environment_variable_gets_the_same_treatment(tmp_path, env):
+    result = run_cli(None, "plan", env={"DOCKETWATCH_CONFIG": str(tmp_path)})
+    assert result.returncode == 2 and one_line(result).startswith(f"Error: {tmp_path}: ")
 
 
 def test_local_test_servers_may_be_polled_fast_but_remote_ones_not(tmp_path, env):
@@ -261,15 +256,15 @@ def test_local_test_servers_may_be_polled_fast_but_remote_ones_not(tmp_path, env
              '[schedule]\ninterval = "1s"\n' + CASE + 'sources = ["courtlistener", "pacer_rss"]\n')
     path = tmp_path / "dw.toml"
     path.write_text(local + f'\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
-    assert CliRunner().invoke(cli, ["--config", str(path), "plan", "--json"]).exit_code == 0
+    assert run_cli(path, "plan", "--json").returncode == 0
     path.write_text(path.read_text().replace("http://localhost:9/{court}/rss", "https://ecf.{court}.uscourts.gov/rss"))
-    result = CliRunner().invoke(cli, ["--config", str(path), "plan"])
-    assert result.exit_code == 2 and "schedule.interval" in one_line(result)
+    result = run_cli(path, "plan")
+    assert result.returncode == 2 and "schedule.interval" in one_line(result)
 
 
 def test_a_valid_poll_interval_is_used_as_written(tmp_path, env):
     path = tmp_path / "dw.toml"
     path.write_text(CASE + f'poll_interval = "90s"\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
-    result = CliRunner().invoke(cli, ["--config", str(path), "plan", "--json"])
-    assert result.exit_code == 0, result.output
-    assert '"interval_seconds": 90' in result.output
+    result = run_cli(path, "plan", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"interval_seconds": 90' in result.stdout

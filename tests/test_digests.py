@@ -16,9 +16,11 @@ from sqlmodel import Session
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
 from docketwatch.domain import schedule
-from docketwatch.pipeline import digests, poll, render
+from docketwatch.pipeline import digests, render
 from docketwatch.settings import Config
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+
+pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
 
 UTC = UTC
 LA = ZoneInfo("America/Los_Angeles")
@@ -45,24 +47,11 @@ def markdown_digest(name: str, **keys: str | list[str]) -> str:
 SCRIPT_TEXT = 'ORDER re <script>alert("x")</script> & [link](http://x) *bold* # heading'
 
 
-@pytest.fixture(autouse=True)
-def cl_token(monkeypatch):
-    """The in-process `check` and config loads read the token from the environment, like the CLI."""
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
-
-
 def make_config(tmp_path: Path, base_url: str, tables: str, *, top: str = "") -> Path:
     """write_config plus [[digests]] and other tables, and top-level keys (which TOML wants first)."""
     path = write_config(tmp_path, base_url, cases=tables)
     path.write_text(top + "\n" + path.read_text())
     return path
-
-
-def poll_cases(path: Path) -> Config:
-    """A real `check` of every configured case, in-process."""
-    cfg = config_mod.load(path)
-    poll.check(cfg, store.open_engine(cfg.database.url), cfg.cases)
-    return cfg
 
 
 @pytest.fixture
@@ -80,7 +69,8 @@ def two_cases(fake_cl):
         fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
         fake_cl.add_entry(ANDERSEN_ID, "174", "2024-03-21", "OPPOSITION/RESPONSE re 162 MOTION to Dismiss")
         fake_cl.add_entry(ANDERSEN_ID, "175", "2024-03-22", "PRO HAC VICE application of B. Lawyer")
-        return poll_cases(path)
+        poll_cases(path)
+        return config_mod.load(path)
 
     return setup
 
@@ -167,7 +157,8 @@ def test_an_entry_new_and_changed_in_one_digest_is_shown_once_and_newest_first(f
     fake_cl.update_entry(KADREY_ID, "600", description="MOTION to Compel Production. Filed by Plaintiffs.")
     fake_cl.update_entry(KADREY_ID, "599", description="ORDER Denying Motion to Seal.")
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION and ORDER")
-    cfg = poll_cases(path)
+    poll_cases(path)
+    cfg = config_mod.load(path)
     model = drafted(cfg, "all").model
     (case,) = model.cases
     assert [e.number for e in case.new] == ["602", "600"]
@@ -193,7 +184,8 @@ def test_warnings_for_a_stale_case_and_a_spent_budget_ride_along(fake_cl, tmp_pa
     path = write_config(tmp_path, fake_cl.base_url, budget=3, cases=KADREY + markdown_digest("all"))
     poll_cases(path)
     fake_cl.add_entry(KADREY_ID, "900", "2025-09-02", "ORDER")
-    cfg = poll_cases(path)
+    poll_cases(path)
+    cfg = config_mod.load(path)
     now = datetime.now(UTC)
     model = drafted(cfg, "all", now).model
     warnings = model.warnings
@@ -212,7 +204,8 @@ def test_every_format_shows_docket_text_as_text(fake_cl, tmp_path):
     path = make_config(tmp_path, fake_cl.base_url, KADREY + markdown_digest("all"))
     poll_cases(path)
     fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", SCRIPT_TEXT)
-    cfg = poll_cases(path)
+    poll_cases(path)
+    cfg = config_mod.load(path)
     model = drafted(cfg, "all").model
     html = render.render(cfg, model, "html")
     assert "<script>" not in html and "&lt;script&gt;alert(" in html and "&amp; [link]" in html

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, smtp_table
-from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
+from tests.test_digests import KADREY, SCRIPT_TEXT
 from tests.test_outbox import run
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -31,8 +31,7 @@ LONG_TEXT = ("MOTION for Summary Judgment filed by Richard Kadrey, Sarah Silverm
 
 
 @pytest.fixture(autouse=True)
-def secrets(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def secrets(monkeypatch, cl_token):
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
 
 

@@ -14,17 +14,13 @@ import pytest
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
 from docketwatch.ops import web
-from tests.conftest import KADREY_ID, run_cli, write_config
-from tests.test_digests import KADREY, SCRIPT_TEXT, markdown_digest, poll_cases
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.test_digests import KADREY, SCRIPT_TEXT, markdown_digest
+
+pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
 
 CASE_FEED = "cases/cand-3-23-cv-03417"
 SEALED = "ORDER Denying Motion to Seal. Signed by Judge Chhabria."
-
-
-@pytest.fixture(autouse=True)
-def cl_token(monkeypatch):
-    """In-process checks and config loads read the token from the environment, like the CLI."""
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
 
 
 @pytest.fixture

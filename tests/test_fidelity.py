@@ -12,34 +12,17 @@ from datetime import timedelta
 
 import pytest
 from alembic import command
-from click.testing import CliRunner
 from sqlalchemy import MetaData, Table, create_engine
 from sqlmodel import Session, SQLModel, select
 from werkzeug import Response
 
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
-from docketwatch.cli import cli
 from docketwatch.ops import status as status_mod
-from docketwatch.pipeline import poll
 from docketwatch.store import migrations
 from docketwatch.store.models import Case, Entry
-from tests.conftest import KADREY_ID, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import NYSB_FEED, with_new_item
-
-
-@pytest.fixture
-def token(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
-
-
-def poll_cases(path, **kw) -> poll.CaseResult:
-    cfg = config_mod.load(path)
-    engine = store.open_engine(cfg.database.url)
-    try:
-        return poll.check(cfg, engine, cfg.cases, **kw)[0]
-    finally:
-        engine.dispose()
 
 
 def stored(path) -> dict[str, Entry]:
@@ -55,36 +38,36 @@ def feed_rendering(text: str) -> str:
     return re.sub(r"<[^>]+>", "", text).replace("&amp;", "&").rstrip(".")
 
 
-def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_change(fake_cl, tmp_path, token):
+def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_change(fake_cl, tmp_path, cl_token):
     fake_cl.load_kadrey()
     fake_cl.update_entry(KADREY_ID, "598", description=(
         'ORDER re <a href="/docket/67569326/590/">590</a> Motion for Summary Judgment &amp; Stipulation.  '
         "Signed by Judge Vince Chhabria on 6/25/2025."))
     config = write_config(tmp_path, fake_cl.base_url, budget=2)  # the docket and one page, then spent
-    first = poll_cases(config)
+    first = poll_cases(config)[0]
     assert first.ok and first.baseline and not any("feed" in w for w in first.warnings)
     api_text = stored(config)["598"].description
 
     fake_cl.feed_rendering = feed_rendering
-    second = poll_cases(config)
+    second = poll_cases(config)[0]
     assert any("budget is spent" in w and "used the feed" in w for w in second.warnings)
     assert second.ok and second.changed == [] and second.new == []
     assert stored(config)["598"].description == api_text  # the same words never overwrite it
 
     # A real edit, seen through the feed, is still reported, once.
     fake_cl.update_entry(KADREY_ID, "598", description="ORDER re 590 Motion for Summary Judgment GRANTED.")
-    third = poll_cases(config)
+    third = poll_cases(config)[0]
     assert [(c.number, c.changes) for c in third.changed] == [("598", ["text edited"])]
-    assert poll_cases(config).changed == []
+    assert poll_cases(config)[0].changed == []
 
 
 def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_first_poll_cases(
-        fake_cl, tmp_path, token, database_url):
+        fake_cl, tmp_path, cl_token, database_url):
     """A database at 0002 whose case name came from another source (the court feed's
     "et al" spelling) is upgraded; the API's own spelling then is no rename."""
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, database_url=database_url)
-    assert poll_cases(config).baseline
+    assert poll_cases(config)[0].baseline
     engine = create_engine(database_url)
     with engine.begin() as connection:  # its case and entries, as a 0002 release stored them
         cases = [dict(r) for r in connection.execute(select(Case.__table__)).mappings()]
@@ -105,7 +88,7 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
         before = connection.exec_driver_sql("SELECT id, key, description, content_hash FROM entry ORDER BY id").all()
     engine.dispose()
 
-    first = poll_cases(config)
+    first = poll_cases(config)[0]
     assert first.ok and first.case_changes == [] and first.changed == [] and first.new == []
     engine = create_engine(database_url)
     with engine.connect() as connection:
@@ -115,11 +98,11 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
     assert [row[:3] for row in after] == [row[:3] for row in before]
 
     fake_cl.dockets[KADREY_ID]["assigned_to_str"] = "Araceli Martinez-Olguin"
-    assert poll_cases(config).case_changes == ["reassigned: Vince Chhabria -> Araceli Martinez-Olguin"]
-    assert poll_cases(config).case_changes == []
+    assert poll_cases(config)[0].case_changes == ["reassigned: Vince Chhabria -> Araceli Martinez-Olguin"]
+    assert poll_cases(config)[0].case_changes == []
 
 
-def test_the_api_and_a_court_feed_spelling_the_name_two_ways_report_no_rename(fake_cl, court_feed, tmp_path, token):
+def test_the_api_and_a_court_feed_spelling_the_name_two_ways_report_no_rename(fake_cl, court_feed, tmp_path, cl_token):
     fake_cl.add_docket(5001, "nysb", "16-10992", "In re SunEdison, Inc.")
     fake_cl.add_entry(5001, "5235", "2018-04-19", "Complaint against Wells Fargo Bank (fee)")
     config = write_config(tmp_path, fake_cl.base_url, cases='''
@@ -131,10 +114,10 @@ courtlistener_id = 5001
 sources = ["courtlistener", "pacer_rss"]
 ''')
     config.write_text(config.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
-    assert poll_cases(config).baseline
+    assert poll_cases(config)[0].baseline
     for n in range(3):  # the court feed says "SunEdison, Inc., et al., and ...", the API "In re SunEdison, Inc."
         court_feed.body = with_new_item(NYSB_FEED, build_date=f"Fri, 20 Apr 2018 15:0{n}:00 GMT".encode())
-        result = poll_cases(config)
+        result = poll_cases(config)[0]
         assert result.ok and result.case_changes == [], result.case_changes
 
 
@@ -158,22 +141,21 @@ def status_jobs(path) -> list[dict]:
 
 
 @pytest.mark.parametrize("api", [False, True], ids=["feed", "api"])
-def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake_cl, tmp_path, monkeypatch, api):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake_cl, tmp_path, cl_token, api):
     fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
     config = write_config(tmp_path, fake_cl.base_url, token=api, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
     for _ in range(3):
-        result = poll_cases(config)
+        result = poll_cases(config)[0]
         assert result.ok and result.no_entries and result.errors == [], result.errors
     assert [j["consecutive_failures"] for j in status_jobs(config)] == [0]
-    out = CliRunner().invoke(cli, ["--config", str(config), "check"])
-    assert out.exit_code == 0 and "Doe v. OpenAI (cand 3:25-cv-09999): no entries yet" in out.output
-    out = CliRunner().invoke(cli, ["--config", str(config), "check", "--json"])
-    assert json.loads(out.output)["cases"][0]["no_entries"] is True
+    out = run_cli(config, "check")
+    assert out.returncode == 0 and "Doe v. OpenAI (cand 3:25-cv-09999): no entries yet" in out.stdout, out.stderr
+    out = run_cli(config, "check", "--json")
+    assert json.loads(out.stdout)["cases"][0]["no_entries"] is True
 
     # The first filing, when it comes, is news.
     fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
-    result = poll_cases(config)
+    result = poll_cases(config)[0]
     assert [e.number for e in result.new] == ["1"] and not result.no_entries
 
 
@@ -183,32 +165,32 @@ def test_an_empty_or_cut_feed_response_is_a_failed_fetch(fake_cl, tmp_path, body
     fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
     config = write_config(tmp_path, fake_cl.base_url, token=False, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
     fake_cl.queued.append(Response(body, status=200, content_type="application/atom+xml"))
-    result = poll_cases(config)
+    result = poll_cases(config)[0]
     assert not result.ok and not result.no_entries and "feed" in result.errors[0]
 
 
-def test_an_api_answer_without_its_list_of_results_is_a_failed_fetch(fake_cl, tmp_path, token):
+def test_an_api_answer_without_its_list_of_results_is_a_failed_fetch(fake_cl, tmp_path, cl_token):
     fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
     config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
     fake_cl.queued += [Response(json.dumps(fake_cl.dockets[NEW_ID]), content_type="application/json"),
                        Response("{}", content_type="application/json")]
-    result = poll_cases(config)
+    result = poll_cases(config)[0]
     assert not result.ok and "no list of results" in result.errors[0]
 
 
 def test_an_empty_feed_for_a_docket_with_stored_entries_is_a_failed_fetch(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, token=False)
-    assert poll_cases(config).ok
+    assert poll_cases(config)[0].ok
     entries = fake_cl.entries[KADREY_ID]
     fake_cl.entries[KADREY_ID] = []
-    result = poll_cases(config)
+    result = poll_cases(config)[0]
     assert not result.ok and "returned no entries" in result.errors[0] and "are stored" in result.errors[0]
     fake_cl.entries[KADREY_ID] = entries
-    assert poll_cases(config).ok
+    assert poll_cases(config)[0].ok
 
 
-def test_with_a_token_an_unpinned_docket_is_looked_up_whatever_the_api_pacing(fake_cl, tmp_path, token):
+def test_with_a_token_an_unpinned_docket_is_looked_up_whatever_the_api_pacing(fake_cl, tmp_path, cl_token):
     """`run` paces the API per case; a docket whose id is not known yet is still looked up
     through it, as under `check`, instead of failing with a message about a missing token."""
     fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
@@ -216,21 +198,21 @@ def test_with_a_token_an_unpinned_docket_is_looked_up_whatever_the_api_pacing(fa
     config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=""))
     paced = {("cand", "Doe v. OpenAI"): timedelta(hours=10)}
     fake_cl.fail_with = 500
-    assert not poll_cases(config, api_intervals=paced).ok  # the lookup spent API requests, then failed
+    assert not poll_cases(config, api_intervals=paced)[0].ok  # the lookup spent API requests, then failed
     fake_cl.fail_with = None
-    result = poll_cases(config, api_intervals=paced)
+    result = poll_cases(config, api_intervals=paced)[0]
     assert result.ok and result.baseline, result.errors
     assert stored(config)["1"].description == "COMPLAINT against OpenAI"
 
 
-def test_an_unpinned_docket_when_the_budget_is_spent_says_so(fake_cl, tmp_path, token):
+def test_an_unpinned_docket_when_the_budget_is_spent_says_so(fake_cl, tmp_path, cl_token):
     fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
     config = write_config(tmp_path, fake_cl.base_url, budget=3, cases=NEW_CASE.format(pin=""))
     fake_cl.fail_with = 500
-    assert not poll_cases(config).ok  # three requests (two retries): the budget is spent
+    assert not poll_cases(config)[0].ok  # three requests (two retries): the budget is spent
     fake_cl.fail_with = None
     for intervals in (None, {("cand", "Doe v. OpenAI"): timedelta(hours=10)}):  # `check`, then `run`
-        result = poll_cases(config, api_intervals=intervals)
+        result = poll_cases(config, api_intervals=intervals)[0]
         assert not result.ok and len(result.errors) == 1
         assert "API budget is spent (3/3 requests in 24 h)" in result.errors[0], result.errors
         assert "without an API token" not in result.errors[0]
@@ -242,32 +224,35 @@ UNWATCHED = "changes to entries older than the docket feed's latest 30"
 def test_feed_only_mode_says_that_changes_to_older_entries_are_not_watched(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, token=False)
-    run = CliRunner()
     for args in (["plan"], ["status"]):
-        out = run.invoke(cli, ["--config", str(config), *args])
-        assert out.exit_code == 0 and UNWATCHED in out.output and "without an API token" in out.output, out.output
-    plan_json = json.loads(run.invoke(cli, ["--config", str(config), "plan", "--json"]).output)
+        out = run_cli(config, *args)
+        assert out.returncode == 0 and UNWATCHED in out.stdout and "without an API token" in out.stdout, out.stderr
+    plan_json = json.loads(run_cli(config, "plan", "--json").stdout)
     assert [(u["case"], u["source"]) for u in plan_json["unwatched"]] == [("Kadrey v. Meta Platforms, Inc.", "courtlistener")]
     assert UNWATCHED in plan_json["unwatched"][0]["text"]
-    status_json = json.loads(run.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    status_json = json.loads(run_cli(config, "status", "--json").stdout)
     assert [u["source"] for u in status_json["cases"][0]["unwatched"]] == ["courtlistener"]
 
 
-def test_with_a_token_nothing_is_said_to_be_unwatched(fake_cl, tmp_path, token):
+def test_with_a_token_nothing_is_said_to_be_unwatched(fake_cl, tmp_path, cl_token):
     config = write_config(tmp_path, fake_cl.base_url)
-    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
-    assert json.loads(out.output)["unwatched"] == []
-    assert UNWATCHED not in CliRunner().invoke(cli, ["--config", str(config), "status"]).output
+    out = run_cli(config, "plan", "--json")
+    assert json.loads(out.stdout)["unwatched"] == []
+    status = run_cli(config, "status")
+    assert status.returncode == 0, status.stderr
+    assert "Kadrey v. Meta Platforms, Inc. (cand 3:23-cv-03417)" in status.stdout  # the case is shown
+    assert "courtlistener: api mode" in status.stdout  # read through the API: every entry watched
+    assert UNWATCHED not in status.stdout + status.stderr
 
 
 def test_in_feed_only_mode_an_edit_within_the_feed_window_is_reported(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, token=False)
-    assert poll_cases(config).baseline
+    assert poll_cases(config)[0].baseline
     latest = max((e for e in fake_cl.entries[KADREY_ID] if e["entry_number"]), key=lambda e: e["recap_sequence_number"])
     number = str(latest["entry_number"])
     fake_cl.update_entry(KADREY_ID, number, description=latest["description"] + " AMENDED to correct the date.")
-    result = poll_cases(config)
+    result = poll_cases(config)[0]
     assert [(c.number, c.changes) for c in result.changed] == [(number, ["text edited"])]
 
 
@@ -279,6 +264,6 @@ court = "nysb"
 docket_number = "16-10992-smb"
 sources = ["pacer_rss"]
 ''')
-    out = CliRunner().invoke(cli, ["--config", str(config), "plan", "--json"])
-    assert [(u["source"], "new filings only" in u["text"]) for u in json.loads(out.output)["unwatched"]] == [
+    out = run_cli(config, "plan", "--json")
+    assert [(u["source"], "new filings only" in u["text"]) for u in json.loads(out.stdout)["unwatched"]] == [
         ("pacer_rss", True)]

@@ -136,7 +136,10 @@ def test_discover_rules_match_the_court_feed_already_read_and_announce_each_case
 
     everything = run_cli(config, "digest", "--dry-run", "--name", "all").stdout
     assert "## New cases (2)" in everything and "Steven Jay Grim" in everything
-    assert "Steven Jay Grim" not in run_cli(config, "digest", "--dry-run", "--name", "one case").stdout
+    one_case = run_cli(config, "digest", "--dry-run", "--name", "one case")
+    assert one_case.returncode == 0, one_case.stderr
+    assert "#5238** entered 2018-04-20: Order Confirming Plan" in one_case.stdout  # its own case's filing
+    assert "Steven Jay Grim" not in one_case.stdout
     preview = run_cli(config, "preview", "--format", "txt").stdout
     assert preview.startswith("docketwatch: 1 new filing, 2 new cases in 1 case\n") and "NEW CASES (2)" in preview
 

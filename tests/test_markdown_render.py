@@ -43,8 +43,7 @@ def visible(html: str) -> str:
 
 
 @pytest.fixture
-def rendered(tmp_path, monkeypatch) -> str:
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def rendered(tmp_path, cl_token) -> str:
     cfg = config_mod.load(make_config(tmp_path, "http://127.0.0.1:9", KADREY))
     return render.render(cfg, model(), "md")
 

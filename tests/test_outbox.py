@@ -26,9 +26,9 @@ from docketwatch import registry, store
 from docketwatch.notifiers.email import EmailNotifier
 from docketwatch.pipeline import outbox
 from docketwatch.store.models import Delivery, Digest, DigestEvent, Event
-from tests.conftest import KADREY_ID, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
-from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
+from tests.test_digests import KADREY, SCRIPT_TEXT
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -36,8 +36,7 @@ SUBJECT = "Kadrey v. Meta Platforms, Inc.: 2 new filings, 1 updated"
 
 
 @pytest.fixture(autouse=True)
-def secrets(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def secrets(monkeypatch, cl_token):
     monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
 
 
@@ -347,15 +346,6 @@ def test_email_over_starttls_and_ssl(fake_cl, tmp_path, certificate, security, d
 ADMIN = '\n[admin]\nto = ["ops@example.org"]\n'
 
 
-def invoke(path: Path, *args: str):
-    """The command line in process (output and exit code; stderr kept apart)."""
-    from click.testing import CliRunner
-
-    from docketwatch.cli import cli
-
-    return CliRunner().invoke(cli, ["--config", str(path), *args])
-
-
 def recipients(server: SmtpServer) -> list[list[str]]:
     return [rcpt for rcpt, _ in server.received]
 
@@ -367,13 +357,13 @@ def test_a_digest_past_max_attempts_keeps_retrying_and_arrives_when_the_server_i
         run(path, later(minutes))
     assert "lawyers" in caplog.text and any(r.levelname == "ERROR" and "3 attempts" in r.getMessage()
                                             for r in caplog.records)
-    health = invoke(path, "status", "--health")
-    assert health.exit_code == 1
+    health = run_cli(path, "status", "--health")
+    assert health.returncode == 1
     assert "'lawyers' to ann@example.org: not delivered after 3 attempts" in health.stderr
     assert "'lawyers' to bob@example.org: not delivered after 3 attempts" in health.stderr
-    status = invoke(path, "status")
+    status = run_cli(path, "status")
     assert "not delivered after 3 attempts" in status.stdout and "--drop" in status.stdout
-    assert json.loads(invoke(path, "status", "--json").stdout)["cases"][0]["pending_events"] == 3
+    assert json.loads(run_cli(path, "status", "--json").stdout)["cases"][0]["pending_events"] == 3
 
     smtp_server.start()
     report = run(path, later(60))
@@ -388,7 +378,7 @@ def test_a_digest_past_max_attempts_keeps_retrying_and_arrives_when_the_server_i
     report = run(path, later(6 * 60 + 6))
     assert report.ok and [a.delivery.recipient for a in report.attempts] == ["ann@example.org", "bob@example.org"]
     assert everyone_has_everything(path)
-    assert json.loads(invoke(path, "status", "--json").stdout)["failed_digests"] == []
+    assert json.loads(run_cli(path, "status", "--json").stdout)["failed_digests"] == []
     assert run(path, later(48 * 60)).attempts == []  # and nothing more: each alert went once
 
 
@@ -398,18 +388,18 @@ def test_retry_failed_tries_the_failing_ones_now_and_drop_gives_one_up(kadrey, s
     run(path)
     smtp_server.start()
     smtp_server.refuse = {"bob@example.org"}
-    proc = invoke(path, "digest", "--retry-failed")  # before the backoff has passed
-    assert proc.exit_code == 3 and "2 failing deliveries put back in line" in proc.stdout
+    proc = run_cli(path, "digest", "--retry-failed")  # before the backoff has passed
+    assert proc.returncode == 3 and "2 failing deliveries put back in line" in proc.stdout
     assert recipients(smtp_server) == [["ann@example.org"]]
     bob = next(d for d in deliveries(path) if d.recipient == "bob@example.org")
     assert bob.status == "pending" and "550" in bob.last_error
 
-    proc = invoke(path, "digest", "--drop", str(bob.id))
-    assert proc.exit_code == 0 and f"dropped delivery {bob.id}" in proc.stdout
+    proc = run_cli(path, "digest", "--drop", str(bob.id))
+    assert proc.returncode == 0 and f"dropped delivery {bob.id}" in proc.stdout
     assert run(path, later(24 * 60)).attempts == []  # never tried again
-    assert json.loads(invoke(path, "status", "--json").stdout)["failed_digests"] == []
-    again = invoke(path, "digest", "--drop", str(bob.id))
-    assert again.exit_code == 2 and f"no undelivered delivery with id {bob.id}" in again.stderr
+    assert json.loads(run_cli(path, "status", "--json").stdout)["failed_digests"] == []
+    again = run_cli(path, "digest", "--drop", str(bob.id))
+    assert again.returncode == 2 and f"no undelivered delivery with id {bob.id}" in again.stderr
 
 
 def test_each_recipient_gets_a_message_of_its_own_and_a_bouncing_one_blocks_no_one(kadrey, smtp_server):
@@ -437,13 +427,13 @@ def test_an_smtp_server_echoing_the_auth_exchange_leaks_no_credential(kadrey, sm
     secret = "An0ther-s3cret-pa55"
     monkeypatch.setenv("SMTP_TEST_PASSWORD", secret)
     smtp_server.echo_auth = True
-    proc = invoke(path, "digest")
-    assert proc.exit_code == 3 and "rejected the login of user 'docketwatch'" in proc.stdout
+    proc = run_cli(path, "digest")
+    assert proc.returncode == 3 and "rejected the login of user 'docketwatch'" in proc.stdout
     leaks = [secret, base64.b64encode(secret.encode()).decode().rstrip("="),
              base64.b64encode(b"\0docketwatch\0" + secret.encode()).decode().rstrip("=")]
     stored = [d.last_error for d in deliveries(path)]
     assert all(stored)
-    for text in (proc.stdout, proc.stderr, invoke(path, "status").stdout, invoke(path, "status", "--json").stdout,
+    for text in (proc.stdout, proc.stderr, run_cli(path, "status").stdout, run_cli(path, "status", "--json").stdout,
                  *stored):
         for leak in leaks:
             assert leak not in text
@@ -454,12 +444,12 @@ def test_line_breaks_in_a_case_name_or_an_address_are_refused_at_load(kadrey, tm
     text = path.read_text()
     path.write_text(text.replace('name = "Kadrey v. Meta Platforms, Inc."',
                                  'name = "Kadrey v. Meta\\r\\nBcc: eve@example.org"'))
-    proc = invoke(path, "check")
-    assert proc.exit_code == 2 and "cases[1].name" in proc.stderr and "Traceback" not in proc.output
+    proc = run_cli(path, "check")
+    assert proc.returncode == 2 and "cases[1].name" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     path.write_text(text.replace('"bob@example.org"', '"bob@example.org\\r\\nBcc: eve@example.org"'))
-    proc = invoke(path, "digest")
-    assert proc.exit_code == 2 and "digests[1].to" in proc.stderr
+    proc = run_cli(path, "digest")
+    assert proc.returncode == 2 and "digests[1].to" in proc.stderr
 
 
 def test_a_subscription_added_later_starts_when_it_first_appears(kadrey, smtp_server, fake_cl, tmp_path):

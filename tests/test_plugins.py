@@ -17,9 +17,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from docketwatch.cli import cli
+from tests.conftest import run_cli
 
 SOURCE_MODULE = '''
 """A third-party docketwatch source and channel (built by tests/test_plugins.py)."""
@@ -176,37 +175,33 @@ def on_path(tmp_path, monkeypatch):
     sys.modules.pop("ccbwatch", None)
 
 
-def invoke(path: Path, *args: str):
-    return CliRunner().invoke(cli, ["--config", str(path), *args], catch_exceptions=False)
-
-
 def test_a_third_party_source_is_planned_polled_shown_and_its_channel_delivers(tmp_path, ccb, on_path):
     base_url, entries = ccb
     path = write_config(tmp_path, base_url)
 
-    plan = json.loads(invoke(path, "plan", "--json").output)
+    plan = json.loads(run_cli(path, "plan", "--json").stdout)
     assert [(j["job"], j["source"], j["cases"]) for j in plan["jobs"]] == [
         ("ccbjson:ccb:22-CCB-0015", "ccbjson", ["Smith v. Jones"])]
     assert plan["unwatched"] == []
 
-    first = invoke(path, "check", "--json")
-    assert first.exit_code == 0, first.output
-    [case] = json.loads(first.output)["cases"]
+    first = run_cli(path, "check", "--json")
+    assert first.returncode == 0, first.stderr
+    [case] = json.loads(first.stdout)["cases"]
     assert (case["docket_number"], case["ok"], case["baseline"]) == ("22-CCB-0015", True, True)
 
     entries.append(NOTICE)
     # The case by its docket number, written the way the plug-in's rules read it.
-    second = invoke(path, "check", "22-ccb-15", "--json")
-    assert second.exit_code == 0, second.output
-    assert [e["description"] for e in json.loads(second.output)["cases"][0]["new"]] == [NOTICE["text"]]
+    second = run_cli(path, "check", "22-ccb-15", "--json")
+    assert second.returncode == 0, second.stderr
+    assert [e["description"] for e in json.loads(second.stdout)["cases"][0]["new"]] == [NOTICE["text"]]
 
-    status = json.loads(invoke(path, "status", "--json").output)
+    status = json.loads(run_cli(path, "status", "--json").stdout)
     assert status["sources"] == [{"source": "ccbjson", "server": base_url, "cases": 1, "jobs": 1}]
     assert status["cases"][0]["entries"] == 2 and [j["job"] for j in status["jobs"]] == ["ccbjson:ccb:22-CCB-0015"]
-    assert f"ccbjson: 1 case(s) read from {base_url}" in invoke(path, "status").output
+    assert f"ccbjson: 1 case(s) read from {base_url}" in run_cli(path, "status").stdout
 
-    sent = invoke(path, "digest")
-    assert sent.exit_code == 0 and "desk: sent" in sent.output
+    sent = run_cli(path, "digest")
+    assert sent.returncode == 0 and "desk: sent" in sent.stdout, sent.stderr
     [written] = (tmp_path / "out").glob("digest-*.json")
     digest = json.loads(written.read_text())
     assert NOTICE["text"] in digest["text"] and "Copyright Claims Board" in digest["text"]
@@ -235,10 +230,10 @@ def test_run_once_schedules_and_polls_a_third_party_source_in_a_real_process(tmp
 def test_an_unregistered_source_is_named_with_the_registered_ones(tmp_path, ccb, on_path):
     path = write_config(tmp_path, ccb[0])
     path.write_text(path.read_text().replace('sources = ["ccbjson"]', 'sources = ["ccbb"]'))
-    result = invoke(path, "check")
-    assert result.exit_code == 2
+    result = run_cli(path, "check")
+    assert result.returncode == 2
     assert ("cases[1].sources = ['ccbb']: 'ccbb' is not a registered source; "
-            "registered: 'ccb', 'ccbjson', 'courtlistener', 'pacer_rss'") in result.output
+            "registered: 'ccb', 'ccbjson', 'courtlistener', 'pacer_rss'") in result.stderr
 
 
 @pytest.mark.parametrize("change, key", [
@@ -254,9 +249,9 @@ def test_an_unregistered_source_is_named_with_the_registered_ones(tmp_path, ccb,
 def test_a_plug_in_checks_its_own_settings_and_case_identity(tmp_path, ccb, on_path, change, key):
     path = write_config(tmp_path, ccb[0])
     path.write_text(path.read_text().replace(*change))
-    result = invoke(path, "plan")
-    assert result.exit_code == 2
-    [line] = result.output.strip().splitlines()
+    result = run_cli(path, "plan")
+    assert result.returncode == 2
+    [line] = (result.stdout + result.stderr).strip().splitlines()
     assert line.startswith(f"Error: {path}: ") and key in line
 
 

@@ -9,18 +9,15 @@ labelled by the test as one that must go or must stay; prune runs through the CL
 from __future__ import annotations
 
 import json
-import logging
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
-from docketwatch.cli import cli
 from docketwatch.ops import retention
 from docketwatch.store.models import (
     Case,
@@ -34,24 +31,15 @@ from docketwatch.store.models import (
     as_utc,
     utcnow,
 )
-from tests.conftest import write_config
+from tests.conftest import run_cli, start_run, terminate, wait_for, write_config
 from tests.test_digests import ANDERSEN, KADREY, markdown_digest
-from tests.test_run_stops import configure, start, terminate, wait_for
+from tests.test_run_stops import configure
+
+pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
 
 DAYS = 30
 RETENTION = f"\n[retention]\ndays = {DAYS}\n"
 TABLES = (CheckRun, Event, DigestEvent, Digest, Delivery, Entry)
-
-
-@pytest.fixture(autouse=True)
-def token(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
-
-
-def invoke(path: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(path), *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.output
 
 
 class History:
@@ -165,11 +153,11 @@ def rows(engine) -> dict[tuple[type, int], None]:
 
 def answers(path: Path) -> tuple:
     """What status, `status --health` and the next digest say (the digest as --dry-run shows it)."""
-    code, report = invoke(path, "status", "--json")
-    assert code == 0, report
-    health = invoke(path, "status", "--health")
-    digest = invoke(path, "digest", "--dry-run")
-    return json.loads(report), health, digest
+    report = run_cli(path, "status", "--json")
+    assert report.returncode == 0, report.stderr
+    health = run_cli(path, "status", "--health")
+    digest = run_cli(path, "digest", "--dry-run")
+    return json.loads(report.stdout), health, digest
 
 
 def test_prune_removes_exactly_the_old_history_nothing_needs(history):
@@ -182,21 +170,20 @@ def test_prune_removes_exactly_the_old_history_nothing_needs(history):
                "deliveries": Delivery}
     expected = {name: sum(1 for table, _ in goes if table is t) for name, t in counted.items()}
 
-    code, out = invoke(path, "prune", "--dry-run", "--json")
-    assert code == 0, out
-    dry = json.loads(out)
+    ran = run_cli(path, "prune", "--dry-run", "--json")
+    assert ran.returncode == 0, ran.stderr
+    dry = json.loads(ran.stdout)
     assert dry["dry_run"] and dry["days"] == DAYS and dry["removed"] == expected
     assert set(rows(engine)) == stays | goes  # a dry run changes nothing
 
-    code, out = invoke(path, "prune")
-    assert code == 0, out
-    assert out.startswith("removed history from before ") and f"([retention] days = {DAYS})" in out
-    assert f"  check runs   {expected['check_runs']:>8}" in out.splitlines()
+    ran = run_cli(path, "prune")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("removed history from before ") and f"([retention] days = {DAYS})" in ran.stdout
+    assert f"  check runs   {expected['check_runs']:>8}" in ran.stdout.splitlines()
     assert set(rows(engine)) == stays
     assert answers(path) == before
 
-    code, out = invoke(path, "prune", "--json")
-    assert json.loads(out)["removed"] == {name: 0 for name in counted}
+    assert json.loads(run_cli(path, "prune", "--json").stdout)["removed"] == {name: 0 for name in counted}
 
 
 def test_a_prune_cut_short_is_finished_by_the_next(history, monkeypatch):
@@ -217,7 +204,7 @@ def test_a_prune_cut_short_is_finished_by_the_next(history, monkeypatch):
     assert set(rows(engine)) == {key for key, f in fate.items() if f == "stays" and key[0] in TABLES}
 
 
-def test_run_once_polls_then_prunes(fake_cl, tmp_path, database_url, caplog):
+def test_run_once_polls_then_prunes(fake_cl, tmp_path, database_url):
     fake_cl.load_kadrey()
     path = write_config(tmp_path, fake_cl.base_url, database_url=database_url, cases=KADREY + RETENTION)
     cfg = config_mod.load(path)
@@ -228,14 +215,13 @@ def test_run_once_polls_then_prunes(fake_cl, tmp_path, database_url, caplog):
         session.add_all(CheckRun(case_id=case.id, source="courtlistener", started_at=now - timedelta(days=100 - i),
                                  ok=True) for i in range(60))
         session.commit()
-    caplog.set_level(logging.INFO, logger="docketwatch.ops.service")
-    code, out = invoke(path, "run", "--once")
-    assert code == 0, out
+    ran = run_cli(path, "run", "--once")
+    assert ran.returncode == 0, ran.stderr
     with Session(engine) as session:
         started = [as_utc(r.started_at) for r in session.exec(select(CheckRun).order_by(CheckRun.id))]
     assert len(started) == 50 and started[-1] > now  # this run's poll and the 49 old runs before it
-    assert any(r.getMessage().endswith(": 11 check runs, 0 events, 0 event links, 0 digests, 0 deliveries")
-               for r in caplog.records)
+    assert any(line.endswith(": 11 check runs, 0 events, 0 event links, 0 digests, 0 deliveries")
+               for line in ran.stderr.splitlines())  # the log line `run` writes
 
 
 def test_run_prunes_when_it_starts(fake_cl, tmp_path):
@@ -254,7 +240,7 @@ def test_run_prunes_when_it_starts(fake_cl, tmp_path):
         with Session(engine) as session:
             return session.exec(select(func.count()).select_from(CheckRun).where(CheckRun.started_at <= old)).one()
 
-    proc = start(path)
+    proc = start_run(path)
     try:
         wait_for(lambda: old_runs() < 60, proc)
     finally:
@@ -285,8 +271,7 @@ def test_status_picks_the_latest_entry_as_digests_order_them(tmp_path, database_
             expected = max(stored, key=Entry.recency)
             ordered = session.exec(select(Entry).order_by(*Entry.newest_first())).all()
         assert [e.id for e in ordered] == [e.id for e in sorted(stored, key=Entry.recency, reverse=True)]
-        code, out = invoke(path, "status", "--json")
-        report = json.loads(out)["cases"][0]
+        report = json.loads(run_cli(path, "status", "--json").stdout)["cases"][0]
         assert report["entries"] == i + 1
         assert report["latest_entry"]["description"] == expected.description
 
@@ -296,6 +281,6 @@ def test_status_picks_the_latest_entry_as_digests_order_them(tmp_path, database_
     ('"a year"', "'a year'", "valid integer"), ("true", "True", "valid integer"), ("90.0", "90.0", "valid integer")])
 def test_retention_days_must_be_a_sensible_number(tmp_path, value, shown, says):
     path = write_config(tmp_path, "http://127.0.0.1:9", cases=KADREY + f"\n[retention]\ndays = {value}\n")
-    code, out = invoke(path, "prune")
-    assert code == 2 and len(out.strip().splitlines()) == 1
-    assert f"retention.days = {shown}: " in out and says in out
+    ran = run_cli(path, "prune")
+    assert ran.returncode == 2 and len((ran.stdout + ran.stderr).strip().splitlines()) == 1
+    assert f"retention.days = {shown}: " in ran.stderr and says in ran.stderr

@@ -6,24 +6,18 @@ the monitor is stuck."""
 from __future__ import annotations
 
 import fcntl
-import os
-import signal
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from docketwatch import store
-from docketwatch.cli import cli
-from docketwatch.store.models import CheckRun, Delivery, Digest, Event, SchedulerLock, utcnow
-from tests.conftest import KADREY_CASE, run_cli, run_process, write_config
-from tests.servers import NYSB_FEED, PASSWORD, smtp_table, with_new_item
+from docketwatch.store.models import Delivery, Digest, Event, SchedulerLock, utcnow
+from tests.conftest import KADREY_CASE, query, run_cli, run_process, runs, start_run, terminate, wait_for, write_config
+from tests.servers import NYSB_FEED, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -47,50 +41,6 @@ def configure(tmp_path: Path, base_url: str, *, feed=None, http: str = "", extra
     return config
 
 
-def start(config: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": PASSWORD}
-    return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def wait_for(condition, proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {proc.stderr.read()}")
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError("timed out waiting")
-
-
-def terminate(proc: subprocess.Popen) -> tuple[int, str, float]:
-    began = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-    return proc.returncode, err, time.monotonic() - began
-
-
-def query(url: str, statement):
-    engine = store.open_engine(url)
-    try:
-        with Session(engine) as session:
-            return session.exec(statement).one()
-    finally:
-        engine.dispose()
-
-
-def runs(url: str, source: str, ok: bool | None = None) -> int:
-    statement = select(func.count()).select_from(CheckRun).where(CheckRun.source == source)
-    if ok is not None:
-        statement = statement.where(CheckRun.ok == ok)
-    return query(url, statement)
-
-
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'dw.db'}"
 
@@ -98,7 +48,7 @@ def sqlite_url(tmp_path: Path) -> str:
 def test_a_trickling_server_costs_one_deadline_per_poll_and_other_polls_go_on(tmp_path, slow_server, court_feed):
     cl = slow_server("trickle_body", pace=0.2, give_up=120)  # would hold a poll for two minutes
     config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 1\n")
-    proc = start(config)
+    proc = start_run(config)
     try:
         wait_for(lambda: runs(sqlite_url(tmp_path), "pacer_rss", ok=True) >= 1, proc)
         court_feed.body = with_new_item(NYSB_FEED)
@@ -120,7 +70,7 @@ name = "newsroom"
 channel = "email"
 to = ["desk@example.org"]
 ''')
-    proc = start(config)
+    proc = start_run(config)
     try:
         wait_for(lambda: runs(sqlite_url(tmp_path), "pacer_rss", ok=True) >= 1, proc)
         court_feed.body = with_new_item(NYSB_FEED)
@@ -140,7 +90,7 @@ to = ["desk@example.org"]
 def test_sigterm_with_a_request_in_flight_stops_at_once_and_records_no_failure(tmp_path, slow_server, once):
     cl = slow_server("hang", give_up=120)
     config = configure(tmp_path, cl.url, http="timeout = 60\n", cases=KADREY)
-    proc = start(config, *(["--once"] if once else []))
+    proc = start_run(config, *(["--once"] if once else []))
     wait_for(lambda: cl.connections >= 1, proc)
     code, err, took = terminate(proc)
     assert code == 0 and took < 5, err
@@ -154,12 +104,12 @@ def test_sigterm_with_a_request_in_flight_stops_at_once_and_records_no_failure(t
 def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
     fake_cl.load_kadrey()
     config = configure(tmp_path, fake_cl.base_url, cases=KADREY, database_url=database_url)
-    proc = start(config)
+    proc = start_run(config)
     wait_for(lambda: runs(database_url, "courtlistener", ok=True) >= 1, proc)
     proc.kill()
     proc.wait()
     began = time.monotonic()
-    restarted = start(config)
+    restarted = start_run(config)
     try:
         done = runs(database_url, "courtlistener")
         wait_for(lambda: runs(database_url, "courtlistener") > done, restarted, timeout=10)
@@ -171,11 +121,6 @@ def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
     assert code == 0, err
 
 
-def health(config: Path):
-    return CliRunner().invoke(cli, ["--config", str(config), "status", "--health"],
-                              env={"CL_TEST_TOKEN": "test-token"})
-
-
 def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):
     config = write_config(tmp_path, "http://127.0.0.1:9")
     config.write_text(config.read_text() + '\n[schedule]\ninterval = "1m"\njitter = "0s"\n')
@@ -185,13 +130,14 @@ def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):
         session.add(SchedulerLock(name="scheduler", holder="host:1", acquired_at=now - timedelta(minutes=10),
                                   heartbeat_at=now))
         session.commit()
-    result = health(config)
-    assert result.exit_code == 1
-    assert "courtlistener:cand:3:23-cv-03417 is stuck: no poll has finished since" in result.output
+    result = run_cli(config, "status", "--health")
+    assert result.returncode == 1
+    assert "courtlistener:cand:3:23-cv-03417 is stuck: no poll has finished since" in result.stderr
 
     assert run_cli(config, "check").returncode in (0, 3)  # a poll finishes (here: fails, port 9)
-    result = health(config)
-    assert "is stuck" not in result.output
+    result = run_cli(config, "status", "--health")
+    assert result.returncode == 0 and result.stdout.strip() == "healthy", result.stderr
+    assert "is stuck" not in result.stdout + result.stderr
 
 
 def test_health_says_a_stuck_outbox_is_stuck(tmp_path):
@@ -208,5 +154,5 @@ def test_health_says_a_stuck_outbox_is_stuck(tmp_path):
         session.add(Delivery(digest_id=digest.id, recipient="desk@example.org", message_id="<x@example.org>",
                              next_attempt_at=now - timedelta(hours=1)))
         session.commit()
-    result = health(config)
-    assert result.exit_code == 1 and "the outbox is stuck: a delivery due since" in result.output
+    result = run_cli(config, "status", "--health")
+    assert result.returncode == 1 and "the outbox is stuck: a delivery due since" in result.stderr

@@ -4,16 +4,22 @@ PACER-RSS-like server over loopback, an in-process SMTP server."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import KADREY_CASE, KADREY_ID, run_cli, run_process, write_config
+from tests.conftest import (
+    KADREY_CASE,
+    KADREY_ID,
+    run_cli,
+    run_process,
+    runs,
+    start_run,
+    terminate,
+    wait_for,
+    write_config,
+)
 from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -52,34 +58,16 @@ to = ["desk@example.org"]
     return config
 
 
-def start(config: Path) -> subprocess.Popen:
-    env = {**os.environ, "CL_TEST_TOKEN": "test-token"}
-    return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-
-
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {proc.stderr.read()}")
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError("timed out waiting")
-
-
 def baselined(config: Path) -> bool:
     status = json.loads(run_cli(config, "status", "--json").stdout)
     return all(c["last_success"] for c in status["cases"])
 
 
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
-    began = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=15)
-    assert time.monotonic() - began < 10, "SIGTERM must stop it within 10 seconds"
-    return proc.returncode, err
+def polled_again(url: str, cycles: int = 3) -> Callable[[], bool]:
+    """A condition: every source has recorded `cycles` more polls (CheckRun rows) than now.
+    Three, not two: what the first two found has had a full cycle to be delivered."""
+    before = {source: runs(url, source) for source in ("courtlistener", "pacer_rss")}
+    return lambda: all(runs(url, source) >= count + cycles for source, count in before.items())
 
 
 def mentions(smtp_server: SmtpServer, text: str) -> int:
@@ -87,10 +75,11 @@ def mentions(smtp_server: SmtpServer, text: str) -> int:
 
 
 def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
-        service_config, fake_cl, court_feed, smtp_server):
-    proc = start(service_config)
+        service_config, fake_cl, court_feed, smtp_server, tmp_path):
+    url = f"sqlite:///{tmp_path / 'dw.db'}"
+    proc = start_run(service_config)
     try:
-        wait_for(lambda: baselined(service_config), proc)
+        wait_for(lambda: baselined(service_config), proc, timeout=60)
         assert smtp_server.received == []  # a baseline is quiet
 
         second = run_process(service_config, "run")  # one scheduler per database
@@ -99,15 +88,16 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
         fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time to answer")
         court_feed.body = with_new_item(NYSB_FEED)
         wait_for(lambda: mentions(smtp_server, "STIPULATION AND ORDER") and mentions(smtp_server, "Order Confirming Plan"),
-                 proc)
-        time.sleep(3)  # a few more poll cycles: nothing is sent again
+                 proc, timeout=60)
+        wait_for(polled_again(url), proc, timeout=30)  # a few more poll cycles: nothing is sent again
         assert mentions(smtp_server, "STIPULATION AND ORDER") == 1 and mentions(smtp_server, "Order Confirming Plan") == 1
         assert [rcpt for rcpt, _ in smtp_server.received][0] == ["desk@example.org"]
 
         health = run_cli(service_config, "status", "--health")
         assert health.returncode == 0 and health.stdout.strip() == "healthy"
     finally:
-        code, err = stop(proc)
+        code, err, took = terminate(proc, timeout=15)
+    assert took < 10, "SIGTERM must stop it within 10 seconds"
     assert code == 0, err
     assert "received SIGTERM" in err and "stopped" in err
     assert "test-token" not in err and PASSWORD not in err  # secrets never in the log
@@ -116,11 +106,13 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert "apscheduler" not in err  # the scheduler's own chatter is for --log-level DEBUG
 
     sent = len(smtp_server.received)
-    proc = start(service_config)  # a restart sends nothing again
+    again = polled_again(url)
+    proc = start_run(service_config)  # a restart sends nothing again
     try:
-        time.sleep(4)
+        wait_for(again, proc, timeout=30)
     finally:
-        code, err = stop(proc)
+        code, err, took = terminate(proc, timeout=15)
+    assert took < 10, "SIGTERM must stop it within 10 seconds"
     assert code == 0 and len(smtp_server.received) == sent
     unhealthy = run_cli(service_config, "status", "--health")
     assert unhealthy.returncode == 1 and "no docketwatch run has a fresh heartbeat" in unhealthy.stderr

@@ -12,34 +12,27 @@ import sqlite3
 import subprocess
 import sys
 
-import pytest
-from click.testing import CliRunner
-
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
-from docketwatch.cli import cli
 from docketwatch.ops import service
-from tests.conftest import KADREY_ID, dump_db, write_config
+from tests.conftest import KADREY_ID, Ran, dump_db, run_cli, write_config
 from tests.servers import free_port
 
 
-def invoke(config, *args):
-    return CliRunner().invoke(cli, ["--config", str(config), *args], env={"CL_TEST_TOKEN": "test-token"})
-
-
-def one_line(result) -> str:
-    """The single line a failure prints; no traceback."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
+def one_line(ran: Ran) -> str:
+    """The single line a failure prints (stdout and stderr together); no traceback."""
+    output = ran.stdout + ran.stderr
+    assert "Traceback" not in output, output
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
     return lines[0]
 
 
 def test_an_sqlite_folder_that_cannot_be_created_is_a_configuration_error(tmp_path):
     (tmp_path / "plain-file").write_text("")
     database = tmp_path / "plain-file" / "dw.db"
-    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url=f"sqlite:///{database}"), "status")
-    assert result.exit_code == 2
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=f"sqlite:///{database}"), "status")
+    assert result.returncode == 2
     line = one_line(result)
     assert f"database sqlite:///{database}: cannot create the folder {database.parent}" in line
     assert "set [database] url" in line
@@ -47,22 +40,22 @@ def test_an_sqlite_folder_that_cannot_be_created_is_a_configuration_error(tmp_pa
 
 def test_a_password_with_an_at_sign_says_to_percent_encode_it_and_shows_no_password(tmp_path):
     url = "postgresql+psycopg://docketwatch:pa@ss-w0rd@127.0.0.1:5432/docketwatch"
-    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "check")
-    assert result.exit_code == 2
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "check")
+    assert result.returncode == 2
     line = one_line(result)
     assert "percent-encode" in line and "%40" in line
     assert "pa@ss" not in line and "ss-w0rd" not in line
 
 
 def test_a_malformed_database_url_is_a_configuration_error(tmp_path):
-    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url="not a url"), "status")
-    assert result.exit_code == 2 and "[database] url is not a database URL" in one_line(result)
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url="not a url"), "status")
+    assert result.returncode == 2 and "[database] url is not a database URL" in one_line(result)
 
 
 def test_an_unreachable_postgresql_is_one_line_with_the_password_hidden(tmp_path):
     url = f"postgresql+psycopg://docketwatch:hunter2-secret@127.0.0.1:{free_port()}/docketwatch"
-    result = invoke(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")
-    assert result.exit_code == 3
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")
+    assert result.returncode == 3
     line = one_line(result)
     assert line.startswith("docketwatch: database postgresql+psycopg://docketwatch:***@127.0.0.1:")
     assert "cannot connect" in line and "hunter2" not in line
@@ -71,7 +64,7 @@ def test_an_unreachable_postgresql_is_one_line_with_the_password_hidden(tmp_path
 def baselined(tmp_path, fake_cl, database_url: str | None = None):
     fake_cl.load_kadrey()
     config = write_config(tmp_path, fake_cl.base_url, database_url=database_url)
-    assert invoke(config, "check").exit_code == 0
+    assert run_cli(config, "check").returncode == 0
     return config
 
 
@@ -89,12 +82,12 @@ def test_a_read_only_database_loses_nothing_and_says_so(tmp_path, fake_cl):
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time")
     read_only = write_config(ro_folder(tmp_path), fake_cl.base_url,
                              database_url=f"sqlite:///file:{tmp_path / 'dw.db'}?mode=ro&uri=true")
-    result = invoke(read_only, "check")
-    assert result.exit_code == 3
+    result = run_cli(read_only, "check")
+    assert result.returncode == 3
     line = one_line(result)
     assert "database sqlite:///" in line and "it is read-only" in line and "writable" in line
     assert dump_db(tmp_path) == before
-    assert invoke(config, "check").exit_code == 0  # writable again: the filing is stored
+    assert run_cli(config, "check").returncode == 0  # writable again: the filing is stored
     assert len(dump_db(tmp_path)["entry"]) == len(before["entry"]) + 1
 
 
@@ -105,11 +98,11 @@ def test_a_lock_held_past_the_busy_timeout_is_one_line(tmp_path, fake_cl, monkey
     holder = sqlite3.connect(tmp_path / "dw.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process writing, for longer than the busy timeout
     try:
-        result = invoke(config, "check")
+        result = run_cli(config, "check")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert result.exit_code == 3
+    assert result.returncode == 3
     assert "kept it locked for more than 0 s" in one_line(result) and "try again" in one_line(result)
 
 
@@ -134,14 +127,13 @@ def test_a_full_disk_loses_nothing_and_says_so(tmp_path, fake_cl):
     assert dump_db(tmp_path) == before
 
 
-def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goes_on(tmp_path, fake_cl, caplog):
+def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goes_on(tmp_path, fake_cl, caplog,
+                                                                                     cl_token):
     baselined(tmp_path, fake_cl)
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-09", "STIPULATION AND ORDER extending time")
     read_only = write_config(ro_folder(tmp_path), fake_cl.base_url,
                              database_url=f"sqlite:///file:{tmp_path / 'dw.db'}?mode=ro&uri=true")
-    with pytest.MonkeyPatch.context() as m:
-        m.setenv("CL_TEST_TOKEN", "test-token")
-        cfg = config_mod.load(read_only)
+    cfg = config_mod.load(read_only)
     svc = service.Service(cfg, store.open_engine(cfg.database.url))
     job = svc.jobs[0]
     with caplog.at_level(logging.INFO):

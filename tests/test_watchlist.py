@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from docketwatch.cli import cli
 from docketwatch.domain.docket_numbers import DocketNumberError, written
 from tests.conftest import KADREY_ID, check_json, run_cli, write_config
 from tests.servers import PASSWORD, smtp_table
@@ -315,9 +313,8 @@ def test_run_once_exits_3_when_a_case_failed_and_logs_each_event(fake_cl, tmp_pa
 
 
 def complete(args: str, cword: int, shell: str = "zsh") -> str:
-    env = {"_DOCKETWATCH_COMPLETE": f"{shell}_complete", "COMP_WORDS": args, "COMP_CWORD": str(cword),
-           "DOCKETWATCH_CONFIG": None, "CL_TEST_TOKEN": "test-token"}
-    return CliRunner().invoke(cli, [], env=env, prog_name="docketwatch").output
+    env = {"_DOCKETWATCH_COMPLETE": f"{shell}_complete", "COMP_WORDS": args, "COMP_CWORD": str(cword)}
+    return run_cli(None, env=env).stdout
 
 
 def test_shell_completion_offers_case_names(fake_cl, tmp_path):

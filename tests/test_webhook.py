@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KADREY_ID, dump_db, run_cli, write_config
-from tests.test_digests import KADREY, SCRIPT_TEXT, poll_cases
+from tests.conftest import KADREY_ID, dump_db, poll_cases, run_cli, write_config
+from tests.test_digests import KADREY, SCRIPT_TEXT
 from tests.test_outbox import deliveries, run
 
 SECRET = "whsec-0123456789abcdef-shared"
@@ -80,8 +80,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(autouse=True)
-def secrets(monkeypatch):
-    monkeypatch.setenv("CL_TEST_TOKEN", "test-token")
+def secrets(monkeypatch, cl_token):
     monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
 
 
