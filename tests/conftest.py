@@ -3,6 +3,7 @@ in process (and as a real process where that is the point)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -106,6 +107,14 @@ court = "cand"
 docket_number = "3:23-cv-03417-VC"
 courtlistener_id = {KADREY_ID}
 '''
+# The real S.D.N.Y. Bankruptcy feed's case (tests/servers.py NYSB_FEED), read from the court feed.
+SUNEDISON_CASE = '''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992"
+sources = ["pacer_rss"]
+'''
 
 
 def write_config(tmp_path: Path, base_url: str, *, token: bool = True, budget: int = 125,
@@ -206,12 +215,14 @@ def run_process(config: Path, *args: str) -> subprocess.CompletedProcess:
 
 # ------------------------------------------------- `docketwatch run` as a real process
 
-def start_run(config: Path, *args: str) -> subprocess.Popen:
-    """`docketwatch run *args` as a real process, with the test secrets in its environment."""
+def start_run(config: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """`docketwatch run *args` as a real process, with the test secrets in its environment;
+    its stderr to `log` when given (to read while it runs), else to a pipe."""
     env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD}
     env.pop("DOCKETWATCH_CONFIG", None)
-    return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with (log.open("w") if log else contextlib.nullcontext(subprocess.PIPE)) as err:
+        return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
 
 
 def wait_for(condition: Callable[[], object], proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:
@@ -220,7 +231,8 @@ def wait_for(condition: Callable[[], object], proc: subprocess.Popen | None = No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {proc.stderr.read()}")
+            said = proc.stderr.read() if proc.stderr else "(its stderr went to a log file)"
+            raise AssertionError(f"docketwatch run exited with {proc.returncode}: {said}")
         if condition():
             return
         time.sleep(0.2)

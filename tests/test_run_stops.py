@@ -16,23 +16,27 @@ from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.store.models import Delivery, Digest, Event, SchedulerLock, utcnow
-from tests.conftest import KADREY_CASE, query, run_cli, run_process, runs, start_run, terminate, wait_for, write_config
+from tests.conftest import (
+    KADREY_CASE,
+    SUNEDISON_CASE,
+    query,
+    run_cli,
+    run_process,
+    runs,
+    start_run,
+    terminate,
+    wait_for,
+    write_config,
+)
 from tests.servers import NYSB_FEED, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 KADREY = KADREY_CASE
-SUNEDISON = '''
-[[cases]]
-name = "In re SunEdison, Inc."
-court = "nysb"
-docket_number = "16-10992"
-sources = ["pacer_rss"]
-'''
 
 
 def configure(tmp_path: Path, base_url: str, *, feed=None, http: str = "", extra: str = "",
-              database_url: str | None = None, cases: str = KADREY + SUNEDISON) -> Path:
+              database_url: str | None = None, cases: str = KADREY + SUNEDISON_CASE) -> Path:
     config = write_config(tmp_path, base_url, cases=cases, database_url=database_url)
     text = config.read_text().replace("[http]\n", "[http]\n" + http)
     if feed is not None:

@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import (
     KADREY_CASE,
     KADREY_ID,
+    SUNEDISON_CASE,
     run_cli,
     run_process,
     runs,
@@ -24,13 +25,7 @@ from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-CASES = KADREY_CASE + '''
-[[cases]]
-name = "In re SunEdison, Inc."
-court = "nysb"
-docket_number = "16-10992"
-sources = ["pacer_rss"]
-'''
+CASES = KADREY_CASE + SUNEDISON_CASE
 
 
 @pytest.fixture(autouse=True)
