@@ -60,8 +60,10 @@ class _Context:
             handler.addFilter(redact.RedactingFilter())
         if level != "DEBUG":  # its retry notices repeat what our own error lines say
             logging.getLogger("urllib3").setLevel(logging.ERROR)
-        # The scheduler's own chatter (jobs added, run, executed) is for DEBUG; its warnings stay.
-        logging.getLogger("apscheduler").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+        # The scheduler's and the migrations' own chatter (jobs added, run; plugins set up) is for
+        # DEBUG; their warnings stay.
+        for chatty in ("apscheduler", "alembic"):
+            logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
         return cfg
 
     def reload(self) -> Config:

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from docketwatch import bootstrap, redact, store
 from docketwatch.cli import cli
 from docketwatch.pipeline import poll
 from docketwatch.pipeline.poll import CaseResult
-from docketwatch.store.models import CheckRun
+from docketwatch.store.models import CheckRun, iso, utcnow
 from tests import servers
 from tests.fake_courtlistener import FakeCourtListener
 
@@ -215,11 +216,24 @@ def run_process(config: Path, *args: str) -> subprocess.CompletedProcess:
 
 # ------------------------------------------------- `docketwatch run` as a real process
 
+def fresh_court_coverage(cache_home: Path | None = None) -> None:
+    """Store the shipped coverage snapshot as if `courts --refresh` had read it a minute ago,
+    in `cache_home` (default: this test's own cache folder). `run` reads CourtListener's court
+    list when only the snapshot is known, and a test must ask nothing of the internet."""
+    from docketwatch.sources import federal
+
+    data = json.loads(resources.files("docketwatch.data").joinpath(federal.COVERAGE_FILE).read_text())
+    target = (cache_home / "docketwatch" / federal.COVERAGE_FILE) if cache_home else federal.coverage_cache()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({**data, "fetched_at": iso(utcnow())}))
+
+
 def start_run(config: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
     """`docketwatch run *args` as a real process, with the test secrets in its environment;
     its stderr to `log` when given (to read while it runs), else to a pipe."""
     env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD}
     env.pop("DOCKETWATCH_CONFIG", None)
+    fresh_court_coverage()
     with (log.open("w") if log else contextlib.nullcontext(subprocess.PIPE)) as err:
         return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=env)

@@ -39,7 +39,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, text
 from werkzeug import Request, Response
 
-from tests.conftest import KADREY_ID, write_config
+from tests.conftest import KADREY_ID, fresh_court_coverage, write_config
 from tests.fake_courtlistener import FakeCourtListener
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
 
@@ -316,8 +316,9 @@ dir = "{self.folder}"
 schedule = "immediate"
 ''' + smtp_table(self.mail.port))
         self.engine = create_engine(database_url)
-        self.env = {**os.environ, "SMTP_TEST_PASSWORD": PASSWORD}
+        self.env = {**os.environ, "SMTP_TEST_PASSWORD": PASSWORD, "XDG_CACHE_HOME": str(workdir / "cache")}
         self.env.pop("DOCKETWATCH_CONFIG", None)
+        fresh_court_coverage(workdir / "cache")  # `run` reads no court list from the internet
         self.logs = workdir / "lives"
         self.logs.mkdir()
         self.files: dict[str, int] = {}  # Markdown file -> inode, to see rewrites

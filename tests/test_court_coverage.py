@@ -254,3 +254,46 @@ def test_the_feed_interval_must_be_polite(tmp_path, fake_cl):
     assert proc.returncode == 2
     (line,) = proc.stderr.strip().splitlines()
     assert "sources.pacer_rss.interval" in line and "at least 60s" in line
+
+
+def test_run_reads_the_court_list_when_it_knows_only_the_snapshot_and_polls_the_feeds_it_learns(
+        tmp_path, fake_cl, caplog):
+    """No one has to know about `courts --refresh`: `run` reads the list at start when only
+    the snapshot is known (then when the cache is a week old), and loads the configuration
+    again, so a case without `sources` in a complete court gets its court feed."""
+    from docketwatch import store
+    from docketwatch.ops.service import Service
+
+    fake_cl.courts = court_list()
+    path = coverage_config(tmp_path, fake_cl.base_url, CASES)
+    config = bootstrap.load(path)
+    service = Service(config, store.open_engine(config.database.url), load=lambda: bootstrap.load(path))
+
+    def feeds() -> list[str]:
+        return sorted(j.court for j in service.jobs if j.source == "pacer_rss")
+
+    def pages() -> int:
+        return len([p for p, _ in fake_cl.requests if p == "/api/rest/v4/courts/"])
+
+    assert feeds() == ["ca2", "flsd"]  # the snapshot knows ca2; flsd's case asks for its feed
+    with caplog.at_level("INFO"):
+        service.refresh_reference()
+    assert feeds() == ["ca2", "cand", "flsd"] and pages() > 10
+    assert "pacer_rss: reference data changed" in caplog.text and "added: pacer_rss:cand" in caplog.text
+    read = pages()
+    service.refresh_reference()  # read minutes ago: not read again
+    assert pages() == read and feeds() == ["ca2", "cand", "flsd"]
+
+
+def test_a_court_list_that_cannot_be_read_by_run_is_a_warning_and_changes_nothing(tmp_path, fake_cl, caplog):
+    from docketwatch import store
+    from docketwatch.ops.service import Service
+
+    path = coverage_config(tmp_path, "http://127.0.0.1:9", CASES)  # nothing listens there
+    config = bootstrap.load(path)
+    service = Service(config, store.open_engine(config.database.url), load=lambda: bootstrap.load(path))
+    with caplog.at_level("INFO"):
+        service.refresh_reference()
+    assert "pacer_rss: could not read its reference data again (what it knew stays" in caplog.text
+    assert sorted(j.court for j in service.jobs if j.source == "pacer_rss") == ["ca2", "flsd"]
+    assert not federal.coverage_cache().exists()

@@ -99,6 +99,7 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert "desk@example.org" in err  # one line per event: the digest sent
     assert "Kadrey v. Meta Platforms, Inc.: new #602 2025-07-09: STIPULATION AND ORDER" in err  # and the filing
     assert "apscheduler" not in err  # the scheduler's own chatter is for --log-level DEBUG
+    assert "alembic" not in err  # nor is the first run's migration chatter
 
     sent = len(smtp_server.received)
     again = polled_again(url)

@@ -4,7 +4,8 @@ Jobs: one poll job per row of the plan (each source plans its own: a case, a cou
 one digest job per subscription (immediate ones are also woken after every poll, so
 an immediate digest goes out within one poll cycle), an outbox job that retries
 digests waiting for another attempt, a prune job (at start, then daily, on the
-delivery thread; see retention.py), the lock's heartbeat, and a look at the
+delivery thread; see retention.py), a daily refresh of what sources know besides dockets
+(which court feeds are complete), the lock's heartbeat, and a look at the
 configuration file every `[schedule] reload_check`: an edited watchlist (`docketwatch
 add`, `remove`, `pause`, a docket followed with `follow = "auto"`) is taken up without
 a restart, and a file that no longer loads leaves the running configuration as it was.
@@ -41,7 +42,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from docketwatch.http import HttpClient
+from docketwatch.http import HttpClient, HttpError
 from docketwatch.ops import health, lock, plan, retention
 from docketwatch.pipeline import outbox, poll
 from docketwatch.settings import Config, ConfigError, DigestConfig
@@ -65,6 +66,7 @@ class Service:
         self.scheduler: BlockingScheduler | None = None
         self._running: set[str] = set()
         self._idle = threading.Condition()
+        self._reloading = threading.Lock()  # the reload job and a reference refresh may both reload
 
     def _configure(self, config: Config) -> None:
         self.config = config
@@ -136,6 +138,10 @@ class Service:
         """Take up the configuration file when its bytes changed. A file that no longer
         loads (or names another database) is logged once per edit, and the cases already
         watched go on being polled as before: nothing stops because of a typo."""
+        with self._reloading:
+            self._reload()
+
+    def _reload(self) -> None:
         data = _read(self.config.path)
         if self.load is None or data is None or data == self._file:
             return
@@ -160,6 +166,25 @@ class Service:
         removed = sorted(before.keys() - {j.job_id for j in self.jobs})
         log.info("%s reloaded: %d poll jobs (added: %s; removed: %s), %d digest subscriptions", path,
                  len(self.jobs), ", ".join(added) or "none", ", ".join(removed) or "none", len(self.subscriptions))
+
+    def refresh_reference(self) -> None:
+        """Let each source read again what it knows besides dockets, if stale (which court
+        feeds are complete: a case without `sources` may now be read from its court's feed);
+        when that changes what a source serves by default, the configuration is loaded again."""
+        http = HttpClient(self.config.http, cancel=self.stopping)
+        changed = []
+        for name, source in self.config.source_plugins.items():
+            try:
+                if source.refresh_reference(http):
+                    changed.append(name)
+            except HttpError as e:
+                log.warning("%s: could not read its reference data again (what it knew stays; tried again "
+                            "tomorrow): %s", name, e)
+        if changed:
+            log.info("%s: reference data changed; the configuration is loaded again", ", ".join(changed))
+            with self._reloading:
+                self._file = None
+                self._reload()
 
     def _schedule(self, before: dict[str, plan.PlanRow], old_digests: list[str]) -> None:
         """Bring the scheduler's jobs in line with the plan: a new job runs now, one kept
@@ -269,6 +294,10 @@ class Service:
         )
         self.scheduler = scheduler
         now = utcnow()
+        # First, on the poll thread (it makes requests): what it learns may add court feeds. Jobs
+        # due at one time run in the order of their ids, so it is due a moment earlier.
+        scheduler.add_job(self._job, IntervalTrigger(days=1), args=["reference", self.refresh_reference],
+                          id="reference", next_run_time=now - timedelta(seconds=1))
         for job in self.jobs:
             scheduler.add_job(self._poll_job, self._poll_trigger(job), args=[job], id=job.job_id, name=job.job_id,
                               next_run_time=now)

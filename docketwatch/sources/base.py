@@ -125,6 +125,13 @@ class Source(ABC):
         knowledge comes from when `refresh` (HttpError when that fails). None: it lists none."""
         return None
 
+    def refresh_reference(self, http: HttpClient) -> bool:
+        """Read again, if it is stale, what the source knows besides dockets (which court
+        feeds carry every entry type); `run` asks at start and daily. True when that may
+        change which cases it serves by default: `run` then loads the configuration again.
+        HttpError when the read fails (what was known stays). Default: nothing to read."""
+        return False
+
     def find(self, reference: str, court: str | None, http: HttpClient) -> FoundCase | None:
         """The case `reference` names when it is one of the source's own references (a
         docket URL or id; `court` when the user gave it), else None. HttpError or

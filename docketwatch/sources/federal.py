@@ -8,6 +8,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from docketwatch.domain import docket_numbers
 from docketwatch.domain.courts import court_ids
 from docketwatch.files import replace_atomically
 from docketwatch.http import HttpClient, HttpError, describe_status
-from docketwatch.store.models import iso, utcnow
+from docketwatch.store.models import as_utc, iso, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,13 @@ class Coverage:
 
     def feed(self, court: str) -> CourtFeed | None:
         return self.courts.get(court)
+
+    def read_at(self) -> datetime | None:
+        """When it was read from CourtListener; None for the snapshot or a date not understood."""
+        try:
+            return as_utc(datetime.fromisoformat(self.fetched_at)) if self.fetched_at else None
+        except ValueError:
+            return None
 
     def describe(self) -> str:
         when = f", read {self.fetched_at}" if self.fetched_at else ""

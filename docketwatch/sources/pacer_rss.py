@@ -36,6 +36,7 @@ from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import MIN_POLL_INTERVAL, CaseConfig, Config, Duration, HttpUrl, Section, check_http_url
 from docketwatch.sources.base import CourtInfo, CourtList, Source, SourceContext
 from docketwatch.sources.federal import (
+    CourtFeed,
     Coverage,
     FederalIdentity,
     carries_every_type,
@@ -44,6 +45,8 @@ from docketwatch.sources.federal import (
 )
 from docketwatch.store.models import Case, as_utc, iso, utcnow
 
+# CourtListener's court list is read again by `run` when the copy in the cache is older.
+COVERAGE_MAX_AGE = timedelta(days=7)
 APPELLATE_COURTS = frozenset({f"ca{n}" for n in range(1, 12)} | {"cadc", "cafc"})
 
 
@@ -131,8 +134,18 @@ class PacerRssSource(FederalIdentity, Source):
 
     def serves_by_default(self, case: CaseConfig) -> bool:
         """On where the court's feed carries every entry type, or some that an open case gets."""
-        feed = self.coverage.feed(case.court)
-        return feed is not None and (bool(feed.complete) or (feed.complete is False and feed.adds_to_a_case))
+        return _serves(self.coverage.feed(case.court))
+
+    def refresh_reference(self, http: HttpClient) -> bool:
+        """CourtListener's court list read again when only the snapshot is known or the cache
+        is older than COVERAGE_MAX_AGE (about a dozen anonymous requests); True when a court's
+        feed now counts differently for `serves_by_default`."""
+        known = self.coverage
+        read_at = known.read_at()
+        if known.origin == "cache" and read_at and utcnow() - read_at < COVERAGE_MAX_AGE:
+            return False
+        self.coverage = refresh_coverage(http, self.settings.coverage_url)
+        return _by_default(known) != _by_default(self.coverage)
 
     def courts(self, http: HttpClient, refresh: bool) -> CourtList:
         if refresh:
@@ -339,3 +352,13 @@ def _outage_gap(last: datetime | None, court: str, window_hours: float) -> str |
 def _hours(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:.0f} hours" if hours < 72 else f"{hours / 24:.0f} days"
+
+
+def _serves(feed: CourtFeed | None) -> bool:
+    """A court feed worth reading for a case by default: it carries every entry type, or
+    types an open case gets (orders, opinions)."""
+    return feed is not None and (bool(feed.complete) or (feed.complete is False and feed.adds_to_a_case))
+
+
+def _by_default(coverage: Coverage) -> set[str]:
+    return {court for court, feed in coverage.courts.items() if _serves(feed)}
