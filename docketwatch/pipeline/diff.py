@@ -179,6 +179,8 @@ def says_nothing_new(case: Case, snapshot: Snapshot, normalize: Callable[[str], 
         return False
     if docket.source_id and case.source_ids.get(snapshot.source) is None:
         return False  # the source's id for the docket is yet to be kept
+    if docket.docket_number == case.docket_number:
+        return True  # the stored number is normalized already (a court feed copies it)
     try:
         return normalize(docket.docket_number) == case.docket_number
     except ValueError:

@@ -29,7 +29,7 @@ from docketwatch.pipeline import diff, digests, follow
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
-from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, utcnow
+from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, core_table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,17 @@ def check(
         if on_result:
             on_result(result)
     with Session(engine, expire_on_commit=False) as session:
-        pinned = {c.label: config.pinned_ids(c) for c in polled}
-        rows = dict(zip([c.label for c in polled], store.case_rows(session, polled, pinned), strict=True))
+        labels = [c.label for c in polled]  # a property that formats: once per case
+        pinned = {label: config.pinned_ids(c) for label, c in zip(labels, polled, strict=True)}
+        stored = store.case_rows(session, polled, pinned)
+        rows = dict(zip(labels, stored, strict=True))
         session.commit()
-        results = {rows[c.label].id: CaseResult(case=c) for c in polled}
+        results = {row.id: CaseResult(case=c) for row, c in zip(stored, polled, strict=True)}
         by_source: dict[str, list[Case]] = defaultdict(list)
-        for c in polled:
+        for c, row in zip(polled, stored, strict=True):
             for name in c.sources:
                 if source is None or name == source:
-                    by_source[name].append(rows[c.label])
+                    by_source[name].append(row)
         left = Counter(case.id for source_cases in by_source.values() for case in source_cases)
 
         def done(case_id: int | None) -> None:
@@ -165,7 +167,7 @@ class _Writer:
         batch that wrote something, so answers of 304 cost no commit each)."""
         if self.writing:
             if self.runs:
-                self.session.execute(insert(CheckRun), self.runs)
+                self.session.execute(insert(core_table(CheckRun)), self.runs)  # Core: no ORM work per row
                 self.runs = []
             self.session.commit()
             self.writing = False

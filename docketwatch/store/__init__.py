@@ -220,6 +220,13 @@ def load_state(session: Session, source: str, target: str, model: type[StateT]) 
     return model.model_validate(row.data) if row else model()
 
 
+def load_states(session: Session, source: str, model: type[StateT]) -> dict[str, StateT]:
+    """What `source` kept for each of its targets: one query where a source reads a state
+    per court, not one per court."""
+    rows = session.exec(select(SourceState).where(SourceState.source == source))
+    return {row.target: model.model_validate(row.data) for row in rows}
+
+
 def save_state(session: Session, source: str, target: str, state: TargetState) -> None:
     """Keep `state` for `target`, replacing what was kept (in the caller's transaction)."""
     row = session.get(SourceState, (source, target)) or SourceState(source=source, target=target)

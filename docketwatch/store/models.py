@@ -13,7 +13,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint, case, cast, func, literal
+from sqlalchemy import JSON, Column, Numeric, Table, Text, UniqueConstraint, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
@@ -282,3 +282,8 @@ class Suggestion(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="case.id")
     status: str = Field(default="suggested", index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def core_table(model: type[SQLModel]) -> Table:
+    """A model's Core table: an executemany through it does no ORM work per row."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
