@@ -161,6 +161,7 @@ class _Writer:
         self.writing = False  # a transaction holds this batch's writes
         self._spoke: set[tuple[int, str]] | None = None
         self._with_entries: set[int] | None = None
+        self._saved: dict[str, TargetState] = {}  # source states stored by this poll, by target
 
     def commit(self) -> None:
         """Commit the batch, with the check runs kept so far (before a request: only a
@@ -186,7 +187,8 @@ class _Writer:
             result.no_entries = case.id not in self._cases_with_entries()
             if outcome.state:
                 self._begin()
-                _save_state(self.session, self.source.name, outcome.state)
+                self._save_state(outcome.state)
+                self._saved.update(outcome.state)
             self._succeeded(run, outcome, result)
             return
         self._begin()
@@ -194,15 +196,17 @@ class _Writer:
             try:
                 with self.session.begin_nested():
                     change = diff.apply(self.session, case, outcome, notify_baseline=self.notify_baseline,
-                                        normalize=self.source.normalize_docket_number, follow=self.config.follow)
+                                        normalize=self.source.normalize_docket_number, follow=self.config.follow,
+                                        has_stored=case.id in self._cases_with_entries())
                     if self.config.discover:
                         follow.discover(self.session, self.config, outcome)
-                    _save_state(self.session, self.source.name, outcome.state)
+                    self._save_state(outcome.state)
             except StoreError:
                 raise
             except Exception as e:
                 outcome = e
             else:
+                self._saved.update(outcome.state)
                 self._succeeded(run, outcome, result)
                 if change.baseline:
                     result.baseline = True
@@ -238,6 +242,13 @@ class _Writer:
         result.warnings += snapshot.warnings
         self.runs.append(run)
 
+    def _save_state(self, state: dict[str, TargetState]) -> None:
+        """Store the source's state, unless this poll stored the same already: a court
+        feed's state comes with each of its cases, and is stored once."""
+        for target, values in state.items():
+            if self._saved.get(target) is not values:
+                store.save_state(self.session, self.source.name, target, values)
+
     def _begin(self) -> None:
         if not self.writing:
             store.begin_write(self.session)
@@ -263,8 +274,3 @@ def _was_ok(session: Session, case: Case, source: str) -> bool:
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
 
-
-
-def _save_state(session: Session, source: str, state: dict[str, TargetState]) -> None:
-    for target, values in state.items():
-        store.save_state(session, source, target, values)
