@@ -24,7 +24,6 @@ so jumps in numbering say nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import html
 import re
@@ -39,7 +38,7 @@ from sqlmodel import Session, col, select
 from docketwatch.domain import docket_numbers, links
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
-from docketwatch.domain.snapshot import ParsedEntry, Snapshot
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.store.models import Case, CaseFact, Entry, Event, Suggestion, core_table, utcnow
 
 
@@ -118,6 +117,7 @@ def words(text: str | None) -> str:
 def apply(
     session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False,
     normalize: Callable[[str], str] = docket_numbers.normalize, follow: str = "ask", has_stored: bool = True,
+    has_facts: bool = True,
 ) -> DiffResult:
     """Store what `snapshot` shows of `case` and record events; raise SnapshotError
     (having written nothing) when the snapshot must not be trusted.
@@ -129,7 +129,8 @@ def apply(
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     `follow` ("ask", "auto", "off") is what to do with linked dockets (settings.Document).
-    `has_stored=False`: the caller knows that no entry of the case is stored (nothing to read).
+    `has_stored=False`: the caller knows that no entry of the case is stored (nothing to
+    read); `has_facts=False`: that the snapshot's source has recorded no case facts of it.
 
     Entries stored quietly (a backfill, a quiet baseline) and new go in one Core
     executemany, not one ORM object each: nothing reads them back here.
@@ -187,7 +188,7 @@ def apply(
     if unheard:
         now = utcnow()
         session.execute(insert(core_table(Entry)), [
-            {**dataclasses.asdict(e), "case_id": case.id, "content_hash": content_hash(e), "first_seen": now,
+            {**vars(e), "case_id": case.id, "content_hash": content_hash(e), "first_seen": now,
              "updated_at": now} for e in unheard.values()])
     for entry, kind, summary, changes in events:
         _event(session, case, entry, kind, source, summary, changes)
@@ -197,7 +198,7 @@ def apply(
             if kind == EventKind.NEW or {"text filled in", "text edited"} & set(changes or []):
                 _record_links(session, case, entry, source, follow)
     result.empty = not stored and not unheard and not has_entries(session, case.id)
-    result.case_changes = _case_changes(session, case, snapshot, result.baseline)
+    result.case_changes = _case_changes(session, case, snapshot, result.baseline, has_facts)
     for change in result.case_changes:
         _event(session, case, None, EventKind.CASE, source, change)
     session.add(case)
@@ -331,7 +332,7 @@ _CASE_CHANGES: dict[str, Callable[[Any, Any], str]] = {
 }
 
 
-def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
+def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool, has_facts: bool) -> list[str]:
     """Record the case facts this source shows; describe those it changed itself.
 
     Each source (each rendering of one: the CourtListener API and its feed) is compared
@@ -342,9 +343,26 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
     """
     docket = snapshot.docket
     assert case.id is not None  # a stored case
-    fact = session.get(CaseFact, (case.id, origin(snapshot)))
-    quiet = baseline or fact is None
-    fact = fact or CaseFact(case_id=case.id, source=origin(snapshot))
+    fact = session.get(CaseFact, (case.id, origin(snapshot))) if has_facts else None
+    changes: list[str] = []
+    if fact is None:  # the source speaks of the case for the first time: quiet (Core: no ORM object)
+        shown = {name: getattr(docket, name) for name in _CASE_CHANGES}
+        for name, new in shown.items():
+            if new is not None and getattr(case, name) is None:
+                setattr(case, name, new)
+        session.execute(insert(core_table(CaseFact)),
+                        [{"case_id": case.id, "source": origin(snapshot), **shown, "updated_at": utcnow()}])
+    else:
+        changes = _fact_changes(fact, case, docket, quiet=baseline)
+        session.add(fact)
+    case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
+    if docket.source_id and snapshot.source not in case.source_ids:
+        case.source_ids = {**case.source_ids, snapshot.source: docket.source_id}
+    return changes
+
+
+def _fact_changes(fact: CaseFact, case: Case, docket: ParsedDocket, *, quiet: bool) -> list[str]:
+    """Fold the facts `docket` shows into the source's `fact`; describe those it changed."""
     changes: list[str] = []
     for name, describe in _CASE_CHANGES.items():
         old, new = getattr(fact, name), getattr(docket, name)
@@ -357,10 +375,6 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
             changes.append(describe(old, new))
         if reported or getattr(case, name) is None:
             setattr(case, name, new)
-    session.add(fact)
-    case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
-    if docket.source_id and snapshot.source not in case.source_ids:
-        case.source_ids = {**case.source_ids, snapshot.source: docket.source_id}
     return changes
 
 

@@ -197,7 +197,8 @@ class _Writer:
                 with self.session.begin_nested():
                     change = diff.apply(self.session, case, outcome, notify_baseline=self.notify_baseline,
                                         normalize=self.source.normalize_docket_number, follow=self.config.follow,
-                                        has_stored=case.id in self._cases_with_entries())
+                                        has_stored=case.id in self._cases_with_entries(),
+                                        has_facts=(case.id, diff.origin(outcome)) in self._sources_spoken())
                     if self.config.discover:
                         follow.discover(self.session, self.config, outcome)
                     self._save_state(outcome.state)
@@ -215,8 +216,7 @@ class _Writer:
                 result.no_entries = change.empty
                 if self._with_entries is not None and not change.empty:
                     self._with_entries.add(case.id)  # type: ignore[arg-type]  # a stored case
-                if self._spoke is not None:
-                    self._spoke.add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
+                self._sources_spoken().add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
                 return
         if isinstance(outcome, Cancelled):
             # docketwatch is stopping: not the source's failure, so no failed run, no error event.
@@ -257,10 +257,14 @@ class _Writer:
     def _says_nothing_new(self, case: Case, snapshot: Snapshot) -> bool:
         if snapshot.docket.entries or not snapshot.delta or (snapshot.others and self.config.discover):
             return False  # the common case of a snapshot with news: no need to read what spoke before
-        if self._spoke is None:  # read once per poll of the source, when first needed
-            self._spoke = {(row[0], row[1]) for row in self.session.exec(select(CaseFact.case_id, CaseFact.source))}
         return diff.says_nothing_new(case, snapshot, self.source.normalize_docket_number,
-                                     (case.id, diff.origin(snapshot)) in self._spoke)
+                                     (case.id, diff.origin(snapshot)) in self._sources_spoken())
+
+    def _sources_spoken(self) -> set[tuple[int, str]]:
+        """(case, origin) of every case fact on record: read once per poll of the source."""
+        if self._spoke is None:
+            self._spoke = {(row[0], row[1]) for row in self.session.exec(select(CaseFact.case_id, CaseFact.source))}
+        return self._spoke
 
     def _cases_with_entries(self) -> set[int]:
         if self._with_entries is None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import event, func
+from sqlalchemy import event, func, insert
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
@@ -29,7 +29,7 @@ from docketwatch import redact
 from docketwatch.domain.snapshot import TargetState
 from docketwatch.settings import CaseConfig
 from docketwatch.store import migrations
-from docketwatch.store.models import Case, CheckRun, SourceState, utcnow
+from docketwatch.store.models import Case, CheckRun, SourceState, core_table, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
 StateT = TypeVar("StateT", bound=TargetState)
@@ -183,15 +183,21 @@ def case_rows(session: Session, cases: list[CaseConfig],
     wanted = {(c.court, c.docket_number) for c in cases}
     courts = sorted({c.court for c in cases})
     query = select(Case).where(col(Case.court).in_(courts))
-    stored = {(row.court, row.docket_number): row for row in session.exec(query)
-              if (row.court, row.docket_number) in wanted}
+
+    def read() -> dict[tuple[str, str], Case]:
+        return {(row.court, row.docket_number): row for row in session.exec(query)
+                if (row.court, row.docket_number) in wanted}
+
+    stored = read()
+    new = {(c.court, c.docket_number): c.name for c in cases if (c.court, c.docket_number) not in stored}
+    if new:  # first sight: inserted in one statement (Core), then read like the others
+        session.execute(insert(core_table(Case)), [
+            {"court": court, "docket_number": number, "name": name, "source_ids": {}}
+            for (court, number), name in new.items()])
+        stored = read()
     rows = []
     for case in cases:
-        row = stored.get((case.court, case.docket_number))
-        if row is None:
-            row = stored[(case.court, case.docket_number)] = Case(
-                court=case.court, docket_number=case.docket_number, name=case.name)
-            session.add(row)
+        row = stored[(case.court, case.docket_number)]
         if row.name != case.name:
             row.name = case.name
         pins = (pinned or {}).get(case.label)
