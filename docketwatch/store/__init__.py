@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -22,7 +23,9 @@ from sqlalchemy import event, func, insert
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import aliased
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Select
 from sqlmodel import Session, col, create_engine, select
 
 from docketwatch import redact
@@ -220,6 +223,15 @@ def find_case(session: Session, case: CaseConfig) -> Case | None:
     ).first()
 
 
+def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
+    """The ids of the stored cases among those configured, by label (a case never polled
+    has none): one query for many cases, columns only (read-only)."""
+    wanted = {(c.court, c.docket_number): c.label for c in cases}
+    query = select(Case.court, Case.docket_number, Case.id).where(col(Case.court).in_(sorted({c.court for c in cases})))
+    return {wanted[(court, number)]: id_ for court, number, id_ in session.exec(query)
+            if id_ is not None and (court, number) in wanted}
+
+
 def load_state(session: Session, source: str, target: str, model: type[StateT]) -> StateT:
     """What `source` kept for `target`, in its own model (empty when nothing was kept)."""
     row = session.get(SourceState, (source, target))
@@ -264,9 +276,36 @@ def last_run(session: Session, case_id: int, *, source: str | None = None, ok: b
     return session.exec(query.order_by(col(CheckRun.id).desc()).limit(1)).first()
 
 
+@dataclass(frozen=True)
+class LastRun:
+    """Of a case's latest successful (or failed) check run, what `status` shows."""
+
+    id: int
+    started_at: datetime
+    error: str | None
+
+
+def last_runs(session: Session, *, ok: bool) -> dict[int, LastRun]:
+    """Each case's latest successful (or failed) check run, by case id."""
+    query = (select(CheckRun.case_id, CheckRun.id, CheckRun.started_at, CheckRun.error)
+             .where(col(CheckRun.id).in_(_latest_runs(ok))))
+    return {case_id: LastRun(id_, started_at, error) for case_id, id_, started_at, error in session.exec(query)
+            if id_ is not None}
+
+
+def _latest_runs(ok: bool, source: str | None = None) -> Select[tuple[int | None]]:
+    """The id of each case's latest successful (or failed) run (of one source): a walk
+    down the (case_id, ok, id) index per case, not a scan of every run retention keeps."""
+    owner, run = aliased(Case), aliased(CheckRun)
+    latest = select(run.id).where(run.case_id == owner.id, run.ok == ok)
+    if source is not None:
+        latest = latest.where(run.source == source)
+    return select(latest.order_by(col(run.id).desc()).limit(1).correlate(owner).scalar_subquery()).select_from(owner)
+
+
 def last_court_successes(session: Session, source: str) -> dict[str, datetime]:
     """When a court-wide source (a court's RSS feed) last served any case of each court:
     one query for all courts, not one per court over the same check runs."""
     query = (select(Case.court, func.max(CheckRun.started_at)).join(Case, col(Case.id) == CheckRun.case_id)
-             .where(CheckRun.source == source, CheckRun.ok).group_by(Case.court))
+             .where(col(CheckRun.id).in_(_latest_runs(True, source))).group_by(Case.court))
     return {court: last for court, last in session.exec(query) if last is not None}

@@ -13,7 +13,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Numeric, Table, Text, UniqueConstraint, case, cast, func, literal
+from sqlalchemy import JSON, Column, Index, Numeric, Table, Text, UniqueConstraint, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
@@ -127,6 +127,9 @@ class Event(SQLModel, table=True):
 
 class CheckRun(SQLModel, table=True):
     """One poll of one case by one source."""
+
+    # Each case's latest (successful, failed) run is one index seek (status, digests).
+    __table_args__ = (Index("ix_checkrun_case_ok_id", "case_id", "ok", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
