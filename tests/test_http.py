@@ -100,6 +100,24 @@ def test_a_trickling_server_is_cut_off_at_the_total_deadline(slow_server, mode):
     assert client.requests == 2  # both reached the server
 
 
+def test_one_watchdog_thread_holds_each_attempt_to_its_own_deadline(slow_server, httpserver):
+    """Attempts in flight together (a poll's concurrent requests) share one watchdog
+    thread: a stalled one is cut off at its deadline, the others are left alone."""
+    httpserver.expect_request("/x").respond_with_data("ok")
+    server = slow_server("trickle_body", pace=0.1, give_up=8)
+    stalled = HttpClient(HttpConfig(timeout=1, retries=0))
+    outcome: list[tuple[BaseException | None, float]] = []
+    thread = threading.Thread(target=lambda: outcome.append(_timed(lambda: stalled.get(server.url + "/feed"))))
+    thread.start()
+    quick = HttpClient(FAST)
+    answers = [quick.get(httpserver.url_for("/x")).text for _ in range(20)]
+    thread.join(timeout=10)
+    assert answers == ["ok"] * 20
+    error, elapsed = outcome[0]
+    assert isinstance(error, HttpError) and "no complete response within 1 s" in str(error) and elapsed < 4
+    assert [t.name for t in threading.enumerate()].count("http-watchdog") == 1
+
+
 def test_cancel_abandons_a_request_in_flight_at_once(slow_server):
     server = slow_server("hang", give_up=30)
     cancel = threading.Event()

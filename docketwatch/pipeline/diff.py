@@ -29,15 +29,17 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from docketwatch.domain import docket_numbers, links
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
-from docketwatch.domain.snapshot import ParsedEntry, Snapshot
-from docketwatch.store.models import Case, CaseFact, Entry, Event, Suggestion, utcnow
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch.store.models import Case, CaseFact, Entry, Event, Suggestion, core_table, utcnow
 
 
 class SnapshotError(ValueError):
@@ -70,7 +72,28 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
     return f"{parsed.date_filed or parsed.date_entered or 'undated'}:{digest}"
 
 
-def content_hash(entry: Entry) -> str:
+@dataclass
+class _Unheard:
+    """A new entry stored quietly: `Entry`'s fields that `_merge` fills, without an ORM object."""
+
+    key: str
+    entry_number: str | None = None
+    date_filed: date | None = None
+    date_entered: date | None = None
+    description: str = ""
+    short_description: str | None = None
+    pacer_doc_id: str | None = None
+    url: str | None = None
+    document_available: bool | None = None
+    sealed: bool | None = None
+    sources: str = ""
+
+    @property
+    def id(self) -> None:
+        return None  # not stored yet (`_merge` reads it)
+
+
+def content_hash(entry: Entry | _Unheard) -> str:
     """A fingerprint of what a person hears about: the words, document availability, sealing.
 
     Recomputed on every write. Changes are decided by comparing words (`_merge`), never by
@@ -93,7 +116,8 @@ def words(text: str | None) -> str:
 
 def apply(
     session: Session, case: Case, snapshot: Snapshot, *, notify_baseline: bool = False, backfill: bool = False,
-    normalize: Callable[[str], str] = docket_numbers.normalize, follow: str = "ask",
+    normalize: Callable[[str], str] = docket_numbers.normalize, follow: str = "ask", has_stored: bool = True,
+    has_facts: bool = True,
 ) -> DiffResult:
     """Store what `snapshot` shows of `case` and record events; raise SnapshotError
     (having written nothing) when the snapshot must not be trusted.
@@ -105,13 +129,18 @@ def apply(
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
     `follow` ("ask", "auto", "off") is what to do with linked dockets (settings.Document).
+    `has_stored=False`: the caller knows that no entry of the case is stored (nothing to
+    read); `has_facts=False`: that the snapshot's source has recorded no case facts of it.
+
+    Entries stored quietly (a backfill, a quiet baseline) and new go in one Core
+    executemany, not one ORM object each: nothing reads them back here.
     """
     assert case.id is not None  # a stored case (store.case_row flushed it)
     source = snapshot.source
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
     # Only the entries the snapshot shows are read: a new filing on a docket of 50,000
     # entries costs what the filing costs.
-    stored = _stored(session, case.id, [key for key, _ in keyed])
+    stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
     _check(session, case, snapshot, normalize)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
@@ -124,8 +153,15 @@ def apply(
     # Events in the snapshot's order, written once the new entries have ids (one flush).
     events: list[tuple[Entry, EventKind, str, list[str] | None]] = []
     fresh = False
+    unheard: dict[str, _Unheard] = {}  # new entries stored quietly
     for key, parsed in keyed:
         entry = stored.get(key)
+        if entry is None and quiet:
+            if key not in unheard:
+                unheard[key] = _Unheard(key=key)
+                result.added += 1
+            _merge(unheard[key], parsed, source)
+            continue
         if entry is None:
             entry = Entry(case_id=case.id, key=key, content_hash="")
             _merge(entry, parsed, source)
@@ -149,6 +185,11 @@ def apply(
         session.add(entry)
     if fresh:
         session.flush()
+    if unheard:
+        now = utcnow()
+        session.execute(insert(core_table(Entry)), [
+            {**vars(e), "case_id": case.id, "content_hash": content_hash(e), "first_seen": now,
+             "updated_at": now} for e in unheard.values()])
     for entry, kind, summary, changes in events:
         _event(session, case, entry, kind, source, summary, changes)
 
@@ -156,8 +197,8 @@ def apply(
         for entry, kind, _, changes in events:
             if kind == EventKind.NEW or {"text filled in", "text edited"} & set(changes or []):
                 _record_links(session, case, entry, source, follow)
-    result.empty = not stored and not has_entries(session, case.id)
-    result.case_changes = _case_changes(session, case, snapshot, result.baseline)
+    result.empty = not stored and not unheard and not has_entries(session, case.id)
+    result.case_changes = _case_changes(session, case, snapshot, result.baseline, has_facts)
     for change in result.case_changes:
         _event(session, case, None, EventKind.CASE, source, change)
     session.add(case)
@@ -179,6 +220,8 @@ def says_nothing_new(case: Case, snapshot: Snapshot, normalize: Callable[[str], 
         return False
     if docket.source_id and case.source_ids.get(snapshot.source) is None:
         return False  # the source's id for the docket is yet to be kept
+    if docket.docket_number == case.docket_number:
+        return True  # the stored number is normalized already (a court feed copies it)
     try:
         return normalize(docket.docket_number) == case.docket_number
     except ValueError:
@@ -243,7 +286,7 @@ def _check(session: Session, case: Case, snapshot: Snapshot, normalize: Callable
         )
 
 
-def _merge(entry: Entry, parsed: ParsedEntry, source: str) -> list[str]:
+def _merge(entry: Entry | _Unheard, parsed: ParsedEntry, source: str) -> list[str]:
     """Fold what a source shows into the stored entry; return what changed that matters.
 
     Texts are compared by their words. A short text alone (PACER RSS, or CourtListener
@@ -289,7 +332,7 @@ _CASE_CHANGES: dict[str, Callable[[Any, Any], str]] = {
 }
 
 
-def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool) -> list[str]:
+def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool, has_facts: bool) -> list[str]:
     """Record the case facts this source shows; describe those it changed itself.
 
     Each source (each rendering of one: the CourtListener API and its feed) is compared
@@ -300,9 +343,26 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
     """
     docket = snapshot.docket
     assert case.id is not None  # a stored case
-    fact = session.get(CaseFact, (case.id, origin(snapshot)))
-    quiet = baseline or fact is None
-    fact = fact or CaseFact(case_id=case.id, source=origin(snapshot))
+    fact = session.get(CaseFact, (case.id, origin(snapshot))) if has_facts else None
+    changes: list[str] = []
+    if fact is None:  # the source speaks of the case for the first time: quiet (Core: no ORM object)
+        shown = {name: getattr(docket, name) for name in _CASE_CHANGES}
+        for name, new in shown.items():
+            if new is not None and getattr(case, name) is None:
+                setattr(case, name, new)
+        session.execute(insert(core_table(CaseFact)),
+                        [{"case_id": case.id, "source": origin(snapshot), **shown, "updated_at": utcnow()}])
+    else:
+        changes = _fact_changes(fact, case, docket, quiet=baseline)
+        session.add(fact)
+    case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
+    if docket.source_id and snapshot.source not in case.source_ids:
+        case.source_ids = {**case.source_ids, snapshot.source: docket.source_id}
+    return changes
+
+
+def _fact_changes(fact: CaseFact, case: Case, docket: ParsedDocket, *, quiet: bool) -> list[str]:
+    """Fold the facts `docket` shows into the source's `fact`; describe those it changed."""
     changes: list[str] = []
     for name, describe in _CASE_CHANGES.items():
         old, new = getattr(fact, name), getattr(docket, name)
@@ -315,10 +375,6 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
             changes.append(describe(old, new))
         if reported or getattr(case, name) is None:
             setattr(case, name, new)
-    session.add(fact)
-    case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
-    if docket.source_id and snapshot.source not in case.source_ids:
-        case.source_ids = {**case.source_ids, snapshot.source: docket.source_id}
     return changes
 
 

@@ -29,7 +29,7 @@ from docketwatch.pipeline import diff, digests, follow
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
-from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, utcnow
+from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, core_table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -75,15 +75,17 @@ def check(
         if on_result:
             on_result(result)
     with Session(engine, expire_on_commit=False) as session:
-        pinned = {c.label: config.pinned_ids(c) for c in polled}
-        rows = dict(zip([c.label for c in polled], store.case_rows(session, polled, pinned), strict=True))
+        labels = [c.label for c in polled]  # a property that formats: once per case
+        pinned = {label: config.pinned_ids(c) for label, c in zip(labels, polled, strict=True)}
+        stored = store.case_rows(session, polled, pinned)
+        rows = dict(zip(labels, stored, strict=True))
         session.commit()
-        results = {rows[c.label].id: CaseResult(case=c) for c in polled}
+        results = {row.id: CaseResult(case=c) for row, c in zip(stored, polled, strict=True)}
         by_source: dict[str, list[Case]] = defaultdict(list)
-        for c in polled:
+        for c, row in zip(polled, stored, strict=True):
             for name in c.sources:
                 if source is None or name == source:
-                    by_source[name].append(rows[c.label])
+                    by_source[name].append(row)
         left = Counter(case.id for source_cases in by_source.values() for case in source_cases)
 
         def done(case_id: int | None) -> None:
@@ -159,13 +161,14 @@ class _Writer:
         self.writing = False  # a transaction holds this batch's writes
         self._spoke: set[tuple[int, str]] | None = None
         self._with_entries: set[int] | None = None
+        self._saved: dict[str, TargetState] = {}  # source states stored by this poll, by target
 
     def commit(self) -> None:
         """Commit the batch, with the check runs kept so far (before a request: only a
         batch that wrote something, so answers of 304 cost no commit each)."""
         if self.writing:
             if self.runs:
-                self.session.execute(insert(CheckRun), self.runs)
+                self.session.execute(insert(core_table(CheckRun)), self.runs)  # Core: no ORM work per row
                 self.runs = []
             self.session.commit()
             self.writing = False
@@ -184,7 +187,8 @@ class _Writer:
             result.no_entries = case.id not in self._cases_with_entries()
             if outcome.state:
                 self._begin()
-                _save_state(self.session, self.source.name, outcome.state)
+                self._save_state(outcome.state)
+                self._saved.update(outcome.state)
             self._succeeded(run, outcome, result)
             return
         self._begin()
@@ -192,15 +196,18 @@ class _Writer:
             try:
                 with self.session.begin_nested():
                     change = diff.apply(self.session, case, outcome, notify_baseline=self.notify_baseline,
-                                        normalize=self.source.normalize_docket_number, follow=self.config.follow)
+                                        normalize=self.source.normalize_docket_number, follow=self.config.follow,
+                                        has_stored=case.id in self._cases_with_entries(),
+                                        has_facts=(case.id, diff.origin(outcome)) in self._sources_spoken())
                     if self.config.discover:
                         follow.discover(self.session, self.config, outcome)
-                    _save_state(self.session, self.source.name, outcome.state)
+                    self._save_state(outcome.state)
             except StoreError:
                 raise
             except Exception as e:
                 outcome = e
             else:
+                self._saved.update(outcome.state)
                 self._succeeded(run, outcome, result)
                 if change.baseline:
                     result.baseline = True
@@ -209,8 +216,7 @@ class _Writer:
                 result.no_entries = change.empty
                 if self._with_entries is not None and not change.empty:
                     self._with_entries.add(case.id)  # type: ignore[arg-type]  # a stored case
-                if self._spoke is not None:
-                    self._spoke.add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
+                self._sources_spoken().add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
                 return
         if isinstance(outcome, Cancelled):
             # docketwatch is stopping: not the source's failure, so no failed run, no error event.
@@ -236,6 +242,13 @@ class _Writer:
         result.warnings += snapshot.warnings
         self.runs.append(run)
 
+    def _save_state(self, state: dict[str, TargetState]) -> None:
+        """Store the source's state, unless this poll stored the same already: a court
+        feed's state comes with each of its cases, and is stored once."""
+        for target, values in state.items():
+            if self._saved.get(target) is not values:
+                store.save_state(self.session, self.source.name, target, values)
+
     def _begin(self) -> None:
         if not self.writing:
             store.begin_write(self.session)
@@ -244,10 +257,14 @@ class _Writer:
     def _says_nothing_new(self, case: Case, snapshot: Snapshot) -> bool:
         if snapshot.docket.entries or not snapshot.delta or (snapshot.others and self.config.discover):
             return False  # the common case of a snapshot with news: no need to read what spoke before
-        if self._spoke is None:  # read once per poll of the source, when first needed
-            self._spoke = {(row[0], row[1]) for row in self.session.exec(select(CaseFact.case_id, CaseFact.source))}
         return diff.says_nothing_new(case, snapshot, self.source.normalize_docket_number,
-                                     (case.id, diff.origin(snapshot)) in self._spoke)
+                                     (case.id, diff.origin(snapshot)) in self._sources_spoken())
+
+    def _sources_spoken(self) -> set[tuple[int, str]]:
+        """(case, origin) of every case fact on record: read once per poll of the source."""
+        if self._spoke is None:
+            self._spoke = {(row[0], row[1]) for row in self.session.exec(select(CaseFact.case_id, CaseFact.source))}
+        return self._spoke
 
     def _cases_with_entries(self) -> set[int]:
         if self._with_entries is None:
@@ -261,8 +278,3 @@ def _was_ok(session: Session, case: Case, source: str) -> bool:
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
 
-
-
-def _save_state(session: Session, source: str, state: dict[str, TargetState]) -> None:
-    for target, values in state.items():
-        store.save_state(session, source, target, values)

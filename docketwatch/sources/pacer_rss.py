@@ -217,9 +217,10 @@ class PacerRssSource(FederalIdentity, Source):
         """Court feeds in use: last success, and whether they carry every entry type."""
         out = []
         successes = store.last_court_successes(session, self.name)
+        states = store.load_states(session, self.name, FeedState)
         for court in sorted({c.court for c in cases}):
             last = successes.get(court)
-            entry_types = store.load_state(session, self.name, court, FeedState).entry_types
+            entry_types = (states.get(court) or FeedState()).entry_types
             feed = self.coverage.feed(court)
             out.append({
                 "source": self.name, "court": court, "url": self.settings.feed_url(court),
@@ -264,19 +265,19 @@ class PacerRssSource(FederalIdentity, Source):
         for case in cases:
             by_court[case.court].append(case)
         successes = store.last_court_successes(ctx.session, self.name)
+        states = store.load_states(ctx.session, self.name, FeedState)
         for court, court_cases in by_court.items():
             try:
-                snapshots = self._court(court, court_cases, ctx, successes.get(court))
+                snapshots = self._court(court, court_cases, ctx, states.get(court) or FeedState(), successes.get(court))
             except (HttpError, ValueError) as e:
                 for case in court_cases:
                     yield case, e
                 continue
             yield from snapshots
 
-    def _court(self, court: str, cases: list[Case], ctx: SourceContext,
+    def _court(self, court: str, cases: list[Case], ctx: SourceContext, saved: FeedState,
                last_success: datetime | None) -> list[tuple[Case, Snapshot]]:
         settings = self.settings
-        saved = store.load_state(ctx.session, self.name, court, FeedState)
         url = settings.feed_url(court)
         headers = {}
         if saved.etag:

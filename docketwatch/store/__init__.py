@@ -14,22 +14,25 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import event, func
+from sqlalchemy import event, func, insert
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.orm import aliased
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Select
 from sqlmodel import Session, col, create_engine, select
 
 from docketwatch import redact
 from docketwatch.domain.snapshot import TargetState
 from docketwatch.settings import CaseConfig
 from docketwatch.store import migrations
-from docketwatch.store.models import Case, CheckRun, SourceState, utcnow
+from docketwatch.store.models import Case, CheckRun, SourceState, core_table, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
 StateT = TypeVar("StateT", bound=TargetState)
@@ -183,15 +186,21 @@ def case_rows(session: Session, cases: list[CaseConfig],
     wanted = {(c.court, c.docket_number) for c in cases}
     courts = sorted({c.court for c in cases})
     query = select(Case).where(col(Case.court).in_(courts))
-    stored = {(row.court, row.docket_number): row for row in session.exec(query)
-              if (row.court, row.docket_number) in wanted}
+
+    def read() -> dict[tuple[str, str], Case]:
+        return {(row.court, row.docket_number): row for row in session.exec(query)
+                if (row.court, row.docket_number) in wanted}
+
+    stored = read()
+    new = {(c.court, c.docket_number): c.name for c in cases if (c.court, c.docket_number) not in stored}
+    if new:  # first sight: inserted in one statement (Core), then read like the others
+        session.execute(insert(core_table(Case)), [
+            {"court": court, "docket_number": number, "name": name, "source_ids": {}}
+            for (court, number), name in new.items()])
+        stored = read()
     rows = []
     for case in cases:
-        row = stored.get((case.court, case.docket_number))
-        if row is None:
-            row = stored[(case.court, case.docket_number)] = Case(
-                court=case.court, docket_number=case.docket_number, name=case.name)
-            session.add(row)
+        row = stored[(case.court, case.docket_number)]
         if row.name != case.name:
             row.name = case.name
         pins = (pinned or {}).get(case.label)
@@ -214,10 +223,26 @@ def find_case(session: Session, case: CaseConfig) -> Case | None:
     ).first()
 
 
+def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
+    """The ids of the stored cases among those configured, by label (a case never polled
+    has none): one query for many cases, columns only (read-only)."""
+    wanted = {(c.court, c.docket_number): c.label for c in cases}
+    query = select(Case.court, Case.docket_number, Case.id).where(col(Case.court).in_(sorted({c.court for c in cases})))
+    return {wanted[(court, number)]: id_ for court, number, id_ in session.exec(query)
+            if id_ is not None and (court, number) in wanted}
+
+
 def load_state(session: Session, source: str, target: str, model: type[StateT]) -> StateT:
     """What `source` kept for `target`, in its own model (empty when nothing was kept)."""
     row = session.get(SourceState, (source, target))
     return model.model_validate(row.data) if row else model()
+
+
+def load_states(session: Session, source: str, model: type[StateT]) -> dict[str, StateT]:
+    """What `source` kept for each of its targets: one query where a source reads a state
+    per court, not one per court."""
+    rows = session.exec(select(SourceState).where(SourceState.source == source))
+    return {row.target: model.model_validate(row.data) for row in rows}
 
 
 def save_state(session: Session, source: str, target: str, state: TargetState) -> None:
@@ -251,9 +276,36 @@ def last_run(session: Session, case_id: int, *, source: str | None = None, ok: b
     return session.exec(query.order_by(col(CheckRun.id).desc()).limit(1)).first()
 
 
+@dataclass(frozen=True)
+class LastRun:
+    """Of a case's latest successful (or failed) check run, what `status` shows."""
+
+    id: int
+    started_at: datetime
+    error: str | None
+
+
+def last_runs(session: Session, *, ok: bool) -> dict[int, LastRun]:
+    """Each case's latest successful (or failed) check run, by case id."""
+    query = (select(CheckRun.case_id, CheckRun.id, CheckRun.started_at, CheckRun.error)
+             .where(col(CheckRun.id).in_(_latest_runs(ok))))
+    return {case_id: LastRun(id_, started_at, error) for case_id, id_, started_at, error in session.exec(query)
+            if id_ is not None}
+
+
+def _latest_runs(ok: bool, source: str | None = None) -> Select[tuple[int | None]]:
+    """The id of each case's latest successful (or failed) run (of one source): a walk
+    down the (case_id, ok, id) index per case, not a scan of every run retention keeps."""
+    owner, run = aliased(Case), aliased(CheckRun)
+    latest = select(run.id).where(run.case_id == owner.id, run.ok == ok)
+    if source is not None:
+        latest = latest.where(run.source == source)
+    return select(latest.order_by(col(run.id).desc()).limit(1).correlate(owner).scalar_subquery()).select_from(owner)
+
+
 def last_court_successes(session: Session, source: str) -> dict[str, datetime]:
     """When a court-wide source (a court's RSS feed) last served any case of each court:
     one query for all courts, not one per court over the same check runs."""
     query = (select(Case.court, func.max(CheckRun.started_at)).join(Case, col(Case.id) == CheckRun.case_id)
-             .where(CheckRun.source == source, CheckRun.ok).group_by(Case.court))
+             .where(col(CheckRun.id).in_(_latest_runs(True, source))).group_by(Case.court))
     return {court: last for court, last in session.exec(query) if last is not None}

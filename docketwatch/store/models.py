@@ -13,7 +13,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint, case, cast, func, literal
+from sqlalchemy import JSON, Column, Index, Numeric, Table, Text, UniqueConstraint, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
@@ -127,6 +127,9 @@ class Event(SQLModel, table=True):
 
 class CheckRun(SQLModel, table=True):
     """One poll of one case by one source."""
+
+    # Each case's latest (successful, failed) run is one index seek (status, digests).
+    __table_args__ = (Index("ix_checkrun_case_ok_id", "case_id", "ok", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -282,3 +285,8 @@ class Suggestion(SQLModel, table=True):
     case_id: int | None = Field(default=None, foreign_key="case.id")
     status: str = Field(default="suggested", index=True)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+def core_table(model: type[SQLModel]) -> Table:
+    """A model's Core table: an executemany through it does no ORM work per row."""
+    return SQLModel.metadata.tables[str(model.__tablename__)]
