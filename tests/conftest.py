@@ -208,6 +208,28 @@ def dump_db(tmp_path: Path) -> dict[str, list]:
         return {t: db.execute(q).fetchall() for t, q in queries.items()}
 
 
+def age_docket_read(database_url: str, docket_id: int, days: float = 2) -> None:
+    """Make the stored CourtListener docket fields of `docket_id` look `days` old, so that
+    the next API poll reads them again (courtlistener.DOCKET_REFRESH)."""
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from docketwatch import store
+    from docketwatch.sources.courtlistener import EntriesState
+    from docketwatch.store.models import utcnow
+
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        target = f"entries:{docket_id}"
+        state = store.load_state(session, "courtlistener", target, EntriesState)
+        assert state.docket_read_at is not None, "no docket read to age"
+        state.docket_read_at = utcnow() - timedelta(days=days)
+        store.save_state(session, "courtlistener", target, state)
+        session.commit()
+    engine.dispose()
+
+
 def error_events(tmp_path: Path) -> list[str]:
     with sqlite3.connect(tmp_path / "dw.db") as db:
         return [row[0] for row in db.execute("SELECT summary FROM event WHERE kind = 'error' ORDER BY id")]
