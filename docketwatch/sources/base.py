@@ -178,34 +178,33 @@ class Source(ABC):
         """Yield (case, snapshot or error) for every case given, in any order."""
 
 
-def concurrently(cases: list[Case], ctx: SourceContext,
-                 work: Callable[[Case], Snapshot]) -> Iterator[tuple[Case, Snapshot | Exception]]:
-    """`fetch` for a source that needs requests of its own per case: `work(case)` runs on
-    `[http] max_per_host` threads, and the outcomes are yielded on the calling thread in
-    the cases' order, each with its own requests counted (so its check run says what it
-    cost). `work` must only make requests: the database session is the calling thread's,
-    so whatever it needs from the store is read before. While the next outcome is not
-    ready, the poll commits what it stored (`before_request`). An HttpError or ValueError
-    is the case's outcome; any other exception (a bug) is raised when its turn comes, and
-    cases not started yet are dropped."""
-    http = ctx.http
+def concurrently(polls: list[tuple[Case, Callable[[], Snapshot]]],
+                 http: HttpClient) -> Iterator[tuple[Case, Snapshot | Exception]]:
+    """`fetch` for a source that makes requests of its own per case: each case's poll
+    runs on one of `[http] max_per_host` threads, and the outcomes are yielded on the
+    calling thread in the cases' order, each with its own requests counted (so its check
+    run says what it cost). A poll must only make requests: the database session and its
+    rows belong to the calling thread, so whatever a poll needs from them is read before.
+    While the next outcome is not ready, the poll commits what it stored
+    (`before_request`). An HttpError or ValueError is the case's outcome; any other
+    exception (a bug) is raised when its turn comes, and the polls not started are dropped."""
 
-    def run(case: Case) -> tuple[Snapshot | Exception, Tally]:
+    def run(poll: Callable[[], Snapshot]) -> tuple[Snapshot | Exception, Tally]:
         with http.tally() as tally:
             try:
-                return work(case), tally
+                return poll(), tally
             except (HttpError, ValueError) as e:
                 return e, tally
 
     with ThreadPoolExecutor(max_workers=http.max_per_host, thread_name_prefix="fetch") as pool:
-        futures = [pool.submit(run, case) for case in cases]
+        futures = [(case, pool.submit(run, poll)) for case, poll in polls]
         try:
-            for case, future in zip(cases, futures, strict=True):
+            for case, future in futures:
                 if not future.done() and http.before_request is not None:
                     http.before_request()
                 outcome, tally = future.result()
                 http.settle(tally)
                 yield case, outcome
         finally:
-            for future in futures:
+            for _, future in futures:
                 future.cancel()

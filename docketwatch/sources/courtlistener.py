@@ -3,9 +3,12 @@
 Without a token the feed is used: the 30 latest entries, one request per case.
 With a token the API gives the full history once, then only entries modified since
 the last poll, ordered by date_modified so that a poll cut short by the budget can
-resume exactly where it stopped. When the budget is spent or the API throttles us,
-the feed keeps the case fresh. Only documented query parameters are sent: the API
-answers 400 to anything else.
+resume exactly where it stopped; an unchanged docket costs that one request, as the
+docket's own fields (name, judge, termination) are read again only when its entries
+changed or a day after their last read. When the budget is spent or the API throttles
+us, the feed keeps the case fresh. Cases are polled concurrently (`[http] max_per_host`
+requests at once), each with what it needs read from the store beforehand. Only
+documented query parameters are sent: the API answers 400 to anything else.
 
 Planning: the docket feed is free and read at the poll interval. The API, when a token
 is set, is metered: its daily budget (less a reserve for pagination and retries) is
@@ -278,13 +281,12 @@ class CourtListenerSource(FederalIdentity, Source):
                 f"{FEED_WINDOW}-entry feed until {budget['budget_frees_at'] or 'it frees up'}."]
 
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
-        """Each case's requests run concurrently (`concurrently`); what they need from the
+        """The cases' requests run concurrently (`concurrently`); what they need from the
         store is read here first, on the calling thread."""
         settings = self.settings
         budget = Budget(settings.daily_request_budget, store.quota_used(ctx.session, self.name))
         throttled = store.load_state(ctx.session, self.name, THROTTLE, Throttle).until
-        polls = {case.id: self._prepare(case, ctx, budget, throttled) for case in cases}
-        yield from concurrently(cases, ctx, lambda case: polls[case.id].run())
+        yield from concurrently([(case, self._prepare(case, ctx, budget, throttled).run) for case in cases], ctx.http)
 
     def _prepare(self, case: Case, ctx: SourceContext, budget: Budget, throttled: datetime | None) -> _CasePoll:
         """A case's poll with all it needs from the store: the API when there is a token
@@ -292,7 +294,8 @@ class CourtListenerSource(FederalIdentity, Source):
         known = docket_id(case)
         api = bool(self.settings.token) and (known is None or not _api_polled_recently(case, ctx))
         return _CasePoll(
-            case=case, settings=self.settings, http=ctx.http, budget=budget, api=api,
+            case=_Case(name=case.name, court=case.court, docket_number=case.docket_number, docket_id=known),
+            settings=self.settings, http=ctx.http, budget=budget, api=api,
             throttled=throttled if throttled and as_utc(throttled) > utcnow() else None,
             validators=store.load_state(ctx.session, self.name, f"feed:{known}", Validators) if known else Validators(),
             # Without a known id no entry list of this case was ever read: all its history is read.
@@ -301,12 +304,23 @@ class CourtListenerSource(FederalIdentity, Source):
         )
 
 
+@dataclass(frozen=True)
+class _Case:
+    """What a poll needs of its case, copied from the row: rows belong to the session, on
+    the calling thread."""
+
+    name: str
+    court: str
+    docket_number: str
+    docket_id: int | None  # CourtListener's, pinned or found before
+
+
 @dataclass
 class _CasePoll:
     """One case's poll, with what it read from the store before: it makes requests only,
     so it can run on a worker thread."""
 
-    case: Case
+    case: _Case
     settings: CourtListenerSettings
     http: HttpClient
     budget: Budget
@@ -321,7 +335,7 @@ class _CasePoll:
         unused: str | None = None  # why the API was not used although it was wanted
         state: dict[str, TargetState] = {}
         # An unchanged docket whose id and watermark are known costs one request.
-        needed = 1 if docket_id(case) and self.entries.modified_since else MIN_API_REQUESTS
+        needed = 1 if case.docket_id and self.entries.modified_since else MIN_API_REQUESTS
         if self.api:
             if self.throttled:
                 unused = f"the API is throttled until {self.throttled:%H:%M} UTC"
@@ -339,7 +353,7 @@ class _CasePoll:
                     if e.status != 403:
                         raise
                     unused = "the token may not read dockets or docket entries (HTTP 403)"
-        if docket_id(case) is None:
+        if case.docket_id is None:
             if unused:
                 raise CourtListenerError(
                     f"{case.name!r} has no courtlistener_id, and its docket cannot be looked up now: {unused}; "
@@ -369,9 +383,9 @@ def _api_polled_recently(case: Case, ctx: SourceContext) -> bool:
     return last is not None and utcnow() - as_utc(last) < interval
 
 
-def _feed_snapshot(case: Case, http: HttpClient, settings: CourtListenerSettings, saved: Validators) -> Snapshot:
+def _feed_snapshot(case: _Case, http: HttpClient, settings: CourtListenerSettings, saved: Validators) -> Snapshot:
     """The 30 latest entries from /docket/<id>/feed/, conditionally requested."""
-    known = docket_id(case)
+    known = case.docket_id
     assert known is not None  # fetch() reads the feed only of a case with one
     target = f"feed:{known}"
     headers = {}
@@ -486,14 +500,14 @@ class _Api:
             raise CourtListenerError(f"{url}: CourtListener's answer has no list of results (cut short?)")
         return page
 
-    def snapshot(self, case: Case, saved: EntriesState) -> Snapshot:
+    def snapshot(self, case: _Case, saved: EntriesState) -> Snapshot:
         """The entries modified since the last poll, and the docket's own fields. When the
         docket's id and watermark are known, the entry list is asked first: when it shows
         nothing later than the watermark and the docket was read within DOCKET_REFRESH,
         that one request is all the poll costs."""
         warnings: list[str] = []
         url = f"{self.settings.base_url}{API}/docket-entries/"
-        known, watermark = docket_id(case), saved.modified_since
+        known, watermark = case.docket_id, saved.modified_since
         page: dict[str, Any] | None = None  # the first page of entries, when read before the docket
         if known and watermark:
             page = self.results(url, _entry_query(str(known), watermark))
@@ -544,9 +558,9 @@ class _Api:
             warnings=warnings,
         )
 
-    def docket(self, case: Case, warnings: list[str]) -> dict[str, Any]:
+    def docket(self, case: _Case, warnings: list[str]) -> dict[str, Any]:
         """The case's docket: by pinned or remembered id, else looked up by number."""
-        if known := docket_id(case):
+        if known := case.docket_id:
             url = f"{self.settings.base_url}{API}/dockets/{known}/"
             return self.get(url, {"fields": DOCKET_FIELDS})
         found = self.results(
