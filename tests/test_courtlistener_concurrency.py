@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,11 +41,13 @@ class InFlight:
     together: int = 2
     now: int = 0
     peak: int = 0
+    arrived: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     reached: threading.Event = field(default_factory=threading.Event)
 
     def handle(self, request: Request) -> Response:
         with self.lock:
+            self.arrived += 1
             self.now += 1
             self.peak = max(self.peak, self.now)
             if self.now >= self.together:
@@ -219,3 +222,30 @@ def test_a_429_stops_the_other_api_requests_and_is_recorded(threaded_server, tmp
     before = len(api_requests(fake))
     assert all(r.ok for r in check(path))
     assert len(api_requests(fake)) == before  # remembered: the API is not asked until then
+
+
+def test_a_stop_ends_the_pool_promptly(threaded_server, tmp_path):
+    """SIGTERM during `run` sets the client's cancel: requests in flight end, no new one is sent."""
+    fake = FakeCourtListener(base_url="")
+    in_flight = InFlight(fake.handle, together=1000)  # every request held, for HOLD seconds
+    serve(threaded_server, fake, in_flight.handle)
+    config = bootstrap.load(configure(tmp_path, fake, 40, token=False, max_per_host=4))
+    cancel = threading.Event()
+
+    def stop_when_four_are_in_flight() -> None:
+        deadline = time.monotonic() + 10
+        while in_flight.now < 4 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cancel.set()
+
+    threading.Thread(target=stop_when_four_are_in_flight, daemon=True).start()
+    engine = store.open_engine(config.database.url)
+    began = time.monotonic()
+    try:
+        results = poll.check(config, engine, config.cases, http=HttpClient(config.http, cancel=cancel))
+    finally:
+        engine.dispose()
+        in_flight.reached.set()  # let the server's held requests go
+    assert time.monotonic() - began < HOLD  # not one held request waited out
+    assert in_flight.arrived == 4
+    assert all(r.errors and all("cancelled" in e for e in r.errors) for r in results)
