@@ -15,8 +15,9 @@ docket per case (`sources = ["courtlistener"]`). For each mode, on a fresh SQLit
         unchanged  nothing changed: at most one request per docket.
 
 The floor is measured in the same run: the very requests the server logged during the
-cycle (same paths, queries and headers), replayed with plain requests on 8 threads.
-It prints wall and CPU seconds, requests, the floor's wall time and the wall ratio.
+cycle (same paths, queries and headers), replayed with plain requests on 8 threads; and
+the same on `[http] max_per_host` threads, the best a client held to that limit can do.
+It prints wall and CPU seconds, requests, the floors' wall times and the wall ratios.
 Exit status 1 when an unchanged API cycle costs more than one request per docket.
 """
 
@@ -85,7 +86,7 @@ def serve(port_out: Any, cases: int, entries: int, latency: float) -> None:
         headers = {k: v for k, v in request.headers.items() if k in ("Authorization", "If-None-Match")}
         with lock:
             log.append({"url": request.url, "headers": headers})
-            return fake.handle(request)
+        return fake.handle(request)  # reads only, while requests are served (a bump comes between cycles)
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -106,8 +107,8 @@ def config_text(folder: Path, base: str, cases: int, token: bool, max_per_host: 
     return "\n".join(lines)
 
 
-def floor(served: list[dict[str, Any]]) -> float:
-    """Wall seconds for the same requests with plain requests on 8 threads (a session each)."""
+def floor(served: list[dict[str, Any]], threads: int) -> float:
+    """Wall seconds for the same requests with plain requests on `threads` threads (a session each)."""
     local = threading.local()
 
     def get(request: dict[str, Any]) -> int:
@@ -117,7 +118,7 @@ def floor(served: list[dict[str, Any]]) -> float:
         return len(response.content)
 
     began = time.perf_counter()
-    with ThreadPoolExecutor(FLOOR_THREADS) as pool:
+    with ThreadPoolExecutor(threads) as pool:
         list(pool.map(get, served))
     return time.perf_counter() - began
 
@@ -146,7 +147,7 @@ def main() -> int:
           f"python {sys.version.split()[0]}, {os.cpu_count()} cores; floor: the same requests on "
           f"{FLOOR_THREADS} threads")
     print(f"{'mode':<5} {'cycle':<10} {'docketwatch wall/CPU':>21} {'requests':>8} {'floor wall':>10} "
-          f"{'wall ratio':>10}")
+          f"{'ratio':>6} {'floor at max_per_host':>21} {'ratio':>6}")
     for mode in args.mode.split(","):
         cycles = ["baseline", "unchanged"] if mode == "feed" else ["baseline", "changed", "unchanged"]
         with tempfile.TemporaryDirectory() as name:
@@ -163,10 +164,12 @@ def main() -> int:
                 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
                 log = served()
                 errors = sum(1 for r in results if r.errors)
-                floor_wall = floor(log)
-                served()  # the floor's own requests
+                floor_wall = floor(log, FLOOR_THREADS)
+                limited_wall = floor(log, config.http.max_per_host)
+                served()  # the floors' own requests
                 print(f"{mode:<5} {cycle:<10} {wall:9.2f} s {cpu:7.2f} s {http.requests:8} {floor_wall:8.2f} s "
-                      f"{wall / floor_wall:9.1f}x{f'  ({errors} cases failed)' if errors else ''}")
+                      f"{wall / floor_wall:5.1f}x {limited_wall:11.2f} s ({config.http.max_per_host:2}) "
+                      f"{wall / limited_wall:5.1f}x{f'  ({errors} cases failed)' if errors else ''}")
                 if len(log) != http.requests or errors:
                     failed = True
                     print(f"  the server saw {len(log)} requests")
