@@ -247,7 +247,7 @@ class HttpClient:
             if self.cancel.is_set():
                 raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
             if budget is not None:
-                budget.reserve()  # kept if the attempt fails in any way but before reaching the server
+                budget.reserve()  # given back below only when the attempt never reached the server
             may_retry = attempt < self.retries and (budget is None or budget.remaining >= 1)
             try:
                 response = self._attempt(url, params, headers, may_retry=may_retry)
