@@ -246,16 +246,12 @@ class HttpClient:
         while True:
             if self.cancel.is_set():
                 raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
-            if budget is not None:
-                budget.reserve()  # given back below only when the attempt never reached the server
-            may_retry = attempt < self.retries and (budget is None or budget.remaining >= 1)
+            may_retry = attempt < self.retries and (budget is None or budget.remaining >= 2)
             try:
-                response = self._attempt(url, params, headers, may_retry=may_retry)
+                response = self._attempt(url, params, headers, may_retry=may_retry, budget=budget)
             except _Retryable as e:
                 if e.connected:
                     self._count(budget)
-                elif budget is not None:
-                    budget.release()
                 if not may_retry:
                     self.unreachable[host] = str(e)
                     raise HttpError(f"{url}: {e}") from None
@@ -268,9 +264,11 @@ class HttpClient:
             self._pause(url, self.backoff * 2 ** (attempt - 1))
 
     def _attempt(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None, *,
-                 may_retry: bool, method: str = "GET", data: bytes | None = None) -> requests.Response:
+                 may_retry: bool, budget: Budget | None = None, method: str = "GET",
+                 data: bytes | None = None) -> requests.Response:
         """One request, body included, within the total deadline (a 5xx that will be
-        retried is closed unread)."""
+        retried is closed unread). Its budget is spent once it has its place, before it
+        is sent, and given back when it never reached the server."""
         import requests
 
         from docketwatch.http_adapter import Watchdog  # with requests: only when a request is made
@@ -278,6 +276,8 @@ class HttpClient:
         with self._slot(urlsplit(url).netloc), Watchdog(self.timeout, self.cancel) as watchdog:
             if self.cancel.is_set():  # set while this waited for its place
                 raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
+            if budget is not None:
+                budget.reserve()
             try:
                 response = self.session.request(method, url, params=params, headers=headers, data=data, stream=True,
                                                 timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
@@ -286,6 +286,8 @@ class HttpClient:
                 error = None
             except requests.RequestException as e:
                 error = e
+        if budget is not None and not watchdog.connected:
+            budget.release()
         # Checked even after a success: a connection shut down mid-headers can read as a
         # complete (empty) response.
         if watchdog.fired == "cancel":
