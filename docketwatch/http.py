@@ -136,7 +136,7 @@ class HttpClient:
         # Called before each request: a poll commits what it stored, so that no database
         # transaction stays open while the network is slow.
         self.before_request: Callable[[], None] | None = None
-        # Hosts that could not be reached in this run: later requests fail at once
+        # Hosts that could not be connected to in this run: later requests fail at once
         # instead of repeating the same retries for every case.
         self.unreachable: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -253,7 +253,8 @@ class HttpClient:
                 if e.connected:
                     self._count(budget)
                 if not may_retry:
-                    self.unreachable[host] = str(e)
+                    if not e.connected:  # one that answered, even badly, is reachable: other requests may fare better
+                        self.unreachable[host] = str(e)
                     raise HttpError(f"{url}: {e}") from None
             else:
                 self._count(budget)
