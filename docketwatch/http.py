@@ -12,14 +12,21 @@ Connection errors, timeouts and 5xx are retried with backoff; every attempt that
 reached the server is counted, because the server counts it too. A 429 is honoured:
 a short wait is slept out, a long one raises `Throttled` with the time the server
 named, so the caller can record it and stop asking until then.
+
+One client serves concurrent requests: each thread has its own `requests.Session`, at
+most `[http] max_per_host` requests are in flight to one host, a budget is spent before
+a request is sent (so concurrent requests never exceed it), and a 429 holds back every
+thread's requests to that host with the same credentials (another client of the
+server, like the anonymous one beside a token, is limited apart).
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -67,14 +74,37 @@ class Cancelled(HttpError):
 
 @dataclass
 class Budget:
-    """Requests still allowed against a daily quota; spent as requests are made."""
+    """Requests still allowed against a daily quota, shared by concurrent requests: each
+    is reserved before it is sent, and given back only when it never reached the server."""
 
     limit: int
     used: int
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def remaining(self) -> int:
         return max(self.limit - self.used, 0)
+
+    def reserve(self) -> None:
+        """Take one request from the budget, or raise BudgetExhausted."""
+        with self._lock:
+            if self.used >= self.limit:
+                raise BudgetExhausted(
+                    f"daily request budget exhausted ({self.used}/{self.limit} in the last 24 h)")
+            self.used += 1
+
+    def release(self) -> None:
+        """Give back a reserved request that never reached the server."""
+        with self._lock:
+            self.used -= 1
+
+
+@dataclass
+class Tally:
+    """Requests one thread made, counted apart until settled (HttpClient.tally)."""
+
+    requests: int = 0
+    quota_requests: int = 0
 
 
 class _Retryable(Exception):
@@ -88,25 +118,17 @@ class _Retryable(Exception):
 class HttpClient:
     """One per poll: counts the requests it makes, so the poll can record them.
 
-    `cancel`, when set, abandons the request in flight (and any wait) with `Cancelled`.
+    `cancel`, when set, abandons the requests in flight (and any wait) with `Cancelled`.
     """
 
     def __init__(self, settings: HttpConfig, sleep: Callable[[float], None] | None = None,
                  cancel: threading.Event | None = None):
-        import requests  # here, not at the top: `status` and `--help` load the sources but make no request
-
-        from docketwatch.http_adapter import WatchedAdapter
-
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = USER_AGENT
-        adapter = WatchedAdapter(max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
         self.timeout = settings.timeout
         self.max_bytes = settings.max_response_bytes
         self.retries = settings.retries
         self.backoff = settings.backoff
         self.max_throttle_wait = settings.max_throttle_wait
+        self.max_per_host = settings.max_per_host
         self.cancel = cancel or threading.Event()
         self.sleep = sleep or self._wait
         self.requests = 0
@@ -114,9 +136,47 @@ class HttpClient:
         # Called before each request: a poll commits what it stored, so that no database
         # transaction stays open while the network is slow.
         self.before_request: Callable[[], None] | None = None
-        # Hosts that could not be reached in this run: later requests fail at once
+        # Hosts that could not be connected to in this run: later requests fail at once
         # instead of repeating the same retries for every case.
         self.unreachable: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()  # each thread's session, and its tally while one is open
+        self._slots: dict[str, threading.BoundedSemaphore] = {}  # host -> requests it may still have in flight
+        # (host, Authorization) -> until when the server asked that client to wait (429).
+        self._throttled: dict[tuple[str, str | None], datetime] = {}
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session: a requests.Session is not safe to share between threads."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            import requests  # here, not at the top: `status` and `--help` load the sources but make no request
+
+            from docketwatch.http_adapter import WatchedAdapter
+
+            session = self._local.session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            adapter = WatchedAdapter(max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+        return session
+
+    @contextmanager
+    def tally(self) -> Iterator[Tally]:
+        """Count this thread's requests apart (a worker of a concurrent fetch): they reach
+        `requests` and `quota_requests` when the caller settles the tally with the case
+        they were made for. `before_request` is not called meanwhile (the poll's database
+        session belongs to the calling thread)."""
+        tally = self._local.tally = Tally()
+        try:
+            yield tally
+        finally:
+            self._local.tally = None
+
+    def settle(self, tally: Tally) -> None:
+        with self._lock:
+            self.requests += tally.requests
+            self.quota_requests += tally.quota_requests
 
     def get(
         self,
@@ -129,14 +189,18 @@ class HttpClient:
         """GET with retries; returns any response below 500 except 429 (the caller
         judges 3xx/4xx), its body read; raises HttpError, Throttled, BudgetExhausted
         or Cancelled."""
-        if self.before_request is not None:
+        if self.before_request is not None and getattr(self._local, "tally", None) is None:
             self.before_request()
+        client = (urlsplit(url).netloc, (headers or {}).get("Authorization"))
+        self._wait_for_throttle(url, client)
         while True:
             response = self._attempts(url, params, headers, budget)
             if response.status_code != 429:
                 break
             wait = retry_after(response)
             until = utcnow() + timedelta(seconds=wait)
+            with self._lock:
+                self._throttled[client] = max(until, self._throttled.get(client, until))
             if wait > self.max_throttle_wait:
                 raise Throttled(
                     f"{url}: throttled by the server (429); it asks to wait {wait:.0f} s "
@@ -159,6 +223,19 @@ class HttpClient:
         self._count(None)
         return response
 
+    def _wait_for_throttle(self, url: str, client: tuple[str, str | None]) -> None:
+        """Wait out a short 429 another request of this client received; raise Throttled,
+        without asking, while a long one holds."""
+        with self._lock:
+            until = self._throttled.get(client)
+        wait = (until - utcnow()).total_seconds() if until else 0.0
+        if wait > self.max_throttle_wait:
+            assert until is not None
+            raise Throttled(f"{url}: not requested: the server throttled this client (429) until "
+                            f"{until:%Y-%m-%d %H:%M} UTC", until)
+        if wait > 0:
+            self._pause(url, wait)
+
     def _attempts(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None,
                   budget: Budget | None) -> requests.Response:
         """The first attempt and its retries; the last response, or HttpError."""
@@ -167,20 +244,17 @@ class HttpClient:
             raise HttpError(f"{url}: {self.unreachable[host]} (earlier in this run; not retried)")
         attempt = 0
         while True:
-            if budget is not None and budget.remaining < 1:
-                raise BudgetExhausted(
-                    f"daily request budget exhausted ({budget.used}/{budget.limit} in the last 24 h)"
-                )
             if self.cancel.is_set():
                 raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
             may_retry = attempt < self.retries and (budget is None or budget.remaining >= 2)
             try:
-                response = self._attempt(url, params, headers, may_retry=may_retry)
+                response = self._attempt(url, params, headers, may_retry=may_retry, budget=budget)
             except _Retryable as e:
                 if e.connected:
                     self._count(budget)
                 if not may_retry:
-                    self.unreachable[host] = str(e)
+                    if not e.connected:  # one that answered, even badly, is reachable: other requests may fare better
+                        self.unreachable[host] = str(e)
                     raise HttpError(f"{url}: {e}") from None
             else:
                 self._count(budget)
@@ -191,14 +265,20 @@ class HttpClient:
             self._pause(url, self.backoff * 2 ** (attempt - 1))
 
     def _attempt(self, url: str, params: dict[str, str] | None, headers: dict[str, str] | None, *,
-                 may_retry: bool, method: str = "GET", data: bytes | None = None) -> requests.Response:
+                 may_retry: bool, budget: Budget | None = None, method: str = "GET",
+                 data: bytes | None = None) -> requests.Response:
         """One request, body included, within the total deadline (a 5xx that will be
-        retried is closed unread)."""
+        retried is closed unread). Its budget is spent once it has its place, before it
+        is sent, and given back when it never reached the server."""
         import requests
 
         from docketwatch.http_adapter import Watchdog  # with requests: only when a request is made
 
-        with Watchdog(self.timeout, self.cancel) as watchdog:
+        with self._slot(urlsplit(url).netloc), Watchdog(self.timeout, self.cancel) as watchdog:
+            if self.cancel.is_set():  # set while this waited for its place
+                raise Cancelled(f"{url}: cancelled: docketwatch is stopping")
+            if budget is not None:
+                budget.reserve()
             try:
                 response = self.session.request(method, url, params=params, headers=headers, data=data, stream=True,
                                                 timeout=(min(CONNECT_TIMEOUT, self.timeout), self.timeout))
@@ -207,6 +287,8 @@ class HttpClient:
                 error = None
             except requests.RequestException as e:
                 error = e
+        if budget is not None and not watchdog.connected:
+            budget.release()
         # Checked even after a success: a connection shut down mid-headers can read as a
         # complete (empty) response.
         if watchdog.fired == "cancel":
@@ -239,11 +321,25 @@ class HttpClient:
         response._content = b"".join(chunks)
         response.close()  # the body is consumed: this returns the connection to the pool
 
+    @contextmanager
+    def _slot(self, host: str) -> Iterator[None]:
+        """One of the host's `max_per_host` places for a request in flight."""
+        with self._lock:
+            slots = self._slots.setdefault(host, threading.BoundedSemaphore(self.max_per_host))
+        with slots:
+            yield
+
     def _count(self, budget: Budget | None) -> None:
-        self.requests += 1
-        if budget is not None:
-            budget.used += 1
-            self.quota_requests += 1
+        """One request reached the server (its budget was spent when it was reserved)."""
+        quota = 1 if budget is not None else 0
+        tally: Tally | None = getattr(self._local, "tally", None)
+        if tally is not None:
+            tally.requests += 1
+            tally.quota_requests += quota
+            return
+        with self._lock:
+            self.requests += 1
+            self.quota_requests += quota
 
     def _pause(self, url: str, seconds: float) -> None:
         self.sleep(seconds)

@@ -118,6 +118,8 @@ class HttpConfig(Section):
     backoff: float = Field(default=1.0, ge=0, le=600)
     # A 429 asking for a longer wait fails the poll and is remembered instead.
     max_throttle_wait: float = Field(default=30.0, ge=0, le=3600)
+    # Requests in flight to one host at once (a source polls its cases concurrently).
+    max_per_host: int = Field(default=4, ge=1, le=32)
 
 
 MAX_DURATION = timedelta(days=365)

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,22 @@ def dump_db(tmp_path: Path) -> dict[str, list]:
     queries["event"] = "SELECT * FROM event WHERE kind != 'error' ORDER BY 1"
     with sqlite3.connect(tmp_path / "dw.db") as db:
         return {t: db.execute(q).fetchall() for t, q in queries.items()}
+
+
+def age_docket_read(database_url: str, docket_id: int, days: float = 2) -> None:
+    """Make the stored CourtListener docket fields of `docket_id` look `days` old, so that
+    the next API poll reads them again (courtlistener.DOCKET_REFRESH)."""
+    from docketwatch.sources.courtlistener import EntriesState
+
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        target = f"entries:{docket_id}"
+        state = store.load_state(session, "courtlistener", target, EntriesState)
+        assert state.docket_read_at is not None, "no docket read to age"
+        state.docket_read_at = utcnow() - timedelta(days=days)
+        store.save_state(session, "courtlistener", target, state)
+        session.commit()
+    engine.dispose()
 
 
 def error_events(tmp_path: Path) -> list[str]:

@@ -21,7 +21,7 @@ from docketwatch import store
 from docketwatch.ops import status as status_mod
 from docketwatch.store import migrations
 from docketwatch.store.models import Case, Entry
-from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.conftest import KADREY_ID, age_docket_read, poll_cases, run_cli, write_config
 from tests.servers import NYSB_FEED, with_new_item
 
 
@@ -97,7 +97,9 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
     engine.dispose()
     assert [row[:3] for row in after] == [row[:3] for row in before]
 
+    # The API's docket fields are read again when the entries change, or a day after the last read.
     fake_cl.dockets[KADREY_ID]["assigned_to_str"] = "Araceli Martinez-Olguin"
+    age_docket_read(database_url, KADREY_ID)
     assert poll_cases(config)[0].case_changes == ["reassigned: Vince Chhabria -> Araceli Martinez-Olguin"]
     assert poll_cases(config)[0].case_changes == []
 

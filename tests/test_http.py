@@ -12,6 +12,7 @@ from werkzeug import Response
 from docketwatch import __version__
 from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled
 from docketwatch.settings import HttpConfig
+from tests.servers import free_port
 
 FAST = HttpConfig(retries=3, backoff=0.001, max_throttle_wait=2)
 
@@ -30,6 +31,16 @@ def test_server_errors_are_retried_and_every_attempt_is_counted(httpserver):
     client, budget = HttpClient(FAST), Budget(limit=10, used=0)
     assert client.get(httpserver.url_for("/x"), budget=budget).text == "ok"
     assert client.requests == 3 and budget.used == 3
+
+
+def test_a_request_that_never_reached_the_server_gives_its_budget_back(httpserver):
+    client, budget = HttpClient(FAST), Budget(limit=1, used=0)
+    with pytest.raises(HttpError, match="ConnectionError"):  # nothing listens there: refused, every retry
+        client.get(f"http://127.0.0.1:{free_port()}/x", budget=budget)
+    assert budget.used == 0 and client.requests == client.quota_requests == 0
+    httpserver.expect_request("/x").respond_with_data("ok")
+    assert client.get(httpserver.url_for("/x"), budget=budget).text == "ok"
+    assert budget.used == 1 and client.quota_requests == 1
 
 
 def test_client_errors_are_not_retried(httpserver):

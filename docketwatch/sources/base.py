@@ -17,7 +17,8 @@ has a default that suits a simple source polled once per case.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from sqlmodel import Session
 
 from docketwatch.domain.snapshot import Snapshot
-from docketwatch.http import HttpClient
+from docketwatch.http import HttpClient, HttpError, Tally
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, Section
 from docketwatch.store.models import Case
@@ -182,3 +183,35 @@ class Source(ABC):
     @abstractmethod
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
         """Yield (case, snapshot or error) for every case given, in any order."""
+
+
+def concurrently(polls: list[tuple[Case, Callable[[], Snapshot]]],
+                 http: HttpClient) -> Iterator[tuple[Case, Snapshot | Exception]]:
+    """`fetch` for a source that makes requests of its own per case: each case's poll
+    runs on one of `[http] max_per_host` threads, and the outcomes are yielded on the
+    calling thread in the cases' order, each with its own requests counted (so its check
+    run says what it cost). A poll must only make requests: the database session and its
+    rows belong to the calling thread, so whatever a poll needs from them is read before.
+    While the next outcome is not ready, the poll commits what it stored
+    (`before_request`). An HttpError or ValueError is the case's outcome; any other
+    exception (a bug) is raised when its turn comes, and the polls not started are dropped."""
+
+    def run(poll: Callable[[], Snapshot]) -> tuple[Snapshot | Exception, Tally]:
+        with http.tally() as tally:
+            try:
+                return poll(), tally
+            except (HttpError, ValueError) as e:
+                return e, tally
+
+    with ThreadPoolExecutor(max_workers=http.max_per_host, thread_name_prefix="fetch") as pool:
+        futures = [(case, pool.submit(run, poll)) for case, poll in polls]
+        try:
+            for case, future in futures:
+                if not future.done() and http.before_request is not None:
+                    http.before_request()
+                outcome, tally = future.result()
+                http.settle(tally)
+                yield case, outcome
+        finally:
+            for _, future in futures:
+                future.cancel()

@@ -3,9 +3,12 @@
 Without a token the feed is used: the 30 latest entries, one request per case.
 With a token the API gives the full history once, then only entries modified since
 the last poll, ordered by date_modified so that a poll cut short by the budget can
-resume exactly where it stopped. When the budget is spent or the API throttles us,
-the feed keeps the case fresh. Only documented query parameters are sent: the API
-answers 400 to anything else.
+resume exactly where it stopped; an unchanged docket costs that one request, as the
+docket's own fields (name, judge, termination) are read again only when its entries
+changed or a day after their last read. When the budget is spent or the API throttles
+us, the feed keeps the case fresh. Cases are polled concurrently (`[http] max_per_host`
+requests at once), each with what it needs read from the store beforehand. Only
+documented query parameters are sent: the API answers 400 to anything else.
 
 Planning: the docket feed is free and read at the poll interval. The API, when a token
 is set, is metered: its daily budget (less a reserve for pagination and retries) is
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +38,7 @@ from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Sna
 from docketwatch.http import Budget, BudgetExhausted, HttpClient, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
-from docketwatch.sources.base import FoundCase, Source, SourceContext
+from docketwatch.sources.base import FoundCase, Source, SourceContext, concurrently
 from docketwatch.sources.federal import FederalIdentity
 from docketwatch.store.models import Case, CheckRun, as_utc, iso, utcnow
 
@@ -49,6 +53,9 @@ DOCKET_FIELDS = "id,court_id,docket_number,case_name,pacer_case_id,assigned_to_s
 # A poll through the API costs at least the docket and one page of entries.
 MIN_API_REQUESTS = 2
 ACTIVE_WEIGHT, DORMANT_WEIGHT = 3, 1
+# The docket's own fields (name, judge, termination) are read when its entries changed,
+# else at most this often: an unchanged docket costs one request (its entry list).
+DOCKET_REFRESH = timedelta(days=1)
 BUDGET_RESERVE = 0.1  # kept back for extra pages and retries
 
 
@@ -74,9 +81,11 @@ class Validators(TargetState):
 
 class EntriesState(TargetState):
     """A docket's entry list in the API: the latest `date_modified` read, where the next
-    poll resumes (inclusive, so an entry sharing that time is re-read, never skipped)."""
+    poll resumes (inclusive, so an entry sharing that time is re-read, never skipped),
+    and when the docket's own fields were last read."""
 
     modified_since: str | None = None
+    docket_read_at: datetime | None = None
 
 
 class CaseOptions(Section):
@@ -271,37 +280,79 @@ class CourtListenerSource(FederalIdentity, Source):
                 f"{FEED_WINDOW}-entry feed until {budget['budget_frees_at'] or 'it frees up'}."]
 
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+        """The cases' requests run concurrently (`concurrently`); what they need from the
+        store is read here first, on the calling thread."""
         settings = self.settings
         budget = Budget(settings.daily_request_budget, store.quota_used(ctx.session, self.name))
-        for case in cases:
-            try:
-                yield case, self._fetch_case(case, ctx, budget)
-            except (HttpError, ValueError) as e:
-                yield case, e
+        throttled = store.load_state(ctx.session, self.name, THROTTLE, Throttle).until
+        yield from concurrently([(case, self._prepare(case, ctx, budget, throttled).run) for case in cases], ctx.http)
 
-    def _fetch_case(self, case: Case, ctx: SourceContext, budget: Budget) -> Snapshot:
-        """The API when there is a token and its turn has come (always, to look up a docket
-        whose id is not known yet); else, or when the API cannot be used now, the feed."""
-        settings = self.settings
+    def _prepare(self, case: Case, ctx: SourceContext, budget: Budget, throttled: datetime | None) -> _CasePoll:
+        """A case's poll with all it needs from the store: the API when there is a token
+        and its turn has come (always, to look up a docket whose id is not known yet)."""
+        known = docket_id(case)
+        api = bool(self.settings.token) and (known is None or not _api_polled_recently(case, ctx))
+        return _CasePoll(
+            case=_Case(name=case.name, court=case.court, docket_number=case.docket_number, docket_id=known),
+            settings=self.settings, http=ctx.http, budget=budget, api=api,
+            throttled=throttled if throttled and as_utc(throttled) > utcnow() else None,
+            validators=store.load_state(ctx.session, self.name, f"feed:{known}", Validators) if known else Validators(),
+            # Without a known id no entry list of this case was ever read: all its history is read.
+            entries=store.load_state(ctx.session, self.name, f"entries:{known}", EntriesState) if known and api
+            else EntriesState(),
+        )
+
+
+@dataclass(frozen=True)
+class _Case:
+    """What a poll needs of its case, copied from the row: rows belong to the session, on
+    the calling thread."""
+
+    name: str
+    court: str
+    docket_number: str
+    docket_id: int | None  # CourtListener's, pinned or found before
+
+
+@dataclass
+class _CasePoll:
+    """One case's poll, with what it read from the store before: it makes requests only,
+    so it can run on a worker thread."""
+
+    case: _Case
+    settings: CourtListenerSettings
+    http: HttpClient
+    budget: Budget
+    api: bool  # the API is wanted
+    throttled: datetime | None  # the API's throttle, when one holds
+    validators: Validators  # of the docket's feed
+    entries: EntriesState  # of the docket's entry list
+
+    def run(self) -> Snapshot:
+        """The API when wanted, else, or when the API cannot be used now, the feed."""
+        case = self.case
         unused: str | None = None  # why the API was not used although it was wanted
         state: dict[str, TargetState] = {}
-        if settings.token and (docket_id(case) is None or not _api_polled_recently(case, ctx)):
-            throttled_until = store.load_state(ctx.session, self.name, THROTTLE, Throttle).until
-            if throttled_until and as_utc(throttled_until) > utcnow():
-                unused = f"the API is throttled until {throttled_until:%H:%M} UTC"
-            elif budget.remaining < MIN_API_REQUESTS:
-                unused = f"the API budget is spent ({budget.used}/{budget.limit} requests in 24 h)"
+        # An unchanged docket whose id and watermark are known costs one request.
+        needed = 1 if case.docket_id and self.entries.modified_since else MIN_API_REQUESTS
+        if self.api:
+            if self.throttled:
+                unused = f"the API is throttled until {self.throttled:%H:%M} UTC"
+            elif self.budget.remaining < needed:
+                unused = f"the API budget is spent ({self.budget.used}/{self.budget.limit} requests in 24 h)"
             else:
                 try:
-                    return _Api(ctx, settings, budget).snapshot(case)
+                    return _Api(self.http, self.settings, self.budget).snapshot(case, self.entries)
                 except Throttled as e:
                     state[THROTTLE] = Throttle(until=e.until)
                     unused = str(e)
+                except BudgetExhausted:  # spent meanwhile by the other cases' requests
+                    unused = f"the API budget is spent ({self.budget.limit} requests in 24 h)"
                 except CourtListenerError as e:
                     if e.status != 403:
                         raise
                     unused = "the token may not read dockets or docket entries (HTTP 403)"
-        if docket_id(case) is None:
+        if case.docket_id is None:
             if unused:
                 raise CourtListenerError(
                     f"{case.name!r} has no courtlistener_id, and its docket cannot be looked up now: {unused}; "
@@ -312,7 +363,7 @@ class CourtListenerSource(FederalIdentity, Source):
                 f"{case.name!r} has no courtlistener_id, and without an API token the docket cannot "
                 "be looked up: pin courtlistener_id in the configuration or set [sources.courtlistener] token"
             )
-        snapshot = _feed_snapshot(case, ctx, settings)
+        snapshot = _feed_snapshot(case, self.http, self.settings, self.validators)
         if unused:
             snapshot.warnings.insert(0, f"{unused}; used the feed")
         snapshot.state.update(state)
@@ -331,19 +382,18 @@ def _api_polled_recently(case: Case, ctx: SourceContext) -> bool:
     return last is not None and utcnow() - as_utc(last) < interval
 
 
-def _feed_snapshot(case: Case, ctx: SourceContext, settings: CourtListenerSettings) -> Snapshot:
+def _feed_snapshot(case: _Case, http: HttpClient, settings: CourtListenerSettings, saved: Validators) -> Snapshot:
     """The 30 latest entries from /docket/<id>/feed/, conditionally requested."""
-    known = docket_id(case)
+    known = case.docket_id
     assert known is not None  # fetch() reads the feed only of a case with one
     target = f"feed:{known}"
-    saved = store.load_state(ctx.session, "courtlistener", target, Validators)
     headers = {}
     if saved.etag:
         headers["If-None-Match"] = saved.etag
     if saved.last_modified:
         headers["If-Modified-Since"] = saved.last_modified
     url = f"{settings.base_url}/docket/{known}/feed/"
-    response = ctx.http.get(url, headers=headers)
+    response = http.get(url, headers=headers)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
         return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW, delta=True)
@@ -411,14 +461,14 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
 class _Api:
     """One case's poll through the REST API, spending from the shared budget."""
 
-    def __init__(self, ctx: SourceContext, settings: CourtListenerSettings, budget: Budget):
-        self.ctx = ctx
+    def __init__(self, http: HttpClient, settings: CourtListenerSettings, budget: Budget):
+        self.http = http
         self.settings = settings
         self.budget = budget
 
     def get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
         headers = {"Authorization": f"Token {self.settings.token}"}
-        response = self.ctx.http.get(url, params=params, headers=headers, budget=self.budget)
+        response = self.http.get(url, params=params, headers=headers, budget=self.budget)
         if response.status_code == 401:
             raise CourtListenerError(
                 f"{url}: CourtListener rejected the API token (HTTP 401); "
@@ -439,53 +489,67 @@ class _Api:
             raise CourtListenerError(f"{url}: CourtListener's answer has no list of results (cut short?)")
         return page
 
-    def snapshot(self, case: Case) -> Snapshot:
+    def snapshot(self, case: _Case, saved: EntriesState) -> Snapshot:
+        """The entries modified since the last poll, and the docket's own fields. When the
+        docket's id and watermark are known, the entry list is asked first: when it shows
+        nothing later than the watermark and the docket was read within DOCKET_REFRESH,
+        that one request is all the poll costs."""
         warnings: list[str] = []
+        url = f"{self.settings.base_url}{API}/docket-entries/"
+        known, watermark = case.docket_id, saved.modified_since
+        page: dict[str, Any] | None = None  # the first page of entries, when read before the docket
+        if known and watermark:
+            page = self.results(url, _entry_query(str(known), watermark))
+            changed = bool(page.get("next")) or any(_later(i.get("date_modified"), watermark) for i in page["results"])
+            if not changed and saved.docket_read_at and utcnow() - as_utc(saved.docket_read_at) < DOCKET_REFRESH:
+                docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
+                return Snapshot(source="courtlistener", docket=docket, delta=True)
+        else:
+            watermark = None  # no entry list of this case was read yet: all its history is
         docket_json = self.docket(case, warnings)
+        read_at, source_id = utcnow(), str(docket_json["id"])
         docket = ParsedDocket(
             court=case.court,
             docket_number=docket_json.get("docket_number") or "",
             case_name=docket_json.get("case_name") or None,
             pacer_case_id=docket_json.get("pacer_case_id") or None,
-            source_id=str(docket_json["id"]),
+            source_id=source_id,
             assigned_to=docket_json.get("assigned_to_str") or None,
             date_terminated=_date(docket_json.get("date_terminated")),
         )
         if docket_numbers.try_normalize(docket.docket_number) != case.docket_number:
-            # Stop before spending requests on entries; the diff engine reports it.
+            # Stop before spending (more) requests on entries; the diff engine reports it.
             return Snapshot(source="courtlistener", docket=docket, delta=True)
-        target = f"entries:{docket.source_id}"
-        watermark = store.load_state(self.ctx.session, "courtlistener", target, EntriesState).modified_since
+        target = f"entries:{source_id}"
         full_history = watermark is None
-        first = {"docket": str(docket.source_id), "order_by": "date_modified",
-                 "omit": "recap_documents__plain_text"}
-        if watermark:
-            # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
-            first["date_modified__gte"] = watermark
-        params: dict[str, str] | None = first  # the next pages' URLs carry their own
-        url: str | None = f"{self.settings.base_url}{API}/docket-entries/"
-        while url:
-            try:
-                page = self.results(url, params)
-            except BudgetExhausted as e:
-                warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
-                break
+        params: dict[str, str] | None = _entry_query(source_id, watermark)  # the next pages' URLs carry their own
+        next_url: str | None = url
+        read = False
+        while next_url:
+            if page is None:
+                try:
+                    page = self.results(next_url, params)
+                except BudgetExhausted as e:
+                    warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
+                    break
+            read = True
             for item in page["results"]:
                 docket.entries.append(_entry(item))
                 if watermark is None or _later(item.get("date_modified"), watermark):
                     watermark = item["date_modified"]
-            url, params = page.get("next"), None
+            next_url, params, page = page.get("next"), None, None
         return Snapshot(
             source="courtlistener",
             docket=docket,
-            delta=not full_history,
-            state={target: EntriesState(modified_since=watermark)},
+            # Without one page read, nothing is known of the entries.
+            delta=not full_history or not read,
+            state={target: EntriesState(modified_since=watermark, docket_read_at=read_at)},
             warnings=warnings,
         )
 
-    def docket(self, case: Case, warnings: list[str]) -> dict[str, Any]:
+    def docket(self, case: _Case, warnings: list[str]) -> dict[str, Any]:
         """The case's docket: by pinned or remembered id, else looked up by number."""
-        if known := docket_id(case):
+        if known := case.docket_id:
             url = f"{self.settings.base_url}{API}/dockets/{known}/"
             return self.get(url, {"fields": DOCKET_FIELDS})
         found = self.results(
@@ -509,6 +573,15 @@ class _Api:
                 f"using {same[0]['id']}; pin courtlistener_id to choose"
             )
         return same[0]
+
+
+def _entry_query(docket: str, watermark: str | None) -> dict[str, str]:
+    """The first page of a docket's entries modified since `watermark` (all without one)."""
+    query = {"docket": docket, "order_by": "date_modified", "omit": "recap_documents__plain_text"}
+    if watermark:
+        # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
+        query["date_modified__gte"] = watermark
+    return query
 
 
 def _entry(item: dict[str, Any]) -> ParsedEntry:
