@@ -38,6 +38,26 @@ def feed_rendering(text: str) -> str:
     return re.sub(r"<[^>]+>", "", text).replace("&amp;", "&").rstrip(".")
 
 
+def test_an_edit_the_entry_list_shows_is_kept_when_the_budget_ends_before_the_docket_read(
+        fake_cl, tmp_path, cl_token):
+    """An API poll asks the entry list first; when the budget runs out before the docket's
+    own fields are read, the entries in hand are stored: dropping them for the feed would
+    lose an edit to an entry older than the feed's latest 30, for as long as the budget is spent."""
+    fake_cl.load_kadrey()
+    for n in range(700, 735):  # 35 newer filings push #598 out of the feed's window
+        fake_cl.add_entry(KADREY_ID, str(n), "2025-09-01", f"ORDER number {n}")
+    config = write_config(tmp_path, fake_cl.base_url, budget=5)  # baseline: docket and 3 pages; then 1 more
+    first = poll_cases(config)[0]
+    assert first.ok and first.baseline
+
+    fake_cl.update_entry(KADREY_ID, "598", description="ORDER re 590 Motion for Summary Judgment GRANTED.")
+    second = poll_cases(config)[0]
+    assert second.ok and [(c.number, c.changes) for c in second.changed] == [("598", ["text edited"])]
+    assert any("the docket's own fields (name, judge, termination) were not read" in w for w in second.warnings)
+    assert stored(config)["598"].description == "ORDER re 590 Motion for Summary Judgment GRANTED."
+    assert poll_cases(config)[0].changed == []  # reported once
+
+
 def test_switching_from_the_api_to_the_feed_when_the_budget_runs_out_reports_no_change(fake_cl, tmp_path, cl_token):
     fake_cl.load_kadrey()
     fake_cl.update_entry(KADREY_ID, "598", description=(

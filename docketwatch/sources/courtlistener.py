@@ -35,7 +35,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Snapshot, TargetState, Throttle
-from docketwatch.http import Budget, BudgetExhausted, HttpClient, HttpError, Throttled, describe_status
+from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
 from docketwatch.sources.base import FoundCase, Source, SourceContext, concurrently
@@ -506,8 +506,21 @@ class _Api:
                 return Snapshot(source="courtlistener", docket=docket, delta=True)
         else:
             watermark = None  # no entry list of this case was read yet: all its history is
-        docket_json = self.docket(case, warnings)
-        read_at, source_id = utcnow(), str(docket_json["id"])
+        try:
+            docket_json = self.docket(case, warnings)
+        except HttpError as e:
+            if page is None or known is None or isinstance(e, Cancelled):
+                raise
+            # The entries are in hand: storing them matters more than the docket's own
+            # fields, which are read on the next poll (dropping the page would lose the
+            # edits it shows once the budget is spent, and the feed cannot show them).
+            warnings.append(f"{e}: the docket's own fields (name, judge, termination) were not read; "
+                            "they are read on the next poll")
+            docket_json = {"id": known, "docket_number": case.docket_number}
+            read_at = saved.docket_read_at
+        else:
+            read_at = utcnow()
+        source_id = str(docket_json["id"])
         docket = ParsedDocket(
             court=case.court,
             docket_number=docket_json.get("docket_number") or "",
