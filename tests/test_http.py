@@ -171,7 +171,9 @@ def test_the_size_limit_holds_without_content_length(httpserver):
     client = HttpClient(HttpConfig(max_response_bytes=1_000_000))
     with pytest.raises(HttpError, match=r"larger than 1000000 bytes \(\[http\] max_response_bytes\)"):
         client.get(httpserver.url_for("/stream"))
-    assert len(sent) < 100  # stopped reading long before the 655 MB the server offered
+    # Stopped reading long before the 655 MB the server offered. What the server wrote into the
+    # kernel's socket buffers before the close counts too: up to about 7 MB (110 chunks) on loopback.
+    assert len(sent) < 1000
 
 
 def test_the_size_limit_applies_to_the_decoded_body(httpserver):
