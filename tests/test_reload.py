@@ -28,6 +28,9 @@ def test_an_edited_watchlist_is_taken_up_and_a_broken_one_changes_nothing(tmp_pa
         paused = run_cli(config, "pause", "kadrey")  # the command line edits the file
         assert paused.returncode == 0, paused.stderr
         wait_for(lambda: f"removed: {KADREY_JOB})" in log.read_text(), proc)
+        # Polls run one at a time: once the other case is polled again, none of Kadrey's is running.
+        sunedison = runs(url, "pacer_rss")
+        wait_for(lambda: runs(url, "pacer_rss") > sunedison, proc)
         polled = runs(url, "courtlistener")
 
         config.write_text(config.read_text() + '\n[retention]\ndays = "soon"\n')  # a typo

@@ -233,6 +233,8 @@ class Service:
                 self._idle.notify_all()
 
     def _poll_job(self, job: plan.PlanRow) -> None:
+        if job.job_id not in {j.job_id for j in self.jobs}:
+            return  # queued before a reload removed it (a case paused or removed): not polled again
         self._job(job.job_id, self.poll, job)
         if self.stopping.is_set() or self.scheduler is None:
             return
