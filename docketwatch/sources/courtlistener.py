@@ -134,14 +134,10 @@ class CourtListenerSource(FederalIdentity, Source):
         docket_id = int(m["id"])
         if self.settings.token:
             url = f"{self.settings.base_url}{API}/dockets/{docket_id}/"
-            response = http.get(url, params={"fields": "id,court_id,docket_number,case_name"},
-                                headers={"Authorization": f"Token {self.settings.token}"})
-            if response.status_code != 200:
-                raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+            found = _Api(http, self.settings).get(url, {"fields": "id,court_id,docket_number,case_name"})
             try:
-                docket = response.json()
-                name, found_court, number = docket["case_name"], docket["court_id"], docket["docket_number"]
-            except (ValueError, KeyError, TypeError):
+                name, found_court, number = found["case_name"], found["court_id"], found["docket_number"]
+            except (KeyError, TypeError):
                 raise CourtListenerError(f"{url}: CourtListener's answer is not a docket") from None
             return FoundCase(name=name, court=found_court, docket_number=number, keys={"courtlistener_id": docket_id},
                              how="looked up through the CourtListener API (1 request)")
@@ -170,15 +166,12 @@ class CourtListenerSource(FederalIdentity, Source):
         if written.number is not None or court is None or not self.settings.token:
             return None
         url = f"{self.settings.base_url}{API}/dockets/"
-        response = http.get(url, params={"court": court, "docket_number_core": str(written.core),
-                                         "fields": "id,court_id,docket_number,case_name"},
-                            headers={"Authorization": f"Token {self.settings.token}"})
-        if response.status_code != 200:
-            raise CourtListenerError(f"{url}: {describe_status(response)}", response.status_code)
+        page = _Api(http, self.settings).results(url, {"court": court, "docket_number_core": str(written.core),
+                                                       "fields": "id,court_id,docket_number,case_name"})
         try:
-            fits = [d for d in response.json()["results"]
+            fits = [d for d in page["results"]
                     if written.fits(docket_numbers.try_normalize(d.get("docket_number")) or "")]
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except AttributeError:
             raise CourtListenerError(f"{url}: CourtListener's answer is not a list of dockets") from None
         numbers = sorted({docket_numbers.normalize(d["docket_number"]) for d in fits})
         if len(numbers) != 1:
@@ -459,9 +452,10 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
 
 
 class _Api:
-    """One case's poll through the REST API, spending from the shared budget."""
+    """Requests to the REST API with the token: one case's poll, spending from the shared
+    budget, or a lookup by `add` (no budget)."""
 
-    def __init__(self, http: HttpClient, settings: CourtListenerSettings, budget: Budget):
+    def __init__(self, http: HttpClient, settings: CourtListenerSettings, budget: Budget | None = None):
         self.http = http
         self.settings = settings
         self.budget = budget
