@@ -18,11 +18,6 @@ from docketwatch.settings import CaseConfig, Config
 from docketwatch.store.models import Case, Entry, Event, iso
 
 
-def case_status(session: Session, case: CaseConfig, config: Config) -> dict[str, Any]:
-    """One case: entries stored, latest entry, last check, success and error, pending events."""
-    return case_statuses(session, [case], config)[0]
-
-
 def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> list[dict[str, Any]]:
     """Per case: entries stored, latest entry, last check, success and error, pending
     events. A query per kind of fact for all the cases, not one per case: 10,000 cases

@@ -142,7 +142,7 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
         query = request.args.get("q", "").strip()
         number = max(request.args.get("page", 1, type=int) or 1, 1)
         with Session(engine) as session:
-            case_view = status.case_status(session, case, config)
+            case_view = status.case_statuses(session, [case], config)[0]
             entries, total = _entries(session, case, query, number)
             timeline = _timeline(session, case)
             coverage = _coverage(session, config, case)

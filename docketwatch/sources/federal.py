@@ -122,8 +122,7 @@ class CourtFeed:
 class Coverage:
     """Every court's feed, and where that knowledge comes from."""
 
-    origin: str  # "snapshot" (shipped) or "cache" (read from CourtListener by `courts --refresh`)
-    source: str  # the URL it was read from
+    origin: str  # "snapshot" (shipped) or "cache" (read from CourtListener by `courts --refresh` or `run`)
     fetched_at: str | None  # when it was read (ISO 8601, UTC)
     courts: dict[str, CourtFeed]
 
@@ -173,7 +172,7 @@ def _coverage(origin: str, data: dict[str, Any]) -> Coverage:
         courts[c["id"]] = CourtFeed(court=c["id"], name=str(c.get("full_name") or court_ids().get(c["id"], c["id"])),
                                     jurisdiction=c.get("jurisdiction"), has_feed=c.get("pacer_has_rss_feed"),
                                     entry_types=types if isinstance(types, str) and types.strip() else None)
-    return Coverage(origin=origin, source=str(data.get("source") or ""), fetched_at=data.get("fetched_at"),
+    return Coverage(origin=origin, fetched_at=data.get("fetched_at"),
                     courts=courts)
 
 
