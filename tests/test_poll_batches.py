@@ -7,6 +7,7 @@ a subclass of the court-feed source hands the poll a snapshot the database refus
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -107,3 +108,27 @@ def test_a_case_failing_halfway_in_a_batch_keeps_the_others_work_and_leaves_noth
         errors = session.exec(select(Event.case_id).where(Event.kind == "error")).all()
         assert errors == [ids[1]]
         assert store.load_state(session, "pacer_rss", "nysb", FeedState).fingerprint == "read"
+
+
+def test_a_poll_leaves_the_garbage_collector_as_it_found_it_even_when_it_fails(tmp_path, court_feed):
+    """A poll holds collections back while it runs (poll._fewer_collections); afterwards,
+    failed or not, the collector's thresholds and frozen objects are what they were."""
+    config = feed_config(tmp_path, f"sqlite:///{tmp_path / 'dw.db'}", court_feed.url_template)
+    engine = store.open_engine(config.database.url)
+    before = gc.get_threshold(), gc.get_freeze_count()
+    during: list[tuple[tuple[int, int, int], int]] = []
+
+    def fail(result: poll.CaseResult) -> None:
+        during.append((gc.get_threshold(), gc.get_freeze_count()))
+        raise RuntimeError("the caller's progress line failed")
+
+    try:
+        poll.check(config, engine, config.cases, on_result=fail)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the failure was not raised")
+    assert during and during[0][0][0] > before[0][0] and during[0][1] > 0  # held back while it ran
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+    assert all(r.ok for r in poll.check(config, engine, config.cases))
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before

@@ -9,9 +9,12 @@ the record of its failure.
 
 from __future__ import annotations
 
+import gc
 import logging
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -67,6 +70,54 @@ def check(
     return a result per case, in configuration order, and hand each to `on_result` as
     soon as all its sources are done (for progress lines). `api_intervals` paces metered
     APIs (see plan.py)."""
+    with _fewer_collections():
+        return _check(config, engine, cases, notify_baseline=notify_baseline, http=http, source=source,
+                      api_intervals=api_intervals, on_result=on_result)
+
+
+_collecting = threading.Lock()
+_polls_running = 0
+_threshold: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Keep the garbage collector from walking the same objects again and again during
+    a poll: what exists before it (the configuration: 10,000 cases are 10,000 models) is
+    frozen out of its reach, and the youngest generation is collected every 50,000
+    allocations instead of every 700 (a poll allocates rows and parsed entries that all
+    live until it ends, so early collections free nothing). Measured with bench/cycle.py
+    (10,000 cases): the cycle with 1% of feeds changed went from 1.35 s to 1.0 s of CPU,
+    the unchanged one from 0.95 s to 0.8 s. Polls may overlap (threads of `run`): the
+    first in sets, the last out restores."""
+    global _polls_running, _threshold
+    with _collecting:
+        if not _polls_running:
+            _threshold = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(max(_threshold[0], 50_000), *_threshold[1:])
+        _polls_running += 1
+    try:
+        yield
+    finally:
+        with _collecting:
+            _polls_running -= 1
+            if not _polls_running:
+                gc.set_threshold(*_threshold)
+                gc.unfreeze()
+
+
+def _check(
+    config: Config,
+    engine: Engine,
+    cases: list[CaseConfig],
+    *,
+    notify_baseline: bool,
+    http: HttpClient | None,
+    source: str | None,
+    api_intervals: dict[tuple[str, str], timedelta] | None,
+    on_result: Callable[[CaseResult], None] | None,
+) -> list[CaseResult]:
     http = http or HttpClient(config.http)
     digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
     paused = [CaseResult(case=c, paused=True) for c in cases if c.paused]
