@@ -398,12 +398,12 @@ def cases(obj: _Context, as_json: bool) -> None:
 
     cfg = obj.load()
     with Session(store.open_engine(cfg.database.url)) as session:
-        stored = [store.find_case(session, c) for c in cfg.cases]
+        known = {(row.court, row.docket_number): row.source_ids for row in store.find_cases(session, cfg.cases)}
     rows: list[dict[str, Any]] = [
         {"name": c.name, "court": c.court, "docket_number": c.docket_number,
-         "source_ids": {**(row.source_ids if row else {}), **cfg.pinned_ids(c)}, "sources": c.sources,
+         "source_ids": {**known.get((c.court, c.docket_number), {}), **cfg.pinned_ids(c)}, "sources": c.sources,
          "paused": c.paused}
-        for c, row in zip(cfg.cases, stored, strict=True)
+        for c in cfg.cases
     ]
     if as_json:
         click.echo(json.dumps({"config": str(cfg.path), "cases": rows}, indent=2))

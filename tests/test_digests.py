@@ -197,6 +197,46 @@ def test_warnings_for_a_stale_case_and_a_spent_budget_ride_along(fake_cl, tmp_pa
                for w in later)
 
 
+
+def test_warnings_read_each_case_and_sources_latest_poll_in_queries_that_do_not_grow_with_the_cases(tmp_path):
+    """Never checked successfully (the latest error), a warning of the latest poll of a
+    source (not of an earlier one followed by a failure), nothing for a case never polled;
+    and the same number of statements for 4 cases as for 40."""
+    from sqlalchemy import event
+
+    from docketwatch.store.models import CheckRun
+
+    def tables(count: int) -> str:
+        return "".join(case_table(f"Case {n}", f"3:23-cv-{n:05d}", 1000 + n) for n in range(count))
+
+    statements = {}
+    for count in (4, 40):
+        folder = tmp_path / str(count)
+        folder.mkdir()
+        cfg = config_mod.load(write_config(folder, "http://127.0.0.1:9", cases=tables(count)))
+        engine = store.open_engine(cfg.database.url)
+        now = datetime.now(UTC)
+        with Session(engine) as session:
+            rows = store.case_rows(session, cfg.cases[:-1])  # the last case was never polled
+            for n, row in enumerate(rows):
+                history = {0: [(False, "boom 1", None), (False, "boom 2", None)],  # never a success
+                           1: [(True, None, "only the latest 30 entries are watched")],
+                           2: [(True, None, "an old warning"), (False, "boom 3", None)]}.get(n % 4, [(True, None, None)])
+                for minutes, (ok, error, warning) in enumerate(history):
+                    session.add(CheckRun(case_id=row.id, source="courtlistener", ok=ok, error=error, warning=warning,
+                                         started_at=now - timedelta(minutes=10 - minutes), finished_at=now))
+            session.commit()
+        seen: list[str] = []
+        event.listen(engine, "before_cursor_execute", lambda *args, seen=seen: seen.append(args[2]))
+        with Session(engine) as session:
+            warnings = digests.monitoring_warnings(session, cfg, cfg.cases, now)
+        statements[count] = len(seen)
+        assert "Case 0: never checked successfully; the latest error: boom 2" in warnings
+        assert "Case 1: only the latest 30 entries are watched" in warnings
+        assert not any("old warning" in w or w.startswith(("Case 2:", "Case 3:")) for w in warnings)
+        assert not any(w.startswith(f"Case {count - 1}:") for w in warnings)  # never polled: nothing to say
+    assert statements[4] == statements[40]
+
 # -- rendering ----------------------------------------------------------------
 
 def test_every_format_shows_docket_text_as_text(fake_cl, tmp_path):

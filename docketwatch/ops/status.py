@@ -28,7 +28,7 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
     counts: dict[int, int] = {}
     latest: dict[int, Entry] = {}
     gaps: dict[int, Event] = {}
-    for chunk in _chunks(ids):
+    for chunk in store.chunks(ids):
         source_ids.update((i, dict(known)) for i, known in session.exec(
             select(Case.id, Case.source_ids).where(col(Case.id).in_(chunk))) if i is not None)
         counts.update(session.exec(select(Entry.case_id, func.count()).where(col(Entry.case_id).in_(chunk))
@@ -58,7 +58,7 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
         record["entries"] = counts.get(case_id, 0)
         record["latest_entry"] = latest[case_id].view().as_json() if case_id in latest else None
         success, failed = successes.get(case_id), failures.get(case_id)
-        last = max((r for r in (success, failed) if r), key=lambda r: r.id, default=None)
+        last = store.latest_run(success, failed)
         record["last_checked"] = iso(last.started_at) if last else None
         record["last_success"] = iso(success.started_at) if success else None
         if failed:
@@ -67,13 +67,6 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
         record["last_gap"] = {"at": iso(gap.created_at), "source": gap.source, "summary": gap.summary} if gap else None
         record["pending_events"] = pending[case.label]
     return out
-
-
-_CHUNK = 500  # ids per IN (...): well under any database's limit on parameters
-
-
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i:i + _CHUNK] for i in range(0, len(ids), _CHUNK)]
 
 
 def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str, Any]:

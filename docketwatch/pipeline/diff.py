@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from docketwatch import store
 from docketwatch.domain import docket_numbers, links
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
@@ -237,14 +238,11 @@ def has_entries(session: Session, case_id: int) -> bool:
     return session.exec(select(Entry.id).where(Entry.case_id == case_id).limit(1)).first() is not None
 
 
-_IN_CHUNK = 500  # keys per IN (...): well under any database's limit on parameters
-
-
 def _stored(session: Session, case_id: int, keys: list[str]) -> dict[str, Entry]:
     unique = sorted(set(keys))
     stored: dict[str, Entry] = {}
-    for i in range(0, len(unique), _IN_CHUNK):
-        query = select(Entry).where(Entry.case_id == case_id, col(Entry.key).in_(unique[i:i + _IN_CHUNK]))
+    for chunk in store.chunks(unique):
+        query = select(Entry).where(Entry.case_id == case_id, col(Entry.key).in_(chunk))
         stored.update((e.key, e) for e in session.exec(query))
     return stored
 

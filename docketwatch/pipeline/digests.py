@@ -331,14 +331,19 @@ def web_link(url: str | None) -> str | None:
 def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig], now: datetime) -> list[str]:
     """What a reader should know about how complete the digest is: stale cases, warnings
     from the latest polls, and what each source says (a feed missing entry types, a spent
-    API budget)."""
+    API budget). A query per kind of fact for all the cases, not one per case."""
     warnings: list[str] = []
+    ids = store.case_ids(session, cases)
+    wanted = list(ids.values())
+    successes, failures = store.last_runs(session, ok=True, case_ids=wanted), \
+        store.last_runs(session, ok=False, case_ids=wanted)
+    by_source = {name: (store.last_runs(session, ok=True, source=name, case_ids=wanted),
+                        store.last_runs(session, ok=False, source=name, case_ids=wanted))
+                 for name in sorted({s for c in cases for s in c.sources})}
     for case in cases:
-        row = store.find_case(session, case)
-        if row is None:
+        if (case_id := ids.get(case.label)) is None:
             continue
-        assert row.id is not None  # a stored row
-        last, success_run = store.last_run(session, row.id), store.last_run(session, row.id, ok=True)
+        last, success_run = store.latest_run(successes.get(case_id), failures.get(case_id)), successes.get(case_id)
         success = as_utc(success_run.started_at) if success_run else None
         if case.paused:
             since = f"{success:%Y-%m-%d %H:%M} UTC" if success else "it was paused"
@@ -348,8 +353,10 @@ def monitoring_warnings(session: Session, config: Config, cases: list[CaseConfig
         elif success is not None and now - success > STALE_AFTER:
             warnings.append(f"{case.name}: last successful check {success:%Y-%m-%d %H:%M} UTC, "
                             f"{(now - success).days} days ago; new filings may be missing")
-        latest_by_source = [store.last_run(session, row.id, source=s) for s in case.sources]
-        warnings += [f"{case.name}: {r.warning}" for r in latest_by_source if r and r.ok and r.warning]
+        for name in case.sources:
+            ok, failed = by_source[name][0].get(case_id), by_source[name][1].get(case_id)
+            if ok and ok.warning and store.latest_run(ok, failed) is ok:
+                warnings.append(f"{case.name}: {ok.warning}")
     for name, source in config.source_plugins.items():
         if served := [c for c in cases if name in c.sources]:
             warnings += source.digest_warnings(session, served)
@@ -380,7 +387,7 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
     if not items:
         return None
     start = last or min(as_utc(event.created_at) for event, _ in items)
-    rows = [row for c in cases if (row := store.find_case(session, c))]
+    rows = store.find_cases(session, cases)
     model = build_model(config, sub.name, rows, items, start, until, monitoring_warnings(session, config, cases, now))
     add_upcoming(session, config, model, now)
     return Draft(sub, model, [event.id for event, _ in items if event.id is not None])
@@ -401,7 +408,7 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
     """A digest of the latest stored events of the configured cases, or of sample
     entries when there are none, to see what digests look like."""
     now = now or utcnow()
-    rows = [row for c in config.cases if (row := store.find_case(session, c))]
+    rows = store.find_cases(session, config.cases)
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
              .where(or_(col(Event.case_id).in_([r.id for r in rows]), col(Event.kind) == EventKind.NEW_CASE))
              .order_by(col(Event.id).desc()).limit(PREVIEW_EVENTS))

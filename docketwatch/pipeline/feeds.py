@@ -136,7 +136,7 @@ def _cases(config: Config, ref: FeedRef) -> list[CaseConfig]:
 def _items(session: Session, config: Config, ref: FeedRef) -> Iterator[Item]:
     """The latest `FEED_ITEMS` events of the feed's cases it shows, newest first. A
     subscription's feed shows its kinds of events, through its keyword filters."""
-    rows = {row.id: row for c in _cases(config, ref) if (row := store.find_case(session, c))}
+    rows = {row.id: row for row in store.find_cases(session, _cases(config, ref))}
     kinds = list(ref.subscription.events) if ref.subscription else [str(k) for k in CASE_KINDS]
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
              .where(col(Event.case_id).in_(list(rows)), col(Event.kind).in_(kinds))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import event, func, insert
+from sqlalchemy import select as select_columns  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
@@ -36,6 +37,7 @@ from docketwatch.store.models import Case, CheckRun, SourceState, core_table, ut
 
 BUSY_TIMEOUT_MS = 30_000
 StateT = TypeVar("StateT", bound=TargetState)
+T = TypeVar("T")
 PG_CONNECT_TIMEOUT = 10  # seconds; an unreachable server is an error soon, not a hang
 EXIT_CONFIG, EXIT_FAILED = 2, 3
 
@@ -218,9 +220,17 @@ def case_row(session: Session, case: CaseConfig, pinned: Mapping[str, str] | Non
 
 def find_case(session: Session, case: CaseConfig) -> Case | None:
     """The stored case, or None when it was never polled (read-only)."""
-    return session.exec(
-        select(Case).where(Case.court == case.court, Case.docket_number == case.docket_number)
-    ).first()
+    return next(iter(find_cases(session, [case])), None)
+
+
+def find_cases(session: Session, cases: list[CaseConfig]) -> list[Case]:
+    """The stored cases among those configured, in their order (a case never polled has
+    none): one query for many cases (read-only)."""
+    wanted = {(c.court, c.docket_number) for c in cases}
+    query = select(Case).where(col(Case.court).in_(sorted({c.court for c in cases})))
+    stored = {(row.court, row.docket_number): row for row in session.exec(query)
+              if (row.court, row.docket_number) in wanted}
+    return [row for c in cases if (row := stored.get((c.court, c.docket_number))) is not None]
 
 
 def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
@@ -278,29 +288,50 @@ def last_run(session: Session, case_id: int, *, source: str | None = None, ok: b
 
 @dataclass(frozen=True)
 class LastRun:
-    """Of a case's latest successful (or failed) check run, what `status` shows."""
+    """Of a case's latest successful (or failed) check run, what `status` and digests show."""
 
     id: int
     started_at: datetime
     error: str | None
+    warning: str | None
 
 
-def last_runs(session: Session, *, ok: bool) -> dict[int, LastRun]:
-    """Each case's latest successful (or failed) check run, by case id."""
-    query = (select(CheckRun.case_id, CheckRun.id, CheckRun.started_at, CheckRun.error)
-             .where(col(CheckRun.id).in_(_latest_runs(ok))))
-    return {case_id: LastRun(id_, started_at, error) for case_id, id_, started_at, error in session.exec(query)
-            if id_ is not None}
+def last_runs(session: Session, *, ok: bool, source: str | None = None,
+              case_ids: list[int] | None = None) -> dict[int, LastRun]:
+    """Each case's latest successful (or failed) check run (of one source; of the cases
+    `case_ids` only), by case id."""
+    columns = select_columns(col(CheckRun.case_id), col(CheckRun.id), col(CheckRun.started_at), col(CheckRun.error),
+                             col(CheckRun.warning))
+    if case_ids is None:
+        queries = [columns.where(col(CheckRun.id).in_(_latest_runs(ok, source)))]
+    else:
+        queries = [columns.where(col(CheckRun.id).in_(_latest_runs(ok, source, chunk))) for chunk in chunks(case_ids)]
+    return {case_id: LastRun(id_, started_at, error, warning) for query in queries
+            for case_id, id_, started_at, error, warning in session.execute(query) if id_ is not None}
 
 
-def _latest_runs(ok: bool, source: str | None = None) -> Select[tuple[int | None]]:
+def latest_run(success: LastRun | None, failure: LastRun | None) -> LastRun | None:
+    """The later of a case's latest successful and latest failed run."""
+    return max((r for r in (success, failure) if r), key=lambda r: r.id, default=None)
+
+
+IN_CHUNK = 500  # values per IN (...): well under any database's limit on parameters
+
+
+def chunks(values: list[T]) -> list[list[T]]:
+    """`values` in lists of IN_CHUNK, for one IN (...) each."""
+    return [values[i:i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK)]
+
+
+def _latest_runs(ok: bool, source: str | None = None, case_ids: list[int] | None = None) -> Select[tuple[int | None]]:
     """The id of each case's latest successful (or failed) run (of one source): a walk
     down the (case_id, ok, id) index per case, not a scan of every run retention keeps."""
     owner, run = aliased(Case), aliased(CheckRun)
     latest = select(run.id).where(run.case_id == owner.id, run.ok == ok)
     if source is not None:
         latest = latest.where(run.source == source)
-    return select(latest.order_by(col(run.id).desc()).limit(1).correlate(owner).scalar_subquery()).select_from(owner)
+    query = select(latest.order_by(col(run.id).desc()).limit(1).correlate(owner).scalar_subquery()).select_from(owner)
+    return query if case_ids is None else query.where(col(owner.id).in_(case_ids))
 
 
 def last_court_successes(session: Session, source: str) -> dict[str, datetime]:
