@@ -82,19 +82,17 @@ _threshold: tuple[int, int, int] = gc.get_threshold()
 
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
-    """Keep the garbage collector from walking the same objects again and again during
-    a poll: what exists before it (the configuration: 10,000 cases are 10,000 models) is
-    frozen out of its reach, and the youngest generation is collected every 50,000
-    allocations instead of every 700 (a poll allocates rows and parsed entries that all
-    live until it ends, so early collections free nothing). Measured with bench/cycle.py
-    (10,000 cases): the cycle with 1% of feeds changed went from 1.35 s to 1.0 s of CPU,
-    the unchanged one from 0.95 s to 0.8 s. Polls may overlap (threads of `run`): the
-    first in sets, the last out restores."""
+    """Collect the youngest generation every 50,000 allocations instead of every 700
+    while a poll runs: a poll allocates rows and parsed entries that all live until it
+    ends, so early collections walk them again and again and free nothing. Nothing is
+    frozen out of the collector's reach (gc.freeze): garbage frozen with the rest is
+    only found by a full collection, which then comes rarely, and a `run` grew by
+    0.3 MB a poll (bench/growth.py). Polls may overlap (threads of `run`): the first in
+    sets, the last out restores."""
     global _polls_running, _threshold
     with _collecting:
         if not _polls_running:
             _threshold = gc.get_threshold()
-            gc.freeze()
             gc.set_threshold(max(_threshold[0], 50_000), *_threshold[1:])
         _polls_running += 1
     try:
@@ -104,7 +102,6 @@ def _fewer_collections() -> Iterator[None]:
             _polls_running -= 1
             if not _polls_running:
                 gc.set_threshold(*_threshold)
-                gc.unfreeze()
 
 
 def _check(
