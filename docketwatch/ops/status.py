@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from docketwatch import store
@@ -33,10 +32,11 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
             select(Case.id, Case.source_ids).where(col(Case.id).in_(chunk))) if i is not None)
         counts.update(session.exec(select(Entry.case_id, func.count()).where(col(Entry.case_id).in_(chunk))
                                    .group_by(col(Entry.case_id))).all())
-        newest = func.row_number().over(partition_by=col(Entry.case_id), order_by=Entry.newest_first()).label("newest")
-        ranked = select(Entry, newest).where(col(Entry.case_id).in_(chunk)).subquery()
-        entry = aliased(Entry, ranked)
-        latest.update((e.case_id, e) for e in session.exec(select(entry).where(ranked.c.newest == 1)))
+        # Each case's latest entry by an index seek (ix_entry_case_day), not a ranking of its whole docket.
+        newest = (select(Entry.id).where(Entry.case_id == Case.id).order_by(*Entry.newest_first()).limit(1)
+                  .correlate(Case).scalar_subquery())
+        newest_ids = select(newest).select_from(Case).where(col(Case.id).in_(chunk))
+        latest.update((e.case_id, e) for e in session.exec(select(Entry).where(col(Entry.id).in_(newest_ids))))
         last_gaps = select(func.max(Event.id)).where(col(Event.case_id).in_(chunk), Event.kind == EventKind.GAP) \
             .group_by(col(Event.case_id))
         gaps.update((e.case_id, e) for e in session.exec(select(Event).where(col(Event.id).in_(last_gaps))))

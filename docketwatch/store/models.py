@@ -13,7 +13,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, Table, Text, UniqueConstraint, case, cast, func, literal
+from sqlalchemy import JSON, Column, Index, Numeric, Table, Text, UniqueConstraint, case, cast, column, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
@@ -70,7 +70,12 @@ class CaseFact(SQLModel, table=True):
 class Entry(SQLModel, table=True):
     """One docket entry; `key` is its identity within the case, the same from any source."""
 
-    __table_args__ = (UniqueConstraint("case_id", "key"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "key"),
+        # See `day`; created by migration 0011 (its SQLite form has no NULLS LAST, which SQLite orders so anyway).
+        Index("ix_entry_case_day", "case_id", func.coalesce(column("date_filed"), column("date_entered")).desc()
+              .nulls_last()),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
@@ -107,12 +112,20 @@ class Entry(SQLModel, table=True):
         number counts only when it is all digits ("12", not "12a" or "")."""
         digits = (col(cls.entry_number) != "") & (func.trim(cls.entry_number, "0123456789") == "")
         number = case((digits, cast(cls.entry_number, Numeric)), else_=literal(-1))
-        day = func.coalesce(cls.date_filed, cls.date_entered)
-        return (day.desc().nulls_last(), number.desc(), col(cls.id).desc())
+        return (cls.day().desc().nulls_last(), number.desc(), col(cls.id).desc())
+
+    @classmethod
+    def day(cls) -> ColumnElement[Any]:
+        """The day an entry counts from: filed, else entered (`recency`), as SQL; indexed
+        per case (ix_entry_case_day), so a case's latest entry and "a filing since" are
+        index seeks, whatever the length of its docket."""
+        return func.coalesce(cls.date_filed, cls.date_entered)
 
 
 class Event(SQLModel, table=True):
     """Something a person may want to hear about. Never updated once written."""
+
+    __table_args__ = (Index("ix_event_case_kind", "case_id", "kind"),)  # a case's latest gap (status)
 
     id: int | None = Field(default=None, primary_key=True)
     case_id: int = Field(foreign_key="case.id", index=True)
