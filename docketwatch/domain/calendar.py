@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, time
 from enum import StrEnum
@@ -253,7 +254,7 @@ def name_key(label: str) -> str:
     return " ".join(w for w in words if w not in {"initial", "further", "telephonic", "telephone", "now"})
 
 
-def fold(case_key: str, entries: Iterable[tuple[str, list[Mention]]]) -> list[Item]:
+def fold(case_key: str, entries: Iterable[tuple[str, Sequence[Mention]]]) -> list[Item]:
     """The calendar of a case from its entries' mentions, the entries oldest first.
 
     SET makes an item (the same event set again by a later entry is one item);
@@ -263,12 +264,20 @@ def fold(case_key: str, entries: Iterable[tuple[str, list[Mention]]]) -> list[It
     event, so it never changes while the docket grows.
     """
     items: list[Item] = []
+    # The items by kind and name, in order: a long docket is folded in one pass, not by
+    # comparing each mention with every item so far. An item's kind and label never change.
+    named: dict[tuple[Kind, str], list[Item]] = defaultdict(list)
+
+    def add(item: Item) -> None:
+        items.append(item)
+        named[item.kind, name_key(item.label)].append(item)
+
     for key, found in entries:
         for m in found:
-            same = [i for i in items if i.kind == m.kind and name_key(i.label) == name_key(m.label)]
+            same = named.get((m.kind, name_key(m.label)), [])
             if m.action == Action.SET:
                 if not any(i.on == m.on and not i.cancelled for i in same):
-                    items.append(_new(case_key, key, m))
+                    add(_new(case_key, key, m))
                 else:
                     match = next(i for i in same if i.on == m.on and not i.cancelled)
                     if m.at and match.at != m.at:
@@ -277,7 +286,7 @@ def fold(case_key: str, entries: Iterable[tuple[str, list[Mention]]]) -> list[It
             elif m.action == Action.RESET:
                 live = [i for i in same if not i.cancelled]
                 if not live:
-                    items.append(_new(case_key, key, m))
+                    add(_new(case_key, key, m))
                     continue
                 target = live[-1]
                 at = m.at or (target.at if target.on == m.on else None)
@@ -290,7 +299,7 @@ def fold(case_key: str, entries: Iterable[tuple[str, list[Mention]]]) -> list[It
                 # Jury Trial" set, "the Jury trial set for 12/22/08" vacated), else by name.
                 dated = [i for i in items if i.kind == m.kind and i.on == m.on] or same
                 if not dated:
-                    items.append(replace(_new(case_key, key, m), cancelled=True))
+                    add(replace(_new(case_key, key, m), cancelled=True))
                     continue
                 target = dated[-1]
                 if not target.cancelled:

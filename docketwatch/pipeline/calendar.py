@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from docketwatch import store
-from docketwatch.domain.calendar import Item, fold, mentions
+from docketwatch.domain.calendar import Item, Mention, fold, mentions
 from docketwatch.files import replace_atomically
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store.models import Case, Entry, as_utc
@@ -55,15 +55,32 @@ class CaseCalendar:
 def case_calendar(session: Session, case: CaseConfig) -> CaseCalendar:
     """The calendar of `case` from all its stored entries (empty when it was never polled)."""
     row = store.find_case(session, case)
-    entries = _entries(session, row) if row else []
-    found = [(e.key, mentions(e.description or e.short_description or "")) for e in entries]
-    items = fold(f"{case.court}:{case.docket_number}", ((k, m) for k, m in found if m))
-    return CaseCalendar(case, items, {e.key: e for e in entries})
+    if row is None:
+        return CaseCalendar(case, [], {})
+    found = [(key, said) for key, text in _texts(session, row) if (said := _mentions(text))]
+    items = fold(f"{case.court}:{case.docket_number}", found)
+    return CaseCalendar(case, items, _entries(session, row, [key for key, _ in found]))
 
 
-def _entries(session: Session, row: Case) -> list[Entry]:
-    query = select(Entry).where(col(Entry.case_id) == row.id)
-    return sorted(session.exec(query), key=Entry.recency)
+def _texts(session: Session, row: Case) -> list[tuple[str, str]]:
+    """Each entry's key and text, oldest first (Entry.recency): plain rows, not an Entry
+    object per entry of a long docket."""
+    query = (select(Entry.key, Entry.description, Entry.short_description)
+             .where(col(Entry.case_id) == row.id).order_by(*Entry.newest_first()))
+    return [(key, description or short or "") for key, description, short in session.exec(query)][::-1]
+
+
+@lru_cache(maxsize=1 << 15)
+def _mentions(text: str) -> tuple[Mention, ...]:
+    """`mentions`, remembered: each digest reads a case's whole docket again (a reset
+    applies to a setting made years before), and the grammar is the costly part."""
+    return tuple(mentions(text))
+
+
+def _entries(session: Session, row: Case, keys: list[str]) -> dict[str, Entry]:
+    """The entries that gave dates, for the descriptions and stamps of calendar events."""
+    return {e.key: e for chunk in store.chunks(keys)
+            for e in session.exec(select(Entry).where(col(Entry.case_id) == row.id, col(Entry.key).in_(chunk)))}
 
 
 def upcoming(session: Session, case: CaseConfig, today: date, days: int = 14) -> list[Item]:
