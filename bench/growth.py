@@ -77,7 +77,8 @@ class Watch:
         per_feed = args.cases // args.feeds
         self.plan = {court: [i * per_feed, (i + 1) * per_feed] for i, court in enumerate(courts(args.feeds))}
         receiver, sender = multiprocessing.Pipe(duplex=False)
-        self.server = multiprocessing.Process(target=serve, args=(sender, self.plan, args.window, args.window), daemon=True)
+        self.server = multiprocessing.Process(
+            target=serve, args=(sender, self.plan, args.window, args.window), daemon=True)
         self.server.start()
         self.base = f"http://127.0.0.1:{receiver.recv()}"
         self.path = folder / "dw.toml"
