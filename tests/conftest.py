@@ -42,6 +42,14 @@ from tests.fake_courtlistener import FakeCourtListener
 
 KADREY_ID = 67569326
 POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# DOCKETWATCH_FULL_SOAKS=1 runs the soaks (kills, faults, fuzz) at their full size, as
+# before the suite had to finish in 90 s; bench/ runs them longer still.
+FULL_SOAKS = os.environ.get("DOCKETWATCH_FULL_SOAKS") == "1"
+
+
+def soak_size(small: int, full: int) -> int:
+    """How big a soak runs: `small` in the suite, `full` under DOCKETWATCH_FULL_SOAKS=1."""
+    return full if FULL_SOAKS else small
 
 
 @pytest.fixture(autouse=True)
@@ -86,19 +94,61 @@ def postgres_server() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite database migrated to HEAD once per session (per xdist worker), which
+    `database_url` copies: a copy costs a millisecond, a migration about fifty."""
+    path = tmp_path_factory.mktemp("migrated") / "dw.db"
+    store.open_engine(f"sqlite:///{path}").dispose()
+    assert not path.with_name("dw.db-wal").exists(), "the template's last changes are still in its WAL file"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server: Engine) -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to HEAD once per session (per xdist
+    worker), which `database_url` copies (CREATE DATABASE ... TEMPLATE; nothing stays
+    connected to it, or the copy would be refused)."""
+    with new_postgres_database(postgres_server) as url:
+        store.open_engine(url).dispose()
+        yield make_url(url).database
+
+
+@contextmanager
+def new_postgres_database(server: Engine, template: str | None = None) -> Iterator[str]:
+    """A database of its own on `server` (a copy of `template` if given), dropped afterwards: its URL."""
+    name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:  # FORCE: engines a test left open still hold connections
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, empty database: tmp_path/dw.db, or a database of its own on PostgreSQL."""
+    """The URL of a new database at the current schema, with no rows: tmp_path/dw.db, or a
+    database of its own on PostgreSQL. Copied from one migrated per session; the tests
+    of the migrations themselves take `empty_database_url`."""
+    if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), tmp_path / "dw.db")
+        yield f"sqlite:///{tmp_path / 'dw.db'}"
+        return
+    with new_postgres_database(request.getfixturevalue("postgres_server"),
+                               template=request.getfixturevalue("migrated_postgres")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database (no tables): tmp_path/dw.db, or a database of its own on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dw.db'}"
         return
-    server: Engine = request.getfixturevalue("postgres_server")
-    name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield server.url.set(database=name).render_as_string(hide_password=False)
-    with server.connect() as connection:  # FORCE: engines a test left open still hold connections
-        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 # The [[cases]] table of Kadrey v. Meta, pinned to its CourtListener docket.
