@@ -52,6 +52,18 @@ def soak_size(small: int, full: int) -> int:
     return full if FULL_SOAKS else small
 
 
+# Modules whose tests take seconds each (real `run` processes waiting on intervals and
+# deadlines, and the soaks): they start first, so that under -n 2 (README's command, with
+# --dist worksteal from pyproject.toml) the short tests fill in around them instead of
+# one worker running a long test at the end while the other idles.
+LONG_FIRST = ("test_kills.py", "test_run_stops.py", "test_service.py", "test_faults.py", "test_reload.py",
+              "test_fuzz.py", "test_plugins.py", "test_web.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONG_FIRST)  # stable: otherwise in file order
+
+
 @pytest.fixture(autouse=True)
 def _own_cache_folder(tmp_path_factory, monkeypatch) -> None:
     """Each test its own user cache folder (where `courts --refresh` stores court feed

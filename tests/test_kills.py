@@ -7,9 +7,10 @@ same message sent again under its own Message-ID, or the same file rewritten, af
 kill between delivery and bookkeeping: counted and printed), and every restart polled
 within seconds. The harness is tests/kill_harness.py; bench/kills.py runs longer soaks.
 
-The suite runs two rounds of the seven moments on SQLite and one on PostgreSQL (each
-moment aimed at, each phase hit: asserted); `DOCKETWATCH_FULL_SOAKS=1 pytest
-tests/test_kills.py -s` runs the full size (50 kills on SQLite, 20 on PostgreSQL).
+The suite runs two rounds of the seven moments on SQLite and one on PostgreSQL (asserted:
+each moment aimed at; the poll, delivery and between phases each hit);
+`DOCKETWATCH_FULL_SOAKS=1 pytest tests/test_kills.py -s` runs the full size (50 kills on
+SQLite, 20 on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing_and_restarts_at_
     assert len(figures.kills) == KILLS[kind]
     assert max(figures.first_poll) <= FIRST_POLL_WITHIN
     assert set(MOMENTS) <= {k.moment for k in figures.kills}
-    assert {"poll", "digest", "delivery", "between"} <= {k.phase for k in figures.kills}
+    # Judged from outside: a kill aimed at "digest" may land once the delivery is done.
+    assert {"poll", "delivery", "between"} <= {k.phase for k in figures.kills}
     assert len(figures.published) >= KILLS[kind]
     assert figures.lost() == {}, "filings lost (not stored, or never delivered to someone)"
     assert figures.unexpected() == {}, "delivered entries that were never published after the baseline"
