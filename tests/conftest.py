@@ -27,7 +27,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, create_engine, event, func, make_url, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, SQLModel, select
@@ -499,7 +498,7 @@ def smtp_server():
 
 @pytest.fixture
 def court_feed():
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = servers.LoopbackHTTPServer(host="127.0.0.1", port=0)
     server.start()
     feed = servers.CourtFeed()
     server.expect_request("/nysb/cgi-bin/rss_outside.pl").respond_with_handler(feed.handle)
