@@ -52,15 +52,22 @@ def soak_size(small: int, full: int) -> int:
 
 
 # Modules whose tests take seconds each (real `run` processes waiting on intervals and
-# deadlines, and the soaks): they start first, so that under -n 2 (README's command, with
-# --dist worksteal from pyproject.toml) the short tests fill in around them instead of
-# one worker running a long test at the end while the other idles.
+# deadlines, and the soaks), longest first.
 LONG_FIRST = ("test_kills.py", "test_run_stops.py", "test_service.py", "test_faults.py", "test_reload.py",
-              "test_fuzz.py", "test_plugins.py", "test_web.py")
+              "test_web.py", "test_fuzz.py", "test_plugins.py", "test_http.py", "test_retention.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in LONG_FIRST)  # stable: otherwise in file order
+    """Order the tests for README's `-n 2` (with --dist worksteal, from pyproject.toml):
+    xdist gives the first half of the list to one worker and the second to the other, and
+    a worker that runs out takes tests from the end of the other's. So each half starts
+    with every other long test, and the short tests (in file order) follow and balance
+    the rest; no worker is left in a long test at the end while the other idles."""
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    long = sorted((item for item in items if item.path.name in rank), key=lambda item: rank[item.path.name])
+    short = [item for item in items if item.path.name not in rank]
+    split = max(len(items) // 2 - len(long[0::2]), 0)
+    items[:] = long[0::2] + short[:split] + long[1::2] + short[split:]
 
 
 @pytest.fixture(autouse=True)
