@@ -58,16 +58,23 @@ LONG_FIRST = ("test_kills.py", "test_run_stops.py", "test_service.py", "test_fau
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the tests for README's `-n 2` (with --dist worksteal, from pyproject.toml):
-    xdist gives the first half of the list to one worker and the second to the other, and
-    a worker that runs out takes tests from the end of the other's. So each half starts
-    with every other long test, and the short tests (in file order) follow and balance
-    the rest; no worker is left in a long test at the end while the other idles."""
+    """Order the tests for xdist's --dist worksteal (set in pyproject.toml): it gives each
+    of N workers a contiguous share of the list, and a worker that runs out takes tests
+    from the end of another's. So each share starts with every Nth long test, and the
+    short tests (in file order) follow and balance the rest: no worker is left in a long
+    test at the end while the others idle."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # set in each worker by xdist
     rank = {name: i for i, name in enumerate(LONG_FIRST)}
     long = sorted((item for item in items if item.path.name in rank), key=lambda item: rank[item.path.name])
     short = [item for item in items if item.path.name not in rank]
-    split = max(len(items) // 2 - len(long[0::2]), 0)
-    items[:] = long[0::2] + short[:split] + long[1::2] + short[split:]
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        share = (len(items) - len(ordered)) // (workers - worker)  # as worksteal deals them out
+        mine = long[worker::workers]
+        taken = max(share - len(mine), 0)
+        ordered += mine + short[:taken]
+        del short[:taken]
+    items[:] = ordered + short
 
 
 @pytest.fixture(autouse=True)
