@@ -19,7 +19,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
@@ -27,10 +27,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from pytest_httpserver import HTTPServer
-from sqlalchemy import Engine, create_engine, event, func, make_url
-from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlalchemy import Engine, create_engine, event, func, make_url, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import Session, SQLModel, select
 
 from docketwatch import bootstrap, redact, store
 from docketwatch.cli import cli
@@ -42,6 +41,40 @@ from tests.fake_courtlistener import FakeCourtListener
 
 KADREY_ID = 67569326
 POSTGRES_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# DOCKETWATCH_FULL_SOAKS=1 runs the soaks (kills, faults, fuzz) at their full size, as
+# before the suite had to finish in 90 s; bench/ runs them longer still.
+FULL_SOAKS = os.environ.get("DOCKETWATCH_FULL_SOAKS") == "1"
+
+
+def soak_size(small: int, full: int) -> int:
+    """How big a soak runs: `small` in the suite, `full` under DOCKETWATCH_FULL_SOAKS=1."""
+    return full if FULL_SOAKS else small
+
+
+# Modules whose tests take seconds each (real `run` processes waiting on intervals and
+# deadlines, and the soaks), longest first.
+LONG_FIRST = ("test_kills.py", "test_run_stops.py", "test_service.py", "test_faults.py", "test_reload.py",
+              "test_web.py", "test_fuzz.py", "test_plugins.py", "test_http.py", "test_retention.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the tests for xdist's --dist worksteal (set in pyproject.toml): it gives each
+    of N workers a contiguous share of the list, and a worker that runs out takes tests
+    from the end of another's. So each share starts with every Nth long test, and the
+    short tests (in file order) follow and balance the rest: no worker is left in a long
+    test at the end while the others idle."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # set in each worker by xdist
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    long = sorted((item for item in items if item.path.name in rank), key=lambda item: rank[item.path.name])
+    short = [item for item in items if item.path.name not in rank]
+    ordered: list[pytest.Item] = []
+    for worker in range(workers):
+        share = (len(items) - len(ordered)) // (workers - worker)  # as worksteal deals them out
+        mine = long[worker::workers]
+        taken = max(share - len(mine), 0)
+        ordered += mine + short[:taken]
+        del short[:taken]
+    items[:] = ordered + short
 
 
 @pytest.fixture(autouse=True)
@@ -86,19 +119,153 @@ def postgres_server() -> Iterator[Engine]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite database migrated to HEAD once per session (per xdist worker), which
+    `database_url` copies: a copy costs a millisecond, a migration about fifty."""
+    path = tmp_path_factory.mktemp("migrated") / "dw.db"
+    store.open_engine(f"sqlite:///{path}").dispose()
+    assert not path.with_name("dw.db-wal").exists(), "the template's last changes are still in its WAL file"
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres(postgres_server: Engine) -> Iterator[str]:
+    """The name of a PostgreSQL database migrated to HEAD once per session (per xdist
+    worker), which `database_url` copies (CREATE DATABASE ... TEMPLATE; nothing stays
+    connected to it, or the copy would be refused)."""
+    with new_postgres_database(postgres_server) as url:
+        store.open_engine(url).dispose()
+        yield make_url(url).database
+
+
+@contextmanager
+def new_postgres_database(server: Engine, template: str | None = None) -> Iterator[str]:
+    """A database of its own on `server` (a copy of `template` if given), dropped afterwards: its URL."""
+    name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
+    with server.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:  # FORCE: engines a test left open still hold connections
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+# What a database's schema is made of, to tell a test's leftovers from the schema HEAD built.
+SCHEMA = text("""
+    SELECT 'column', table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
+                     || ' ' || coalesce(column_default, '')
+      FROM information_schema.columns WHERE table_schema = 'public'
+    UNION ALL SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
+    UNION ALL SELECT 'constraint', conrelid::regclass::text || ' ' || pg_get_constraintdef(oid)
+      FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+    UNION ALL SELECT 'object', relkind::text || ' ' || relname FROM pg_class WHERE relnamespace = 'public'::regnamespace
+    UNION ALL SELECT 'trigger', tgname::text FROM pg_trigger WHERE NOT tgisinternal
+    UNION ALL SELECT 'version', version_num FROM alembic_version
+    ORDER BY 1, 2""")
+
+
+@dataclass
+class PostgresDatabases:
+    """This worker's PostgreSQL databases at HEAD, each handed to one test at a time and
+    emptied after it (its rows deleted, its sequences restarted), instead of a CREATE DATABASE and DROP per test: a copy
+    of the template and the first connections to it cost about half a second.
+
+    A database a test left with another schema (or its version table changed) is
+    dropped, not reused; connections a test left open are ended first."""
+
+    server: Engine
+    template: str
+    schema: list[tuple[str, str]] = field(default_factory=list)
+    free: list[str] = field(default_factory=list)
+
+    def url(self, name: str) -> str:
+        return self.server.url.set(database=name).render_as_string(hide_password=False)
+
+    def take(self) -> str:
+        if self.free:
+            return self.free.pop()
+        name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
+        with self.server.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name
+
+    def give_back(self, name: str) -> None:
+        self._end_connections(name)
+        engine = create_engine(self.url(name))
+        try:
+            with engine.connect() as connection:
+                try:
+                    same = [tuple(row) for row in connection.execute(SCHEMA)] == self.schema
+                except DBAPIError:  # no version table any more, say
+                    same = False
+                if same:  # DELETE: on tables this small, six times faster than TRUNCATE
+                    for table in reversed(SQLModel.metadata.sorted_tables):  # the models are HEAD (test_migrations)
+                        connection.execute(table.delete())
+                    sequences = connection.execute(text(
+                        "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars().all()
+                    for sequence in sequences:
+                        connection.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
+                    connection.commit()
+        finally:
+            engine.dispose()
+        if same:
+            self.free.append(name)
+        else:
+            self.drop(name)
+
+    def drop(self, name: str) -> None:
+        with self.server.connect() as connection:  # FORCE: engines a test left open still hold connections
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+    def _end_connections(self, name: str) -> None:
+        """End the sessions a test left open (and with them any advisory lock), and wait until they are gone."""
+        deadline = time.monotonic() + 10
+        with self.server.connect() as connection:
+            while connection.execute(text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name}).scalar():
+                assert time.monotonic() < deadline, f"sessions on {name} did not end within 10 s"
+                time.sleep(0.01)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_server: Engine, migrated_postgres: str) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_server, migrated_postgres)
+    engine = create_engine(databases.url(migrated_postgres))
+    with engine.connect() as connection:
+        databases.schema = [tuple(row) for row in connection.execute(SCHEMA)]
+    engine.dispose()
+    yield databases
+    for name in databases.free:
+        databases.drop(name)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, empty database: tmp_path/dw.db, or a database of its own on PostgreSQL."""
+    """The URL of a database at the current schema, with no rows: tmp_path/dw.db (a copy
+    of one migrated per session), or on PostgreSQL a database of this worker's, emptied
+    after each test (see PostgresDatabases). The tests of the migrations themselves take
+    `empty_database_url`."""
+    if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), tmp_path / "dw.db")
+        yield f"sqlite:///{tmp_path / 'dw.db'}"
+        return
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = databases.take()
+    yield databases.url(name)
+    databases.give_back(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path: Path) -> Iterator[str]:
+    """The URL of a new, empty database (no tables): tmp_path/dw.db, or a database of its own on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dw.db'}"
         return
-    server: Engine = request.getfixturevalue("postgres_server")
-    name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
-    with server.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield server.url.set(database=name).render_as_string(hide_password=False)
-    with server.connect() as connection:  # FORCE: engines a test left open still hold connections
-        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with new_postgres_database(request.getfixturevalue("postgres_server")) as url:
+        yield url
 
 
 # The [[cases]] table of Kadrey v. Meta, pinned to its CourtListener docket.
@@ -345,7 +512,7 @@ def smtp_server():
 
 @pytest.fixture
 def court_feed():
-    server = HTTPServer(host="127.0.0.1", port=0)
+    server = servers.LoopbackHTTPServer(host="127.0.0.1", port=0)
     server.start()
     feed = servers.CourtFeed()
     server.expect_request("/nysb/cgi-bin/rss_outside.pl").respond_with_handler(feed.handle)

@@ -47,6 +47,7 @@ from werkzeug import Request
 from werkzeug.test import EnvironBuilder
 
 from tests.fake_courtlistener import FakeCourtListener
+from tests.servers import STOP_POLL
 
 FEED_WINDOW = 30
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -566,7 +567,7 @@ class FaultyServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True)
 
     def start(self, site: CourtListenerSite | CourtRssSite) -> FaultyServer:
         """Serve `site` (made after the server, since its links name the server's URL)."""

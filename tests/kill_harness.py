@@ -35,13 +35,12 @@ from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from pytest_httpserver import HTTPServer
 from sqlalchemy import create_engine, text
 from werkzeug import Request, Response
 
 from tests.conftest import KADREY_ID, fresh_court_coverage, write_config
 from tests.fake_courtlistener import FakeCourtListener
-from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
+from tests.servers import PASSWORD, LoopbackHTTPServer, SmtpServer, free_port, smtp_table
 
 RECIPIENTS = ("ann@example.org", "bob@example.org")
 MARKDOWN = "markdown folder"
@@ -96,7 +95,7 @@ class Court:
     else), with the time of every request and a gate that holds one answer."""
 
     def __init__(self) -> None:
-        self.http = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+        self.http = LoopbackHTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.http.start()
         self.fake = FakeCourtListener(base_url=self.http.url_for("").rstrip("/"))
         self.fake.load_kadrey()

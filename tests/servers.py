@@ -17,9 +17,13 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 USER, PASSWORD = "docketwatch", "s3cret-smtp-pass"
+# How often a loopback HTTP server's loop looks for a stop: serve_forever's default, half a
+# second, was most of a test's teardown for the many tests that start one of their own.
+STOP_POLL = 0.01
 NYSB_FEED = (Path(__file__).parent / "fixtures" / "pacer" / "rss__nysb__nysb_1.xml").read_bytes()
 NEW_ITEM = b'''<item>
 <title>16-10992-smb SunEdison, Inc., et al., and North Kern State Prison</title>
@@ -34,6 +38,14 @@ NEW_ITEM = b'''<item>
 def with_new_item(feed: bytes, build_date: bytes = b"Fri, 20 Apr 2018 15:03:00 GMT") -> bytes:
     feed = re.sub(rb"<lastBuildDate>[^<]*</lastBuildDate>", b"<lastBuildDate>" + build_date + b"</lastBuildDate>", feed)
     return feed.replace(b"<item>", NEW_ITEM + b"<item>", 1)
+
+
+class LoopbackHTTPServer(HTTPServer):
+    """pytest-httpserver's server, stopped within STOP_POLL instead of half a second."""
+
+    def thread_target(self) -> None:
+        assert self.server is not None
+        self.server.serve_forever(poll_interval=STOP_POLL)
 
 
 @dataclass

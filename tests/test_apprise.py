@@ -17,6 +17,7 @@ import pytest
 from docketwatch import redact
 from docketwatch.notifiers.apprise import AppriseSettings, fit, labels
 from tests.conftest import KADREY_ID, dump_db, poll_cases, run_cli, write_config
+from tests.servers import STOP_POLL
 from tests.test_digests import KADREY, SCRIPT_TEXT
 from tests.test_outbox import deliveries, run
 
@@ -50,7 +51,7 @@ class Service:
                 """Its access log is not docketwatch's output."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True).start()
 
     @property
     def port(self) -> int:

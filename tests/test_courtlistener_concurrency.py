@@ -26,6 +26,7 @@ from docketwatch.settings import HttpConfig
 from docketwatch.store.models import CheckRun, Event
 from tests.conftest import age_docket_read, write_config
 from tests.fake_courtlistener import FakeCourtListener
+from tests.servers import LoopbackHTTPServer
 
 FIRST_ID = 5000
 HOLD = 5.0  # the longest a request is held waiting for others to be in flight with it
@@ -62,7 +63,7 @@ class InFlight:
 
 @pytest.fixture
 def threaded_server() -> Iterator[HTTPServer]:
-    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server = LoopbackHTTPServer(host="127.0.0.1", threaded=True)
     server.start()
     yield server
     server.clear()

@@ -71,6 +71,20 @@ def test_short_429_is_waited_out(httpserver):
     assert slept == [1.0]
 
 
+def test_after_a_short_429_the_clients_next_request_waits_out_the_rest_before_asking(httpserver):
+    slept: list[float] = []
+    httpserver.expect_ordered_request("/x").respond_with_response(
+        Response("slow down", status=429, headers={"Retry-After": "1"}))
+    httpserver.expect_ordered_request("/x").respond_with_data("ok")
+    httpserver.expect_ordered_request("/y").respond_with_data("ok too")
+    client = HttpClient(FAST, sleep=slept.append)  # the pauses are recorded, not slept
+    assert client.get(httpserver.url_for("/x")).text == "ok"
+    assert client.get(httpserver.url_for("/y")).text == "ok too"
+    first, rest = slept
+    assert first == 1.0 and 0 < rest <= 1.0  # what was left of the server's second
+    assert len(httpserver.log) == 3  # the second request was not sent into the 429
+
+
 def test_long_429_raises_with_the_time_named_by_the_server(httpserver):
     httpserver.expect_request("/x").respond_with_response(Response("slow down", status=429, headers={"Retry-After": "3600"}))
     with pytest.raises(Throttled) as caught:

@@ -89,12 +89,12 @@ def revision(engine: Engine) -> str | None:
         return migrations.current_revision(connection)
 
 
-def test_a_first_release_database_is_upgraded_keeping_every_row(database_url, monkeypatch):
-    old = first_release_database(database_url)
+def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database_url, monkeypatch):
+    old = first_release_database(empty_database_url)
     before = first_release_rows(old)
     assert len(before["entry"]) == 2 and len(before["digestevent"]) == 2 and revision(old) is None
 
-    engine = store.open_engine(database_url)
+    engine = store.open_engine(empty_database_url)
     assert revision(engine) == migrations.HEAD
     assert {"schedulerlock", "healthalert"} <= set(inspect(engine).get_table_names())
     assert first_release_rows(engine) == before  # the digest's columns that remain, unchanged
@@ -118,16 +118,16 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(database_url, mo
 
     # At head, opening it again neither runs Alembic nor changes anything.
     monkeypatch.setattr(command, "upgrade", lambda *a: pytest.fail("ran Alembic at head"))
-    again = store.open_engine(database_url)
+    again = store.open_engine(empty_database_url)
     assert revision(again) == migrations.HEAD and first_release_rows(again) == before
     for e in (old, engine, again):
         e.dispose()
 
 
-def test_changed_events_are_carried_forward_with_their_changes_as_a_list(database_url):
+def test_changed_events_are_carried_forward_with_their_changes_as_a_list(empty_database_url):
     """Before 0005 a "changed" event said what changed only in its summary; the upgrade
     reads it from there once, so digests of old events still list the changes."""
-    old = first_release_database(database_url)
+    old = first_release_database(empty_database_url)
     with old.begin() as connection:
         event = Table("event", MetaData(), autoload_with=connection)
         case_id, entry_id = connection.execute(select(event.c.case_id, event.c.entry_id).limit(1)).one()
@@ -135,7 +135,7 @@ def test_changed_events_are_carried_forward_with_their_changes_as_a_list(databas
             case_id=case_id, entry_id=entry_id, kind="changed", source="courtlistener",
             summary="entry #598: text filled in; document now available", created_at=AT))
     old.dispose()
-    engine = store.open_engine(database_url)
+    engine = store.open_engine(empty_database_url)
     with Session(engine) as session:
         rows = session.scalars(select(Event).order_by(Event.id)).all()
         assert [(e.kind, e.changes) for e in rows] == [
@@ -143,12 +143,12 @@ def test_changed_events_are_carried_forward_with_their_changes_as_a_list(databas
     engine.dispose()
 
 
-def test_a_date_only_a_court_feed_gave_becomes_the_date_entered(database_url):
+def test_a_date_only_a_court_feed_gave_becomes_the_date_entered(empty_database_url):
     """Before 0006 an RSS item's pubDate was stored as date_filed. After the upgrade, an
     entry only a court feed showed has it as date_entered and no filing date (so the
     filing date CourtListener or a docket report gives is taken); an entry another
     source showed too keeps its date_filed, as it cannot be told which source gave it."""
-    old = first_release_database(database_url)
+    old = first_release_database(empty_database_url)
     with old.begin() as connection:
         entry = Table("entry", MetaData(), autoload_with=connection)
         case_id = connection.execute(select(entry.c.case_id).limit(1)).scalar_one()
@@ -156,7 +156,7 @@ def test_a_date_only_a_court_feed_gave_becomes_the_date_entered(database_url):
             case_id=case_id, key="#602", entry_number="602", date_filed=date(2025, 7, 4), description="ORDER",
             content_hash="d4", sources="pacer_rss", first_seen=AT, updated_at=AT))
     old.dispose()
-    engine = store.open_engine(database_url)
+    engine = store.open_engine(empty_database_url)
     with Session(engine) as session:
         rows = {e.key: (e.date_filed, e.date_entered) for e in session.scalars(select(Entry))}
     assert rows == {"#598": (date(2025, 6, 25), None), "#601": (date(2025, 7, 3), None),
@@ -166,9 +166,9 @@ def test_a_date_only_a_court_feed_gave_becomes_the_date_entered(database_url):
 
 # SQLite cannot reflect an expression index (ix_entry_case_day): compared on PostgreSQL only.
 @pytest.mark.filterwarnings("ignore:.*expression-based index")
-def test_models_and_migrations_agree(database_url):
+def test_models_and_migrations_agree(empty_database_url):
     """A model changed without a migration (or the other way round) fails here."""
-    engine = store.open_engine(database_url)
+    engine = store.open_engine(empty_database_url)
     with engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), SQLModel.metadata) == []
     engine.dispose()
@@ -178,10 +178,10 @@ def test_head_is_the_newest_revision():
     assert ScriptDirectory(migrations.SCRIPT_LOCATION).get_current_head() == migrations.HEAD
 
 
-def test_commands_starting_together_migrate_once(database_url):
+def test_commands_starting_together_migrate_once(empty_database_url):
     """Threads with an engine each race like processes do: separate connections."""
     with ThreadPoolExecutor(4) as pool:
-        engines = list(pool.map(store.open_engine, [database_url] * 4))
+        engines = list(pool.map(store.open_engine, [empty_database_url] * 4))
     assert {revision(engine) for engine in engines} == {migrations.HEAD}
     for engine in engines:
         engine.dispose()

@@ -470,7 +470,7 @@ def test_a_subscription_added_later_starts_when_it_first_appears(kadrey, smtp_se
 
 
 def test_an_upgraded_database_delivers_what_it_owed_to_each_recipient_and_never_resends(
-        fake_cl, tmp_path, smtp_server, database_url):
+        fake_cl, tmp_path, smtp_server, empty_database_url):
     """A database left by the release before per-recipient deliveries: a sent digest, a
     pending one (its subject broken over two lines, as that release stored it), a failed
     one, and a subscription that never had a digest yet."""
@@ -480,7 +480,7 @@ def test_an_upgraded_database_delivers_what_it_owed_to_each_recipient_and_never_
     from docketwatch.domain import docket_numbers
     from docketwatch.store import migrations
 
-    old = create_engine(database_url)
+    old = create_engine(empty_database_url)
     with old.begin() as connection:
         command.upgrade(migrations.alembic_config(connection), "0002_scheduler")
     at = datetime.now(UTC) - timedelta(hours=2)
@@ -512,7 +512,7 @@ def test_an_upgraded_database_delivers_what_it_owed_to_each_recipient_and_never_
     old.dispose()
 
     fake_cl.load_kadrey()
-    path = write_config(tmp_path, fake_cl.base_url, database_url=database_url,
+    path = write_config(tmp_path, fake_cl.base_url, database_url=empty_database_url,
                         cases=KADREY + EMAIL + MARKDOWN + smtp_table(smtp_server.port))
     assert run(path).ok
     received = sorted((rcpt, m["Message-ID"].strip(), m["Subject"]) for rcpt, m in smtp_server.received)

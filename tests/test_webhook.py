@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import KADREY_ID, dump_db, poll_cases, run_cli, write_config
+from tests.servers import STOP_POLL
 from tests.test_digests import KADREY, SCRIPT_TEXT
 from tests.test_outbox import deliveries, run
 
@@ -61,7 +62,7 @@ class Receiver:
                 super().answer(status, text)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": STOP_POLL}, daemon=True).start()
 
     @property
     def url(self) -> str:
