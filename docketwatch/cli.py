@@ -773,18 +773,26 @@ def _accept_suggestion(obj: _Context, suggestion_id: int) -> None:
                "polled from the next check or start of `run`")
 
 
+def _web_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL", ctx, param)
+    return value
+
+
 @cli.command()
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write into: cases/<case>.atom|json, subscriptions/<name>.atom|json.")
+@click.option("--base-url", callback=_web_url, metavar="URL",
+              help="Where the folder is published (https://example.org/feeds): each feed names its own URL.")
 @click.pass_obj
-def feeds(obj: _Context, out: Path) -> None:
+def feeds(obj: _Context, out: Path, base_url: str | None) -> None:
     """Write an Atom feed and a JSON Feed per case and per subscription (what `serve` serves)."""
     from docketwatch import store
     from docketwatch.pipeline import feeds as feeds_mod
 
     cfg = obj.load()
     try:
-        written = feeds_mod.write(cfg, store.open_engine(cfg.database.url), out)
+        written = feeds_mod.write(cfg, store.open_engine(cfg.database.url), out, base_url)
     except OSError as e:
         click.echo(f"feeds --out {out}: cannot write {e.filename or out}: {e.strerror}", err=True)
         sys.exit(EXIT_FAILED)

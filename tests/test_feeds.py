@@ -98,10 +98,11 @@ def test_subscription_feed_applies_its_filters_and_names_the_case(kadrey, tmp_pa
 
 def test_ids_stay_and_bytes_match_what_serve_sends(kadrey, fake_cl, tmp_path):
     out = tmp_path / "out"
-    assert run_cli(kadrey, "feeds", "--out", str(out)).returncode == 0
+    published = ("--base-url", "http://localhost/feeds")  # where the test client serves them
+    assert run_cli(kadrey, "feeds", "--out", str(out), *published).returncode == 0
     first = (out / f"{CASE_FEED}.atom").read_bytes()
     ids = [e.id for e in read_atom(out / f"{CASE_FEED}.atom").entries]
-    assert run_cli(kadrey, "feeds", "--out", str(out)).returncode == 0
+    assert run_cli(kadrey, "feeds", "--out", str(out), *published).returncode == 0
     assert (out / f"{CASE_FEED}.atom").read_bytes() == first  # nothing new: the same bytes
 
     cfg = config_mod.load(kadrey)
@@ -116,9 +117,28 @@ def test_ids_stay_and_bytes_match_what_serve_sends(kadrey, fake_cl, tmp_path):
 
     fake_cl.add_entry(KADREY_ID, "602", "2025-07-04", "ORDER setting hearing")
     poll_cases(kadrey)
-    assert run_cli(kadrey, "feeds", "--out", str(out)).returncode == 0
+    assert run_cli(kadrey, "feeds", "--out", str(out), *published).returncode == 0
     later = read_atom(out / f"{CASE_FEED}.atom").entries
     assert later[0].title.startswith("New #602") and [e.id for e in later[1:]] == ids
+
+
+def test_a_feed_names_its_own_url_where_it_is_published(kadrey, tmp_path):
+    """Feed readers find a feed again by its self link (Atom) or feed_url (JSON Feed);
+    `feeds --out` knows it only when told where the folder is published."""
+    out = tmp_path / "out"
+    assert run_cli(kadrey, "feeds", "--out", str(out), "--base-url", "https://news.example.org/dw/").returncode == 0
+    atom = read_atom(out / f"{CASE_FEED}.atom")
+    assert [link.href for link in atom.feed.links if link.rel == "self"] == [
+        f"https://news.example.org/dw/{CASE_FEED}.atom"]
+    assert read_json_feed(out / f"{CASE_FEED}.json")["feed_url"] == f"https://news.example.org/dw/{CASE_FEED}.json"
+
+    assert run_cli(kadrey, "feeds", "--out", str(out)).returncode == 0
+    assert [link.rel for link in read_atom(out / f"{CASE_FEED}.atom").feed.links] == ["alternate"]
+    assert "feed_url" not in read_json_feed(out / f"{CASE_FEED}.json")
+
+    refused = run_cli(kadrey, "feeds", "--out", str(out), "--base-url", "news.example.org/dw")
+    assert refused.returncode == 2 and "'news.example.org/dw' is not an http:// or https:// URL" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_a_gap_is_in_the_case_feed(fake_cl, tmp_path):

@@ -162,7 +162,7 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
             abort(404)
         ref, fmt = found
         with Session(engine) as session:
-            data = feeds.render(session, config, ref, fmt)
+            data = feeds.render(session, config, ref, fmt, base_url=request.url_root + "feeds")
         return Response(data, content_type=feeds.FORMATS[fmt])
 
     @web.get("/calendar/<name>")

@@ -2,8 +2,9 @@
 
 A feed is a read of the event history (what digests are made of), not a delivery: it
 takes no part in the outbox, and every reader sees the latest `FEED_ITEMS` events. The
-bytes depend only on what is stored, so `docketwatch feeds --out DIR` and `serve` give
-the same file for the same database. Item ids are stable: a new filing is named by its
+bytes depend only on what is stored and where the feeds are published, so `docketwatch
+feeds --out DIR --base-url URL/feeds` and `serve` at URL give the same file for the same
+database. Item ids are stable: a new filing is named by its
 case and entry key (the same from any source), every other event by its case and its
 event id (events are never rewritten).
 """
@@ -100,17 +101,20 @@ def find(config: Config, path: str) -> tuple[FeedRef, str] | None:
     return None
 
 
-def render(session: Session, config: Config, ref: FeedRef, fmt: str) -> bytes:
-    """The feed in `fmt` ("atom" or "json")."""
+def render(session: Session, config: Config, ref: FeedRef, fmt: str, base_url: str | None = None) -> bytes:
+    """The feed in `fmt` ("atom" or "json"). With `base_url`, the URL the feeds are
+    published under, it names its own address (Atom's rel="self", JSON Feed's
+    feed_url), which feed readers use to find it again."""
     items = list(_items(session, config, ref))
     row = store.find_case(session, ref.case) if ref.case else None
     home = _case_url(config, ref.case, row) if ref.case and row else None
+    url = f"{base_url.rstrip('/')}/{ref.path(fmt)}" if base_url else None
     if fmt == "json":
-        return _json_feed(ref.title, home, items)
-    return _atom(_urn(ref.kind, ref.slug), ref.title, home, max((i.at for i in items), default=EPOCH), items)
+        return _json_feed(ref.title, home, url, items)
+    return _atom(_urn(ref.kind, ref.slug), ref.title, home, url, max((i.at for i in items), default=EPOCH), items)
 
 
-def write(config: Config, engine: Engine, out: Path) -> list[Path]:
+def write(config: Config, engine: Engine, out: Path, base_url: str | None = None) -> list[Path]:
     """Every feed in every format under `out` (each file replaced whole: temporary file,
     then rename, so a web server reading `out` never sees half a feed)."""
     written = []
@@ -118,7 +122,7 @@ def write(config: Config, engine: Engine, out: Path) -> list[Path]:
         for ref in catalog(config):
             for fmt in FORMATS:
                 target = out / ref.path(fmt)
-                replace_atomically(target, render(session, config, ref, fmt))
+                replace_atomically(target, render(session, config, ref, fmt, base_url))
                 written.append(target)
     return written
 
@@ -203,7 +207,8 @@ def _case_url(config: Config, case: CaseConfig, row: Case) -> str | None:
 # -- formats -----------------------------------------------------------------
 
 
-def _atom(feed_id: str, title: str, home: str | None, updated: datetime, items: list[Item]) -> bytes:
+def _atom(feed_id: str, title: str, home: str | None, url: str | None, updated: datetime,
+          items: list[Item]) -> bytes:
     """Atom through feedgen: it builds the XML with lxml (escaping, RFC 3339 dates, the
     required elements), which a template would have to get right by hand."""
     fg = FeedGenerator()
@@ -213,6 +218,8 @@ def _atom(feed_id: str, title: str, home: str | None, updated: datetime, items: 
     fg.updated(updated)
     if home:
         fg.link(href=home, rel="alternate")
+    if url:
+        fg.link(href=url, rel="self", type=FORMATS["atom"].split(";")[0])
     for item in items:
         fe = fg.add_entry(order="append")
         fe.id(item.id)
@@ -227,11 +234,13 @@ def _atom(feed_id: str, title: str, home: str | None, updated: datetime, items: 
     return data
 
 
-def _json_feed(title: str, home: str | None, items: list[Item]) -> bytes:
+def _json_feed(title: str, home: str | None, url: str | None, items: list[Item]) -> bytes:
     """JSON Feed 1.1 (jsonfeed.org): a plain JSON document, so no library is needed."""
     feed: dict[str, Any] = {"version": "https://jsonfeed.org/version/1.1", "title": title}
     if home:
         feed["home_page_url"] = home
+    if url:
+        feed["feed_url"] = url
     feed["items"] = [
         {"id": i.id, "title": i.title, "content_text": i.text, "date_published": i.at.isoformat(),
          "tags": [i.kind], **({"url": i.url} if i.url else {})}
