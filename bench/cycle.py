@@ -1,6 +1,6 @@
 """A poll cycle of many cases over court RSS feeds, against the floor of the same work.
 
-    python bench/cycle.py [--cases 10000] [--feeds 200] [--items 4] [--profile DIR]
+    python bench/cycle.py [--cases 10000] [--feeds 200] [--items 4] [--latency 0] [--profile DIR]
 
 Starts a loopback server (in a child process, so its CPU is not counted) serving one
 RSS feed per court, `--items` items per watched case, with ETags. Then runs three
@@ -94,8 +94,10 @@ def feed(court: str, cases: range, entries: int, window: int | None = None) -> b
 
 # -- the loopback server (child process) ---------------------------------------------------
 
-def serve(port_out: Any, plan: dict[str, list[int]], entries: int, window: int | None = None) -> None:
-    """Serve /<court>: the court's feed with an ETag; POST /_bump/<court> adds an item per case;
+def serve(port_out: Any, plan: dict[str, list[int]], entries: int, window: int | None = None,
+          latency: float = 0.0) -> None:
+    """Serve /<court>: the court's feed with an ETag, after `latency` seconds (threaded, as
+    distinct courts' servers answer at once); POST /_bump/<court> adds an item per case;
     GET /_stats returns and resets the answers given by status."""
     bodies: dict[str, bytes] = {}
     versions = {court: entries for court in plan}
@@ -127,6 +129,7 @@ def serve(port_out: Any, plan: dict[str, list[int]], entries: int, window: int |
                 stats.clear()
                 return self._send(200, out)
             court = self.path.strip("/")
+            time.sleep(latency)
             etag = f'"{court}-{versions[court]}"'
             if self.headers.get("If-None-Match") == etag:
                 stats["304"] = stats.get("304", 0) + 1
@@ -208,12 +211,14 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=4, help="items per case in each feed (default 4)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of each docketwatch cycle to this folder")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds each feed request takes at the server (default 0; the floor asks one at a time)")
     args = parser.parse_args()
 
     per_feed = args.cases // args.feeds
     plan = {court: [i * per_feed, (i + 1) * per_feed] for i, court in enumerate(courts(args.feeds))}
     receiver, sender = multiprocessing.Pipe(duplex=False)
-    server = multiprocessing.Process(target=serve, args=(sender, plan, args.items), daemon=True)
+    server = multiprocessing.Process(target=serve, args=(sender, plan, args.items, None, args.latency), daemon=True)
     server.start()
     base = f"http://127.0.0.1:{receiver.recv()}"
 

@@ -10,6 +10,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -46,6 +47,38 @@ class LoopbackHTTPServer(HTTPServer):
     def thread_target(self) -> None:
         assert self.server is not None
         self.server.serve_forever(poll_interval=STOP_POLL)
+
+
+HOLD = 5.0  # the longest a request is held waiting for others to be in flight with it
+
+
+@dataclass
+class InFlight:
+    """Wraps a handler: counts the requests in flight at once, and holds each until
+    `together` are in flight (once that happened, no request is held again), so that a
+    client that sends one at a time is seen to (it waits HOLD seconds, alone)."""
+
+    handler: Callable[[Request], Response]
+    together: int = 2
+    now: int = 0
+    peak: int = 0
+    arrived: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reached: threading.Event = field(default_factory=threading.Event)
+
+    def handle(self, request: Request) -> Response:
+        with self.lock:
+            self.arrived += 1
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            if self.now >= self.together:
+                self.reached.set()
+        try:
+            self.reached.wait(HOLD)
+            return self.handler(request)
+        finally:
+            with self.lock:
+                self.now -= 1
 
 
 @dataclass

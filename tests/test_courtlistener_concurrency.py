@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -26,41 +25,9 @@ from docketwatch.settings import HttpConfig
 from docketwatch.store.models import CheckRun, Event
 from tests.conftest import age_docket_read, write_config
 from tests.fake_courtlistener import FakeCourtListener
-from tests.servers import LoopbackHTTPServer
+from tests.servers import HOLD, InFlight, LoopbackHTTPServer
 
 FIRST_ID = 5000
-HOLD = 5.0  # the longest a request is held waiting for others to be in flight with it
-
-
-@dataclass
-class InFlight:
-    """Wraps a handler: counts the requests in flight at once, and holds each until
-    `together` are in flight (once that happened, no request is held again), so that a
-    client that sends one at a time is seen to (it waits HOLD seconds, alone)."""
-
-    handler: Callable[[Request], Response]
-    together: int = 2
-    now: int = 0
-    peak: int = 0
-    arrived: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    reached: threading.Event = field(default_factory=threading.Event)
-
-    def handle(self, request: Request) -> Response:
-        with self.lock:
-            self.arrived += 1
-            self.now += 1
-            self.peak = max(self.peak, self.now)
-            if self.now >= self.together:
-                self.reached.set()
-        try:
-            self.reached.wait(HOLD)
-            return self.handler(request)
-        finally:
-            with self.lock:
-                self.now -= 1
-
-
 @pytest.fixture
 def threaded_server() -> Iterator[HTTPServer]:
     server = LoopbackHTTPServer(host="127.0.0.1", threaded=True)

@@ -17,11 +17,13 @@ has a default that suits a simple source polled once per case.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 from sqlmodel import Session
 
@@ -30,6 +32,10 @@ from docketwatch.http import HttpClient, HttpError, Tally
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, Section
 from docketwatch.store.models import Case
+
+K = TypeVar("K")
+T = TypeVar("T")
+LOOK_AHEAD = 2  # polls started per thread ahead of the one whose outcome is taken (`concurrently`)
 
 
 @dataclass
@@ -185,33 +191,43 @@ class Source(ABC):
         """Yield (case, snapshot or error) for every case given, in any order."""
 
 
-def concurrently(polls: list[tuple[Case, Callable[[], Snapshot]]],
-                 http: HttpClient) -> Iterator[tuple[Case, Snapshot | Exception]]:
-    """`fetch` for a source that makes requests of its own per case: each case's poll
-    runs on one of `[http] max_per_host` threads, and the outcomes are yielded on the
-    calling thread in the cases' order, each with its own requests counted (so its check
-    run says what it cost). A poll must only make requests: the database session and its
-    rows belong to the calling thread, so whatever a poll needs from them is read before.
-    While the next outcome is not ready, the poll commits what it stored
-    (`before_request`). An HttpError or ValueError is the case's outcome; any other
-    exception (a bug) is raised when its turn comes, and the polls not started are dropped."""
+def concurrently(polls: Sequence[tuple[K, Callable[[], T]]], http: HttpClient) -> Iterator[tuple[K, T | Exception]]:
+    """`fetch` for a source whose requests are independent (a case's, or a court feed's):
+    each poll runs on one of `[http] max_per_host` threads, and the outcomes are yielded
+    on the calling thread in the polls' order, each with its own requests counted (so a
+    check run says what it cost). A poll must only make requests: the database session
+    and its rows belong to the calling thread, so whatever a poll needs from them is read
+    before. At most LOOK_AHEAD polls per thread are started before their outcome is
+    taken, so a slow store step holds a few answers in memory, not all of them. While
+    the next outcome is not ready, the poll commits what it stored (`before_request`).
+    An HttpError or ValueError is the poll's outcome; any other exception (a bug) is
+    raised when its turn comes, and the polls not started are dropped."""
 
-    def run(poll: Callable[[], Snapshot]) -> tuple[Snapshot | Exception, Tally]:
+    def run(poll: Callable[[], T]) -> tuple[T | Exception, Tally]:
         with http.tally() as tally:
             try:
                 return poll(), tally
             except (HttpError, ValueError) as e:
                 return e, tally
 
+    waiting = iter(polls)
+    started: deque[tuple[K, Future[tuple[T | Exception, Tally]]]] = deque()
     with ThreadPoolExecutor(max_workers=http.max_per_host, thread_name_prefix="fetch") as pool:
-        futures = [(case, pool.submit(run, poll)) for case, poll in polls]
+
+        def start() -> None:
+            for key, poll in islice(waiting, LOOK_AHEAD * http.max_per_host - len(started)):
+                started.append((key, pool.submit(run, poll)))
+
         try:
-            for case, future in futures:
+            start()
+            while started:
+                key, future = started.popleft()
                 if not future.done() and http.before_request is not None:
                     http.before_request()
                 outcome, tally = future.result()
                 http.settle(tally)
-                yield case, outcome
+                start()
+                yield key, outcome
         finally:
-            for _, future in futures:
+            for _, future in started:
                 future.cancel()

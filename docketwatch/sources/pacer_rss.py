@@ -20,8 +20,9 @@ import hashlib
 import string
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator
@@ -34,7 +35,7 @@ from docketwatch.domain.snapshot import ParsedDocket, Snapshot, TargetState
 from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import MIN_POLL_INTERVAL, CaseConfig, Config, Duration, HttpUrl, Section, check_http_url
-from docketwatch.sources.base import CourtInfo, CourtList, Source, SourceContext
+from docketwatch.sources.base import CourtInfo, CourtList, Source, SourceContext, concurrently
 from docketwatch.sources.federal import (
     CourtFeed,
     Coverage,
@@ -116,6 +117,14 @@ class FeedState(TargetState):
 
 class PacerRssError(HttpError):
     """The court's feed could not be used."""
+
+
+@dataclass
+class _Feed:
+    """A court's feed as read: its new state and items (None and none: unchanged since the last read)."""
+
+    state: FeedState | None
+    dockets: list[ParsedDocket]
 
 
 class PacerRssSource(FederalIdentity, Source):
@@ -261,52 +270,54 @@ class PacerRssSource(FederalIdentity, Source):
         return out
 
     def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+        """Each court's feed is one request; the feeds are read concurrently (each court
+        is a server of its own), and each feed's items go to its cases as it comes in."""
         by_court: dict[str, list[Case]] = defaultdict(list)
         for case in cases:
             by_court[case.court].append(case)
         successes = store.last_court_successes(ctx.session, self.name)
         states = store.load_states(ctx.session, self.name, FeedState)
-        for court, court_cases in by_court.items():
-            try:
-                snapshots = self._court(court, court_cases, ctx, states.get(court) or FeedState(), successes.get(court))
-            except (HttpError, ValueError) as e:
-                for case in court_cases:
-                    yield case, e
-                continue
-            yield from snapshots
+        reads = [(court, partial(self._read, court, states.get(court) or FeedState(), ctx.http)) for court in by_court]
+        for court, feed in concurrently(reads, ctx.http):
+            if isinstance(feed, Exception):
+                for case in by_court[court]:
+                    yield case, feed
+            else:
+                yield from self._snapshots(court, by_court[court], feed, successes.get(court))
 
-    def _court(self, court: str, cases: list[Case], ctx: SourceContext, saved: FeedState,
-               last_success: datetime | None) -> list[tuple[Case, Snapshot]]:
-        settings = self.settings
-        url = settings.feed_url(court)
+    def _read(self, court: str, saved: FeedState, http: HttpClient) -> _Feed:
+        """The court's feed, asked with the validators of the last read (no database: a
+        fetch thread runs this)."""
+        url = self.settings.feed_url(court)
         headers = {}
         if saved.etag:
             headers["If-None-Match"] = saved.etag
         if saved.last_modified:
             headers["If-Modified-Since"] = saved.last_modified
-        response = ctx.http.get(url, headers=headers)
+        response = http.get(url, headers=headers)
         if response.status_code not in (200, 304):
             raise PacerRssError(f"{url}: {describe_status(response)}", response.status_code)
-
-        gap = _outage_gap(last_success, court, settings.window_hours)
-        state: FeedState | None = None
-        dockets: list[ParsedDocket] = []
         # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
         # current date, and skipping the next intact feed by date would lose its items.
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
-        unchanged = response.status_code == 304 or saved.fingerprint == fingerprint
-        if not unchanged:
-            from docketwatch import parsers  # lxml, only when a feed has changed
+        if response.status_code == 304 or saved.fingerprint == fingerprint:
+            return _Feed(state=None, dockets=[])
+        from docketwatch import parsers  # lxml, only when a feed has changed
 
-            parsed = parsers.parse(response.content, court)
-            if parsed.kind != "pacer_rss":
-                raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
-            dockets = parsed.dockets
-            state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
-                              fingerprint=fingerprint, entry_types=parsed.entry_types)
+        parsed = parsers.parse(response.content, court)
+        if parsed.kind != "pacer_rss":
+            raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
+        state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
+                          fingerprint=fingerprint, entry_types=parsed.entry_types)
+        return _Feed(state=state, dockets=parsed.dockets)
+
+    def _snapshots(self, court: str, cases: list[Case], feed: _Feed,
+                   last_success: datetime | None) -> list[tuple[Case, Snapshot]]:
+        """A snapshot per case of what the feed says of it (nothing, for a feed unchanged)."""
+        gap = _outage_gap(last_success, court, self.settings.window_hours)
         # Items by normalized docket number: each case finds its own without scanning the feed.
         index: dict[str | None, list[ParsedDocket]] = defaultdict(list)
-        for candidate in dockets:
+        for candidate in feed.dockets:
             index[docket_numbers.try_normalize(candidate.docket_number)].append(candidate)
         results = []
         matched: set[int] = set()
@@ -323,10 +334,10 @@ class PacerRssSource(FederalIdentity, Source):
                 source=self.name, docket=docket, delta=True, gap=gap,
                 # The court's state is stored with each case: whichever case commits first
                 # records it, and a failed case never skips the feed for the others.
-                state={court: state} if state else {},
+                state={court: feed.state} if feed.state else {},
             )))
         if results:  # the items of no watched case, for [[discover]] rules (once per feed)
-            results[0][1].others = [d for d in dockets if id(d) not in matched]
+            results[0][1].others = [d for d in feed.dockets if id(d) not in matched]
         return results
 
 
