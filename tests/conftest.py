@@ -522,6 +522,16 @@ def court_feed():
 
 
 @pytest.fixture
+def threaded_server() -> Iterator[servers.LoopbackHTTPServer]:
+    """A loopback HTTP server answering each request on a thread of its own."""
+    server = servers.LoopbackHTTPServer(host="127.0.0.1", threaded=True)
+    server.start()
+    yield server
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture
 def slow_server():
     """Start a `servers.SlowServer(mode, ...)`; stopped after the test."""
     started: list[servers.SlowServer] = []

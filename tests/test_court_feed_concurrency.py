@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlmodel import Session, select
 from werkzeug import Request, Response
 
@@ -20,19 +18,9 @@ from docketwatch.pipeline import poll
 from docketwatch.settings import HttpConfig
 from docketwatch.sources.base import LOOK_AHEAD, concurrently
 from docketwatch.store.models import CheckRun
-from tests.servers import NYSB_FEED, InFlight, LoopbackHTTPServer, with_new_item
+from tests.servers import NYSB_FEED, InFlight, with_new_item
 
 COURTS = ["cand", "nysd", "nyed", "dcd", "mad", "ilnd", "txnd", "cacd", "wawd", "njd", "paed", "nysb"]
-
-
-@pytest.fixture
-def feeds() -> Iterator[LoopbackHTTPServer]:
-    """A threaded server: the court feeds answer in parallel, as distinct servers do."""
-    server = LoopbackHTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def configure(tmp_path: Path, base: str, max_per_host: int = 4) -> Path:
@@ -56,7 +44,7 @@ def check(path: Path) -> list[poll.CaseResult]:
         engine.dispose()
 
 
-def test_court_feeds_are_read_concurrently_one_request_each(feeds, tmp_path):
+def test_court_feeds_are_read_concurrently_one_request_each(threaded_server, tmp_path):
     asked: list[str] = []
     body = with_new_item(NYSB_FEED)
 
@@ -65,8 +53,9 @@ def test_court_feeds_are_read_concurrently_one_request_each(feeds, tmp_path):
         return Response(body, content_type="text/xml", headers={"ETag": '"v1"'})
 
     in_flight = InFlight(feed, together=3)
-    feeds.expect_request(re.compile(".*")).respond_with_handler(in_flight.handle)
-    path = configure(tmp_path, feeds.url_for("").rstrip("/"))
+    # threaded: the court feeds answer in parallel, as distinct servers do
+    threaded_server.expect_request(re.compile(".*")).respond_with_handler(in_flight.handle)
+    path = configure(tmp_path, threaded_server.url_for("").rstrip("/"))
 
     results = check(path)
 

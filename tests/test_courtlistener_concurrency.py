@@ -7,11 +7,10 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from pytest_httpserver import HTTPServer
 from sqlmodel import Session, select
 from werkzeug import Request, Response
@@ -25,16 +24,9 @@ from docketwatch.settings import HttpConfig
 from docketwatch.store.models import CheckRun, Event
 from tests.conftest import age_docket_read, write_config
 from tests.fake_courtlistener import FakeCourtListener
-from tests.servers import HOLD, InFlight, LoopbackHTTPServer
+from tests.servers import HOLD, InFlight
 
 FIRST_ID = 5000
-@pytest.fixture
-def threaded_server() -> Iterator[HTTPServer]:
-    server = LoopbackHTTPServer(host="127.0.0.1", threaded=True)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
 
 
 def dockets(fake: FakeCourtListener, count: int) -> str:
