@@ -14,10 +14,10 @@ from werkzeug import Request, Response
 
 from docketwatch import bootstrap, store
 from docketwatch.http import HttpClient
-from docketwatch.pipeline import poll
 from docketwatch.settings import HttpConfig
 from docketwatch.sources.base import LOOK_AHEAD, concurrently
 from docketwatch.store.models import CheckRun
+from tests.conftest import poll_cases
 from tests.servers import NYSB_FEED, InFlight, with_new_item
 
 COURTS = ["cand", "nysd", "nyed", "dcd", "mad", "ilnd", "txnd", "cacd", "wawd", "njd", "paed", "nysb"]
@@ -35,15 +35,6 @@ def configure(tmp_path: Path, base: str, max_per_host: int = 4) -> Path:
     return path
 
 
-def check(path: Path) -> list[poll.CaseResult]:
-    config = bootstrap.load(path)
-    engine = store.open_engine(config.database.url)
-    try:
-        return poll.check(config, engine, config.cases)
-    finally:
-        engine.dispose()
-
-
 def test_court_feeds_are_read_concurrently_one_request_each(threaded_server, tmp_path):
     asked: list[str] = []
     body = with_new_item(NYSB_FEED)
@@ -57,7 +48,7 @@ def test_court_feeds_are_read_concurrently_one_request_each(threaded_server, tmp
     threaded_server.expect_request(re.compile(".*")).respond_with_handler(in_flight.handle)
     path = configure(tmp_path, threaded_server.url_for("").rstrip("/"))
 
-    results = check(path)
+    results = poll_cases(path)
 
     assert all(r.ok and r.baseline for r in results), [r.errors for r in results]
     assert 3 <= in_flight.peak <= 4
@@ -78,7 +69,7 @@ def test_a_failing_feed_fails_only_its_own_cases(httpserver, tmp_path):
         return Response(NYSB_FEED, content_type="text/xml")
 
     httpserver.expect_request(re.compile(".*")).respond_with_handler(feed)
-    results = check(configure(tmp_path, httpserver.url_for("").rstrip("/")))
+    results = poll_cases(configure(tmp_path, httpserver.url_for("").rstrip("/")))
 
     failed = {r.case.court: r.errors for r in results if not r.ok}
     assert list(failed) == ["ilnd"] and "503" in failed["ilnd"][0]

@@ -22,7 +22,7 @@ from docketwatch.http import HttpClient
 from docketwatch.pipeline import poll
 from docketwatch.settings import HttpConfig
 from docketwatch.store.models import CheckRun, Event
-from tests.conftest import age_docket_read, write_config
+from tests.conftest import age_docket_read, poll_cases, write_config
 from tests.fake_courtlistener import FakeCourtListener
 from tests.servers import HOLD, InFlight
 
@@ -54,15 +54,6 @@ def serve(server: HTTPServer, fake: FakeCourtListener, handler: Callable[[Reques
     server.expect_request(re.compile(".*")).respond_with_handler(handler)
 
 
-def check(path: Path) -> list[poll.CaseResult]:
-    config = bootstrap.load(path)
-    engine = store.open_engine(config.database.url)
-    try:
-        return poll.check(config, engine, config.cases)
-    finally:
-        engine.dispose()
-
-
 def api_requests(fake: FakeCourtListener) -> list[str]:
     return [path for path, _ in fake.requests if path.startswith("/api/")]
 
@@ -81,7 +72,7 @@ def test_requests_run_concurrently_within_max_per_host(threaded_server, tmp_path
     serve(threaded_server, fake, in_flight.handle)
     path = configure(tmp_path, fake, 16, max_per_host=4)
 
-    results = check(path)
+    results = poll_cases(path)
 
     assert all(r.ok and r.baseline for r in results)
     assert 1 < in_flight.peak <= 4
@@ -108,7 +99,7 @@ def test_the_budget_is_exact_under_concurrency(threaded_server, tmp_path, cl_tok
     serve(threaded_server, fake, InFlight(fake.handle).handle)
     path = configure(tmp_path, fake, 12, budget=5)
 
-    results = check(path)
+    results = poll_cases(path)
 
     assert len(api_requests(fake)) == 5
     runs = rows(path, CheckRun)
@@ -124,10 +115,10 @@ def test_the_budget_is_exact_under_concurrency(threaded_server, tmp_path, cl_tok
 
 def test_an_unchanged_docket_costs_one_api_request(fake_cl, tmp_path, cl_token, database_url):
     path = write_config(tmp_path, fake_cl.base_url, database_url=database_url, cases=dockets(fake_cl, 1))
-    assert check(path)[0].baseline
+    assert poll_cases(path)[0].baseline
     before = len(fake_cl.requests)
 
-    second = check(path)[0]
+    second = poll_cases(path)[0]
     assert second.ok and second.new == [] and second.case_changes == []
     assert [p for p, _ in fake_cl.requests[before:]] == ["/api/rest/v4/docket-entries/"]
 
@@ -135,7 +126,7 @@ def test_an_unchanged_docket_costs_one_api_request(fake_cl, tmp_path, cl_token, 
     fake_cl.add_entry(FIRST_ID, "3", "2026-11-20", "ANSWER to Complaint")
     fake_cl.dockets[FIRST_ID]["assigned_to_str"] = "Vince Chhabria"
     before = len(fake_cl.requests)
-    third = check(path)[0]
+    third = poll_cases(path)[0]
     assert [e.number for e in third.new] == ["3"]
     assert third.case_changes == ["reassigned: Edward M. Chen -> Vince Chhabria"]
     assert [p for p, _ in fake_cl.requests[before:]] == [
@@ -143,11 +134,11 @@ def test_an_unchanged_docket_costs_one_api_request(fake_cl, tmp_path, cl_token, 
 
     # A change to the docket's fields alone is read a day after the last read.
     fake_cl.dockets[FIRST_ID]["date_terminated"] = "2026-11-21"
-    assert check(path)[0].case_changes == []
+    assert poll_cases(path)[0].case_changes == []
     age_docket_read(database_url, FIRST_ID)
-    fourth = check(path)[0]
+    fourth = poll_cases(path)[0]
     assert fourth.case_changes == ["terminated on 2026-11-21"]
-    assert check(path)[0].case_changes == []
+    assert poll_cases(path)[0].case_changes == []
 
 
 def test_a_429_stops_the_other_api_requests_and_is_recorded(threaded_server, tmp_path, cl_token):
@@ -162,7 +153,7 @@ def test_a_429_stops_the_other_api_requests_and_is_recorded(threaded_server, tmp
     serve(threaded_server, fake, InFlight(throttling).handle)
     path = configure(tmp_path, fake, 12, max_per_host=4)
 
-    results = check(path)
+    results = poll_cases(path)
 
     # Only the requests already on their way when the first 429 came: one per place.
     assert 1 <= len(api_requests(fake)) <= 4
@@ -175,7 +166,7 @@ def test_a_429_stops_the_other_api_requests_and_is_recorded(threaded_server, tmp
     engine.dispose()
 
     before = len(api_requests(fake))
-    assert all(r.ok for r in check(path))
+    assert all(r.ok for r in poll_cases(path))
     assert len(api_requests(fake)) == before  # remembered: the API is not asked until then
 
 
