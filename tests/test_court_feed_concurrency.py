@@ -15,6 +15,7 @@ from werkzeug import Request, Response
 from docketwatch import bootstrap, store
 from docketwatch.http import HttpClient
 from docketwatch.settings import HttpConfig
+from docketwatch.sources import base
 from docketwatch.sources.base import LOOK_AHEAD, concurrently
 from docketwatch.store.models import CheckRun
 from tests.conftest import poll_cases
@@ -97,3 +98,16 @@ def test_concurrently_starts_only_a_few_polls_ahead_of_the_one_taken():
         with lock:
             assert len(started) <= len(taken) + window  # never more than the window ahead
     assert taken == list(range(40)) and sorted(started) == list(range(40))
+
+
+def test_concurrently_lets_the_poll_commit_between_outcomes_that_are_all_in(monkeypatch):
+    """Answers that are all in already never wait, yet the poll still commits at least
+    every COMMIT_EVERY seconds (here: always), and only between two outcomes."""
+    monkeypatch.setattr(base, "COMMIT_EVERY", -1.0)
+    http = HttpClient(HttpConfig(max_per_host=2))
+    taken: list[int] = []
+    commits: list[int] = []
+    http.before_request = lambda: commits.append(len(taken))
+    for n, _ in concurrently([(n, lambda n=n: n) for n in range(20)], http):
+        taken.append(n)
+    assert commits == list(range(20))  # before each outcome is handed over, none mid-way

@@ -1,6 +1,7 @@
 """Polling: every configured source for every chosen case, stored in batches.
 
-What a source yields between two requests (a court feed's cases) is stored in one
+What a source yields while no answer is awaited (a court feed's cases, or several
+feeds' whose answers are in already; at least once a second) is stored in one
 transaction, each case in a savepoint with its check run: a crash loses at most the
 batch in progress (and the validators that would skip it next time), a failing case
 never loses what the other cases stored, and a failed poll leaves nothing behind but
@@ -190,8 +191,9 @@ def _run(case: Case, source: str, started_at: datetime, requests: int = 0, quota
 
 
 class _Writer:
-    """Stores a source's outcomes in batches: everything stored between two requests
-    (a court feed's cases) is one transaction, committed before the next request, and
+    """Stores a source's outcomes in batches: everything stored while no answer is
+    awaited (a court feed's cases) is one transaction, committed before the poll waits on
+    the network (`HttpClient.before_request`, which `sources.base.concurrently` calls too), and
     each case is stored in a savepoint of its own, so a failing case never loses the
     others' work. A kill loses at most the batch in progress, and with it the source
     state (validators) stored in it, so the next poll fetches that again.

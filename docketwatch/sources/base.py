@@ -16,6 +16,7 @@ has a default that suits a simple source polled once per case.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,9 @@ from docketwatch.store.models import Case
 K = TypeVar("K")
 T = TypeVar("T")
 LOOK_AHEAD = 2  # polls started per thread ahead of the one whose outcome is taken (`concurrently`)
+# While answers keep coming in, `concurrently` still lets the poll commit this often
+# (seconds), so a fast network never holds SQLite's write lock for a whole cycle.
+COMMIT_EVERY = 1.0
 
 
 @dataclass
@@ -199,7 +203,9 @@ def concurrently(polls: Sequence[tuple[K, Callable[[], T]]], http: HttpClient) -
     and its rows belong to the calling thread, so whatever a poll needs from them is read
     before. At most LOOK_AHEAD polls per thread are started before their outcome is
     taken, so a slow store step holds a few answers in memory, not all of them. While
-    the next outcome is not ready, the poll commits what it stored (`before_request`).
+    the next outcome is not ready, and at least every COMMIT_EVERY seconds, the poll
+    commits what it stored (`before_request`), always between two outcomes: a court
+    feed's cases stay in one transaction with the feed's new validators.
     An HttpError or ValueError is the poll's outcome; any other exception (a bug) is
     raised when its turn comes, and the polls not started are dropped."""
 
@@ -218,12 +224,15 @@ def concurrently(polls: Sequence[tuple[K, Callable[[], T]]], http: HttpClient) -
             for key, poll in islice(waiting, LOOK_AHEAD * http.max_per_host - len(started)):
                 started.append((key, pool.submit(run, poll)))
 
+        committed = time.monotonic()
         try:
             start()
             while started:
                 key, future = started.popleft()
-                if not future.done() and http.before_request is not None:
+                if http.before_request is not None and (
+                        not future.done() or time.monotonic() - committed > COMMIT_EVERY):
                     http.before_request()
+                    committed = time.monotonic()
                 outcome, tally = future.result()
                 http.settle(tally)
                 start()
