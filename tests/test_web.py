@@ -195,8 +195,12 @@ def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
     config = write_config(tmp_path, "http://127.0.0.1:9")
     environment = {**os.environ, "CL_TEST_TOKEN": "test-token"}
     environment.pop(web.TOKEN_ENV, None)
+    # Started as from a terminal, where Ctrl-C is never ignored: a child inherits an
+    # ignored SIGINT (a test process may have one), and Python then never raises
+    # KeyboardInterrupt for it.
     proc = subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "serve", "--port", "0"],
-                            stderr=subprocess.PIPE, text=True, env=environment)
+                            stderr=subprocess.PIPE, text=True, env=environment,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         line = ""
@@ -207,7 +211,12 @@ def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
         answer = requests.get(url + "healthz", timeout=10)
         assert answer.status_code == 503 and answer.json()["healthy"] is False
         proc.send_signal(stop)
-        assert proc.wait(timeout=30) == 0
+        try:
+            code: int | None = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            code = None
+            proc.kill()
+        assert code == 0, f"exit status {code}; it said: {proc.stderr.read()}"
     finally:
         proc.kill()
         proc.wait()
