@@ -131,6 +131,25 @@ def test_case_page_filters_and_pages_entries(site, monkeypatch):
     assert c.get("/cases/nope").status_code == 404
 
 
+def test_case_page_pages_the_timeline_by_event_and_a_new_event_shifts_nothing(site, fake_cl, monkeypatch):
+    monkeypatch.setattr(web, "TIMELINE", 2)
+    c = client(site)
+
+    def timeline(html: str) -> str:
+        return text_of("<body>" + html[html.index('id="timeline"'):])
+
+    first = c.get(CASE_URL).get_data(as_text=True)
+    assert re.search(r"changed .* #599 .* new .* #601", timeline(first)) and "#600" not in timeline(first)
+    older = unescape(re.search(r'href="([^"]*before=\d+#timeline)">Older events', first).group(1))
+
+    fake_cl.add_entry(KADREY_ID, "602", "2025-07-04", "ORDER setting a hearing")  # a new event meanwhile
+    poll_cases(site)
+    second = c.get(CASE_URL + older).get_data(as_text=True)
+    assert "#600" in timeline(second) and "#601" not in timeline(second) and "#602" not in timeline(second)
+    assert "Older events" not in second and "Latest events" in second
+    assert "#602" in timeline(c.get(CASE_URL).get_data(as_text=True))
+
+
 def test_feeds_page_links_every_feed(site):
     c = client(site)
     html = c.get("/feeds/").get_data(as_text=True)

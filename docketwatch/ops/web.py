@@ -38,7 +38,7 @@ from docketwatch.store.models import Delivery, Digest, Entry, Event, iso, utcnow
 
 TOKEN_ENV = "DOCKETWATCH_WEB_TOKEN"
 ENTRIES_PAGE = 50  # entries per page of a case
-TIMELINE = 50  # latest events on a case page
+TIMELINE = 50  # events on a page of a case's timeline
 PENDING_SHOWN = 20  # pending deliveries on the overview
 THREADS = 4
 STOP_GRACE = 5  # seconds requests in flight may take to finish when the server stops
@@ -141,14 +141,15 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
             abort(404)
         query = request.args.get("q", "").strip()
         number = max(request.args.get("page", 1, type=int) or 1, 1)
+        before = request.args.get("before", type=int)  # the timeline's page: events older than this one
         with Session(engine) as session:
             case_view = status.case_statuses(session, [case], config)[0]
             entries, total = _entries(session, case, query, number)
-            timeline = _timeline(session, case)
+            timeline, older = _timeline(session, case, before)
             coverage = _coverage(session, config, case)
         pages = max((total + ENTRIES_PAGE - 1) // ENTRIES_PAGE, 1)
         return page("case.html.j2", case=case, status=case_view, entries=entries, total=total, query=query,
-                    page=number, pages=pages, timeline=timeline, coverage=coverage,
+                    page=number, pages=pages, timeline=timeline, older=older, before=before, coverage=coverage,
                     feed=[r for r in feeds.catalog(config) if r.case == case][0])
 
     @web.get("/feeds/")
@@ -224,16 +225,22 @@ def _entries(session: Session, case: CaseConfig, query: str, number: int) -> tup
     return [{**e.view().as_json(), "url": digests.web_link(e.url)} for e in rows], total
 
 
-def _timeline(session: Session, case: CaseConfig) -> list[dict[str, Any]]:
-    """The case's latest events, newest first."""
+def _timeline(session: Session, case: CaseConfig, before: int | None) -> tuple[list[dict[str, Any]], int | None]:
+    """The case's latest TIMELINE events (older than event `before`, when given), newest
+    first; and the id to ask the next page with, when there are older ones. Paged by
+    event id, not by offset: events recorded meanwhile shift nothing."""
     row = store.find_case(session, case)
     if row is None:
-        return []
-    rows = session.exec(select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
-                        .where(col(Event.case_id) == row.id).order_by(col(Event.id).desc()).limit(TIMELINE))
+        return [], None
+    query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
+             .where(col(Event.case_id) == row.id).order_by(col(Event.id).desc()).limit(TIMELINE + 1))
+    if before is not None:
+        query = query.where(col(Event.id) < before)
+    rows = list(session.exec(query))
+    older = rows[TIMELINE - 1][0].id if len(rows) > TIMELINE else None
     return [{"at": iso(event.created_at), "kind": event.kind, "source": event.source, "summary": event.summary,
              "changes": event.changes or [], "entry": entry.view().as_json() if entry else None}
-            for event, entry in rows]
+            for event, entry in rows[:TIMELINE]], older
 
 
 def _coverage(session: Session, config: Config, case: CaseConfig) -> list[dict[str, Any]]:
