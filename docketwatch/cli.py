@@ -774,9 +774,15 @@ def _accept_suggestion(obj: _Context, suggestion_id: int) -> None:
 
 
 def _web_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
-        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL", ctx, param)
-    return value
+    """An http(s) URL, by the rule the configuration's URLs follow (settings.check_http_url)."""
+    if value is None:
+        return None
+    from docketwatch.settings import check_http_url
+
+    try:
+        return check_http_url(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL", ctx, param) from None
 
 
 @cli.command()

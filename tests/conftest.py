@@ -139,17 +139,27 @@ def migrated_postgres(postgres_server: Engine) -> Iterator[str]:
         yield make_url(url).database
 
 
-@contextmanager
-def new_postgres_database(server: Engine, template: str | None = None) -> Iterator[str]:
-    """A database of its own on `server` (a copy of `template` if given), dropped afterwards: its URL."""
+def create_database(server: Engine, template: str | None = None) -> str:
+    """A new database on `server` (a copy of `template` if given): its name."""
     name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
     with server.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    return name
+
+
+def drop_database(server: Engine, name: str) -> None:
+    with server.connect() as connection:  # FORCE: engines a test left open still hold connections
+        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def new_postgres_database(server: Engine) -> Iterator[str]:
+    """An empty database of its own on `server`, dropped afterwards: its URL."""
+    name = create_database(server)
     try:
         yield server.url.set(database=name).render_as_string(hide_password=False)
     finally:
-        with server.connect() as connection:  # FORCE: engines a test left open still hold connections
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        drop_database(server, name)
 
 
 # What a database's schema is made of, to tell a test's leftovers from the schema HEAD built.
@@ -184,12 +194,7 @@ class PostgresDatabases:
         return self.server.url.set(database=name).render_as_string(hide_password=False)
 
     def take(self) -> str:
-        if self.free:
-            return self.free.pop()
-        name = f"docketwatch_test_{uuid.uuid4().hex[:12]}"
-        with self.server.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        return name
+        return self.free.pop() if self.free else create_database(self.server, self.template)
 
     def give_back(self, name: str) -> None:
         self._end_connections(name)
@@ -213,11 +218,7 @@ class PostgresDatabases:
         if same:
             self.free.append(name)
         else:
-            self.drop(name)
-
-    def drop(self, name: str) -> None:
-        with self.server.connect() as connection:  # FORCE: engines a test left open still hold connections
-            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            drop_database(self.server, name)
 
     def _end_connections(self, name: str) -> None:
         """End the sessions a test left open (and with them any advisory lock), and wait until they are gone."""
@@ -239,7 +240,7 @@ def postgres_databases(postgres_server: Engine, migrated_postgres: str) -> Itera
     engine.dispose()
     yield databases
     for name in databases.free:
-        databases.drop(name)
+        drop_database(postgres_server, name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -101,8 +101,9 @@ def test_concurrently_starts_only_a_few_polls_ahead_of_the_one_taken():
 
 
 def test_concurrently_lets_the_poll_commit_between_outcomes_that_are_all_in(monkeypatch):
-    """Answers that are all in already never wait, yet the poll still commits at least
-    every COMMIT_EVERY seconds (here: always), and only between two outcomes."""
+    """Whether or not an answer is in already, the poll commits once COMMIT_EVERY
+    seconds have passed since the last commit (here: always), and only between two
+    outcomes, never while one is being stored."""
     monkeypatch.setattr(base, "COMMIT_EVERY", -1.0)
     http = HttpClient(HttpConfig(max_per_host=2))
     taken: list[int] = []

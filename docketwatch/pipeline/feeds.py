@@ -33,7 +33,8 @@ from docketwatch.store.models import Case, Entry, Event, as_utc
 
 FEED_ITEMS = 100  # the latest events a feed shows
 CASE_KINDS = (EventKind.NEW, EventKind.CHANGED, EventKind.CASE, EventKind.GAP)
-FORMATS = {"atom": "application/atom+xml; charset=utf-8", "json": "application/feed+json; charset=utf-8"}
+MEDIA_TYPES = {"atom": "application/atom+xml", "json": "application/feed+json"}
+FORMATS = {fmt: f"{media}; charset=utf-8" for fmt, media in MEDIA_TYPES.items()}  # as served
 # An empty feed's `updated`: fixed, so an unchanged database gives unchanged bytes.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Characters XML 1.0 cannot carry (lxml refuses them); docket text has been seen with some.
@@ -219,7 +220,7 @@ def _atom(feed_id: str, title: str, home: str | None, url: str | None, updated: 
     if home:
         fg.link(href=home, rel="alternate")
     if url:
-        fg.link(href=url, rel="self", type=FORMATS["atom"].split(";")[0])
+        fg.link(href=url, rel="self", type=MEDIA_TYPES["atom"])
     for item in items:
         fe = fg.add_entry(order="append")
         fe.id(item.id)
