@@ -31,8 +31,14 @@ RUNS_READ = 50
 
 
 def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[CheckRun]:
-    """The job's latest runs, newest first (a court feed's runs are those of its first case)."""
-    return list(session.exec(_of_job(select(CheckRun), job).order_by(col(CheckRun.id).desc()).limit(limit)))
+    """The job's latest runs, newest first (a court feed's runs are those of its first case).
+
+    Read as the latest successes and the latest failures, each a walk down the (case_id,
+    ok, id) index: the latest runs of either kind would be a sort of every run the case
+    has kept, and `status` would slow down as history grows (bench/growth.py)."""
+    runs = [run for ok in (True, False) for run in session.exec(
+        _of_job(select(CheckRun), job).where(CheckRun.ok == ok).order_by(col(CheckRun.id).desc()).limit(limit))]
+    return sorted(runs, key=lambda run: run.id or 0, reverse=True)[:limit]
 
 
 def _of_job(query: SelectT, job: plan.PlanRow) -> SelectT:

@@ -277,12 +277,14 @@ def last_run(session: Session, case_id: int, *, source: str | None = None, ok: b
     """A case's latest check run (of one source; only successful or only failed ones).
 
     Check runs accumulate one per poll, so callers ask for the one they need rather than
-    loading a case's whole history."""
-    query = select(CheckRun).where(CheckRun.case_id == case_id)
+    loading a case's whole history: each of a success and a failure is a walk down the
+    (case_id, ok, id) index (the latest of either would be a sort of all the case's runs)."""
+    if ok is None:
+        return max((run for kind in (True, False) if (run := last_run(session, case_id, source=source, ok=kind))),
+                   key=lambda run: run.id or 0, default=None)
+    query = select(CheckRun).where(CheckRun.case_id == case_id, CheckRun.ok == ok)
     if source is not None:
         query = query.where(CheckRun.source == source)
-    if ok is not None:
-        query = query.where(CheckRun.ok == ok)
     return session.exec(query.order_by(col(CheckRun.id).desc()).limit(1)).first()
 
 
