@@ -92,6 +92,7 @@ class SmtpServer:
     tls: dict = field(default_factory=dict)  # Controller arguments for STARTTLS or implicit TLS
     refuse: set[str] = field(default_factory=set)  # recipients answered with 550 at RCPT TO
     echo_auth: bool = False  # reject every login, quoting the AUTH exchange (plain and base64) in the reply
+    quit_reply: str | None = None  # the answer to QUIT, when not "221 Bye"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if address in self.refuse:
@@ -104,6 +105,9 @@ class SmtpServer:
         if self.on_data:
             self.on_data()
         return "250 Message accepted for delivery"
+
+    async def handle_QUIT(self, server, session, envelope) -> str:
+        return self.quit_reply or "221 Bye"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         if self.echo_auth:

@@ -382,6 +382,18 @@ def test_a_digest_past_max_attempts_keeps_retrying_and_arrives_when_the_server_i
     assert run(path, later(48 * 60)).attempts == []  # and nothing more: each alert went once
 
 
+@pytest.mark.parametrize("quit_reply", ["421 4.4.2 closing, idle", "500 5.5.1 unrecognized"])
+def test_a_message_the_server_accepted_is_sent_whatever_it_answers_to_quit(kadrey, smtp_server, quit_reply):
+    """250 to the message is delivery; a bad answer to the QUIT after it must not make it
+    a failure, retried (and mailed again) every `retry_backoff`."""
+    smtp_server.quit_reply = quit_reply
+    path = kadrey(outbox_table="[outbox]\nretry_backoff = 0\n")
+    report = run(path)
+    assert report.ok and [a.ok for a in report.attempts] == [True, True]
+    assert [(d.status, d.attempts) for d in deliveries(path)] == [("sent", 1), ("sent", 1)]
+    assert run(path).attempts == [] and len(smtp_server.received) == 2
+
+
 def test_retry_failed_tries_the_failing_ones_now_and_drop_gives_one_up(kadrey, smtp_server):
     path = kadrey()
     smtp_server.stop()

@@ -83,13 +83,16 @@ class EmailNotifier(Notifier[EmailSettings]):
         message = self.message(digest, delivery)
         assert delivery.recipient is not None  # checked by message()
         try:
-            with self._connect() as client:
+            client = self._connect()
+            try:
                 if smtp.security == "starttls":
                     client.starttls(context=ssl.create_default_context())
                 if smtp.username:
                     client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
                 client.send_message(message, to_addrs=[delivery.recipient])
                 reply = client.reply
+            finally:
+                _leave(client)
         except smtplib.SMTPAuthenticationError as e:
             raise DeliveryError(redact.scrub(
                 f"SMTP server {server} rejected the login of user {smtp.username!r} "
@@ -109,6 +112,16 @@ class EmailNotifier(Notifier[EmailSettings]):
             return _SslClient(smtp.host, smtp.effective_port, timeout=smtp.timeout,
                               context=ssl.create_default_context())
         return _Client(smtp.host, smtp.effective_port, timeout=smtp.timeout)
+
+
+def _leave(client: smtplib.SMTP) -> None:
+    """Say QUIT and close. The server's answer to QUIT does not count: once it has
+    accepted the message (250), a 421 or a dropped line at QUIT must not make the
+    delivery a failure to be sent again (smtplib's `with` raises for any reply but 221)."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 class _Client(smtplib.SMTP):
