@@ -15,6 +15,7 @@ import signal
 import ssl
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from docketwatch import bootstrap as config_mod
 from docketwatch import registry, store
 from docketwatch.notifiers.email import EmailNotifier
 from docketwatch.pipeline import outbox
-from docketwatch.store.models import Delivery, Digest, DigestEvent, Event
+from docketwatch.store.models import Delivery, Digest, DigestEvent, Event, utcnow
 from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
 from tests.test_digests import KADREY, SCRIPT_TEXT
@@ -392,6 +393,27 @@ def test_a_message_the_server_accepted_is_sent_whatever_it_answers_to_quit(kadre
     assert report.ok and [a.ok for a in report.attempts] == [True, True]
     assert [(d.status, d.attempts) for d in deliveries(path)] == [("sent", 1), ("sent", 1)]
     assert run(path).attempts == [] and len(smtp_server.received) == 2
+
+
+def test_a_delivery_being_sent_is_due_for_no_other_run_however_slow_the_sends_before_it(kadrey, smtp_server):
+    """The claim's backoff runs from the claim, not from the run's start: after a slow
+    send to ann, bob's delivery must not be due again (to a `digest` started meanwhile)
+    while it is being sent."""
+    path = kadrey(outbox_table="[outbox]\nretry_backoff = 0.5\n")
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    due_while_sending: list[list[str | None]] = []
+
+    def slow_then_look() -> None:
+        if len(smtp_server.received) == 1:
+            time.sleep(0.7)  # a slow server, on ann's message: longer than the backoff
+        else:
+            with Session(engine) as session:
+                due_while_sending.append([d.recipient for d, _ in outbox.due(session, cfg.digests, utcnow())])
+
+    smtp_server.on_data = slow_then_look
+    assert run(path).ok and len(smtp_server.received) == 2
+    assert due_while_sending == [[]]
 
 
 def test_retry_failed_tries_the_failing_ones_now_and_drop_gives_one_up(kadrey, smtp_server):

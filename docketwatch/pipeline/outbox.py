@@ -10,9 +10,11 @@ a new Message-ID, step by step:
    the commit leaves the events unclaimed, and the next run builds them again. The links
    are unique per (subscription, event), so two runs can never put one event into two
    digests of a subscription.
-2. Claiming: a delivery's `attempts` is counted up and `next_attempt_at` moved past the
-   backoff in a commit *before* sending. A crash while sending therefore still counts
-   as an attempt (no endless crash loop), and a second run started meanwhile skips it.
+2. Claiming: a delivery's `attempts` is counted up and `next_attempt_at` moved one
+   backoff past the moment of the claim (not of the run's start: earlier sends may have
+   been slow) in a commit *before* sending. A crash while sending therefore still counts
+   as an attempt (no endless crash loop), and a second run started meanwhile skips it
+   unless the send outlasts the backoff (`[outbox] retry_backoff`, 5 minutes by default).
 3. Sending: the notifier returns only when the SMTP server accepted the message or the
    file is in place; it sends the stored body with the delivery's Message-ID.
 4. Bookkeeping: status "sent" commits. A crash between 3 and 4 leaves the delivery
@@ -262,11 +264,13 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
     with Session(engine, expire_on_commit=False) as session:
         delivery = session.get(Delivery, delivery_id)
         assert delivery is not None  # `due` found it pending and addressed: such a row is never deleted
-        # Claim it (step 2): only if no other run claimed it since we looked.
+        # Claim it (step 2): only if no other run claimed it since we looked. The clock is
+        # read again: `now` is when this run started, and earlier sends may have been slow.
         claimed = session.exec(
             update(Delivery).where(col(Delivery.id) == delivery_id, col(Delivery.status) == "pending",
                                    col(Delivery.attempts) == delivery.attempts)
-            .values(attempts=delivery.attempts + 1, next_attempt_at=now + backoff(config, delivery.attempts + 1))
+            .values(attempts=delivery.attempts + 1,
+                    next_attempt_at=max(now, utcnow()) + backoff(config, delivery.attempts + 1))
         ).rowcount
         session.commit()
         if not claimed:
