@@ -4,7 +4,9 @@ PACER-RSS-like server over loopback, an in-process SMTP server."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from tests.conftest import (
     KADREY_CASE,
     KADREY_ID,
     SUNEDISON_CASE,
+    poll_cases,
     run_cli,
     run_process,
     runs,
@@ -112,6 +115,34 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert code == 0 and len(smtp_server.received) == sent
     unhealthy = run_cli(service_config, "status", "--health")
     assert unhealthy.returncode == 1 and "no docketwatch run has a fresh heartbeat" in unhealthy.stderr
+
+
+def test_a_daily_digest_whose_time_passed_while_run_was_down_goes_out_when_it_starts(tmp_path, fake_cl, smtp_server,
+                                                                                  cl_token):
+    """`run` restarted just after 07:00 (an upgrade, a reboot) sends 07:00's digest now,
+    not tomorrow: the scheduler's own clock only knows the next 07:00."""
+    fake_cl.load_kadrey()
+    slot = datetime.now(UTC) - timedelta(minutes=2)
+    config = write_config(tmp_path, fake_cl.base_url, cases=KADREY_CASE + f'''
+[[digests]]
+name = "morning"
+channel = "email"
+to = ["desk@example.org"]
+schedule = "daily {slot:%H:%M}"
+''' + smtp_table(smtp_server.port))
+    poll_cases(config)
+    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER granting motion to compel")
+    poll_cases(config)
+    stamp = "%Y-%m-%d %H:%M:%S.%f"
+    with sqlite3.connect(tmp_path / "dw.db") as db:  # the filing and the subscription from before the slot
+        db.execute("UPDATE event SET created_at = ?", ((slot - timedelta(hours=1)).strftime(stamp),))
+        db.execute("UPDATE subscription SET first_seen = ?", ((slot - timedelta(days=1)).strftime(stamp),))
+    proc = start_run(config)
+    try:
+        wait_for(lambda: mentions(smtp_server, "motion to compel"), proc, timeout=30)
+    finally:
+        terminate(proc)
+    assert len(smtp_server.received) == 1
 
 
 def test_run_once_polls_every_job_and_exits(service_config, court_feed):

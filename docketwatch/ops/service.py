@@ -2,8 +2,10 @@
 
 Jobs: one poll job per row of the plan (each source plans its own: a case, a court's feed),
 one digest job per subscription (immediate ones are also woken after every poll, so
-an immediate digest goes out within one poll cycle), an outbox job that retries
-digests waiting for another attempt, a prune job (at start, then daily, on the
+an immediate digest goes out within one poll cycle), an outbox job every minute that
+builds any digest whose time has passed unsent (`run` was down at 07:00, or the delivery
+thread was busy past `misfire_grace`: otherwise a daily digest would wait a day, a weekly
+one a week) and retries digests waiting for another attempt, a prune job (at start, then daily, on the
 delivery thread; see retention.py), a daily refresh of what sources know besides dockets
 (which court feeds are complete), the lock's heartbeat, and a look at the
 configuration file every `[schedule] reload_check`: an edited watchlist (`docketwatch
@@ -116,13 +118,15 @@ class Service:
         report = outbox.run(self.config, self.engine, subscriptions)
         self._log_digests(report.attempts, report.errors)
 
+    def catch_up(self) -> None:
+        """Every subscription's due digest built and sent, and due retries tried (the
+        subscriptions of the configuration as it is now, after any reload)."""
+        self.digest(self.subscriptions)
+
     def prune(self) -> None:
         result = retention.prune(self.engine, self.config, retention.cutoff(self.config))
         log.info("pruned history from before %s: %s", iso(result.cutoff),
                  ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in result.counts().items()))
-
-    def retry(self) -> None:
-        self._log_digests(outbox.deliver(self.config, self.engine, self.subscriptions, utcnow()), [])
 
     @staticmethod
     def _log_digests(attempts: list[outbox.Attempt], errors: list[str]) -> None:
@@ -305,7 +309,7 @@ class Service:
                               next_run_time=now)
         self._add_digest_jobs(scheduler)
         scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds()),
-                          args=["outbox", self.retry], id="outbox", executor="delivery")
+                          args=["outbox", self.catch_up], id="outbox", executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(days=1), args=["prune", self.prune], id="prune",
                           executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
