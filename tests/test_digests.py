@@ -369,6 +369,15 @@ def test_templates_from_templates_dir_are_sandboxed(two_cases, tmp_path):
     assert not marker.exists()
 
 
+def test_a_subject_template_failing_on_a_real_digest_falls_back_to_the_summary(two_cases, tmp_path, caplog):
+    """It renders against the sample at load, which has a gap, but this digest has none:
+    the digest is not held back (and retried for ever) over its subject."""
+    cfg = two_cases(tmp_path, markdown_digest("all", subject="{{ cases[0].gaps[0] }}"))
+    model = drafted(cfg, "all").model
+    assert render.subject(cfg.subscriptions("all")[0], model) == "docketwatch: 4 new filings in 2 cases"
+    assert "all: the subject template does not render for this digest" in caplog.text
+
+
 def test_the_readme_subject_example_works(two_cases, tmp_path):
     cfg = two_cases(tmp_path, markdown_digest(
         "all", subject="{{ cases|length }} cases: {{ counts.new }} new, {{ counts.changed }} changed "

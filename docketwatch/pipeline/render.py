@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -30,6 +31,7 @@ from docketwatch.domain.changes import EntryView
 from docketwatch.pipeline.digests import CaseSection, DigestModel
 from docketwatch.settings import Config, DigestConfig
 
+log = logging.getLogger(__name__)
 TEMPLATES = {"txt": "digest.txt.j2", "html": "digest.html.j2", "md": "digest.md.j2"}
 
 # Characters with a meaning anywhere in a Markdown line, and at its start. Only those
@@ -95,8 +97,20 @@ def as_json(model: DigestModel) -> str:
 
 
 def subject(sub: DigestConfig, model: DigestModel) -> str:
-    """The subscription's `subject` template, else `digest.summary`; always one line."""
-    text = model.summary if sub.subject is None else _render_subject(sub.subject, model)
+    """The subscription's `subject` template, else `digest.summary`; always one line.
+
+    A template that passed the check at load can still fail on a real digest (`cases[0]
+    .new[0]` when only changes came in): the digest then goes out under `digest.summary`,
+    and the log says why, rather than being held back (and retried) until the template
+    is mended."""
+    text = model.summary
+    if sub.subject is not None:
+        try:
+            text = _render_subject(sub.subject, model)
+        except Exception as e:  # any failure of a user's template
+            log.error("%s: the subject template does not render for this digest (%s: %s); sent under the "
+                      "default subject instead: mend `subject` in its [[digests]] table", sub.name,
+                      type(e).__name__, e)
     return " ".join(text.split())
 
 
