@@ -454,6 +454,23 @@ def test_each_recipient_gets_a_message_of_its_own_and_a_bouncing_one_blocks_no_o
     assert everyone_has_everything(path)
 
 
+def test_a_corrected_address_gets_what_the_misspelt_one_was_owed_and_a_removed_one_no_more_retries(
+        kadrey, smtp_server):
+    path = kadrey(EMAIL.replace("bob@example.org", "bob@exmaple.org"))
+    smtp_server.refuse = {"bob@exmaple.org"}
+    assert not run(path).ok
+    assert recipients(smtp_server) == [["ann@example.org"]]
+
+    path.write_text(path.read_text().replace("bob@exmaple.org", "bob@example.org"))  # the typo mended
+    report = run(path)
+    assert report.ok and [a.delivery.recipient for a in report.attempts] == ["bob@example.org"]
+    assert recipients(smtp_server) == [["ann@example.org"], ["bob@example.org"]]  # ann only once
+    assert {(d.recipient, d.status) for d in deliveries(path)} == {
+        ("ann@example.org", "sent"), ("bob@exmaple.org", "dropped"), ("bob@example.org", "sent")}
+    assert run(path, later(2)).attempts == []  # the misspelt address is tried no more
+    assert json.loads(run_cli(path, "status", "--json").stdout)["failed_digests"] == []
+
+
 def test_an_smtp_server_echoing_the_auth_exchange_leaks_no_credential(kadrey, smtp_server, monkeypatch):
     import base64
 

@@ -231,6 +231,7 @@ def deliver(config: Config, engine: Engine, subs: list[DigestConfig], now: datet
     """Try every due pending delivery of `subs` once, each on its own."""
     by_name = {s.name: s for s in subs}
     address_unaddressed(config, engine, subs)
+    follow_recipients(config, engine, subs, now)
     with Session(engine) as session:
         ids = [delivery.id for delivery, _ in due(session, subs, now) if delivery.id is not None]
     return [a for delivery_id in ids if (a := _attempt(config, engine, by_name, delivery_id, now))]
@@ -256,6 +257,31 @@ def address_unaddressed(config: Config, engine: Engine, subs: list[DigestConfig]
         try:
             session.commit()
         except IntegrityError:  # another run addressed them first
+            session.rollback()
+
+
+def follow_recipients(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime) -> None:
+    """Pending deliveries follow the subscription's recipients as configured now: one to
+    an address no longer listed is dropped (a person removed stops getting retries), and
+    its digest goes to each listed address that has no delivery of it, so the corrected
+    spelling of a bouncing address gets what the misspelt one was owed."""
+    with Session(engine) as session:
+        for sub in subs:
+            current = config.recipients[sub.name]
+            gone = session.exec(
+                select(Delivery, Digest).join(Digest, col(Digest.id) == Delivery.digest_id)
+                .where(col(Digest.subscription) == sub.name, col(Delivery.status) == "pending",
+                       col(Delivery.recipient).is_not(None), col(Delivery.recipient).not_in(current))).all()
+            for delivery, digest in gone:
+                delivery.status, delivery.last_error = "dropped", "no longer a recipient of the subscription"
+                session.add(delivery)
+                log.warning("%s: delivery %s to %s dropped: no longer a recipient", sub.name, delivery.id,
+                            delivery.recipient)
+                had = set(session.exec(select(Delivery.recipient).where(col(Delivery.digest_id) == digest.id)))
+                session.add_all(digest.address([r for r in current if r not in had], now))
+        try:
+            session.commit()
+        except IntegrityError:  # another run did the same first
             session.rollback()
 
 

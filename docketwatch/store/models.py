@@ -205,7 +205,8 @@ class Delivery(SQLModel, table=True):
 
     Status: pending (to send at `next_attempt_at`; past `outbox.max_attempts` failures
     it keeps being retried, and `status` reports it), sent, or dropped (by an operator,
-    `docketwatch digest --drop ID`). Every attempt sends the stored Message-ID, so a
+    `docketwatch digest --drop ID`, or when the recipient was removed from the
+    subscription: see `outbox.follow_recipients`). Every attempt sends the stored Message-ID, so a
     resend after a crash is the same message. `recipient` is None only for digests
     stored before deliveries existed: the outbox addresses those to the subscription's
     recipients before sending them (they keep the Message-ID that release gave them).
