@@ -466,9 +466,17 @@ def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
                     f"{path}: {key_name(key)} = {value!r}: environment variable {name} is not set; "
                     f"export {name}=... or remove the reference"
                 )
+            found = os.environ[name]
             if _is_secret(key):
-                redact.register(os.environ[name])
-            return os.environ[name]
+                redact.register(found)
+            if any(c in found for c in _CONTROL):
+                # A line break or tab would end up in a header (a token, a password) and in
+                # error messages in an escaped form no redaction recognizes; the value is not shown.
+                raise ConfigError(
+                    f"{path}: {key_name(key)}: environment variable {name} contains a line break or another "
+                    "control character (an env file saved with Windows line endings?); set it to the bare value"
+                )
+            return found
 
         substituted = _ENV_REF.sub(lookup, value)
         if key == ("database", "url") and substituted != value:
@@ -478,6 +486,7 @@ def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
 
 
 _SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
+_CONTROL = frozenset(map(chr, [*range(32), 127]))
 
 
 def _is_secret(key: tuple[str | int, ...]) -> bool:

@@ -271,3 +271,18 @@ def test_a_valid_poll_interval_is_used_as_written(tmp_path, env):
     result = run_cli(path, "plan", "--json")
     assert result.returncode == 0, result.stderr
     assert '"interval_seconds": 90' in result.stdout
+
+
+@pytest.mark.parametrize("value", ["crlf-secret-1a2b\r", "lf-secret-3c4d\nSECOND-LINE"])
+def test_a_line_break_in_a_secret_variable_is_refused_and_not_shown(tmp_path, monkeypatch, value):
+    """A token with a line break (an env file saved with Windows line endings) would reach
+    an HTTP header, and error messages quote it escaped, a form redaction cannot find."""
+    monkeypatch.setenv("DW_CFG_CRLF", value)
+    path = tmp_path / "dw.toml"
+    path.write_text('[sources.courtlistener]\ntoken = "${DW_CFG_CRLF}"\n' + CASE
+                    + f'\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
+    result = run_cli(path, "check")
+    line = one_line(result)
+    assert result.returncode == 2 and "sources.courtlistener.token" in line and "DW_CFG_CRLF" in line
+    assert all(part not in result.stdout + result.stderr for part in value.split())
+    assert not (tmp_path / "dw.db").exists()

@@ -47,6 +47,15 @@ def test_a_password_with_an_at_sign_says_to_percent_encode_it_and_shows_no_passw
     assert "pa@ss" not in line and "ss-w0rd" not in line
 
 
+def test_a_password_read_as_a_port_is_one_line_that_shows_none_of_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("DW_TEST_PGPW", "p@ss:Hunter2Secret")
+    url = "postgresql+psycopg://nosuch:${DW_TEST_PGPW}@127.0.0.1:5432/postgres"
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")
+    assert result.returncode == 2
+    line = one_line(result)
+    assert "percent-encode" in line and "Hunter2" not in line and "p@ss" not in line
+
+
 def test_a_malformed_database_url_is_a_configuration_error(tmp_path):
     result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url="not a url"), "status")
     assert result.returncode == 2 and "[database] url is not a database URL" in one_line(result)

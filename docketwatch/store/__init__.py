@@ -80,9 +80,10 @@ def _parse(url: str) -> URL:
     """The URL, or StoreError (exit 2) that never quotes it: it may hold a password."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a password with ':' or '@' read as a port
         raise StoreError("[database] url is not a database URL (dialect+driver://user:password@host/name, "
-                         "or sqlite:////path/to/file.db)", EXIT_CONFIG) from None
+                         "or sqlite:////path/to/file.db); percent-encode '@', ':' and '/' in a password "
+                         "(%40, %3A, %2F)", EXIT_CONFIG) from None
     if "@" in (parsed.host or ""):
         raise StoreError("[database] url: the password (or user name) contains '@'; percent-encode it: "
                          "'@' as %40 (and ':' as %3A, '/' as %2F)", EXIT_CONFIG)
