@@ -134,6 +134,18 @@ def test_the_receiver_verifies_the_signature_and_reads_the_digest_as_json(news, 
     assert SECRET not in json.dumps(dump_db(tmp_path), default=str)
 
 
+def test_test_notify_posts_a_signed_test_message_the_receiver_reads(fake_cl, receiver, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOOK_URL", receiver.url)
+    path = webhook_config(tmp_path, fake_cl.base_url, "${HOOK_URL}")
+    ran = run_cli(path, "test-notify", "newsroom")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    [(headers, body)] = receiver.requests
+    assert receiver_example.verified(SECRET, body, headers["X-Docketwatch-Signature"])
+    [digest] = receiver.digests
+    assert digest["subject"] == "docketwatch test message (newsroom)" and "test message" in digest["text"]
+    assert digest["digest"]["cases"] == [] and "test message" in digest["digest"]["warnings"][0]
+
+
 def test_a_retry_carries_the_same_key_and_body_and_is_processed_once(news, receiver):
     path = news(receiver.url)
     receiver.drop_answers = 1  # processed, but the answer is lost

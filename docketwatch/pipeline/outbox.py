@@ -186,11 +186,15 @@ def test_message(config: Config, sub: DigestConfig, now: datetime | None = None)
     notifier = registry.notifier(sub.channel)(config, sub)
     text = (f"This is a test message from docketwatch for the subscription {sub.name!r} ({sub.channel}). "
             "If it reached you, its digests will too.")
-    body = {fmt: f"<p>{html.escape(text)}</p>" if fmt == "html" else text for fmt in notifier.formats}
+    subject = f"docketwatch test message ({sub.name})"
+    # A webhook or Apprise reads the JSON rendering: a digest model of no case, the text as its warning.
+    model = digests.DigestModel(title=subject, period_start=now, period_end=now, timezone=config.timezone,
+                                cases=[], warnings=[text])
+    body = {fmt: render.as_json(model) if fmt == "json" else f"<p>{html.escape(text)}</p>" if fmt == "html"
+            else text for fmt in notifier.formats}
     key = hashlib.sha256(f"test\x1f{sub.name}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
     domain = config.smtp.from_address.rpartition("@")[2] if config.smtp else "docketwatch.invalid"
-    digest = _digest(sub, f"<docketwatch.test.{key}@{domain}>", f"docketwatch test message ({sub.name})", body,
-                     now, now, now)
+    digest = _digest(sub, f"<docketwatch.test.{key}@{domain}>", subject, body, now, now, now)
     probes = []
     for recipient in config.recipients[sub.name]:
         delivery = Delivery(digest_id=0, recipient=recipient, message_id=digest.message_id)
