@@ -151,3 +151,15 @@ def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goe
     assert len(errors) == 1 and errors[0].exc_info is None
     assert errors[0].getMessage().startswith(f"{job.job_id}: database sqlite:///")
     assert "read-only" in errors[0].getMessage()
+
+
+def test_a_database_from_a_newer_docketwatch_is_one_line_and_left_as_it_is(tmp_path):
+    path = write_config(tmp_path, "http://127.0.0.1:9")
+    assert run_cli(path, "status").returncode == 0
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    result = run_cli(path, "status")
+    assert result.returncode == 2
+    assert "was written by a newer docketwatch (schema 0099_from_the_future)" in one_line(result)
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099_from_the_future",)]

@@ -72,7 +72,11 @@ def open_engine(url: str) -> Engine:
     event.listen(engine, "handle_error", _store_error)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    migrations.upgrade(engine)
+    try:
+        migrations.upgrade(engine)
+    except migrations.UnknownRevision as e:
+        raise StoreError(f"database {name} was written by a newer docketwatch (schema {e}); upgrade "
+                         "docketwatch, or restore a backup made with this version", EXIT_CONFIG) from None
     return engine
 
 

@@ -28,6 +28,10 @@ HEAD = "0011_read_indexes"  # the newest revision in versions/ (a test checks)
 _PG_LOCK_KEY = 0x646F636B  # "dock"
 
 
+class UnknownRevision(Exception):
+    """The database is at a revision this docketwatch does not have: a newer one wrote it."""
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the database to HEAD, without losing rows, once even when processes start together."""
     with engine.connect() as connection:
@@ -38,6 +42,8 @@ def upgrade(engine: Engine) -> None:
         revision = current_revision(connection)  # another process may have just migrated
         if revision == HEAD:
             return
+        if revision is not None and not (Path(SCRIPT_LOCATION) / "versions" / f"{revision}.py").exists():
+            raise UnknownRevision(revision)
         from alembic import command  # only now: importing Alembic takes a noticeable part of startup
 
         config = alembic_config(connection)
