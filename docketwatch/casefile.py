@@ -4,7 +4,10 @@ after the last one, comments and layout kept, the file replaced atomically. `wat
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Callable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +18,34 @@ from tomlkit.toml_document import TOMLDocument
 from docketwatch.files import replace_atomically
 
 
+class EditError(Exception):
+    """The file cannot be edited (worded for the user, naming the file)."""
+
+
 def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Path], None] | None = None) -> None:
     """Apply `change` to the file's document and write it through a temporary file in the
     same folder, replaced only once `check` (when given) accepts it: a crash or a refused
-    edit never leaves half a file."""
-    doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    change(doc)
-    replace_atomically(path, doc.as_string(), check)
+    edit never leaves half a file.
+
+    Edits take turns (a lock on the folder), each reading the file as the previous one
+    left it, so `add`s run together, or a `run` following a docket meanwhile, lose none.
+    A symlinked file is edited where it points (the link stays). The watchlist installed
+    with docketwatch is never edited: an upgrade would overwrite it."""
+    target = path.resolve()
+    if any(target == Path(str(bundled)).resolve() for bundled in resources.files("docketwatch.defaults").iterdir()):
+        raise EditError(f"{path} is the watchlist installed with docketwatch, which an upgrade replaces; copy "
+                          "it (docketwatch init), point --config (or $DOCKETWATCH_CONFIG) at the copy, and edit that")
+    folder = os.open(target.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        doc = tomlkit.parse(target.read_text(encoding="utf-8"))
+        change(doc)
+        replace_atomically(target, doc.as_string(), check)
+    except OSError as e:
+        raise EditError(f"{path}: cannot write it ({e.strerror or e}); check the permissions of the file "
+                          "and of its folder") from None
+    finally:
+        os.close(folder)
 
 
 def append_case(doc: TOMLDocument, fields: Mapping[str, Any]) -> None:

@@ -93,8 +93,7 @@ def remove(config: Config, fragment: str) -> CaseConfig:
     case, index = _one(config, fragment)
 
     def cut(doc: TOMLDocument) -> None:
-        cases = doc["cases"]
-        assert isinstance(cases, AoT)  # the file loaded with this case in it
+        cases = _tables(config, doc)
         body, end, top = _before(doc, cases, index)
         freed = []
         while end > 0 and isinstance(body[end - 1][1], (Comment, Null)):
@@ -126,8 +125,7 @@ def pause(config: Config, fragment: str, paused: bool = True) -> CaseConfig:
     case, index = _one(config, fragment)
 
     def mark(doc: TOMLDocument) -> None:
-        cases = doc["cases"]
-        assert isinstance(cases, AoT)  # the file loaded with this case in it
+        cases = _tables(config, doc)
         table = cases.body[index]
         if not paused:
             table.pop("paused", None)
@@ -207,6 +205,14 @@ def _one(config: Config, fragment: str) -> tuple[CaseConfig, int]:
     return chosen[0], config.cases.index(chosen[0])
 
 
+def _tables(config: Config, doc: TOMLDocument) -> AoT:
+    """The file's [[cases]] tables; ConfigError when it writes them another way (an inline array)."""
+    cases = doc.get("cases")
+    if not isinstance(cases, AoT):
+        raise ConfigError(f"{config.path}: cases is not a list of [[cases]] tables; edit the file by hand")
+    return cases
+
+
 def _edit(path: Path, change: Callable[[TOMLDocument], None]) -> None:
     """Apply `change` to the file; write it only if it loads, atomically."""
 
@@ -216,7 +222,10 @@ def _edit(path: Path, change: Callable[[TOMLDocument], None]) -> None:
         except ConfigError as e:
             raise ConfigError(f"{path}: not changed, the edit would not load: {e}") from None
 
-    casefile.edit(path, change, loads)
+    try:
+        casefile.edit(path, change, loads)
+    except casefile.EditError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _before(doc: TOMLDocument, cases: AoT, index: int) -> tuple[list[tuple[Any, Item]], int, bool]:

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.pipeline import diff
-from docketwatch.store.models import Case, Event
+from docketwatch.store.models import Case, Event, Suggestion
 from tests.conftest import KADREY_ID, run_cli, write_config
 from tests.servers import NYSB_FEED, with_new_item
 from tests.test_pacer_rss import rss_config
@@ -207,6 +207,12 @@ def test_the_watchlist_installed_with_docketwatch_is_never_edited(tmp_path):
     bundled = bootstrap.resolve_path(None)
     before = bundled.read_bytes()
     engine = store.open_engine(f"sqlite:///{tmp_path / 'dw.db'}")
-    with pytest.raises(FollowError, match="copy it, point --config"):
+    with Session(engine) as session:
+        session.add(Suggestion(key="nysd:1:25-cv-00001", court="nysd", docket_number="1:25-cv-00001",
+                               case_name="A v. B", reason="appeal"))
+        session.commit()
+    with pytest.raises(FollowError, match="is the watchlist installed with docketwatch.*copy it"):
         accept_suggestion(bootstrap.load(bundled), engine, 1)
     assert bundled.read_bytes() == before
+    with Session(engine) as session:
+        assert session.get(Suggestion, 1).status == "suggested"  # not marked watched

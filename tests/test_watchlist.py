@@ -93,6 +93,44 @@ def test_remove_pause_resume_and_add_change_only_their_own_lines(tmp_path):
         "\n# New cases naming"), 1)
 
 
+def test_edits_made_at_the_same_time_are_all_kept(tmp_path):
+    """Eight `add`s at once (processes: the point is that they run together) each read
+    the file as the one before left it."""
+    path = write_config(tmp_path, "http://127.0.0.1:9", cases="")
+    numbers = [f"1:24-cv-0000{i}" for i in range(1, 9)]
+    env = {**os.environ, "CL_TEST_TOKEN": "test-token"}
+    env.pop("DOCKETWATCH_CONFIG", None)
+    adds = [subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(path), "add", "nysd", n],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in numbers]
+    for add in adds:
+        out, err = add.communicate(timeout=120)
+        assert add.returncode == 0, out + err
+    cases = json.loads(run_cli(path, "cases", "--json").stdout)["cases"]
+    assert sorted(c["docket_number"] for c in cases if c["court"] == "nysd") == numbers
+
+
+def test_an_edit_through_a_symlink_edits_its_target_and_keeps_the_link(tmp_path):
+    path, _ = bundled_copy(tmp_path)
+    link = tmp_path / "link.toml"
+    link.symlink_to(path)
+    assert run_cli(link, "pause", "kadrey").returncode == 0
+    assert link.is_symlink() and "paused = true" in path.read_text()
+
+
+def test_the_installed_watchlist_and_inline_case_arrays_are_not_edited(tmp_path, monkeypatch):
+    original = BUNDLED.read_text()
+    monkeypatch.delenv("DOCKETWATCH_CONFIG", raising=False)
+    ran = run_cli(None, "add", "nysd", "1:23-cv-5")
+    assert "is the watchlist installed with docketwatch" in one_line_error(ran) and "docketwatch init" in ran.stderr
+    assert BUNDLED.read_text() == original
+
+    inline = tmp_path / "inline.toml"
+    inline.write_text(f'cases = [{{ name = "A v. B", court = "cand", docket_number = "3:23-cv-03417" }}]\n'
+                      f'[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
+    for command in ("pause", "remove"):
+        assert "cases is not a list of [[cases]] tables" in one_line_error(run_cli(inline, command, "A v. B"))
+
+
 def test_edits_that_cannot_be_made_change_nothing_and_say_why_in_one_line(tmp_path):
     path, original = bundled_copy(tmp_path)
     assert "already watched as 'The New York Times Co. v. Microsoft Corp.'" in one_line_error(

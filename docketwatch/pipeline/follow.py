@@ -16,8 +16,8 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -27,6 +27,9 @@ from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedDocket, Snapshot
 from docketwatch.settings import Config, DiscoverRule
 from docketwatch.store.models import Case, Event, Suggestion
+
+if TYPE_CHECKING:
+    from tomlkit.toml_document import TOMLDocument
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +135,6 @@ class Accepted:
 def accept_suggestion(config: Config, engine: Engine, suggestion_id: int) -> Accepted:
     """Add the suggested docket to the watchlist (the configuration file) and mark the
     suggestion watched. Adding a case the file already has changes nothing in it."""
-    if config.path.resolve().parent == Path(str(resources.files("docketwatch.defaults"))).resolve():
-        raise FollowError(f"{config.path} is the watchlist installed with docketwatch; copy it, point --config "
-                          "(or $DOCKETWATCH_CONFIG) at the copy, and follow again")
     with Session(engine) as session:
         suggestion = session.get(Suggestion, suggestion_id)
         if suggestion is None:
@@ -171,17 +171,23 @@ def accept_automatic(config: Config, engine: Engine) -> list[Accepted]:
 
 def _append_case(config: Config, name: str, court: str, docket_number: str) -> bool:
     """Append a `[[cases]]` table, keeping the file's comments; False when it is there already."""
-    import tomlkit  # only when a suggestion is accepted: every poll imports this module
-
-    from docketwatch import casefile
+    from docketwatch import casefile  # tomlkit, only when a suggestion is accepted: every poll imports this module
 
     if any(c.court == court and c.docket_number == docket_number for c in config.cases):
         return False
-    path = config.path
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
-    for table in document.get("cases", []):
-        if table.get("court") == court and docket_numbers.try_normalize(table.get("docket_number")) == docket_number:
-            return False
-    casefile.edit(path, lambda doc: casefile.append_case(
-        doc, {"name": name, "court": court, "docket_number": docket_number}))
-    return True
+    added = False
+
+    def append(document: TOMLDocument) -> None:  # under the file's lock: an `add` meanwhile is seen
+        nonlocal added
+        if any(table.get("court") == court
+               and docket_numbers.try_normalize(table.get("docket_number")) == docket_number
+               for table in document.get("cases", [])):
+            return
+        casefile.append_case(document, {"name": name, "court": court, "docket_number": docket_number})
+        added = True
+
+    try:
+        casefile.edit(config.path, append)
+    except casefile.EditError as e:
+        raise FollowError(str(e)) from None
+    return added
