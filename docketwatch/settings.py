@@ -437,17 +437,24 @@ def read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
-def check_secret_refs(path: Path, raw: dict[str, Any]) -> None:
-    """The SMTP password must be a ${NAME} reference, never the password itself.
+def check_secret_refs(path: Path, raw: Any, key: tuple[str | int, ...] = ()) -> None:
+    """Every secret (a value under a key like `token`, `password` or `secret`: the SMTP
+    password, a CourtListener token, a webhook secret) must be a ${NAME} reference, never
+    the secret itself: a file is copied, shared and committed; the environment is not.
 
     Checked before substitution, and the message never repeats the value.
     """
-    smtp = raw.get("smtp")
-    password = smtp.get("password") if isinstance(smtp, dict) else None
-    if password is not None and not (isinstance(password, str) and _ENV_REF.fullmatch(password)):
+    if isinstance(raw, dict):
+        for name, value in raw.items():
+            check_secret_refs(path, value, (*key, name))
+    elif isinstance(raw, list):
+        for i, value in enumerate(raw):
+            check_secret_refs(path, value, (*key, i))
+    elif _is_secret(key) and not (isinstance(raw, str) and _ENV_REF.fullmatch(raw)):
+        variable = "_".join(str(k).upper() for k in key if isinstance(k, str))
         raise ConfigError(
-            f"{path}: smtp.password must name an environment variable, like \"${{SMTP_PASSWORD}}\"; "
-            "do not write the password into the file"
+            f"{path}: {key_name(key)} must name an environment variable, like \"${{{variable}}}\"; "
+            "do not write the secret itself into the file"
         )
 
 

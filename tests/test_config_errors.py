@@ -286,3 +286,17 @@ def test_a_line_break_in_a_secret_variable_is_refused_and_not_shown(tmp_path, mo
     assert result.returncode == 2 and "sources.courtlistener.token" in line and "DW_CFG_CRLF" in line
     assert all(part not in result.stdout + result.stderr for part in value.split())
     assert not (tmp_path / "dw.db").exists()
+
+
+@pytest.mark.parametrize("table, key", [
+    ('[sources.courtlistener]\ntoken = "cl-literal-0123456789"\n', "sources.courtlistener.token"),
+    ('[[digests]]\nname = "hook"\nchannel = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
+     'secret = "cl-literal-0123456789"\n', "digests[1].secret"),
+])
+def test_a_secret_written_into_the_file_is_refused_and_not_shown(tmp_path, table, key):
+    path = tmp_path / "dw.toml"
+    path.write_text(table + CASE + f'\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
+    result = run_cli(path, "check")
+    line = one_line(result)
+    assert result.returncode == 2 and f"{key} must name an environment variable" in line
+    assert "cl-literal" not in result.stdout + result.stderr
