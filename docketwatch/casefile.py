@@ -23,9 +23,9 @@ class EditError(Exception):
 
 
 def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Path], None] | None = None) -> None:
-    """Apply `change` to the file's document and write it through a temporary file in the
-    same folder, replaced only once `check` (when given) accepts it: a crash or a refused
-    edit never leaves half a file.
+    """Apply `change` to the file's document and, if that changed it, write it through a
+    temporary file in the same folder, replaced only once `check` (when given) accepts
+    it: a crash or a refused edit never leaves half a file.
 
     Edits take turns (a lock on the folder), each reading the file as the previous one
     left it, so `add`s run together, or a `run` following a docket meanwhile, lose none.
@@ -38,9 +38,12 @@ def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Pa
     folder = os.open(target.parent, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
-        doc = tomlkit.parse(target.read_text(encoding="utf-8"))
+        text = target.read_text(encoding="utf-8")
+        doc = tomlkit.parse(text)
         change(doc)
-        replace_atomically(target, doc.as_string(), check)
+        edited = doc.as_string()
+        if edited != text:  # a change that changed nothing leaves the file as it was
+            replace_atomically(target, edited, check)
     except OSError as e:
         raise EditError(f"{path}: cannot write it ({e.strerror or e}); check the permissions of the file "
                           "and of its folder") from None

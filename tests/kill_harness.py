@@ -468,10 +468,14 @@ schedule = "immediate"
         if not requests:
             return "start"
         polled_at = requests[0]
-        if moment == "poll" or self.last_check_run() == runs_before:
+        if moment == "poll":
             return "poll"
+        # `run` tries the deliveries owed at start, alongside its first poll: an SMTP
+        # session open at the kill is a delivery, whether or not the poll has stored yet.
         if moment.startswith("smtp") or self.mail.open_sessions:
             return "delivery"
+        if self.last_check_run() == runs_before:
+            return "poll"
         return "between" if self.settled(polled_at) else "digest"
 
     # -- the whole soak --------------------------------------------------------

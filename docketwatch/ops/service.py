@@ -1,11 +1,10 @@
 """`docketwatch run`: the scheduled service (APScheduler 3).
 
 Jobs: one poll job per row of the plan (each source plans its own: a case, a court's feed),
-one digest job per subscription (immediate ones are also woken after every poll, so
-an immediate digest goes out within one poll cycle), an outbox job every minute that
-builds any digest whose time has passed unsent (`run` was down at 07:00, or the delivery
-thread was busy past `misfire_grace`: otherwise a daily digest would wait a day, a weekly
-one a week) and retries digests waiting for another attempt, a prune job (at start, then daily, on the
+the outbox job (at start, every minute, and woken after each poll when a subscription
+is immediate): it builds every digest that is due (`schedule.cutoff` decides: a daily
+one in the minute after its time, or as soon as `run` starts when that time passed while
+it was down) and tries the deliveries due, a prune job (at start, then daily, on the
 delivery thread; see retention.py), a daily refresh of what sources know besides dockets
 (which court feeds are complete), the lock's heartbeat, and a look at the
 configuration file every `[schedule] reload_check`: an edited watchlist (`docketwatch
@@ -39,7 +38,6 @@ from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.job import Job
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -52,7 +50,8 @@ from docketwatch.store import StoreError
 from docketwatch.store.models import iso, utcnow
 
 log = logging.getLogger(__name__)
-OUTBOX_RETRY = timedelta(seconds=60)
+# The outbox job: how often it builds due digests and tries due deliveries.
+OUTBOX, OUTBOX_EVERY = "outbox", timedelta(seconds=60)
 # After SIGTERM, how long work in flight may take to finish (README promises 10 s).
 STOP_GRACE = 5.0
 
@@ -76,7 +75,7 @@ class Service:
             self.jobs = plan.current(session, config)
         admin = config.admin_subscription
         self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
-        self.immediate = [s for s in self.subscriptions if s.schedule.kind == "immediate"]
+        self.immediate = any(s.schedule.kind == "immediate" for s in self.subscriptions)
 
     def _plan(self) -> list[plan.PlanRow]:
         with Session(self.engine) as session:
@@ -112,16 +111,13 @@ class Service:
         health.observe(self.engine, self.config, job)
         return [r.case.label for r in results if not r.ok]
 
-    def digest(self, subscriptions: list[DigestConfig]) -> None:
-        if not subscriptions:
-            return
-        report = outbox.run(self.config, self.engine, subscriptions)
-        self._log_digests(report.attempts, report.errors)
-
-    def catch_up(self) -> None:
+    def digest(self) -> None:
         """Every subscription's due digest built and sent, and due retries tried (the
         subscriptions of the configuration as it is now, after any reload)."""
-        self.digest(self.subscriptions)
+        if not self.subscriptions:
+            return
+        report = outbox.run(self.config, self.engine, self.subscriptions)
+        self._log_digests(report.attempts, report.errors)
 
     def prune(self) -> None:
         result = retention.prune(self.engine, self.config, retention.cutoff(self.config))
@@ -162,10 +158,9 @@ class Service:
                       "with the database it has)", path)
             return
         before = {j.job_id: j for j in self.jobs}
-        old_digests = [_digest_job_id(s) for s in self.subscriptions]
         self._configure(config)
         if self.scheduler is not None:
-            self._schedule(before, old_digests)
+            self._schedule(before)
         added = [j.job_id for j in self.jobs if j.job_id not in before]
         removed = sorted(before.keys() - {j.job_id for j in self.jobs})
         log.info("%s reloaded: %d poll jobs (added: %s; removed: %s), %d digest subscriptions", path,
@@ -190,7 +185,7 @@ class Service:
                 self._file = None
                 self._reload()
 
-    def _schedule(self, before: dict[str, plan.PlanRow], old_digests: list[str]) -> None:
+    def _schedule(self, before: dict[str, plan.PlanRow]) -> None:
         """Bring the scheduler's jobs in line with the plan: a new job runs now, one kept
         keeps its next run (its interval reset only if it changed), one gone is removed."""
         scheduler = self.scheduler
@@ -205,19 +200,10 @@ class Service:
             scheduler.modify_job(job.job_id, args=[job])
             if before[job.job_id].interval != job.interval:
                 scheduler.reschedule_job(job.job_id, trigger=self._poll_trigger(job))
-        for job_id in old_digests:
-            scheduler.remove_job(job_id)
-        self._add_digest_jobs(scheduler)
 
     def _poll_trigger(self, job: plan.PlanRow) -> IntervalTrigger:
         jitter = int(self.config.schedule.jitter.total_seconds()) or None
         return IntervalTrigger(seconds=job.interval.total_seconds(), jitter=jitter)
-
-    def _add_digest_jobs(self, scheduler: BaseScheduler) -> None:
-        for sub in self.subscriptions:
-            scheduler.add_job(self._job, _digest_trigger(sub, self.config.timezone),
-                              args=[_digest_job_id(sub), self.digest, [sub]], id=_digest_job_id(sub),
-                              executor="delivery")
 
     # -- running ---------------------------------------------------------------
     def _job(self, name: str, work: Callable[..., object], *args: Any) -> None:
@@ -242,12 +228,11 @@ class Service:
         self._job(job.job_id, self.poll, job)
         if self.stopping.is_set() or self.scheduler is None:
             return
-        for sub in self.immediate:  # deliver what the poll found, on the delivery thread
-            job_id = _digest_job_id(sub)
+        if self.immediate:  # deliver what the poll found, on the delivery thread
             with self._idle:
-                busy = job_id in self._running
+                busy = OUTBOX in self._running
             if not busy:
-                self.scheduler.modify_job(job_id, next_run_time=utcnow())
+                self.scheduler.modify_job(OUTBOX, next_run_time=utcnow())
 
     def _wait_idle(self, seconds: float) -> list[str]:
         """Wait until no job runs, at most `seconds`; the jobs still running."""
@@ -270,7 +255,7 @@ class Service:
                         return
                     failed.extend(label for label in self.poll(job) if label not in failed)
                 if not self.stopping.is_set():
-                    self.digest(self.subscriptions)
+                    self.digest()
                 if not self.stopping.is_set():
                     self.prune()
             except StoreError as e:
@@ -307,9 +292,8 @@ class Service:
         for job in self.jobs:
             scheduler.add_job(self._poll_job, self._poll_trigger(job), args=[job], id=job.job_id, name=job.job_id,
                               next_run_time=now)
-        self._add_digest_jobs(scheduler)
-        scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds()),
-                          args=["outbox", self.catch_up], id="outbox", executor="delivery", next_run_time=now)
+        scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds()),
+                          args=[OUTBOX, self.digest], id=OUTBOX, executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(days=1), args=["prune", self.prune], id="prune",
                           executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
@@ -385,25 +369,6 @@ class _Worker(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types
                 self._run_job_error(job.id, *sys.exc_info()[1:])
             else:
                 self._run_job_success(job.id, events)
-
-
-def _digest_job_id(sub: DigestConfig) -> str:
-    return f"digest:{sub.name}"
-
-
-def _digest_trigger(sub: DigestConfig, zone: str) -> CronTrigger | IntervalTrigger:
-    """Daily and weekly digests at their time; immediate ones also every minute (besides
-    after each poll), so events from `docketwatch check` go out too."""
-    schedule = sub.schedule
-    if schedule.kind == "immediate":
-        return IntervalTrigger(seconds=OUTBOX_RETRY.total_seconds())
-    assert schedule.at is not None  # daily and weekly schedules have a time
-    if schedule.kind == "daily":
-        day = "*"
-    else:
-        assert schedule.weekday is not None  # weekly ones a day
-        day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[schedule.weekday]
-    return CronTrigger(day_of_week=day, hour=schedule.at.hour, minute=schedule.at.minute, timezone=zone)
 
 
 def _read(path: Path) -> bytes | None:

@@ -173,8 +173,6 @@ def _append_case(config: Config, name: str, court: str, docket_number: str) -> b
     """Append a `[[cases]]` table, keeping the file's comments; False when it is there already."""
     from docketwatch import casefile  # tomlkit, only when a suggestion is accepted: every poll imports this module
 
-    if any(c.court == court and c.docket_number == docket_number for c in config.cases):
-        return False
     added = False
 
     def append(document: TOMLDocument) -> None:  # under the file's lock: an `add` meanwhile is seen

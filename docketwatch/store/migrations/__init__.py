@@ -42,11 +42,16 @@ def upgrade(engine: Engine) -> None:
         revision = current_revision(connection)  # another process may have just migrated
         if revision == HEAD:
             return
-        if revision is not None and not (Path(SCRIPT_LOCATION) / "versions" / f"{revision}.py").exists():
-            raise UnknownRevision(revision)
         from alembic import command  # only now: importing Alembic takes a noticeable part of startup
+        from alembic.script import ScriptDirectory
+        from alembic.util import CommandError
 
         config = alembic_config(connection)
+        if revision is not None:
+            try:
+                ScriptDirectory.from_config(config).get_revision(revision)
+            except CommandError:  # Alembic cannot locate it
+                raise UnknownRevision(revision) from None
         if revision is None and inspect(connection).has_table("case"):
             # Made by the first release: its create_all made FIRST's tables, with no version table.
             command.stamp(config, FIRST)
