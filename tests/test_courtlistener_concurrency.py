@@ -101,12 +101,16 @@ def test_the_budget_is_exact_under_concurrency(threaded_server, tmp_path, cl_tok
 
     results = poll_cases(path)
 
-    assert len(api_requests(fake)) == 5
+    # Never more than the budget. One request may be left unspent: a case that needs two
+    # does not start the API with one left, and whether a case started while two were
+    # left depends on how the threads interleave.
+    spent = len(api_requests(fake))
+    assert 4 <= spent <= 5
     runs = rows(path, CheckRun)
-    assert sum(r.quota_requests for r in runs) == 5
+    assert sum(r.quota_requests for r in runs) == spent
     assert sum(r.requests for r in runs) == len(fake.requests)
     # Every case is polled (the feed stands in) and says what the budget left out.
-    assert all(r.ok for r in results)
+    assert [r.errors for r in results if not r.ok] == []
     short = [r for r in results if any("budget" in w for w in r.warnings)]
     assert len(short) >= 12 - 2  # at most two cases had both their requests
     assert all("exhausted" in w or "spent" in w for r in short for w in r.warnings if "budget" in w)
