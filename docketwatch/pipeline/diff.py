@@ -29,7 +29,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -40,7 +40,7 @@ from docketwatch.domain import docket_numbers, links
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
-from docketwatch.store.models import Case, CaseFact, Entry, Event, Suggestion, core_table, utcnow
+from docketwatch.store.models import Case, CaseFact, Entry, EntryAlias, Event, Suggestion, core_table, utcnow
 
 
 class SnapshotError(ValueError):
@@ -62,7 +62,9 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
 
     Numbered entries are known by number. An unnumbered (minute) entry is known by the
     source's own id where it has one, else by its date (filed, else entered: a court
-    feed knows only that) and a hash of its text.
+    feed knows only that) and a hash of its text; so each source keys a minute entry its
+    own way, and `_same_minute` decides when a second source's key names a stored entry
+    (kept in EntryAlias).
     """
     if parsed.entry_number:
         return f"#{parsed.entry_number.strip().lstrip('0') or '0'}"
@@ -143,6 +145,8 @@ def apply(
     # entries costs what the filing costs.
     stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
     _check(session, case, snapshot, normalize)
+    # Stored minute entries of the days of those the snapshot shows for the first time.
+    others = _minutes_of_days(session, case.id, [p for key, p in keyed if key not in stored]) if has_stored else []
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
 
@@ -157,6 +161,10 @@ def apply(
     unheard: dict[str, _Unheard] = {}  # new entries stored quietly
     for key, parsed in keyed:
         entry = stored.get(key)
+        if entry is None and (entry := _same_minute(others, parsed, source)) is not None:
+            assert entry.id is not None  # read from the store
+            session.add(EntryAlias(case_id=case.id, key=key, entry_id=entry.id))
+            stored[key] = entry
         if entry is None and quiet:
             if key not in unheard:
                 unheard[key] = _Unheard(key=key)
@@ -239,12 +247,94 @@ def has_entries(session: Session, case_id: int) -> bool:
 
 
 def _stored(session: Session, case_id: int, keys: list[str]) -> dict[str, Entry]:
+    """The stored entries of `keys`, by key: their own, or an alias (minute entries only:
+    a numbered entry's key is the same from every source)."""
     unique = sorted(set(keys))
     stored: dict[str, Entry] = {}
     for chunk in store.chunks(unique):
         query = select(Entry).where(Entry.case_id == case_id, col(Entry.key).in_(chunk))
         stored.update((e.key, e) for e in session.exec(query))
+    for chunk in store.chunks([key for key in unique if not key.startswith("#") and key not in stored]):
+        aliased = (select(EntryAlias.key, Entry).join(Entry, col(Entry.id) == EntryAlias.entry_id)
+                   .where(EntryAlias.case_id == case_id, col(EntryAlias.key).in_(chunk)))
+        stored.update((key, e) for key, e in session.exec(aliased))
     return stored
+
+
+def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> list[Entry]:
+    """The stored minute entries that `_same_minute` may pair with the `unknown` minute
+    entries: those of their days, the day before and the day after (`_days_apart`), read
+    through the case's index by day (ix_entry_case_day), oldest stored first."""
+    days = sorted({day + timedelta(days=shift) for p in unknown if not p.entry_number
+                   and (day := p.date_filed or p.date_entered) for shift in (-1, 0, 1)})
+    found: dict[int | None, Entry] = {}
+    for chunk in store.chunks(days):
+        query = select(Entry).where(Entry.case_id == case_id, Entry.day().in_(chunk))
+        found.update((e.id, e) for e in session.exec(query) if not e.entry_number)
+    return sorted(found.values(), key=lambda e: e.id or 0)
+
+
+def _same_minute(others: list[Entry], parsed: ParsedEntry, source: str) -> Entry | None:
+    """The stored minute entry that `parsed`, a minute entry `source` shows under a key not
+    stored, is: one that `source` has not shown (a source keys each of its entries apart),
+    of an agreeing day (`_days_apart`) whose words agree (`_same_words`). Of several, one
+    of the same day first, then the one stored first. None: a new entry.
+
+    A wrong pairing would hide a filing, a missed one repeats an alert: so nothing vaguer
+    than the same words (or a text marked as cut short) of the same day, or of a date
+    entered one day after the date filed, pairs.
+    """
+    if parsed.entry_number:
+        return None
+    best: tuple[int, Entry] | None = None
+    for entry in others:
+        if source in entry.sources.split(","):
+            continue
+        apart = _days_apart(entry.date_filed, entry.date_entered, parsed.date_filed, parsed.date_entered)
+        if apart is None or (best is not None and apart >= best[0]):
+            continue
+        if _same_words((entry.description, entry.short_description), (parsed.description, parsed.short_description)):
+            best = (apart, entry)
+    return best[1] if best else None
+
+
+def _days_apart(filed: date | None, entered: date | None, other_filed: date | None,
+                other_entered: date | None) -> int | None:
+    """0 when two renderings of a minute entry are of the same day; 1 when one's date
+    entered (a court feed's, in the zone the feed states: GMT dates a US evening a day
+    later) is the day after the other's date filed; None when they cannot be one entry."""
+    if filed and other_filed:
+        return 0 if filed == other_filed else None
+    if filed or other_filed:
+        day_filed, day_entered = (filed, other_entered) if filed else (other_filed, entered)
+        since = (day_entered - day_filed).days if day_filed and day_entered else None
+        return since if since in (0, 1) else None
+    return 0 if entered and entered == other_entered else None
+
+
+_CUT = re.compile(r"\s*(?:\.\.\.|\u2026)\s*$")
+_CUT_WORDS = 5  # the fewest words a text cut short must keep to be taken for a longer one
+
+
+def _same_words(texts: tuple[str | None, ...], other_texts: tuple[str | None, ...]) -> bool:
+    """Whether some text of one rendering (its docket text, its short text) says what some
+    text of the other says: the same `words`; or one is marked as cut short ("..." or "…"
+    at its end) and what it keeps, at least _CUT_WORDS words, begins the other. A text
+    merely shorter is another text ("Order" begins many)."""
+    ours = [_kept(t) for t in texts if t and words(t)]
+    theirs = [_kept(t) for t in other_texts if t and words(t)]
+    for a, a_cut in ours:
+        for b, b_cut in theirs:
+            if a == b or (a_cut and len(a.split()) >= _CUT_WORDS and b.startswith(a)) \
+                    or (b_cut and len(b.split()) >= _CUT_WORDS and a.startswith(b)):
+                return True
+    return False
+
+
+def _kept(text: str) -> tuple[str, bool]:
+    """A text's words without a mark of being cut short, and whether it had one."""
+    cut = _CUT.search(text)
+    return words(text[:cut.start()] if cut else text), cut is not None
 
 
 def _window_gap(session: Session, case_id: int, snapshot: Snapshot, keyed: list[tuple[str, ParsedEntry]],

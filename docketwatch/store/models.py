@@ -122,6 +122,16 @@ class Entry(SQLModel, table=True):
         return func.coalesce(cls.date_filed, cls.date_entered)
 
 
+class EntryAlias(SQLModel, table=True):
+    """Another key under which a source knows a stored entry: a minute entry has no number
+    to share, so each source keys it its own way (`diff.entry_key`), and the diff engine
+    records here the key of a source that shows an entry another source stored first."""
+
+    case_id: int = Field(foreign_key="case.id", primary_key=True)
+    key: str = Field(primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id")
+
+
 class Event(SQLModel, table=True):
     """Something a person may want to hear about. Never updated once written."""
 

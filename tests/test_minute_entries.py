@@ -1,0 +1,331 @@
+"""One minute (unnumbered) entry is one stored entry, reported once, whichever sources show it.
+
+A minute entry has no number that every source shares: a court's RSS feed knows it by its
+date entered and short text, CourtListener by its own id. End to end, the real S.D.N.Y.
+Bankruptcy feed and the CourtListener stand-in are read over loopback (its Atom feed, or
+its API); at the diff engine, real items of the E.D.N.Y. feed meet CourtListener entries
+on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlmodel import Session, select
+
+from docketwatch import store
+from docketwatch.domain import docket_numbers
+from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
+from docketwatch.parsers.pacer_rss import parse_rss
+from docketwatch.pipeline import diff
+from docketwatch.store.models import Case, Entry, Event, utcnow
+from tests.conftest import run_cli, write_config
+from tests.servers import NYSB_FEED
+from tests.test_pacer_rss import SUNEDISON_ID, check_all
+
+SUNEDISON = f'''
+[[cases]]
+name = "In re SunEdison, Inc."
+court = "nysb"
+docket_number = "16-10992-smb"
+sources = ["pacer_rss", "courtlistener"]
+courtlistener_id = {SUNEDISON_ID}
+'''
+DIGEST = '\n[[digests]]\nname = "all"\nchannel = "markdown"\ndir = "out"\nevents = ["new", "changed"]\n'
+
+
+def minute_item(short: str, pub_date: str = "Fri, 20 Apr 2018 15:02:11 GMT") -> bytes:
+    """A SunEdison item without a document link (a minute entry), as the court's feed lists one."""
+    return f'''<item>
+<title>16-10992-smb SunEdison, Inc., et al., and North Kern State Prison</title>
+<link>https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812</link>
+<description>Type: bk Office: 1 Chapter: 11  [{short}]</description>
+<guid isPermaLink="true">https://ecf.nysb.uscourts.gov/cgi-bin/DktRpt.pl?265812</guid>
+<pubDate>{pub_date}</pubDate>
+</item>
+'''.encode()
+
+
+def with_items(*items: bytes) -> bytes:
+    return NYSB_FEED.replace(b"<item>", b"".join(items) + b"<item>", 1)
+
+
+def both_sources(tmp_path: Path, court_feed, fake_cl, *, api: bool) -> Path:
+    """SunEdison read from the court's feed and CourtListener (its API with a token, else
+    its Atom feed), with a Markdown digest of new and changed entries; a quiet baseline taken."""
+    fake_cl.add_docket(SUNEDISON_ID, "nysb", "16-10992", "In re SunEdison, Inc.")
+    fake_cl.add_entry(SUNEDISON_ID, "5235", "2018-04-19", "Complaint against Wells Fargo Bank (fee)")
+    path = write_config(tmp_path, fake_cl.base_url, token=api, cases=SUNEDISON)
+    path.write_text(path.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n'
+                    + DIGEST)
+    code, first = check_all(path)
+    assert code == 0 and first["In re SunEdison, Inc."]["baseline"]
+    return path
+
+
+def minutes(tmp_path: Path) -> list[tuple[str, str, str | None, str]]:
+    """The stored unnumbered entries: (sources, description, short text, date entered)."""
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        return db.execute("SELECT sources, description, short_description, date_entered FROM entry "
+                          "WHERE entry_number IS NULL ORDER BY id").fetchall()
+
+
+def new_events(tmp_path: Path) -> int:
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        return db.execute("SELECT count(*) FROM event WHERE kind = 'new'").fetchone()[0]
+
+
+def sunedison(path: Path) -> dict:
+    code, cases = check_all(path)
+    assert code == 0
+    return cases["In re SunEdison, Inc."]
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["cl-feed", "cl-api"])
+def test_a_minute_entry_from_the_court_feed_then_courtlistener_is_one_entry_reported_once(
+        tmp_path, court_feed, fake_cl, api):
+    path = both_sources(tmp_path, court_feed, fake_cl, api=api)
+    court_feed.body = with_items(minute_item("Set/Reset Hearings"))
+    assert [(e["entry_number"], e["description"]) for e in sunedison(path)["new"]] == [(None, "Set/Reset Hearings")]
+
+    # CourtListener got the same item from the court: no docket text yet, the short text on its document.
+    stub = fake_cl.add_entry(SUNEDISON_ID, None, "2018-04-20", "", short="Set/Reset Hearings")
+    case = sunedison(path)
+    assert case["new"] == [] and case["changed"] == []
+    assert minutes(tmp_path) == [("courtlistener,pacer_rss", "Set/Reset Hearings", "Set/Reset Hearings",
+                                  "2018-04-20")]
+    for _ in range(2):  # each source again: nothing
+        case = sunedison(path)
+        assert case["new"] == [] and case["changed"] == []
+
+    # The docket text arrives: the same entry, filled in.
+    stub["description"] = "Hearing Scheduled (RE: related document(s)5238) Hearing scheduled for 5/10/2018 at 10:00 AM"
+    stub["date_modified"] = fake_cl._tick()
+    case = sunedison(path)
+    assert case["new"] == [] and [(e["entry_number"], e["changes"]) for e in case["changed"]] == [
+        (None, ["text filled in"])]
+    assert len(minutes(tmp_path)) == 1 and new_events(tmp_path) == 1
+
+    # The digest lists it once, with its current text.
+    digest = run_cli(path, "digest", "--dry-run")
+    assert digest.returncode == 0, digest.stderr
+    assert digest.stdout.count("Hearing scheduled for 5/10/2018") == 1
+    assert "Set/Reset Hearings" not in digest.stdout
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["cl-feed", "cl-api"])
+def test_a_minute_entry_from_courtlistener_then_the_court_feed_is_one_entry_reported_once(
+        tmp_path, court_feed, fake_cl, api):
+    path = both_sources(tmp_path, court_feed, fake_cl, api=api)
+    # With a token, the full docket text and the short text; the Atom feed shows the short text of a stub.
+    full = "Hearing Scheduled. Hearing scheduled for 5/10/2018 at 10:00 AM" if api else ""
+    fake_cl.add_entry(SUNEDISON_ID, None, "2018-04-20", full, short="Set/Reset Hearings")
+    assert [e["entry_number"] for e in sunedison(path)["new"]] == [None]
+
+    court_feed.body = with_items(minute_item("Set/Reset Hearings"))
+    for _ in range(3):
+        case = sunedison(path)
+        assert case["new"] == [] and case["changed"] == []
+    (row,) = minutes(tmp_path)
+    assert row[0] == "courtlistener,pacer_rss" and row[3] == "2018-04-20" and new_events(tmp_path) == 1
+
+
+def test_both_sources_in_the_first_check_store_one_entry(tmp_path, court_feed, fake_cl):
+    """The quiet baseline stores entries without ORM objects; the second source still finds the first's."""
+    fake_cl.add_docket(SUNEDISON_ID, "nysb", "16-10992", "In re SunEdison, Inc.")
+    fake_cl.add_entry(SUNEDISON_ID, None, "2018-04-20", "", short="Set/Reset Hearings")
+    court_feed.body = with_items(minute_item("Set/Reset Hearings"))
+    path = write_config(tmp_path, fake_cl.base_url, token=False, cases=SUNEDISON)
+    path.write_text(path.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
+    assert sunedison(path)["baseline"]
+    assert [r[0] for r in minutes(tmp_path)] == ["courtlistener,pacer_rss"]
+    case = sunedison(path)
+    assert case["new"] == [] and case["changed"] == []
+
+
+# -- the diff engine, SQLite and PostgreSQL ------------------------------------------
+
+NYED = (Path(__file__).parent / "fixtures" / "pacer" / "rss__nyed__nyed_1.xml").read_bytes()
+
+
+def nyed_docket(number: str) -> ParsedDocket:
+    """The real E.D.N.Y. feed's docket of `number` (May 2018; the feed is stamped GMT)."""
+    _, dockets, _ = parse_rss(NYED, "nyed")
+    return next(d for d in dockets if d.docket_number.startswith(number))
+
+
+@pytest.fixture
+def session(database_url):
+    engine = store.open_engine(database_url)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
+def watched(session: Session, docket: ParsedDocket) -> Case:
+    """The docket's case, with a baseline of one numbered entry from CourtListener."""
+    row = Case(court="nyed", docket_number=docket_numbers.normalize(docket.docket_number), name=docket.case_name or "")
+    session.add(row)
+    session.commit()
+    diff.apply(session, row, cl(docket, ParsedEntry(entry_number="1", date_filed=date(2018, 1, 2), description="COMPLAINT")))
+    row.baseline_at = utcnow()
+    return row
+
+
+def rss(docket: ParsedDocket, *entries: ParsedEntry) -> Snapshot:
+    return Snapshot(source="pacer_rss", docket=ParsedDocket(court="nyed", docket_number=docket.docket_number,
+                                                           entries=list(entries)), delta=True)
+
+
+def cl(docket: ParsedDocket, *entries: ParsedEntry) -> Snapshot:
+    return Snapshot(source="courtlistener", docket=ParsedDocket(court="nyed", docket_number=docket.docket_number,
+                                                               entries=list(entries)), delta=True)
+
+
+def cl_minute(source_id: str, filed: str, text: str, short: str | None = None) -> ParsedEntry:
+    """A minute entry as the CourtListener API gives it: its id, filing date, text and its document's short text."""
+    return ParsedEntry(entry_number=None, date_filed=date.fromisoformat(filed), description=text,
+                       short_description=short, source_id=source_id)
+
+
+def kinds(session: Session) -> list[str]:
+    return [e.kind for e in session.exec(select(Event).order_by(Event.id))]
+
+
+def stored_minutes(session: Session, case: Case) -> list[Entry]:
+    return list(session.exec(select(Entry).where(Entry.case_id == case.id, Entry.entry_number.is_(None))
+                             .order_by(Entry.id)))
+
+
+@pytest.mark.parametrize("order", ["feed first", "courtlistener first"])
+def test_the_same_minute_entry_from_both_sources_is_one_entry_either_way(session, order):
+    docket = nyed_docket("1:12-cv-04402")  # Joseph v. Brooklyn DDSO: [~Util - Set Hearings], 22 May 2018
+    (item,) = docket.entries
+    case = watched(session, docket)
+    snapshots = [rss(docket, item), cl(docket, cl_minute("401", "2018-05-22", "", "~Util - Set Hearings"))]
+    if order == "courtlistener first":
+        snapshots.reverse()
+    assert len(diff.apply(session, case, snapshots[0]).new) == 1
+    second = diff.apply(session, case, snapshots[1])
+    assert second.new == [] and second.changed == []
+    for snapshot in snapshots * 2:
+        result = diff.apply(session, case, snapshot)
+        assert result.new == [] and result.changed == []
+    (entry,) = stored_minutes(session, case)
+    assert entry.sources == "courtlistener,pacer_rss" and kinds(session) == ["new"]
+    assert (entry.date_filed, entry.date_entered) == (date(2018, 5, 22), date(2018, 5, 22))
+
+
+def test_a_minute_entry_filled_in_later_is_one_change_of_the_same_entry(session):
+    docket = nyed_docket("1:12-cv-04402")
+    case = watched(session, docket)
+    diff.apply(session, case, rss(docket, *docket.entries))
+    diff.apply(session, case, cl(docket, cl_minute("401", "2018-05-22", "", "~Util - Set Hearings")))
+    filled = cl_minute("401", "2018-05-22", "Status Conference set for 6/5/2018 at 11:00 AM before Judge Pamela K. Chen.",
+                       "~Util - Set Hearings")
+    result = diff.apply(session, case, cl(docket, filled))
+    assert result.new == [] and [c.changes for c in result.changed] == [["text filled in"]]
+    edited = cl_minute("401", "2018-05-22", "Status Conference set for 6/6/2018 at 11:00 AM before Judge Pamela K. Chen.",
+                       "~Util - Set Hearings")
+    assert [c.changes for c in diff.apply(session, case, cl(docket, edited)).changed] == [["text edited"]]
+    assert diff.apply(session, case, rss(docket, *docket.entries)).changed == []  # the short text again: nothing
+    (entry,) = stored_minutes(session, case)
+    assert entry.description.startswith("Status Conference set for 6/6") and kinds(session) == ["new", "changed",
+                                                                                                 "changed"]
+
+
+def test_identical_minute_entries_of_one_source_stay_two_and_the_feed_joins_one(session):
+    docket = nyed_docket("1:17-cv-03475")  # Erramuspe: two [Scheduling Order] items, 22 May 2018
+    case = watched(session, docket)
+    pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
+    assert len(diff.apply(session, case, cl(docket, *pair)).new) == 2
+    # The feed's two items have the same date and words, so the feed knows one entry: it joins the first.
+    assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss", "courtlistener"]
+    assert diff.apply(session, case, cl(docket, *pair)).new == []
+
+
+def test_the_feed_first_then_two_identical_courtlistener_entries_adds_the_second(session):
+    docket = nyed_docket("1:17-cv-03475")
+    case = watched(session, docket)
+    assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
+    pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
+    assert len(diff.apply(session, case, cl(docket, *pair)).new) == 1  # the second filing the feed folded into one
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss", "courtlistener"]
+
+
+def test_different_words_or_days_stay_apart(session):
+    docket = nyed_docket("1:18-cv-01126")  # Espinosa: [~Util - Terminate Civil Case] and [Order on Motion to Withdraw]
+    case = watched(session, docket)
+    diff.apply(session, case, rss(docket, *docket.entries))
+    result = diff.apply(session, case, cl(docket,
+                                          cl_minute("601", "2018-05-22", "", "Order on Motion to Withdraw as Attorney"),
+                                          cl_minute("602", "2018-05-20", "", "~Util - Terminate Civil Case"),
+                                          cl_minute("603", "2018-05-23", "", "~Util - Terminate Civil Case")))
+    assert len(result.new) == 3  # other words; two days before; a day after the date entered
+    assert len(stored_minutes(session, case)) == 5
+
+
+def test_a_feed_date_a_day_after_the_filing_date_is_the_same_entry(session):
+    """A feed stamped GMT dates an entry made in the (US) evening a day later than the court."""
+    docket = nyed_docket("1:14-cv-06377")  # Jennings: [Order(Other)] on 21 and 22 May (GMT)
+    case = watched(session, docket)
+    diff.apply(session, case, cl(docket, cl_minute("701", "2018-05-21", "ORDER re discovery.", "Order(Other)")))
+    late = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22), description="Order(Other)",
+                       short_description="Order(Other)")
+    assert diff.apply(session, case, rss(docket, late)).new == []
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss"]
+
+
+def test_consecutive_days_with_the_same_words_pair_by_day(session):
+    docket = nyed_docket("1:14-cv-06377")  # Jennings: [Order(Other)] entered 21 May (23:25 GMT) and 22 May
+    case = watched(session, docket)
+    diff.apply(session, case, rss(docket, *docket.entries))
+    # CourtListener lists the later one first; each pairs with the feed's item of its own day.
+    both = [cl_minute("702", "2018-05-22", "", "Order(Other)"), cl_minute("701", "2018-05-21", "", "Order(Other)")]
+    assert diff.apply(session, case, cl(docket, *both)).new == []
+    rows = {(e.date_filed, e.date_entered) for e in stored_minutes(session, case) if e.short_description == "Order(Other)"}
+    assert rows == {(date(2018, 5, 21), date(2018, 5, 21)), (date(2018, 5, 22), date(2018, 5, 22))}
+
+
+def test_a_text_cut_short_with_an_ellipsis_is_the_same_entry(session):
+    docket = nyed_docket("1:12-cv-04402")
+    case = watched(session, docket)
+    diff.apply(session, case, cl(docket, cl_minute("401", "2018-05-22",
+                                                   "Minute Entry for proceedings held before Judge Pamela K. Chen: "
+                                                   "Status Conference held on 5/22/2018.")))
+    cut = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22),
+                      description="Minute Entry for proceedings held before Judge Pamela K. Ch...")
+    assert diff.apply(session, case, rss(docket, cut)).new == []
+    # Without the mark a shorter text is another entry: "Minute Entry" begins many.
+    bare = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22),
+                       description="Minute Entry for proceedings held before Judge Pamela K. Chen")
+    assert len(diff.apply(session, case, rss(docket, bare)).new) == 1
+
+
+def test_the_lookup_of_a_new_minute_entry_reads_the_case_by_day_through_its_index(database_url, session):
+    """Reconciling reads the entries of the days concerned (ix_entry_case_day), not the case's docket."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the query plan is read on SQLite")
+    docket = nyed_docket("1:12-cv-04402")
+    case = watched(session, docket)
+    session.commit()
+    seen: list[tuple[str, object]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    engine = session.get_bind()
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        diff.apply(session, case, rss(docket, *docket.entries))
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+    (statement, parameters), = [(s, p) for s, p in seen if "coalesce(entry.date_filed, entry.date_entered) IN" in s]
+    plan = " ".join(str(row) for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                              parameters))
+    assert "ix_entry_case_day" in plan and "SCAN" not in plan
