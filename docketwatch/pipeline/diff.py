@@ -146,7 +146,7 @@ def apply(
     stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
     _check(session, case, snapshot, normalize)
     # Stored minute entries of the days of those the snapshot shows for the first time.
-    others = _minutes_of_days(session, case.id, [p for key, p in keyed if key not in stored]) if has_stored else []
+    others = _minutes_of_days(session, case.id, [p for key, p in keyed if key not in stored]) if has_stored else {}
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
 
@@ -261,20 +261,23 @@ def _stored(session: Session, case_id: int, keys: list[str]) -> dict[str, Entry]
     return stored
 
 
-def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> list[Entry]:
+def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> dict[date, list[Entry]]:
     """The stored minute entries that `_same_minute` may pair with the `unknown` minute
-    entries: those of their days, the day before and the day after (`_days_apart`), read
-    through the case's index by day (ix_entry_case_day), oldest stored first."""
+    entries, by day (filed, else entered): those of their days, the day before and the
+    day after (`_days_apart`), read through the case's index by day (ix_entry_case_day),
+    not the case's whole docket."""
     days = sorted({day + timedelta(days=shift) for p in unknown if not p.entry_number
                    and (day := p.date_filed or p.date_entered) for shift in (-1, 0, 1)})
-    found: dict[int | None, Entry] = {}
+    by_day: dict[date, list[Entry]] = {}
     for chunk in store.chunks(days):
         query = select(Entry).where(Entry.case_id == case_id, Entry.day().in_(chunk))
-        found.update((e.id, e) for e in session.exec(query) if not e.entry_number)
-    return sorted(found.values(), key=lambda e: e.id or 0)
+        for e in session.exec(query):
+            if not e.entry_number and (day := e.date_filed or e.date_entered):
+                by_day.setdefault(day, []).append(e)
+    return by_day
 
 
-def _same_minute(others: list[Entry], parsed: ParsedEntry, source: str) -> Entry | None:
+def _same_minute(others: dict[date, list[Entry]], parsed: ParsedEntry, source: str) -> Entry | None:
     """The stored minute entry that `parsed`, a minute entry `source` shows under a key not
     stored, is: one that `source` has not shown (a source keys each of its entries apart),
     of an agreeing day (`_days_apart`) whose words agree (`_same_words`). Of several, one
@@ -284,18 +287,17 @@ def _same_minute(others: list[Entry], parsed: ParsedEntry, source: str) -> Entry
     than the same words (or a text marked as cut short) of the same day, or of a date
     entered one day after the date filed, pairs.
     """
-    if parsed.entry_number:
+    day = parsed.date_filed or parsed.date_entered
+    if parsed.entry_number or day is None:
         return None
-    best: tuple[int, Entry] | None = None
-    for entry in others:
-        if source in entry.sources.split(","):
-            continue
-        apart = _days_apart(entry.date_filed, entry.date_entered, parsed.date_filed, parsed.date_entered)
-        if apart is None or (best is not None and apart >= best[0]):
-            continue
+    near = [e for shift in (0, -1, 1) for e in others.get(day + timedelta(days=shift), [])]
+    candidates = [(apart, e.id or 0, e) for e in near if source not in e.sources.split(",")
+                  and (apart := _days_apart(e.date_filed, e.date_entered, parsed.date_filed, parsed.date_entered))
+                  is not None]
+    for _, _, entry in sorted(candidates, key=lambda c: c[:2]):
         if _same_words((entry.description, entry.short_description), (parsed.description, parsed.short_description)):
-            best = (apart, entry)
-    return best[1] if best else None
+            return entry
+    return None
 
 
 def _days_apart(filed: date | None, entered: date | None, other_filed: date | None,
