@@ -13,6 +13,9 @@ texts are compared by their words (`words`): markup dropped, entities decoded,
 whitespace collapsed, case and trailing punctuation ignored. Switching sources therefore
 reports nothing, and a rendering with the same words never overwrites the stored text
 (which is kept as the source gave it, whitespace collapsed; renderers escape it).
+A minute (unnumbered) entry has no number every source shares: a second source's
+rendering of one is paired with the stored entry by day and words (`_same_minute`) and
+its key kept as an alias, so it is one entry, reported once.
 
 A new or newly worded entry that names a linked docket (an appeal's USCA number, a
 transfer, a remand, an MDL transfer: domain/links.py) is announced once ("linked"
