@@ -209,6 +209,10 @@ def _check_digests(path: Path, raw: dict[str, Any], config: Config) -> DigestCon
             raise ConfigError(
                 f"{path}: {key}.name = {name}: another [[digests]] has this name; names must be unique")
         names.add(d.name)
+        if d.renamed_from in {other.name for other in config.digests}:
+            raise ConfigError(
+                f"{path}: {key}.renamed_from = {shown(raw, ('digests', i, 'renamed_from'))}: a [[digests]] of "
+                "that name is still configured; remove the key, or rename that subscription")
         _subscribe(path, raw, config, d, ("digests", i), f"{key} ({name})")
         for subject in [d.subject] if d.subject is not None else []:
             from docketwatch.pipeline.render import check_subject  # Jinja2, only for a subject template

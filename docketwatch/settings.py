@@ -202,6 +202,9 @@ class DigestConfig(Section):
     subject: str | None = None
     # A new subscription gets the events from when it is first seen, plus this many days before.
     backfill_days: int = Field(default=0, ge=0, le=3650)
+    # The name this subscription had before: its start, cases and digests (what it was
+    # sent, what it still owes) carry over to this name.
+    renamed_from: str | None = Field(default=None, min_length=1)
 
     @field_validator("cases", mode="before")
     @classmethod

@@ -10,6 +10,7 @@ else, so the three formats can never disagree. Nothing here writes to the store.
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -42,10 +43,12 @@ from docketwatch.store.models import (
     Entry,
     Event,
     Subscription,
+    SubscriptionCase,
     as_utc,
     utcnow,
 )
 
+log = logging.getLogger(__name__)
 # A case whose last successful check is older than this gets a warning in its digests.
 STALE_AFTER = timedelta(days=2)
 # `preview` shows at most this many stored events (the latest).
@@ -68,11 +71,18 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now
 def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], now: datetime, *,
                   until: datetime | None, undelivered: bool,
                   among: Collection[int] | None) -> Select[Event, Entry]:
-    """`events_for`'s query, before the keyword filters."""
+    """`events_for`'s query, before the keyword filters. A case's events count from when
+    it joined the subscription (see SubscriptionCase): one join, not a query per case."""
     case_ids = list(store.case_ids(session, cases).values())
+    of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
+    # Until its cases are recorded (a subscription not seen yet, or from before
+    # SubscriptionCase), each case it has is its own from its start, as its recording will make it.
+    if (row := _recorded(session, sub)) is not None and row.cases_recorded:
+        of_cases = and_(of_cases, col(SubscriptionCase.subscription).is_not(None),
+                        or_(col(SubscriptionCase.joined_at).is_(None),
+                            col(Event.created_at) >= SubscriptionCase.joined_at))
     # A case found by a [[discover]] rule is no configured case: subscriptions to every
     # case ("*") get its announcement.
-    of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
     if "*" in sub.cases:
         of_cases = or_(of_cases, col(Event.kind) == EventKind.NEW_CASE)
     taken = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
@@ -83,6 +93,10 @@ def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], 
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
              .where(of_cases, col(Event.kind).in_(sub.events), col(Event.id).not_in(taken))
              .order_by(col(Event.id)))
+    if row is not None and row.cases_recorded:
+        member = and_(col(SubscriptionCase.subscription) == sub.name, col(SubscriptionCase.court) == Case.court,
+                      col(SubscriptionCase.docket_number) == Case.docket_number)
+        query = query.join(Case, col(Case.id) == Event.case_id).join(SubscriptionCase, member, isouter=True)
     if (since := start(session, sub, now)) is not None:
         query = query.where(col(Event.created_at) >= since)
     if until is not None:
@@ -95,33 +109,127 @@ def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], 
 def start(session: Session, sub: DigestConfig, now: datetime) -> datetime | None:
     """The oldest event `sub` gets: from when it was first seen (now, if it has not been
     recorded yet), less `backfill_days`; None: every event (see Subscription)."""
-    row = session.get(Subscription, sub.name)
+    row = _recorded(session, sub)
     if row is None and session.get(Subscription, UPGRADED) is not None:
         return None
     first_seen = as_utc(row.first_seen) if row else now
     return first_seen - timedelta(days=sub.backfill_days)
 
 
-def record_subscriptions(engine: Engine, config: Config, now: datetime | None = None) -> None:
-    """Remember when each configured subscription was first seen (see Subscription).
+def _recorded(session: Session, sub: DigestConfig) -> Subscription | None:
+    """`sub`'s row; None when it is not recorded yet (a name given up by a rename and
+    used again is a new subscription)."""
+    row = session.get(Subscription, sub.name)
+    return row if row is not None and row.renamed_to is None else None
 
-    Called whenever events may be made or digests built, so a subscription starts when it
-    first appears in the configuration docketwatch runs with.
+
+def record_subscriptions(engine: Engine, config: Config, now: datetime | None = None) -> None:
+    """Remember when each configured subscription was first seen, the cases it has and
+    since when (see Subscription, SubscriptionCase), and carry renamed subscriptions over
+    (`renamed_from`). Writes nothing when nothing changed.
+
+    Called whenever events may be made or digests built, so a subscription, and a case
+    that joins one, starts when it first appears in the configuration docketwatch runs
+    with. A `renamed_from` naming no subscription this database knows is a StoreError
+    (exit 2): the configuration does not fit the database.
     """
+    now = now or utcnow()
     with Session(engine) as session:
-        known = {row.name: row for row in session.exec(select(Subscription))}
-        new = [d.name for d in config.digests if d.name not in known]
-        if not new:
-            return
-        upgraded = known.get(UPGRADED)
-        first_seen = upgraded.first_seen if upgraded else (now or utcnow())
-        session.add_all(Subscription(name=name, first_seen=first_seen) for name in new)
-        if upgraded:
+        rows = {row.name: row for row in session.exec(select(Subscription))}
+        names = [d.name for d in config.digests]
+        members: dict[str, dict[tuple[str, str], SubscriptionCase]] = defaultdict(dict)
+        renames = [d.renamed_from for d in config.digests if d.renamed_from is not None]
+        for m in session.exec(select(SubscriptionCase).where(col(SubscriptionCase.subscription).in_(names + renames))):
+            members[m.subscription][(m.court, m.docket_number)] = m
+        changed = False
+        for sub in config.digests:
+            if sub.renamed_from is not None:
+                changed |= _carry(session, config, rows, members, sub)
+        upgraded = rows.get(UPGRADED)
+        fresh_any = False
+        for sub in config.digests:
+            row = rows.get(sub.name)
+            fresh = row is None or row.renamed_to is not None  # first seen (or a name given up, used again)
+            if fresh:
+                first_seen = upgraded.first_seen if upgraded else now
+                row = rows[sub.name] = session.merge(Subscription(name=sub.name, first_seen=first_seen,
+                                                                  cases_recorded=True))
+                fresh_any = changed = True
+            assert row is not None
+            # Cases it has when first seen (or first recorded after the upgrade) are its own
+            # from its start; one that joins later, from now.
+            joined = None if fresh or not row.cases_recorded else now
+            have = members[sub.name]
+            wanted = {(c.court, c.docket_number) for c in config.subscribed_cases(sub)}
+            for court, number in sorted(wanted - have.keys()):
+                session.add(SubscriptionCase(subscription=sub.name, court=court, docket_number=number,
+                                             joined_at=joined))
+                changed = True
+            # A case that leaves it is forgotten: added again, it joins afresh.
+            for key in have.keys() - wanted:
+                session.delete(have[key])
+                changed = True
+            if not row.cases_recorded:
+                row.cases_recorded = changed = True
+                session.add(row)
+        if upgraded is not None and fresh_any:
             session.delete(upgraded)
+        if not changed:
+            return
         try:
             session.commit()
         except IntegrityError:  # another process recorded them at the same moment
             session.rollback()
+def _carry(session: Session, config: Config, rows: dict[str, Subscription],
+           members: dict[str, dict[tuple[str, str], SubscriptionCase]], sub: DigestConfig) -> bool:
+    """`sub`'s `renamed_from`: the old name's start, cases, digests (sent and pending) and
+    links to events become `sub`'s, so it gets what the old name was owed and nothing the
+    old name was sent. When `sub` was recorded already (renamed without the key, then
+    the key added), the two merge: each keeps the events it had, from the older start.
+    False when it was carried before."""
+    assert sub.renamed_from is not None
+    old = rows.get(sub.renamed_from)
+    where = f"{config.path}: [[digests]] {sub.name!r}: renamed_from = {sub.renamed_from!r}"
+    if old is None or old.name == UPGRADED:
+        raise store.StoreError(f"{where}: this database has no subscription of that name; remove the key (a "
+                               "subscription is recorded when check, digest or run first sees it)", store.EXIT_CONFIG)
+    if old.renamed_to == sub.name:
+        return False
+    if old.renamed_to is not None:
+        raise store.StoreError(f"{where}: that subscription was renamed to {old.renamed_to!r} already; "
+                               "remove the key", store.EXIT_CONFIG)
+    target = rows.get(sub.name)
+    theirs, ours = members[old.name], members[sub.name]
+    if target is None or target.renamed_to is not None:
+        target = rows[sub.name] = session.merge(Subscription(name=sub.name, first_seen=old.first_seen,
+                                                             cases_recorded=old.cases_recorded))
+        ours.clear()
+    else:
+        # A case only the new name had keeps the start it had there.
+        own_start = as_utc(target.first_seen) - timedelta(days=sub.backfill_days)
+        for key, m in ours.items():
+            m.joined_at = theirs[key].joined_at if key in theirs else (m.joined_at or own_start)
+            session.add(m)
+        target.first_seen = min(as_utc(target.first_seen), as_utc(old.first_seen))
+        session.add(target)
+    for key, m in theirs.items():
+        if key not in ours:
+            ours[key] = SubscriptionCase(subscription=sub.name, court=m.court, docket_number=m.docket_number,
+                                         joined_at=m.joined_at)
+            session.add(ours[key])
+        session.delete(m)
+    theirs.clear()
+    session.flush()
+    had = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
+    session.execute(delete(DigestEvent).where(col(DigestEvent.subscription) == old.name,
+                                              col(DigestEvent.event_id).in_(had)))
+    session.execute(update(DigestEvent).where(col(DigestEvent.subscription) == old.name)
+                    .values(subscription=sub.name))
+    session.execute(update(Digest).where(col(Digest.subscription) == old.name).values(subscription=sub.name))
+    old.renamed_to = sub.name
+    session.add(old)
+    log.info("subscription %r renamed to %r: its start, cases and digests carried over", old.name, sub.name)
+    return True
 
 
 def passes_filters(sub: DigestConfig, entry: Entry | None) -> bool:

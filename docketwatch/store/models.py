@@ -13,7 +13,21 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Numeric, Table, Text, UniqueConstraint, case, cast, column, func, literal
+from sqlalchemy import (
+    JSON,
+    Column,
+    Index,
+    Numeric,
+    Table,
+    Text,
+    UniqueConstraint,
+    case,
+    cast,
+    column,
+    false,
+    func,
+    literal,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
@@ -255,10 +269,28 @@ class Subscription(SQLModel, table=True):
     The row named `UPGRADED` ("") is left by the upgrade of a database that predates this
     table: subscriptions first recorded while it is there keep every event, as they would
     have before (they may be owed them), and the first recording removes it.
+
+    `cases_recorded` is False for rows from before SubscriptionCase: until their first
+    recording, and by it, the cases they have then are theirs from their start. `renamed_to` marks
+    a name given up by `renamed_from`: its start, cases and digests went to that name.
     """
 
     name: str = Field(primary_key=True)
     first_seen: datetime
+    cases_recorded: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    renamed_to: str | None = None
+
+
+class SubscriptionCase(SQLModel, table=True):
+    """A case a subscription has, and since when: a case that joins an existing
+    subscription gets its events from `joined_at`, not the history kept before; NULL: from
+    the subscription's own start (a case it had when first seen). Keyed by the case's
+    identity, so a case is recorded before its first poll makes its row."""
+
+    subscription: str = Field(primary_key=True)
+    court: str = Field(primary_key=True)
+    docket_number: str = Field(primary_key=True)
+    joined_at: datetime | None = None
 
 
 UPGRADED = ""
@@ -276,11 +308,16 @@ class SchedulerLock(SQLModel, table=True):
 
 
 class HealthAlert(SQLModel, table=True):
-    """Operator alerts per poll job: one when it has failed N times in a row, one more
-    when it recovers; the row remembers which was sent last."""
+    """Operator alerts per poll job (one when it has failed N times in a row) and per
+    subscription whose digest cannot be built (one at the first failure); one more when it
+    recovers. The row remembers which was sent last."""
 
-    job: str = Field(primary_key=True)  # the poll job's id, as its source plans it (PlanRow.job_id)
+    # The poll job's id, as its source plans it (PlanRow.job_id), or "digest:" and a
+    # subscription's name for the building of its digests.
+    job: str = Field(primary_key=True)
     failing: bool = False
+    # Why it fails (scrubbed), while it does: `status --health` says it.
+    error: str | None = Field(default=None, sa_column=Column(Text))
     alerted_at: datetime | None = None
     recovered_at: datetime | None = None
 
