@@ -300,6 +300,11 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
         click.echo(f"  last error      {d['last_error']}")
         click.echo(f"  next attempt    {d['next_attempt']} (or now: docketwatch digest --retry-failed; "
                    f"give it up: docketwatch digest --drop {d['id']})")
+    for u in report["unconfigured_subscriptions"]:
+        pending = f"; {u['pending']} deliveries of its digests pending" if u["pending"] else ""
+        click.echo(f"\nsubscription {u['name']!r} is no longer configured: {u['events']} events of its cases came "
+                   f"after its last digest and were not sent to it{pending}; if it was renamed, add "
+                   f"renamed_from = {json.dumps(u['name'])} to its [[digests]] table")
     if report["jobs"]:
         click.echo("\npoll jobs (last success, failures in a row, next run):")
         for j in report["jobs"]:

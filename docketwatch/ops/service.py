@@ -44,7 +44,7 @@ from sqlmodel import Session
 
 from docketwatch.http import HttpClient, HttpError
 from docketwatch.ops import health, lock, plan, retention
-from docketwatch.pipeline import outbox, poll
+from docketwatch.pipeline import digests, outbox, poll
 from docketwatch.settings import Config, ConfigError, DigestConfig
 from docketwatch.store import StoreError
 from docketwatch.store.models import iso, utcnow
@@ -156,6 +156,12 @@ class Service:
         if config.database.url != self.config.database.url:
             log.error("%s was edited to use another database; restart docketwatch run to use it (it goes on "
                       "with the database it has)", path)
+            return
+        try:
+            digests.record_subscriptions(self.engine, config)
+        except digests.RenameError as e:
+            log.error("the configuration file was edited but cannot be used: %s; docketwatch run goes on "
+                      "with the configuration it last read until the file is fixed", e)
             return
         before = {j.job_id: j for j in self.jobs}
         self._configure(config)
@@ -382,6 +388,7 @@ def run(config: Config, engine: Engine, *, once: bool = False, load: Callable[[]
     """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release.
     With `once`, returns the labels of the cases whose poll failed. `load` reads the
     configuration file again when it is edited."""
+    digests.record_subscriptions(engine, config)  # a renamed_from that does not fit the database stops it here
     held = lock.acquire(engine, lock.holder_id())
     try:
         service = Service(config, engine, load)

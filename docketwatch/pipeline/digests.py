@@ -116,6 +116,13 @@ def start(session: Session, sub: DigestConfig, now: datetime) -> datetime | None
     return first_seen - timedelta(days=sub.backfill_days)
 
 
+class RenameError(store.StoreError):
+    """A `renamed_from` that does not fit the database: the configuration must change (exit 2)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, store.EXIT_CONFIG)
+
+
 def _recorded(session: Session, sub: DigestConfig) -> Subscription | None:
     """`sub`'s row; None when it is not recorded yet (a name given up by a rename and
     used again is a new subscription)."""
@@ -130,8 +137,7 @@ def record_subscriptions(engine: Engine, config: Config, now: datetime | None = 
 
     Called whenever events may be made or digests built, so a subscription, and a case
     that joins one, starts when it first appears in the configuration docketwatch runs
-    with. A `renamed_from` naming no subscription this database knows is a StoreError
-    (exit 2): the configuration does not fit the database.
+    with. A `renamed_from` naming no subscription this database knows is a RenameError.
     """
     now = now or utcnow()
     with Session(engine) as session:
@@ -191,13 +197,12 @@ def _carry(session: Session, config: Config, rows: dict[str, Subscription],
     old = rows.get(sub.renamed_from)
     where = f"{config.path}: [[digests]] {sub.name!r}: renamed_from = {sub.renamed_from!r}"
     if old is None or old.name == UPGRADED:
-        raise store.StoreError(f"{where}: this database has no subscription of that name; remove the key (a "
-                               "subscription is recorded when check, digest or run first sees it)", store.EXIT_CONFIG)
+        raise RenameError(f"{where}: this database has no subscription of that name; remove the key (a "
+                          "subscription is recorded when check, digest or run first sees it)")
     if old.renamed_to == sub.name:
         return False
     if old.renamed_to is not None:
-        raise store.StoreError(f"{where}: that subscription was renamed to {old.renamed_to!r} already; "
-                               "remove the key", store.EXIT_CONFIG)
+        raise RenameError(f"{where}: that subscription was renamed to {old.renamed_to!r} already; remove the key")
     target = rows.get(sub.name)
     theirs, ours = members[old.name], members[sub.name]
     if target is None or target.renamed_to is not None:
@@ -273,6 +278,42 @@ def pending_counts(session: Session, config: Config, cases: list[CaseConfig]) ->
         for c in chosen:
             pending[c.label] |= announced | (by_case[ids[c.label]] if c.label in ids else set())
     return {label: len(events) for label, events in pending.items()}
+
+
+@dataclass
+class Unconfigured:
+    """A recorded subscription no longer in the configuration (renamed without
+    `renamed_from`, or removed): what it was not sent."""
+
+    name: str
+    events: int  # events of its cases since its last digest, not in any of its digests
+    pending: int  # deliveries of its digests still pending
+
+
+def unconfigured(session: Session, config: Config) -> list[Unconfigured]:
+    """Recorded subscriptions missing from `config` that were not sent something: so a
+    rename without `renamed_from` is not silent. A query or two per such subscription."""
+    names = {d.name for d in config.digests}
+    out = []
+    for row in session.exec(select(Subscription).where(col(Subscription.renamed_to).is_(None),
+                                                       col(Subscription.name) != UPGRADED).order_by(Subscription.name)):
+        if row.name in names:
+            continue
+        last = session.exec(select(func.max(Digest.period_end)).where(col(Digest.subscription) == row.name)).one()
+        since = max(as_utc(row.first_seen), as_utc(last)) if last else as_utc(row.first_seen)
+        member = and_(col(SubscriptionCase.subscription) == row.name, col(SubscriptionCase.court) == Case.court,
+                      col(SubscriptionCase.docket_number) == Case.docket_number)
+        taken = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == row.name)
+        events = session.exec(
+            select(func.count(col(Event.id))).join(Case, col(Case.id) == Event.case_id).join(SubscriptionCase, member)
+            .where(col(Event.created_at) >= since,
+                   or_(col(SubscriptionCase.joined_at).is_(None), col(Event.created_at) >= SubscriptionCase.joined_at),
+                   col(Event.id).not_in(taken))).one()
+        pending = session.exec(select(func.count(col(Delivery.id))).join(Digest, col(Digest.id) == Delivery.digest_id)
+                               .where(col(Digest.subscription) == row.name, col(Delivery.status) == "pending")).one()
+        if events or pending:
+            out.append(Unconfigured(row.name, events, pending))
+    return out
 
 
 # -- the model ----------------------------------------------------------------

@@ -1,0 +1,226 @@
+"""Subscriptions keep what they owe: a case that joins one gets its events from then on
+(not the history kept before), a renamed one (`renamed_from`) keeps its start and what
+it was sent or still owes, and a rename without the key is not silent.
+
+Events are made the real way (a fake CourtListener over loopback and a real `check`),
+digests go through the real outbox to the Markdown channel, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlmodel import Session, select
+
+from docketwatch import bootstrap as config_mod
+from docketwatch import store
+from docketwatch.pipeline import outbox
+from docketwatch.store import migrations
+from docketwatch.store.models import Delivery, Subscription, utcnow
+from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.test_digests import ANDERSEN, ANDERSEN_ID, KADREY, markdown_digest
+
+pytestmark = pytest.mark.usefixtures("cl_token")
+
+
+@pytest.fixture
+def watch(fake_cl, tmp_path, database_url):
+    """Kadrey and Andersen on the fake server; returns a function that writes the
+    configuration with the given cases and [[digests]] tables (the same database)."""
+    fake_cl.load_kadrey()
+    fake_cl.add_docket(ANDERSEN_ID, "cand", "3:23-cv-00201", "Andersen v. Stability AI Ltd.", pacer_case_id="407208")
+    fake_cl.add_entry(ANDERSEN_ID, "1", "2023-01-13", "COMPLAINT against Stability AI Ltd.")
+
+    def configure(tables: str) -> Path:
+        return write_config(tmp_path, fake_cl.base_url, cases=tables, database_url=database_url)
+
+    return configure
+
+
+def delivered(folder: Path) -> list[str]:
+    """The docket entry numbers in every Markdown digest written to `folder`, in file order
+    (a number twice: sent twice)."""
+    return [n for f in sorted(folder.glob("*.md")) for n in re.findall(r"\*\*\\#(\d+)\*\*", f.read_text())]
+
+
+def digest(path: Path) -> str:
+    ran = run_cli(path, "digest")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return ran.stdout
+
+
+def add_filings(fake_cl, *filings: tuple[int, str]) -> None:
+    for docket, number in filings:
+        fake_cl.add_entry(docket, number, "2025-07-02", f"ORDER number {number}. Signed by Judge X.")
+
+
+def pending(path: Path) -> dict[str, int]:
+    ran = run_cli(path, "status", "--json")
+    assert ran.returncode == 0, ran.stderr
+    import json
+
+    return {c["name"].split()[0]: c["pending_events"] for c in json.loads(ran.stdout)["cases"]}
+
+
+# -- a case that joins a subscription ----------------------------------------------
+
+def test_a_case_added_to_a_subscription_brings_no_history(watch, fake_cl, tmp_path):
+    """Andersen's filings went to "all" for months; adding Andersen to "kadrey" must not
+    mail them to "kadrey" as news. What is filed after it joined is."""
+    subs = markdown_digest("all")
+    path = watch(KADREY + ANDERSEN + subs + markdown_digest("kadrey", cases=["Kadrey"]))
+    poll_cases(path)  # baseline
+    add_filings(fake_cl, (KADREY_ID, "600"), (ANDERSEN_ID, "174"))
+    poll_cases(path)
+    digest(path)
+    assert delivered(tmp_path / "kadrey") == ["600"]
+
+    path = watch(KADREY + ANDERSEN + subs + markdown_digest("kadrey", cases=["Kadrey", "Andersen"]))
+    assert pending(path) == {"Kadrey": 0, "Andersen": 0}
+    assert "nothing is due" in digest(path)
+    assert delivered(tmp_path / "kadrey") == ["600"]
+
+    add_filings(fake_cl, (ANDERSEN_ID, "175"), (KADREY_ID, "601"))
+    poll_cases(path)
+    assert pending(path) == {"Kadrey": 1, "Andersen": 1}
+    digest(path)
+    assert sorted(delivered(tmp_path / "kadrey")) == ["175", "600", "601"]
+    assert sorted(delivered(tmp_path / "all")) == ["174", "175", "600", "601"]
+
+
+def test_a_case_removed_then_watched_again_joins_afresh(watch, fake_cl, tmp_path):
+    """Under a "*" subscription: Andersen's filings came while it was watched but before
+    any digest; it is removed from the watchlist (those are no longer wanted), then
+    watched again: what came before it was watched again is not news."""
+    path = watch(KADREY + ANDERSEN + markdown_digest("all"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"), (ANDERSEN_ID, "174"))
+    poll_cases(path)
+
+    path = watch(KADREY + markdown_digest("all"))
+    digest(path)
+    assert delivered(tmp_path / "all") == ["600"]
+
+    path = watch(KADREY + ANDERSEN + markdown_digest("all"))
+    poll_cases(path)
+    assert "nothing is due" in digest(path)
+    add_filings(fake_cl, (ANDERSEN_ID, "175"))
+    poll_cases(path)
+    digest(path)
+    assert sorted(delivered(tmp_path / "all")) == ["175", "600"]
+
+
+def test_a_new_subscription_keeps_its_backfill_for_every_case_it_starts_with(watch, fake_cl, tmp_path):
+    path = watch(KADREY + ANDERSEN + markdown_digest("all"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"), (ANDERSEN_ID, "174"))
+    poll_cases(path)
+    path = watch(KADREY + ANDERSEN + markdown_digest("all") + markdown_digest("late", backfill_days=1))
+    digest(path)
+    assert sorted(delivered(tmp_path / "late")) == ["174", "600"]
+
+
+# -- renames -------------------------------------------------------------------------
+
+def test_a_rename_with_renamed_from_keeps_what_was_sent_and_what_is_owed(watch, fake_cl, tmp_path, database_url):
+    path = watch(KADREY + ANDERSEN + markdown_digest("daily", dir="out"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    digest(path)  # 600 sent to "daily"
+    add_filings(fake_cl, (KADREY_ID, "601"))
+    poll_cases(path)
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    stored, errors = outbox.store_due(cfg, engine, cfg.digests, utcnow())  # 601: built, not delivered yet
+    assert len(stored) == 1 and not errors
+    add_filings(fake_cl, (ANDERSEN_ID, "174"))
+    poll_cases(path)  # 174: not in any digest yet
+
+    path = watch(KADREY + ANDERSEN + markdown_digest("morning", dir="out", renamed_from="daily"))
+    out = digest(path)
+    assert out.count("morning: sent") == 2, out  # the pending digest, and a new one
+    assert sorted(delivered(tmp_path / "out")) == ["174", "600", "601"]
+    assert "nothing is due" in digest(path)  # carried once: the key may stay
+    status = run_cli(path, "status")
+    assert "no longer configured" not in status.stdout
+    with Session(engine) as session:
+        assert {r.name: r.renamed_to for r in session.exec(select(Subscription))} == {"daily": "morning",
+                                                                                       "morning": None}
+        assert not session.exec(select(Delivery).where(Delivery.status == "pending")).all()
+
+
+def test_a_rename_without_the_key_is_reported_and_the_key_added_later_delivers_what_was_owed(
+        watch, fake_cl, tmp_path):
+    path = watch(KADREY + markdown_digest("daily", dir="out"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    digest(path)
+    add_filings(fake_cl, (KADREY_ID, "601"))
+    poll_cases(path)  # 601 owed to "daily"
+
+    path = watch(KADREY + markdown_digest("morning", dir="out"))
+    assert "nothing is due" in digest(path)  # "morning" starts now
+    status = run_cli(path, "status")
+    assert ("subscription 'daily' is no longer configured: 1 events of its cases came after its last digest and "
+            'were not sent to it; if it was renamed, add renamed_from = "daily" to its [[digests]] table'
+            in status.stdout), status.stdout
+    add_filings(fake_cl, (KADREY_ID, "602"))
+    poll_cases(path)
+    digest(path)  # 602 to "morning"
+
+    path = watch(KADREY + markdown_digest("morning", dir="out", renamed_from="daily"))
+    digest(path)
+    assert sorted(delivered(tmp_path / "out")) == ["600", "601", "602"]
+    assert "no longer configured" not in run_cli(path, "status").stdout
+
+
+def test_renamed_from_that_does_not_fit_is_one_line_and_exit_2(watch, fake_cl, tmp_path):
+    path = watch(KADREY + markdown_digest("daily") + markdown_digest("morning", renamed_from="daily"))
+    ran = run_cli(path, "digest")
+    assert ran.returncode == 2
+    assert ran.stderr.strip().splitlines() == [
+        f"Error: {path}: digests[2].renamed_from = 'daily': a [[digests]] of that name is still configured; "
+        "remove the key, or rename that subscription"]
+
+    path = watch(KADREY + markdown_digest("morning", renamed_from="dialy"))
+    for command_ in (["digest"], ["check"]):
+        ran = run_cli(path, *command_)
+        assert ran.returncode == 2, ran.stdout + ran.stderr
+        assert ran.stderr.strip().splitlines() == [
+            f"docketwatch: {path}: [[digests]] 'morning': renamed_from = 'dialy': this database has no subscription "
+            "of that name; remove the key (a subscription is recorded when check, digest or run first sees it)"]
+
+
+# -- upgrade ------------------------------------------------------------------------------
+
+def test_a_database_from_before_the_upgrade_delivers_exactly_what_it_would_have(watch, fake_cl, tmp_path,
+                                                                                database_url):
+    """Subscriptions recorded by the previous release (migration 0011), with events
+    delivered and events owed: the first run after the upgrade sends what is owed, no
+    history, and nothing twice."""
+    path = watch(KADREY + ANDERSEN + markdown_digest("mine", cases=["Kadrey", "Andersen"])
+                 + markdown_digest("all"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"), (ANDERSEN_ID, "174"))
+    poll_cases(path)
+    digest(path)
+    add_filings(fake_cl, (KADREY_ID, "601"), (ANDERSEN_ID, "175"))
+    poll_cases(path)
+    engine = store.open_engine(database_url)
+    with engine.begin() as connection:
+        command.downgrade(migrations.alembic_config(connection), "0011_read_indexes")
+    engine.dispose()
+
+    assert pending(path) == {"Kadrey": 1, "Andersen": 1}  # read before anything is recorded
+    digest(path)
+    assert sorted(delivered(tmp_path / "mine")) == ["174", "175", "600", "601"]
+    assert sorted(delivered(tmp_path / "all")) == ["174", "175", "600", "601"]
+    add_filings(fake_cl, (ANDERSEN_ID, "176"))
+    poll_cases(path)
+    digest(path)
+    assert sorted(delivered(tmp_path / "mine")) == ["174", "175", "176", "600", "601"]
