@@ -300,6 +300,8 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
         click.echo(f"  last error      {d['last_error']}")
         click.echo(f"  next attempt    {d['next_attempt']} (or now: docketwatch digest --retry-failed; "
                    f"give it up: docketwatch digest --drop {d['id']})")
+    for f in report["failing_subscriptions"]:
+        click.echo(f"\nthe digest for {f['subscription']!r} cannot be built (since {f['since']}): {f['error']}")
     for u in report["unconfigured_subscriptions"]:
         pending = f"; {u['pending']} deliveries of its digests pending" if u["pending"] else ""
         click.echo(f"\nsubscription {u['name']!r} is no longer configured: {u['events']} events of its cases came "

@@ -1,6 +1,7 @@
 """Subscriptions keep what they owe: a case that joins one gets its events from then on
 (not the history kept before), a renamed one (`renamed_from`) keeps its start and what
-it was sent or still owes, and a rename without the key is not silent.
+it was sent or still owes, a rename without the key is not silent, and a digest that
+cannot be built is a health problem the operator hears about.
 
 Events are made the real way (a fake CourtListener over loopback and a real `check`),
 digests go through the real outbox to the Markdown channel, on SQLite and PostgreSQL.
@@ -20,6 +21,7 @@ from docketwatch import store
 from docketwatch.pipeline import outbox
 from docketwatch.store import migrations
 from docketwatch.store.models import Delivery, Subscription, utcnow
+from tests import servers
 from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.test_digests import ANDERSEN, ANDERSEN_ID, KADREY, markdown_digest
 
@@ -34,8 +36,10 @@ def watch(fake_cl, tmp_path, database_url):
     fake_cl.add_docket(ANDERSEN_ID, "cand", "3:23-cv-00201", "Andersen v. Stability AI Ltd.", pacer_case_id="407208")
     fake_cl.add_entry(ANDERSEN_ID, "1", "2023-01-13", "COMPLAINT against Stability AI Ltd.")
 
-    def configure(tables: str) -> Path:
-        return write_config(tmp_path, fake_cl.base_url, cases=tables, database_url=database_url)
+    def configure(tables: str, top: str = "") -> Path:
+        path = write_config(tmp_path, fake_cl.base_url, cases=tables, database_url=database_url)
+        path.write_text(top + "\n" + path.read_text())  # top-level keys go before any table
+        return path
 
     return configure
 
@@ -224,3 +228,48 @@ def test_a_database_from_before_the_upgrade_delivers_exactly_what_it_would_have(
     poll_cases(path)
     digest(path)
     assert sorted(delivered(tmp_path / "mine")) == ["174", "175", "176", "600", "601"]
+
+
+# -- a digest that cannot be built ------------------------------------------------------
+
+def test_a_digest_that_cannot_be_built_is_unhealthy_and_alerts_once_then_once_on_recovery(
+        watch, fake_cl, tmp_path, smtp_server, monkeypatch):
+    """A Markdown template that works until a digest has no changed entry (real data):
+    `status --health` names the subscription and the error, `status` shows it, and the
+    operator gets one email when it starts failing and one when it is built again."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "digest.md.j2").write_text("{{ digest.cases[0].changed[0].text }}\n")
+    admin = '\n[admin]\nto = ["ops@example.org"]\n' + servers.smtp_table(smtp_server.port)
+    path = watch(KADREY + markdown_digest("all") + admin, top='templates_dir = "mine"')
+    env = {"SMTP_TEST_PASSWORD": servers.PASSWORD}
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", servers.PASSWORD)  # for the polls in process
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+
+    reason = "the digest for 'all' cannot be built (since "
+    error = "UndefinedError: list object has no element 0"
+    for _ in range(2):
+        ran = run_cli(path, "digest", env=env)
+        assert ran.returncode == 3 and f"error: all: building the digest failed: {error}" in ran.stdout, ran
+        assert "Traceback" not in ran.stdout
+    alerts = [m["Subject"] for _, m in smtp_server.received]
+    assert alerts == ["docketwatch: the digest for 'all' cannot be built"]
+    assert error in smtp_server.received[0][1].get_body(("plain",)).get_content()
+
+    health = run_cli(path, "status", "--health", env=env)
+    assert health.returncode == 1
+    assert any(line.startswith(f"unhealthy: {reason}") and line.endswith(f"): {error}")
+               for line in health.stderr.splitlines()), health.stderr
+    status = run_cli(path, "status", env=env)
+    assert reason in status.stdout and error in status.stdout
+
+    (mine / "digest.md.j2").write_text("{{ digest.summary }}\n")
+    ran = run_cli(path, "digest", env=env)
+    assert ran.returncode == 0 and "all: sent" in ran.stdout, ran
+    assert [m["Subject"] for _, m in smtp_server.received] == [
+        "docketwatch: the digest for 'all' cannot be built", "docketwatch: the digest for 'all' is built again"]
+    assert reason not in run_cli(path, "status", "--health", env=env).stderr
+    assert (tmp_path / "all").is_dir() and len(list((tmp_path / "all").glob("*.md"))) == 1
+

@@ -1,6 +1,8 @@
 """Is the monitor working? Per poll job: last success, failures in a row, next run;
-deliveries that keep failing; and the operator alerts: one when a job has failed N times
-in a row, one on recovery, and one when a delivery has failed `outbox.max_attempts` times.
+deliveries that keep failing; subscriptions whose digest cannot be built; and the operator
+alerts: one when a job has failed N times in a row, one on recovery, and one when a
+delivery has failed `outbox.max_attempts` times (the outbox alerts on a digest that cannot
+be built, and on its recovery).
 
 Alerts go through the outbox like any digest (stored first, retried, sent once), to
 the `[admin] to` addresses; without them, or without `[smtp]`, they are only logged.
@@ -19,7 +21,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch.ops import lock, plan
 from docketwatch.settings import Config
-from docketwatch.store.models import Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
+from docketwatch.store.models import DIGEST_JOB, Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 
 SelectT = TypeVar("SelectT", bound="SelectOfScalar[Any]")
 
@@ -79,7 +81,19 @@ def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow],
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
     for d in failing_deliveries(session, config):
         reasons.append(f"{d['what']}: not delivered after {d['attempts']} attempts: {d['last_error']}")
+    for f in failing_subscriptions(session, config):
+        reasons.append(f"the digest for {f['subscription']!r} cannot be built (since {f['since']}): {f['error']}")
     return reasons
+
+
+def failing_subscriptions(session: Session, config: Config) -> list[dict[str, Any]]:
+    """Configured subscriptions whose digest could not be built the last time it was due
+    (outbox._watch_building keeps the state)."""
+    names = {d.name for d in config.digests}
+    rows = session.exec(select(HealthAlert).where(col(HealthAlert.job).startswith(DIGEST_JOB), col(HealthAlert.failing))
+                        .order_by(col(HealthAlert.job)))
+    return [{"subscription": name, "since": iso(row.alerted_at), "error": row.error}
+            for row in rows if (name := row.job.removeprefix(DIGEST_JOB)) in names]
 
 
 def failing_deliveries(session: Session, config: Config) -> list[dict[str, Any]]:

@@ -83,6 +83,7 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str,
             "database": engine.url.render_as_string(hide_password=True),
             "cases": case_statuses(session, cases, config),
             "failed_digests": health.failing_deliveries(session, config),
+            "failing_subscriptions": health.failing_subscriptions(session, config),
             "unconfigured_subscriptions": [asdict(u) for u in digests.unconfigured(session, config)],
             "sources": sources,
         }

@@ -47,7 +47,7 @@ from docketwatch import redact, registry
 from docketwatch.notifiers.base import DeliveryError
 from docketwatch.pipeline import digests, render
 from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
-from docketwatch.store.models import Delivery, Digest, DigestEvent, utcnow
+from docketwatch.store.models import DIGEST_JOB, Delivery, Digest, DigestEvent, HealthAlert, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,30 +88,76 @@ def run(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime 
 
 def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
               now: datetime) -> tuple[list[Digest], list[str]]:
-    """Build and store the digest due now for each subscription, each in its own transaction."""
+    """Build and store the digest due now for each subscription, each in its own transaction.
+    A subscription whose digest cannot be built (a template that fails on real data) is
+    an error for the caller and a health problem: see `_watch_building`."""
     digests.record_subscriptions(engine, config, now)
+    with Session(engine) as session:
+        failing = set(session.exec(select(HealthAlert.job).where(col(HealthAlert.job).startswith(DIGEST_JOB),
+                                                                  col(HealthAlert.failing))))
     stored: list[Digest] = []
     errors: list[str] = []
     for sub in subs:
-        with Session(engine, expire_on_commit=False) as session:
-            try:
-                outgoing = plan_new(session, config, sub, now)
-                if outgoing is None:
-                    continue
-                digest, event_ids = outgoing
-                enqueue(session, config, digest, sub, now)
-                assert digest.id is not None  # enqueue flushed it
-                session.add_all(DigestEvent(digest_id=digest.id, event_id=i, subscription=sub.name) for i in event_ids)
-                session.commit()
-                stored.append(digest)
-            except IntegrityError:
-                session.rollback()
-                log.info("%s: another run stored these events first", sub.name)
-            except Exception as e:  # a broken template for one subscription must not stop the others
-                session.rollback()
-                log.exception("%s: building the digest failed", sub.name)
-                errors.append(f"{sub.name}: building the digest failed: {e}")
+        error = _store(config, engine, sub, now, stored, log_traceback=DIGEST_JOB + sub.name not in failing)
+        if error is not None:
+            errors.append(f"{sub.name}: building the digest failed: {error}")
+        if error is not None or DIGEST_JOB + sub.name in failing:
+            _watch_building(config, engine, sub.name, error, now)
     return stored, errors
+
+
+def _store(config: Config, engine: Engine, sub: DigestConfig, now: datetime, stored: list[Digest], *,
+           log_traceback: bool) -> str | None:
+    """Store the digest due now for `sub` (added to `stored`); why it could not be built, or None."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            outgoing = plan_new(session, config, sub, now)
+            if outgoing is None:
+                return None
+            digest, event_ids = outgoing
+            enqueue(session, config, digest, sub, now)
+            assert digest.id is not None  # enqueue flushed it
+            session.add_all(DigestEvent(digest_id=digest.id, event_id=i, subscription=sub.name) for i in event_ids)
+            session.commit()
+            stored.append(digest)
+        except IntegrityError:
+            session.rollback()
+            log.info("%s: another run stored these events first", sub.name)
+        except Exception as e:  # a broken template for one subscription must not stop the others
+            session.rollback()
+            if log_traceback:  # once, when it starts failing; then the caller's error line
+                log.exception("%s: building the digest failed", sub.name)
+            return redact.scrub(f"{type(e).__name__}: {e}")
+    return None
+
+
+def _watch_building(config: Config, engine: Engine, name: str, error: str | None, now: datetime) -> None:
+    """Remember whether `name`'s digest builds (HealthAlert `digest:NAME`, for `status
+    --health`), and alert the operator once when it starts failing and once when it builds
+    again, as for a failing poll job. Writes only when something changed."""
+    with Session(engine) as session:
+        state = session.get(HealthAlert, DIGEST_JOB + name) or HealthAlert(job=DIGEST_JOB + name)
+        if error is None and state.failing:
+            subject = f"docketwatch: the digest for {name!r} is built again"
+            text = f"{subject}; what it owed goes out with it.\n"
+            state.failing, state.error, state.recovered_at = False, None, now
+            log.warning("%s", subject)
+        elif error is not None and not state.failing:
+            subject = f"docketwatch: the digest for {name!r} cannot be built"
+            text = (f"{subject}.\n\nError: {error}\n\nIt is tried again every minute (and at each `docketwatch "
+                    "digest`); the events it owes wait for it. Fix what the error names (a template in "
+                    "templates_dir, the subscription's settings).\n")
+            state.failing, state.error, state.alerted_at = True, error, now
+        elif error is not None and error != state.error:
+            state.error = error  # still failing, now for another reason: no second alert
+            session.add(state)
+            session.commit()
+            return
+        else:
+            return
+        session.add(state)
+        alert(session, config, subject, text, now)
+        session.commit()
 
 
 def enqueue(session: Session, config: Config, digest: Digest, sub: DigestConfig, now: datetime) -> None:

@@ -307,6 +307,10 @@ class SchedulerLock(SQLModel, table=True):
     heartbeat_at: datetime = Field(default_factory=utcnow)
 
 
+# HealthAlert.job of a subscription's digest building: this and the subscription's name.
+DIGEST_JOB = "digest:"
+
+
 class HealthAlert(SQLModel, table=True):
     """Operator alerts per poll job (one when it has failed N times in a row) and per
     subscription whose digest cannot be built (one at the first failure); one more when it
