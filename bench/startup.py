@@ -15,8 +15,10 @@ leaves it once retention has run. Retention keeps, per case and source, the late
 `[retention] days` says, so the file holds what `days = 2` keeps of hourly polls: 50
 hourly runs per case, the latest failed for one case in ten and an older failure for
 one in five; 10 entries and 2 undelivered new-entry events per case (a week old at
-most) and a gap event for one case in a hundred; each court feed's state. Written
-with Core inserts (not timed).
+most) and a gap event for one case in a hundred; each court feed's state; the
+subscription's cases (as `record_subscriptions` keeps them). Written with Core inserts
+(not timed). Also timed, in process: `record_subscriptions` with nothing new to record,
+as every poll and every minute's outbox job call it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from sqlmodel import Session  # noqa: E402
 from docketwatch import bootstrap, store  # noqa: E402
 from docketwatch.domain.courts import court_ids  # noqa: E402
 from docketwatch.ops.health import RUNS_READ  # noqa: E402
+from docketwatch.pipeline import digests  # noqa: E402
 from docketwatch.store.models import (  # noqa: E402
     Case,
     CheckRun,
@@ -47,6 +50,7 @@ from docketwatch.store.models import (  # noqa: E402
     Event,
     SourceState,
     Subscription,
+    SubscriptionCase,
     core_table,
     utcnow,
 )
@@ -92,7 +96,11 @@ def fill_large(config_path: Path) -> None:
     engine = store.open_engine(config.database.url)
     now = utcnow()
     with engine.begin() as db:
-        db.execute(insert(core_table(Subscription)), [{"name": "archive", "first_seen": now - timedelta(days=30)}])
+        db.execute(insert(core_table(Subscription)), [{"name": "archive", "first_seen": now - timedelta(days=30),
+                                                        "cases_recorded": True}])
+        db.execute(insert(core_table(SubscriptionCase)), [
+            {"subscription": "archive", "court": c.court, "docket_number": c.docket_number, "joined_at": None}
+            for c in config.cases])
         db.execute(insert(core_table(Case)), [
             {"court": c.court, "docket_number": c.docket_number, "name": c.name, "source_ids": {},
              "pacer_case_id": str(100000 + n), "baseline_at": now - timedelta(days=365)}
@@ -127,6 +135,20 @@ def fill_large(config_path: Path) -> None:
             {"case_id": i, "kind": "gap", "source": "pacer_rss", "summary": "the feed was last read 30 hours ago",
              "created_at": now - timedelta(days=3)} for i in ids if i % 100 == 0])
     engine.dispose()
+
+
+def record_time(config_path: Path, runs: int) -> float:
+    """Median seconds of one `record_subscriptions` call that finds nothing new, in process."""
+    config = bootstrap.load(config_path)
+    engine = store.open_engine(config.database.url)
+    digests.record_subscriptions(engine, config)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        digests.record_subscriptions(engine, config)
+        times.append(time.perf_counter() - start)
+    engine.dispose()
+    return statistics.median(times)
 
 
 def median_wall(argv: list[str], runs: int, env: dict[str, str]) -> float:
@@ -166,6 +188,7 @@ def main() -> int:
             rows.append((f"docketwatch status ({args.large_cases:,} cases)",
                          median_wall([*py, "-m", "docketwatch", "--config", str(large), "status"],
                                      min(args.runs, 3), env)))
+            rows.append((f"record_subscriptions ({args.large_cases:,})", floor + record_time(large, args.runs)))
         print(f"{'':32} {'wall':>8} {'above floor':>12}")
         for name, wall in rows:
             print(f"{name:32} {wall * 1000:6.0f} ms {(wall - floor) * 1000:9.0f} ms")

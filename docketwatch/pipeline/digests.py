@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import and_, delete, func, insert, or_, tuple_, update
+from sqlalchemy import select as select_columns  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
@@ -45,6 +46,7 @@ from docketwatch.store.models import (
     Subscription,
     SubscriptionCase,
     as_utc,
+    core_table,
     utcnow,
 )
 
@@ -138,15 +140,19 @@ def record_subscriptions(engine: Engine, config: Config, now: datetime | None = 
     Called whenever events may be made or digests built, so a subscription, and a case
     that joins one, starts when it first appears in the configuration docketwatch runs
     with. A `renamed_from` naming no subscription this database knows is a RenameError.
+    Its cases are read as columns: every poll and every minute's outbox call it, with up
+    to 10,000 cases (bench/startup.py).
     """
     now = now or utcnow()
+    table = core_table(SubscriptionCase)
     with Session(engine) as session:
         rows = {row.name: row for row in session.exec(select(Subscription))}
-        names = [d.name for d in config.digests]
-        members: dict[str, dict[tuple[str, str], SubscriptionCase]] = defaultdict(dict)
-        renames = [d.renamed_from for d in config.digests if d.renamed_from is not None]
-        for m in session.exec(select(SubscriptionCase).where(col(SubscriptionCase.subscription).in_(names + renames))):
-            members[m.subscription][(m.court, m.docket_number)] = m
+        names = [d.name for d in config.digests] + [d.renamed_from for d in config.digests if d.renamed_from]
+        members: Members = defaultdict(dict)
+        for name, court, number, joined in session.execute(
+                select_columns(table.c.subscription, table.c.court, table.c.docket_number, table.c.joined_at)
+                .where(table.c.subscription.in_(names))):
+            members[name][(court, number)] = joined
         changed = False
         for sub in config.digests:
             if sub.renamed_from is not None:
@@ -167,13 +173,14 @@ def record_subscriptions(engine: Engine, config: Config, now: datetime | None = 
             joined = None if fresh or not row.cases_recorded else now
             have = members[sub.name]
             wanted = {(c.court, c.docket_number) for c in config.subscribed_cases(sub)}
-            for court, number in sorted(wanted - have.keys()):
-                session.add(SubscriptionCase(subscription=sub.name, court=court, docket_number=number,
-                                             joined_at=joined))
+            if added := sorted(wanted - have.keys()):
+                session.execute(insert(table), [{"subscription": sub.name, "court": court, "docket_number": number,
+                                                 "joined_at": joined} for court, number in added])
                 changed = True
             # A case that leaves it is forgotten: added again, it joins afresh.
-            for key in have.keys() - wanted:
-                session.delete(have[key])
+            if gone := sorted(have.keys() - wanted):
+                session.execute(delete(table).where(table.c.subscription == sub.name,
+                                                    tuple_(table.c.court, table.c.docket_number).in_(gone)))
                 changed = True
             if not row.cases_recorded:
                 row.cases_recorded = changed = True
@@ -186,13 +193,19 @@ def record_subscriptions(engine: Engine, config: Config, now: datetime | None = 
             session.commit()
         except IntegrityError:  # another process recorded them at the same moment
             session.rollback()
-def _carry(session: Session, config: Config, rows: dict[str, Subscription],
-           members: dict[str, dict[tuple[str, str], SubscriptionCase]], sub: DigestConfig) -> bool:
+
+
+# Per subscription name: its cases (court, docket number) and when each joined it.
+Members = dict[str, dict[tuple[str, str], datetime | None]]
+
+
+def _carry(session: Session, config: Config, rows: dict[str, Subscription], members: Members,
+           sub: DigestConfig) -> bool:
     """`sub`'s `renamed_from`: the old name's start, cases, digests (sent and pending) and
     links to events become `sub`'s, so it gets what the old name was owed and nothing the
     old name was sent. When `sub` was recorded already (renamed without the key, then
-    the key added), the two merge: each keeps the events it had, from the older start.
-    False when it was carried before."""
+    the key added), the two merge: each case keeps the start it had, under the older
+    start of the two. False when it was carried before."""
     assert sub.renamed_from is not None
     old = rows.get(sub.renamed_from)
     where = f"{config.path}: [[digests]] {sub.name!r}: renamed_from = {sub.renamed_from!r}"
@@ -212,19 +225,17 @@ def _carry(session: Session, config: Config, rows: dict[str, Subscription],
     else:
         # A case only the new name had keeps the start it had there.
         own_start = as_utc(target.first_seen) - timedelta(days=sub.backfill_days)
-        for key, m in ours.items():
-            m.joined_at = theirs[key].joined_at if key in theirs else (m.joined_at or own_start)
-            session.add(m)
+        for key, joined in ours.items():
+            ours[key] = theirs[key] if key in theirs else (joined or own_start)
         target.first_seen = min(as_utc(target.first_seen), as_utc(old.first_seen))
         session.add(target)
-    for key, m in theirs.items():
-        if key not in ours:
-            ours[key] = SubscriptionCase(subscription=sub.name, court=m.court, docket_number=m.docket_number,
-                                         joined_at=m.joined_at)
-            session.add(ours[key])
-        session.delete(m)
+    ours.update((key, joined) for key, joined in theirs.items() if key not in ours)
     theirs.clear()
-    session.flush()
+    table = core_table(SubscriptionCase)
+    session.execute(delete(table).where(table.c.subscription.in_([old.name, sub.name])))
+    if ours:
+        session.execute(insert(table), [{"subscription": sub.name, "court": court, "docket_number": number,
+                                         "joined_at": joined} for (court, number), joined in ours.items()])
     had = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
     session.execute(delete(DigestEvent).where(col(DigestEvent.subscription) == old.name,
                                               col(DigestEvent.event_id).in_(had)))
