@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
-from docketwatch.pipeline import outbox
+from docketwatch.pipeline import digests, outbox
 from docketwatch.store import migrations
 from docketwatch.store.models import Delivery, Subscription, utcnow
 from tests import servers
@@ -273,3 +273,30 @@ def test_a_digest_that_cannot_be_built_is_unhealthy_and_alerts_once_then_once_on
     assert reason not in run_cli(path, "status", "--health", env=env).stderr
     assert (tmp_path / "all").is_dir() and len(list((tmp_path / "all").glob("*.md"))) == 1
 
+
+
+def test_run_refuses_a_renamed_from_that_does_not_fit_and_a_reload_keeps_the_configuration_it_has(
+        watch, fake_cl, tmp_path, caplog):
+    from docketwatch.ops import service
+
+    path = watch(KADREY + markdown_digest("morning", renamed_from="dialy"))
+    ran = run_cli(path, "run", "--once")
+    assert ran.returncode == 2 and ran.stderr.strip().splitlines()[-1].endswith(
+        "renamed_from = 'dialy': this database has no subscription of that name; remove the key (a subscription "
+        "is recorded when check, digest or run first sees it)"), ran
+
+    path = watch(KADREY + markdown_digest("morning"))
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    digests.record_subscriptions(engine, cfg)  # as `run` does first
+    running = service.Service(cfg, engine, load=lambda: config_mod.load(path))
+    path = watch(KADREY + markdown_digest("evening", renamed_from="dialy"))
+    running.reload()
+    assert [d.name for d in running.config.digests] == ["morning"]
+    assert "the configuration file was edited but cannot be used" in caplog.text and "'dialy'" in caplog.text
+    path = watch(KADREY + markdown_digest("evening", renamed_from="morning"))
+    running.reload()
+    assert [d.name for d in running.config.digests] == ["evening"]
+    with Session(engine) as session:
+        assert session.get(Subscription, "morning").renamed_to == "evening"
+    engine.dispose()
