@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -303,10 +304,11 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
     for f in report["failing_subscriptions"]:
         click.echo(f"\nthe digest for {f['subscription']!r} cannot be built (since {f['since']}): {f['error']}")
     for u in report["unconfigured_subscriptions"]:
-        pending = f"; {u['pending']} deliveries of its digests pending" if u["pending"] else ""
-        click.echo(f"\nsubscription {u['name']!r} is no longer configured: {u['events']} events of its cases came "
-                   f"after its last digest and were not sent to it{pending}; if it was renamed, add "
-                   f"renamed_from = {json.dumps(u['name'])} to its [[digests]] table")
+        events = f"{u['events']} event{'' if u['events'] == 1 else 's'} of its cases since its last digest"
+        pending = f", {u['pending']} pending deliver{'y' if u['pending'] == 1 else 'ies'} of its digests"
+        click.echo(f"\nsubscription {u['name']!r} is no longer configured; not sent to it: {events}"
+                   f"{pending if u['pending'] else ''}; if it was renamed, add renamed_from = {json.dumps(u['name'])} "
+                   f"to its [[digests]] table; if it was removed: docketwatch digest --forget {shlex.quote(u['name'])}")
     if report["jobs"]:
         click.echo("\npoll jobs (last success, failures in a row, next run):")
         for j in report["jobs"]:
@@ -428,8 +430,12 @@ def cases(obj: _Context, as_json: bool) -> None:
 @click.option("--retry-failed", is_flag=True, help="First make deliveries that failed before due now.")
 @click.option("--drop", "drop_ids", metavar="ID", type=int, multiple=True,
               help="Give up the undelivered delivery ID (as `status` lists it) and send nothing; repeatable.")
+@click.option("--forget", metavar="NAME",
+              help="Give up the subscription NAME, no longer configured (as `status` names it): drop its "
+                   "pending deliveries and stop naming it.")
 @click.pass_obj
-def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, drop_ids: tuple[int, ...]) -> None:
+def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, drop_ids: tuple[int, ...],
+           forget: str | None) -> None:
     """Build the digests that are due and deliver them (and earlier ones waiting for a retry)."""
     from docketwatch import store
     from docketwatch.pipeline import outbox
@@ -437,6 +443,14 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
 
     cfg = obj.load()
     engine = store.open_engine(cfg.database.url)
+    if forget is not None:
+        try:
+            given_up = outbox.forget(cfg, engine, forget)
+        except outbox.NotForgettable as e:
+            raise click.UsageError(f"--forget: {e}") from None
+        click.echo(f"gave up the subscription {forget!r}: {given_up.events} events of its cases not sent to it, "
+                   f"{given_up.pending} pending deliveries dropped")
+        return
     if drop_ids:
         try:
             dropped = outbox.drop(engine, list(drop_ids))

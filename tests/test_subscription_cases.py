@@ -170,9 +170,8 @@ def test_a_rename_without_the_key_is_reported_and_the_key_added_later_delivers_w
     path = watch(KADREY + markdown_digest("morning", dir="out"))
     assert "nothing is due" in digest(path)  # "morning" starts now
     status = run_cli(path, "status")
-    assert ("subscription 'daily' is no longer configured: 1 events of its cases came after its last digest and "
-            'were not sent to it; if it was renamed, add renamed_from = "daily" to its [[digests]] table'
-            in status.stdout), status.stdout
+    assert ("subscription 'daily' is no longer configured; not sent to it: 1 event of its cases since its last "
+            'digest; if it was renamed, add renamed_from = "daily" to its [[digests]] table' in status.stdout), status.stdout
     add_filings(fake_cl, (KADREY_ID, "602"))
     poll_cases(path)
     digest(path)  # 602 to "morning"
@@ -299,4 +298,35 @@ def test_run_refuses_a_renamed_from_that_does_not_fit_and_a_reload_keeps_the_con
     assert [d.name for d in running.config.digests] == ["evening"]
     with Session(engine) as session:
         assert session.get(Subscription, "morning").renamed_to == "evening"
+    engine.dispose()
+
+
+def test_a_removed_subscription_is_named_until_it_is_given_up(watch, fake_cl, tmp_path):
+    path = watch(KADREY + markdown_digest("daily") + markdown_digest("other"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    outbox.store_due(cfg, engine, cfg.digests, utcnow())  # built for both, not delivered yet
+    add_filings(fake_cl, (KADREY_ID, "601"))
+    poll_cases(path)
+
+    path = watch(KADREY + markdown_digest("other"))
+    assert "daily" not in digest(path)
+    status = run_cli(path, "status").stdout
+    assert ("subscription 'daily' is no longer configured; not sent to it: 1 event of its cases since its last "
+            "digest, 1 pending delivery of its digests; if it was renamed, add renamed_from = \"daily\" to its "
+            "[[digests]] table; if it was removed: docketwatch digest --forget daily") in status, status
+    ran = run_cli(path, "digest", "--forget", "daily")
+    assert ran.returncode == 0 and ran.stdout == (
+        "gave up the subscription 'daily': 1 events of its cases not sent to it, 1 pending deliveries dropped\n")
+    assert "no longer configured" not in run_cli(path, "status").stdout
+    assert not (tmp_path / "daily").exists() and sorted(delivered(tmp_path / "other")) == ["600", "601"]
+    with Session(engine) as session:
+        assert not session.exec(select(Delivery).where(Delivery.status == "pending")).all()
+    for name, why in [("daily", "this database has no subscription 'daily' that is no longer configured"),
+                      ("other", "'other' is configured; remove its [[digests]] table first")]:
+        ran = run_cli(path, "digest", "--forget", name)
+        assert ran.returncode == 2 and ran.stderr.strip().splitlines()[-1].startswith(f"Error: --forget: {why}"), ran
     engine.dispose()

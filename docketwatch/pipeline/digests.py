@@ -36,6 +36,7 @@ from docketwatch.domain.schedule import cutoff
 from docketwatch.pipeline import calendar
 from docketwatch.settings import CaseConfig, Config, DigestConfig
 from docketwatch.store.models import (
+    DIGEST_JOB,
     UPGRADED,
     Case,
     Delivery,
@@ -43,6 +44,7 @@ from docketwatch.store.models import (
     DigestEvent,
     Entry,
     Event,
+    HealthAlert,
     Subscription,
     SubscriptionCase,
     as_utc,
@@ -242,6 +244,10 @@ def _carry(session: Session, config: Config, rows: dict[str, Subscription], memb
     session.execute(update(DigestEvent).where(col(DigestEvent.subscription) == old.name)
                     .values(subscription=sub.name))
     session.execute(update(Digest).where(col(Digest.subscription) == old.name).values(subscription=sub.name))
+    # A digest that could not be built under the old name: its recovery is announced under the new one.
+    if session.get(HealthAlert, DIGEST_JOB + sub.name) is None:
+        session.execute(update(HealthAlert).where(col(HealthAlert.job) == DIGEST_JOB + old.name)
+                        .values(job=DIGEST_JOB + sub.name))
     old.renamed_to = sub.name
     session.add(old)
     log.info("subscription %r renamed to %r: its start, cases and digests carried over", old.name, sub.name)

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -47,7 +47,17 @@ from docketwatch import redact, registry
 from docketwatch.notifiers.base import DeliveryError
 from docketwatch.pipeline import digests, render
 from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
-from docketwatch.store.models import DIGEST_JOB, Delivery, Digest, DigestEvent, HealthAlert, utcnow
+from docketwatch.store.models import (
+    DIGEST_JOB,
+    UPGRADED,
+    Delivery,
+    Digest,
+    DigestEvent,
+    HealthAlert,
+    Subscription,
+    SubscriptionCase,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -411,6 +421,35 @@ def drop(engine: Engine, delivery_ids: list[int]) -> list[tuple[Delivery, Digest
                         delivery.id, delivery.recipient, delivery.attempts)
         session.commit()
         return list(rows)
+
+
+class NotForgettable(ValueError):
+    """`forget` was given a subscription that is configured, or that this database does not know."""
+
+
+def forget(config: Config, engine: Engine, name: str) -> digests.Unconfigured:
+    """An operator gives up a recorded subscription no longer configured (removed, or
+    renamed without `renamed_from`): `status` stops naming it, its pending deliveries are
+    dropped, and the name, if used again, starts afresh. Returns what it was not sent."""
+    if name in {d.name for d in config.digests}:
+        raise NotForgettable(f"{name!r} is configured; remove its [[digests]] table first")
+    with Session(engine) as session:
+        row = session.get(Subscription, name)
+        if row is None or row.renamed_to is not None or name == UPGRADED:
+            raise NotForgettable(f"this database has no subscription {name!r} that is no longer configured; "
+                                 "`docketwatch status` names them")
+        owed = next((u for u in digests.unconfigured(session, config) if u.name == name),
+                    digests.Unconfigured(name, 0, 0))
+        session.execute(update(Delivery).where(
+            col(Delivery.status) == "pending",
+            col(Delivery.digest_id).in_(select(Digest.id).where(col(Digest.subscription) == name)))
+            .values(status="dropped", last_error="its subscription was given up (docketwatch digest --forget)"))
+        session.execute(delete(SubscriptionCase).where(col(SubscriptionCase.subscription) == name))
+        session.delete(row)
+        session.commit()
+    log.warning("subscription %r given up: %d events not sent, %d pending deliveries dropped", name, owed.events,
+                owed.pending)
+    return owed
 
 
 def plan(config: Config, engine: Engine, subs: list[DigestConfig],
