@@ -25,7 +25,8 @@ from tests import servers
 from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.test_digests import ANDERSEN, ANDERSEN_ID, KADREY, markdown_digest
 
-pytestmark = pytest.mark.usefixtures("cl_token")
+pytestmark = [pytest.mark.usefixtures("cl_token"),
+              pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")]
 
 
 @pytest.fixture
@@ -329,4 +330,33 @@ def test_a_removed_subscription_is_named_until_it_is_given_up(watch, fake_cl, tm
                       ("other", "'other' is configured; remove its [[digests]] table first")]:
         ran = run_cli(path, "digest", "--forget", name)
         assert ran.returncode == 2 and ran.stderr.strip().splitlines()[-1].startswith(f"Error: --forget: {why}"), ran
+    engine.dispose()
+
+
+def test_processes_recording_the_same_cases_at_once_both_go_on(watch, database_url):
+    """`run`'s outbox and a `check` record a widened subscription at the same moment: one
+    writes, the other finds the rows written (no error, nothing recorded twice)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from docketwatch.store.models import SubscriptionCase
+
+    path = watch(KADREY + ANDERSEN + markdown_digest("mine", cases=["Kadrey"]))
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    digests.record_subscriptions(engine, cfg)
+    wider = config_mod.load(watch(KADREY + ANDERSEN + markdown_digest("mine", cases=["Kadrey", "Andersen"])))
+    barrier = Barrier(4)
+
+    def record(_: int) -> None:
+        barrier.wait(timeout=30)
+        digests.record_subscriptions(engine, wider)
+
+    for _ in range(5):
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(record, range(4)))
+    with Session(engine) as session:
+        rows = session.exec(select(SubscriptionCase)).all()
+        assert sorted((r.docket_number, r.joined_at is None) for r in rows) == [
+            ("3:23-cv-00201", False), ("3:23-cv-03417", True)]
     engine.dispose()

@@ -155,50 +155,56 @@ def record_subscriptions(engine: Engine, config: Config, now: datetime | None = 
                 select_columns(table.c.subscription, table.c.court, table.c.docket_number, table.c.joined_at)
                 .where(table.c.subscription.in_(names))):
             members[name][(court, number)] = joined
-        changed = False
-        for sub in config.digests:
-            if sub.renamed_from is not None:
-                changed |= _carry(session, config, rows, members, sub)
-        upgraded = rows.get(UPGRADED)
-        fresh_any = False
-        for sub in config.digests:
-            row = rows.get(sub.name)
-            fresh = row is None or row.renamed_to is not None  # first seen (or a name given up, used again)
-            if fresh:
-                first_seen = upgraded.first_seen if upgraded else now
-                row = rows[sub.name] = session.merge(Subscription(name=sub.name, first_seen=first_seen,
-                                                                  cases_recorded=True))
-                fresh_any = changed = True
-            assert row is not None
-            # Cases it has when first seen (or first recorded after the upgrade) are its own
-            # from its start; one that joins later, from now.
-            joined = None if fresh or not row.cases_recorded else now
-            have = members[sub.name]
-            wanted = {(c.court, c.docket_number) for c in config.subscribed_cases(sub)}
-            if added := sorted(wanted - have.keys()):
-                session.execute(insert(table), [{"subscription": sub.name, "court": court, "docket_number": number,
-                                                 "joined_at": joined} for court, number in added])
-                changed = True
-            # A case that leaves it is forgotten: added again, it joins afresh.
-            if gone := sorted(have.keys() - wanted):
-                session.execute(delete(table).where(table.c.subscription == sub.name,
-                                                    tuple_(table.c.court, table.c.docket_number).in_(gone)))
-                changed = True
-            if not row.cases_recorded:
-                row.cases_recorded = changed = True
-                session.add(row)
-        if upgraded is not None and fresh_any:
-            session.delete(upgraded)
-        if not changed:
-            return
         try:
-            session.commit()
+            if _record(session, config, rows, members, now):
+                session.commit()
         except IntegrityError:  # another process recorded them at the same moment
             session.rollback()
 
 
 # Per subscription name: its cases (court, docket number) and when each joined it.
 Members = dict[str, dict[tuple[str, str], datetime | None]]
+
+
+def _record(session: Session, config: Config, rows: dict[str, Subscription], members: Members,
+            now: datetime) -> bool:
+    """`record_subscriptions`' changes, in `session`; whether there were any."""
+    table = core_table(SubscriptionCase)
+    changed = False
+    for sub in config.digests:
+        if sub.renamed_from is not None:
+            changed |= _carry(session, config, rows, members, sub)
+    upgraded = rows.get(UPGRADED)
+    fresh_any = False
+    for sub in config.digests:
+        row = rows.get(sub.name)
+        fresh = row is None or row.renamed_to is not None  # first seen (or a name given up, used again)
+        if fresh:
+            first_seen = upgraded.first_seen if upgraded else now
+            row = rows[sub.name] = session.merge(Subscription(name=sub.name, first_seen=first_seen,
+                                                              cases_recorded=True))
+            fresh_any = changed = True
+        assert row is not None
+        # Cases it has when first seen (or first recorded after the upgrade) are its own
+        # from its start; one that joins later, from now.
+        joined = None if fresh or not row.cases_recorded else now
+        have = members[sub.name]
+        wanted = {(c.court, c.docket_number) for c in config.subscribed_cases(sub)}
+        if added := sorted(wanted - have.keys()):
+            session.execute(insert(table), [{"subscription": sub.name, "court": court, "docket_number": number,
+                                             "joined_at": joined} for court, number in added])
+            changed = True
+        # A case that leaves it is forgotten: added again, it joins afresh.
+        if gone := sorted(have.keys() - wanted):
+            session.execute(delete(table).where(table.c.subscription == sub.name,
+                                                tuple_(table.c.court, table.c.docket_number).in_(gone)))
+            changed = True
+        if not row.cases_recorded:
+            row.cases_recorded = changed = True
+            session.add(row)
+    if upgraded is not None and fresh_any:
+        session.delete(upgraded)
+    return changed
 
 
 def _carry(session: Session, config: Config, rows: dict[str, Subscription], members: Members,
