@@ -249,8 +249,8 @@ def _entry_line(e: dict[str, Any]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--refresh", is_flag=True, help="Poll first.")
 @click.option("--health", is_flag=True,
-              help="Exit 1 unless `docketwatch run` is alive, not stuck, and no source keeps failing "
-                   "(for HEALTHCHECK).")
+              help="Exit 1 unless `docketwatch run` is alive, not stuck, no source keeps failing, and every "
+                   "digest can be built and delivered (for HEALTHCHECK).")
 @click.pass_obj
 def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, health: bool) -> None:
     """Per CASE (default: all): entries stored, latest entry, last check and success, last error, events pending."""
