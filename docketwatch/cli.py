@@ -448,8 +448,9 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
             given_up = outbox.forget(cfg, engine, forget)
         except outbox.NotForgettable as e:
             raise click.UsageError(f"--forget: {e}") from None
-        click.echo(f"gave up the subscription {forget!r}: {given_up.events} events of its cases not sent to it, "
-                   f"{given_up.pending} pending deliveries dropped")
+        events, pending = given_up.events, given_up.pending
+        click.echo(f"gave up the subscription {forget!r}: {events} event{'' if events == 1 else 's'} of its cases "
+                   f"not sent to it, {pending} pending deliver{'y' if pending == 1 else 'ies'} dropped")
         return
     if drop_ids:
         try:

@@ -321,7 +321,7 @@ def test_a_removed_subscription_is_named_until_it_is_given_up(watch, fake_cl, tm
             "[[digests]] table; if it was removed: docketwatch digest --forget daily") in status, status
     ran = run_cli(path, "digest", "--forget", "daily")
     assert ran.returncode == 0 and ran.stdout == (
-        "gave up the subscription 'daily': 1 events of its cases not sent to it, 1 pending deliveries dropped\n")
+        "gave up the subscription 'daily': 1 event of its cases not sent to it, 1 pending delivery dropped\n")
     assert "no longer configured" not in run_cli(path, "status").stdout
     assert not (tmp_path / "daily").exists() and sorted(delivered(tmp_path / "other")) == ["600", "601"]
     with Session(engine) as session:
