@@ -24,9 +24,11 @@ import click
 from docketwatch import __version__
 
 if TYPE_CHECKING:
+    import signal
     from datetime import datetime
 
     from click.shell_completion import CompletionItem
+    from sqlalchemy.engine import Engine
 
     from docketwatch.domain.snapshot import ParsedDocket
     from docketwatch.pipeline.poll import CaseResult
@@ -183,19 +185,46 @@ def _progress(total: int) -> Callable[[CaseResult], None] | None:
 def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: bool) -> None:
     """Poll CASEs (default: all) now, store, and print what is new and changed."""
     from docketwatch import store
-    from docketwatch.pipeline import poll
 
     cfg = obj.load()
     chosen = obj.select(cfg, case)
-    results = poll.check(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline,
-                         on_result=_progress(len(chosen)))
+    results, stopped_by = _poll(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline)
+    checked = [r for r in results if not r.cancelled]
     if as_json:
-        click.echo(json.dumps({"cases": [_result_json(r) for r in results]}, indent=2))
+        click.echo(json.dumps({"cases": [_result_json(r) for r in checked]}, indent=2))
     else:
-        for r in results:
+        for r in checked:
             _print_result(r)
+    if stopped_by is not None:
+        _interrupted(results, stopped_by)
     if not all(r.ok for r in results):
         sys.exit(EXIT_FAILED)
+
+
+def _poll(cfg: Config, engine: Engine, chosen: list[CaseConfig],
+          notify_baseline: bool = False) -> tuple[list[CaseResult], signal.Signals | None]:
+    """`poll.check`, which Ctrl-C (or SIGTERM) stops within moments by cancelling the requests
+    in flight, instead of waiting on them (the default KeyboardInterrupt leaves them to run
+    to their timeout); returns the results and the signal that stopped the poll, if one did."""
+    import threading
+
+    from docketwatch.ops.signals import stop_on_signals
+    from docketwatch.pipeline import poll
+
+    stopping = threading.Event()
+    with stop_on_signals(stopping) as stop:
+        results = poll.check(cfg, engine, chosen, notify_baseline=notify_baseline, cancel=stopping,
+                             on_result=_progress(len(chosen)))
+    return results, stop.received
+
+
+def _interrupted(results: list[CaseResult], signum: signal.Signals) -> None:
+    """Say how far a stopped poll got (each case it finished is stored) and exit 128 + the
+    signal's number: 130 for Ctrl-C, as shells do."""
+    polled = [r for r in results if not r.paused]
+    checked = sum(not r.cancelled for r in polled)
+    click.echo(f"interrupted: {checked} of {len(polled)} cases checked; the rest were not", err=True)
+    sys.exit(128 + signum)
 
 
 def _result_json(r: CaseResult) -> dict[str, Any]:
@@ -211,6 +240,8 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
 def _summary(r: CaseResult) -> str:
     if r.paused:
         return "paused, not checked (docketwatch resume CASE)"
+    if r.cancelled:
+        return "not checked (interrupted)"
     if not r.ok:
         return "FAILED"
     if r.no_entries:
@@ -261,9 +292,9 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
     chosen = obj.select(cfg, case)
     engine = store.open_engine(cfg.database.url)
     if refresh:
-        from docketwatch.pipeline import poll  # HTTP and parsing: only when asked to poll
-
-        poll.check(cfg, engine, chosen, on_result=_progress(len(chosen)))
+        results, stopped_by = _poll(cfg, engine, chosen)
+        if stopped_by is not None:
+            _interrupted(results, stopped_by)
     report = status_mod.status(cfg, engine, chosen)
     if health:
         for reason in report["unhealthy"]:

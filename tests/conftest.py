@@ -400,11 +400,16 @@ def fresh_court_coverage(cache_home: Path | None = None) -> None:
 def start_run(config: Path, *args: str, log: Path | None = None) -> subprocess.Popen:
     """`docketwatch run *args` as a real process, with the test secrets in its environment;
     its stderr to `log` when given (to read while it runs), else to a pipe."""
+    return start_command(config, "run", *args, log=log)
+
+
+def start_command(config: Path, command: str, *args: str, log: Path | None = None) -> subprocess.Popen:
+    """`docketwatch COMMAND *args` as a real process, as `start_run` starts `run`."""
     env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD}
     env.pop("DOCKETWATCH_CONFIG", None)
     fresh_court_coverage()
     with (log.open("w") if log else contextlib.nullcontext(subprocess.PIPE)) as err:
-        return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "run", *args],
+        return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), command, *args],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=env)
 
 

@@ -1,11 +1,13 @@
 """`docketwatch run` as a real process against servers that stall: a request has a
 total deadline, delivery never holds up polling, SIGTERM stops it within seconds in
 both modes, a SIGKILLed run is restarted at once, and `status --health` says when
-the monitor is stuck."""
+the monitor is stuck. Ctrl-C stops `check` within moments too."""
 
 from __future__ import annotations
 
 import fcntl
+import signal
+import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -23,6 +25,7 @@ from tests.conftest import (
     run_cli,
     run_process,
     runs,
+    start_command,
     start_run,
     terminate,
     wait_for,
@@ -103,6 +106,28 @@ def test_sigterm_with_a_request_in_flight_stops_at_once_and_records_no_failure(t
     assert query(sqlite_url(tmp_path), select(func.count()).select_from(SchedulerLock)) == 0
     with open(tmp_path / "dw.db.lock") as lock_file:  # the lock was released: free to take
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+@pytest.mark.parametrize("command", [["check"], ["status", "--refresh"]])
+def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, slow_server, court_feed, command):
+    cl = slow_server("hang", give_up=120)  # a request to it would wait the whole 60 s timeout
+    config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 60\n", cases=SUNEDISON_CASE + KADREY)
+    proc = start_command(config, *command)
+    wait_for(lambda: cl.connections >= 1, proc)  # the court feed's case is done; Kadrey's request hangs
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    took = time.monotonic() - began
+    assert proc.returncode == 130 and took < 5, (proc.returncode, took, err)
+    assert err == "interrupted: 1 of 2 cases checked; the rest were not\n"  # one line, no traceback
+    if command == ["check"]:
+        assert out == "In re SunEdison, Inc. (nysb 16-10992): baseline recorded (13 entries)\n"
+    assert runs(sqlite_url(tmp_path), "pacer_rss", ok=True) == 1  # stored, on its own commit
+    assert runs(sqlite_url(tmp_path), "courtlistener") == 0  # cancelled: not a failure of the source
 
 
 def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):

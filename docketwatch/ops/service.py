@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from apscheduler.executors.base import BaseExecutor, run_job
@@ -44,6 +42,7 @@ from sqlmodel import Session
 
 from docketwatch.http import HttpClient, HttpError
 from docketwatch.ops import health, lock, plan, retention
+from docketwatch.ops.signals import stop_on_signals
 from docketwatch.pipeline import digests, outbox, poll
 from docketwatch.settings import Config, ConfigError, DigestConfig
 from docketwatch.store import StoreError
@@ -269,7 +268,7 @@ class Service:
 
         # In a worker, so that a stop never waits on a request or an SMTP server.
         worker = threading.Thread(target=once, name="docketwatch-once", daemon=True)
-        with _stop_on_signals(self.stopping):
+        with stop_on_signals(self.stopping):
             worker.start()
             while worker.is_alive() and not self.stopping.is_set():
                 worker.join(0.2)
@@ -308,7 +307,7 @@ class Service:
                           args=["reload", self.reload], id="reload", executor="heartbeat")
 
         log.info("docketwatch run: %d poll jobs, %d digest subscriptions", len(self.jobs), len(self.subscriptions))
-        with _stop_on_signals(self.stopping, self._shutdown):
+        with stop_on_signals(self.stopping, self._shutdown):
             scheduler.start()
             abandoned = self._wait_idle(STOP_GRACE)
         if abandoned:
@@ -324,28 +323,6 @@ class Service:
     def _shutdown(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-
-
-class _stop_on_signals:
-    """SIGTERM and SIGINT set `stopping` (and call `then`) while the block runs."""
-
-    def __init__(self, stopping: threading.Event, then: Callable[[], None] | None = None):
-        self.stopping, self.then = stopping, then
-
-    def __enter__(self) -> None:
-        self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
-
-    def __exit__(self, *exc: object) -> None:
-        for s, handler in self.previous.items():
-            signal.signal(s, handler)
-
-    def _stop(self, signum: int, _frame: FrameType | None) -> None:
-        if self.stopping.is_set():
-            return
-        self.stopping.set()
-        log.info("received %s: cancelling the work in flight, then stopping", signal.Signals(signum).name)
-        if self.then:
-            self.then()
 
 
 class _Worker(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types: its classes are Any

@@ -50,6 +50,8 @@ class CaseResult(CaseChanges):
     no_entries: bool = False
     # `paused = true` in the configuration: not polled.
     paused: bool = False
+    # The poll was cancelled (`check`'s `cancel` set: Ctrl-C) before every source was done.
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -66,11 +68,14 @@ def check(
     source: str | None = None,
     api_intervals: dict[tuple[str, str], timedelta] | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
+    cancel: threading.Event | None = None,
 ) -> list[CaseResult]:
     """Poll `cases` now (through `source` only, when given; paused cases not at all);
     return a result per case, in configuration order, and hand each to `on_result` as
     soon as all its sources are done (for progress lines). `api_intervals` paces metered
-    APIs (see plan.py)."""
+    APIs (see plan.py). Setting `cancel` (without `http`) abandons the requests in flight:
+    what finished stays stored, and the other cases come back `cancelled`."""
+    http = http or HttpClient(config.http, cancel=cancel)
     with _fewer_collections():
         return _check(config, engine, cases, notify_baseline=notify_baseline, http=http, source=source,
                       api_intervals=api_intervals, on_result=on_result)
@@ -111,12 +116,11 @@ def _check(
     cases: list[CaseConfig],
     *,
     notify_baseline: bool,
-    http: HttpClient | None,
+    http: HttpClient,
     source: str | None,
     api_intervals: dict[tuple[str, str], timedelta] | None,
     on_result: Callable[[CaseResult], None] | None,
 ) -> list[CaseResult]:
-    http = http or HttpClient(config.http)
     digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
     paused = [CaseResult(case=c, paused=True) for c in cases if c.paused]
     polled = [c for c in cases if not c.paused]
@@ -271,6 +275,7 @@ class _Writer:
         if isinstance(outcome, Cancelled):
             # docketwatch is stopping: not the source's failure, so no failed run, no error event.
             result.errors.append(str(outcome))
+            result.cancelled = True
             return
         expected = isinstance(outcome, (HttpError, ValueError))
         # Expected failures reach the user through the result (and `run`'s log); a bug gets a traceback.
