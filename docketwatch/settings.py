@@ -486,13 +486,25 @@ def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
                     f"{path}: {key_name(key)}: environment variable {name} contains a line break or another "
                     "control character (an env file saved with Windows line endings?); set it to the bare value"
                 )
+            if _is_secret(key) and 0 < len(found) < redact.MIN_SECRET_LENGTH:
+                raise _too_short(path, key, f"environment variable {name}", len(found))
             return found
 
         substituted = _ENV_REF.sub(lookup, value)
         if key == ("database", "url") and substituted != value:
-            redact.register(_url_password(substituted))
+            password = _url_password(substituted)
+            if password and len(password) < redact.MIN_SECRET_LENGTH:
+                raise _too_short(path, key, "the password in it", len(password))
+            redact.register(password)
         return substituted
     return value
+
+
+def _too_short(path: Path, key: tuple[str | int, ...], what: str, length: int) -> ConfigError:
+    """A secret too short to mask: messages and logs would show it (redact.py masks only
+    longer values, since masking "abc" everywhere garbles them), and it guards little."""
+    return ConfigError(f"{path}: {key_name(key)}: {what} is {length} characters long; a secret must have at least "
+                       f"{redact.MIN_SECRET_LENGTH}, or docketwatch cannot keep it out of its output: use a longer one")
 
 
 _SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)

@@ -288,6 +288,27 @@ def test_a_line_break_in_a_secret_variable_is_refused_and_not_shown(tmp_path, mo
     assert not (tmp_path / "dw.db").exists()
 
 
+@pytest.mark.parametrize("table, database, key, what", [
+    ('[sources.courtlistener]\ntoken = "${DW_CFG_SHORT}"\n', None, "sources.courtlistener.token",
+     "environment variable DW_CFG_SHORT is 3 characters long"),
+    (SMTP.replace("DW_CFG_SMTP", "DW_CFG_SHORT") + EMAIL_DIGEST, None, "smtp.password",
+     "environment variable DW_CFG_SHORT is 3 characters long"),
+    ("", "postgresql+psycopg://dw:${DW_CFG_SHORT}@127.0.0.1:9/dw", "database.url", "the password in it is 3 characters"),
+], ids=["token", "smtp-password", "database-password"])
+def test_a_secret_too_short_to_mask_is_refused_and_not_shown(tmp_path, monkeypatch, table, database, key, what):
+    """redact.py masks no value shorter than 4 characters (masking "x7!" everywhere would
+    garble every message), so such a secret would be shown wherever an error quotes it."""
+    monkeypatch.setenv("DW_CFG_SHORT", "x7!")
+    path = tmp_path / "dw.toml"
+    database = database or f"sqlite:///{tmp_path / 'dw.db'}"
+    path.write_text(table + CASE + f'\n[database]\nurl = "{database}"\n')
+    result = run_cli(path, "check")
+    line = one_line(result)
+    assert result.returncode == 2 and f"{key}: {what}" in line and "at least 4" in line, line
+    assert "x7!" not in result.stdout + result.stderr
+    assert not (tmp_path / "dw.db").exists()
+
+
 @pytest.mark.parametrize("table, key", [
     ('[sources.courtlistener]\ntoken = "cl-literal-0123456789"\n', "sources.courtlistener.token"),
     ('[[digests]]\nname = "hook"\nchannel = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
