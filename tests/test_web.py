@@ -195,6 +195,14 @@ def test_other_addresses_need_a_token(tmp_path):
     assert ran.stderr.count("\n") == 1 and "DOCKETWATCH_WEB_TOKEN" in ran.stderr and "0.0.0.0" in ran.stderr
 
 
+def test_other_addresses_refuse_a_short_token_and_say_how_to_make_one(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    ran = run_cli(config, "serve", "--host", "0.0.0.0", env={web.TOKEN_ENV: "fifteen-chars-x"})
+    assert ran.returncode == 2 and ran.stderr.count("\n") == 1, ran.stderr
+    assert "DOCKETWATCH_WEB_TOKEN is 15 characters long" in ran.stderr and "at least 16" in ran.stderr
+    assert "secrets.token_urlsafe(24)" in ran.stderr and "fifteen-chars-x" not in ran.stderr
+
+
 def test_a_port_in_use_is_one_line(tmp_path):
     import socket
 

@@ -7,9 +7,9 @@ the digests' Jinja2 environment (`render.environment`, so `templates_dir` overri
 them too), and waitress serves them: a production WSGI server in pure Python, where
 Werkzeug's own server says it is for development only.
 
-It binds 127.0.0.1 by default. Any other address needs `DOCKETWATCH_WEB_TOKEN` in the
-environment, and then every request must carry it (`Authorization: Bearer TOKEN`, or
-basic auth with the token as password, which browsers ask for by themselves).
+It binds 127.0.0.1 by default. Any other address needs `DOCKETWATCH_WEB_TOKEN` (at least
+16 characters) in the environment, and then every request must carry it (`Authorization:
+Bearer TOKEN`, or basic auth with the token as password, which browsers ask for by themselves).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ from docketwatch.store import StoreError
 from docketwatch.store.models import Delivery, Digest, Entry, Event, iso, utcnow
 
 TOKEN_ENV = "DOCKETWATCH_WEB_TOKEN"
+# Beyond loopback the token is all that guards the page, and nothing slows guessing it.
+MIN_TOKEN_LENGTH = 16
+MAKE_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 ENTRIES_PAGE = 50  # entries per page of a case
 TIMELINE = 50  # events on a page of a case's timeline
 PENDING_SHOWN = 20  # pending deliveries on the overview
@@ -88,7 +91,11 @@ def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Serv
     token = env.get(TOKEN_ENV) or None
     if token is None and not is_loopback(host):
         raise WebError(f"serve --host {host}: other machines could read the page; set {TOKEN_ENV} in the "
-                       "environment (a long random string that every request must carry), or bind 127.0.0.1")
+                       f"environment (a long random string that every request must carry: {MAKE_TOKEN}), "
+                       "or bind 127.0.0.1")
+    if token is not None and len(token) < MIN_TOKEN_LENGTH and not is_loopback(host):
+        raise WebError(f"serve --host {host}: {TOKEN_ENV} is {len(token)} characters long, too easy to guess for "
+                       f"a page other machines reach; use at least {MIN_TOKEN_LENGTH} random ones: {MAKE_TOKEN}")
     redact.register(token)
     engine = store.open_engine(config.database.url)
     sockets: dict[int, Any] = {}
