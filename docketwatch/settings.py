@@ -488,6 +488,14 @@ def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
                 )
             if _is_secret(key) and 0 < len(found) < redact.MIN_SECRET_LENGTH:
                 raise _too_short(path, key, f"environment variable {name}", len(found))
+            if _ASCII_ONLY.search(str(key[-1])) and not found.isascii():
+                # HTTP headers take Latin-1 at most, and smtplib's AUTH ASCII: each would fail at use
+                # with a codec error naming no key (or send a mangled token).
+                raise ConfigError(
+                    f"{path}: {key_name(key)}: environment variable {name} holds a character that is not ASCII; "
+                    "tokens and passwords are sent in HTTP headers and SMTP logins, which take ASCII only: "
+                    "check the value (a typographic quote or dash pasted with it?)"
+                )
             return found
 
         substituted = _ENV_REF.sub(lookup, value)
@@ -508,6 +516,8 @@ def _too_short(path: Path, key: tuple[str | int, ...], what: str, length: int) -
 
 
 _SECRET_KEY = re.compile(r"token|password|secret", re.IGNORECASE)
+# Secrets sent as they are (a webhook's `secret` only keys an HMAC, so any text will do).
+_ASCII_ONLY = re.compile(r"token|password", re.IGNORECASE)
 _CONTROL = frozenset(map(chr, [*range(32), 127]))
 
 

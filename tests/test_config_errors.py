@@ -310,6 +310,23 @@ def test_a_secret_too_short_to_mask_is_refused_and_not_shown(tmp_path, monkeypat
 
 
 @pytest.mark.parametrize("table, key", [
+    ('[sources.courtlistener]\ntoken = "${DW_CFG_ACCENT}"\n', "sources.courtlistener.token"),
+    (SMTP.replace("DW_CFG_SMTP", "DW_CFG_ACCENT") + EMAIL_DIGEST, "smtp.password"),
+], ids=["token", "smtp-password"])
+@pytest.mark.parametrize("value", ["pässwort-2024", "tok–en-7f3a9e2b"], ids=["latin-1", "en-dash"])
+def test_a_secret_that_is_not_ascii_is_refused_naming_the_key_and_variable(tmp_path, monkeypatch, table, key, value):
+    """An HTTP header takes Latin-1 at most and smtplib's AUTH ASCII: at use, such a secret
+    was a codec error naming no key (or, for Latin-1, a token sent mangled)."""
+    monkeypatch.setenv("DW_CFG_ACCENT", value)
+    path = tmp_path / "dw.toml"
+    path.write_text(table + CASE + f'\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
+    result = run_cli(path, "check")
+    line = one_line(result)
+    assert result.returncode == 2 and f"{key}: environment variable DW_CFG_ACCENT" in line and "ASCII" in line
+    assert value not in line and "codec" not in line
+
+
+@pytest.mark.parametrize("table, key", [
     ('[sources.courtlistener]\ntoken = "cl-literal-0123456789"\n', "sources.courtlistener.token"),
     ('[[digests]]\nname = "hook"\nchannel = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
      'secret = "cl-literal-0123456789"\n', "digests[1].secret"),
