@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from docketwatch import registry
+from docketwatch import registry, store
 from docketwatch.settings import (
     ADMIN_CHANNEL,
     ADMIN_SUBSCRIPTION,
@@ -67,7 +67,9 @@ def load(path: Path) -> Config:
     doc = _validate(path, raw, Document, substitute(raw, path), ())
     plugins = _sources(path, raw, doc)
     cases = [_identify(path, raw, i, case, plugins) for i, case in enumerate(doc.cases)]
-    doc = doc.model_copy(update={"cases": cases})
+    folder = Path(os.path.abspath(path)).parent
+    database = doc.database.model_copy(update={"url": store.anchored(doc.database.url, folder)})
+    doc = doc.model_copy(update={"cases": cases, "database": database})
     _check_unique(path, raw, cases)
     _check_intervals(path, raw, doc, plugins)
     config = Config.model_construct(path=path, source_plugins=plugins, channel_settings={}, recipients={},

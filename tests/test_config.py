@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from docketwatch import bootstrap
@@ -99,3 +102,18 @@ def test_a_source_reads_its_own_keys_of_a_case_table(tmp_path):
     assert pinned.cases[0].source_keys == {"courtlistener_id": 67569326}
     kept = bootstrap.load(write(tmp_path, GOOD_CASE + 'courtlistener_id = 67569326\nsources = ["pacer_rss"]\n'))
     assert kept.pinned_ids(kept.cases[0]) == {}
+
+
+@pytest.mark.parametrize("written, where", [("dw.db", "conf/dw.db"), ("data/dw.db", "conf/data/dw.db"),
+                                            ("~/dw.db", "home/dw.db")])
+def test_a_relative_sqlite_path_is_taken_from_the_configuration_files_folder(tmp_path, monkeypatch, written, where):
+    """`run` started by systemd or cron, or `check` from another folder, uses the same file."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "conf" / "dw.toml").write_text(f'[database]\nurl = "sqlite:///{written}"\n' + GOOD_CASE)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    result = run_cli(Path("../conf/dw.toml"), "status", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["database"] == f"sqlite:///{tmp_path / where}"
+    assert (tmp_path / where).is_file() and not any((tmp_path / "elsewhere").iterdir())

@@ -104,6 +104,23 @@ def sqlite_path(url: URL) -> Path | None:
     return Path(database).expanduser()
 
 
+def anchored(url: str, folder: Path) -> str:
+    """`url` with its SQLite file's path made absolute: a relative one is taken from `folder`
+    (the configuration file's), so that `run` started in any folder uses the same database,
+    and `~` is expanded (SQLite itself would not); any other URL as it is."""
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return url  # open_engine says what is wrong with it
+    path = sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if path is None or parsed.query.get("uri") == "true":
+        return url
+    path = folder / path  # an absolute path stays itself
+    if str(path) == parsed.database:
+        return url
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+
+
 def _store_error(context: ExceptionContext) -> StoreError | None:
     """The engine's error hook: a database that cannot be used becomes a StoreError.
     Errors that code handles (IntegrityError) and bugs (ProgrammingError) pass through."""
