@@ -65,3 +65,18 @@ def test_status_reads_each_case_its_own_latest_runs_gap_and_pending_events(tmp_p
     # Kadrey: its 2 entries (all, kadrey) and the announcement (all); Andersen: 2 gaps and the announcement.
     assert (k["pending_events"], a["pending_events"]) == (3, 3)
     assert (t["last_checked"], t["entries"], t["pending_events"]) == (None, 0, 0)
+
+
+def test_a_database_path_is_shown_as_written_not_percent_encoded(tmp_path):
+    folder = tmp_path / "dépôt à jour"
+    config = write_config(tmp_path, "http://127.0.0.1:9", database_url=f"sqlite:///{folder / 'dw.db'}")
+    result = run_cli(config, "status")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == f"database: sqlite:///{folder / 'dw.db'}"
+    assert json.loads(run_cli(config, "status", "--json").stdout)["database"] == f"sqlite:///{folder / 'dw.db'}"
+
+    (folder / "dw.db").unlink()
+    (folder / "dw.db").write_bytes(b"not a database at all, " * 100)  # so that opening it fails
+    result = run_cli(config, "status")
+    assert result.returncode != 0 and f"database sqlite:///{folder / 'dw.db'}:" in result.stderr
+    assert "%C3" not in result.stderr

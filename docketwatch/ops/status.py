@@ -80,7 +80,7 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str,
         return {
             "jobs": job_health,
             "unhealthy": health.unhealthy(session, config, jobs, job_health),
-            "database": engine.url.render_as_string(hide_password=True),
+            "database": store.shown(engine.url),
             "cases": case_statuses(session, cases, config),
             "failed_digests": health.failing_deliveries(session, config),
             "failing_subscriptions": health.failing_subscriptions(session, config),

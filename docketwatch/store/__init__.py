@@ -54,7 +54,7 @@ class StoreError(Exception):
 def open_engine(url: str) -> Engine:
     """Create the engine (and the SQLite file's folder), and bring the schema up to date."""
     parsed = _parse(url)
-    name = parsed.render_as_string(hide_password=True)
+    name = shown(parsed)
     redact.register(parsed.password)
     connect_args = {}
     if parsed.get_backend_name() == "sqlite" and (path := sqlite_path(parsed)) is not None:
@@ -94,6 +94,16 @@ def _parse(url: str) -> URL:
     return parsed
 
 
+def shown(url: URL) -> str:
+    """The URL as people write it, to print: the password hidden, the database's name or
+    file not percent-encoded (SQLAlchemy's rendering writes /tmp/dép as /tmp/d%C3%A9p)."""
+    if url.database is None:
+        return url.render_as_string(hide_password=True)
+    query = url.render_as_string(hide_password=True).partition("?")[2]
+    bare = url.difference_update_query(url.query)._replace(database=None)  # set() cannot unset the database
+    return f"{bare.render_as_string(hide_password=True)}/{url.database}" + (f"?{query}" if query else "")
+
+
 def sqlite_path(url: URL) -> Path | None:
     """The file of an SQLite URL (also of a `file:` URI); None for an in-memory database."""
     database = url.database or ""
@@ -128,7 +138,7 @@ def _store_error(context: ExceptionContext) -> StoreError | None:
     if context.is_pre_ping or not (isinstance(error, OperationalError) or type(error) is DatabaseError):
         return None
     assert context.engine is not None  # the hook is registered on an engine
-    name = context.engine.url.render_as_string(hide_password=True)
+    name = shown(context.engine.url)
     advice, code = _advice(context.original_exception, context.engine.url)
     return StoreError(f"database {name}: {advice}", code)
 
