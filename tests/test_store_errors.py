@@ -12,10 +12,13 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+from sqlalchemy import create_engine, inspect, text
+
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
 from docketwatch.ops import service
-from tests.conftest import KADREY_ID, Ran, dump_db, run_cli, write_config
+from tests.conftest import KADREY_ID, Ran, dump_db, new_postgres_database, run_cli, write_config
 from tests.servers import free_port
 
 
@@ -163,3 +166,36 @@ def test_a_database_from_a_newer_docketwatch_is_one_line_and_left_as_it_is(tmp_p
     assert "was written by a newer docketwatch (schema 0099_from_the_future)" in one_line(result)
     with sqlite3.connect(tmp_path / "dw.db") as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099_from_the_future",)]
+
+
+@pytest.mark.parametrize("alembic", [False, True], ids=["plain", "with-its-own-alembic"])
+def test_another_applications_sqlite_file_is_one_line_and_left_untouched(tmp_path, alembic):
+    other = tmp_path / "notes.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
+        db.execute("INSERT INTO notes (text) VALUES ('mine')")
+        if alembic:  # an application that migrates with Alembic too
+            db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+            db.execute("INSERT INTO alembic_version VALUES ('ae1027a6acf')")
+    before = other.read_bytes()
+    path = write_config(tmp_path, "http://127.0.0.1:9", database_url=f"sqlite:///{other}")
+    for command in ("status", "check"):
+        result = run_cli(path, command)
+        assert result.returncode == 2
+        assert one_line(result) == (f"docketwatch: {other} is not a docketwatch database (it has tables but no "
+                                    "docketwatch revision); set [database] url to a database of its own")
+    assert other.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["docketwatch.toml",
+                                                                                          "notes.db"]
+
+
+def test_another_applications_postgresql_database_is_one_line_and_left_untouched(tmp_path, postgres_server):
+    with new_postgres_database(postgres_server) as url:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE notes (id SERIAL PRIMARY KEY, text TEXT)"))
+        path = write_config(tmp_path, "http://127.0.0.1:9", database_url=url)
+        result = run_cli(path, "status")
+        assert result.returncode == 2 and "is not a docketwatch database" in one_line(result)
+        with engine.connect() as connection:
+            assert inspect(connection).get_table_names() == ["notes"]
+        engine.dispose()

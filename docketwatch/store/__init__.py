@@ -70,7 +70,13 @@ def open_engine(url: str) -> Engine:
     except (NoSuchModuleError, ArgumentError, ImportError) as e:
         raise StoreError(f"database {name}: [database] url cannot be used: {e}", EXIT_CONFIG) from None
     event.listen(engine, "handle_error", _store_error)
+    with engine.connect() as connection:  # before SQLite's pragmas: WAL would change another's file
+        ours = migrations.is_docketwatch(connection)
+    if not ours:
+        raise StoreError(f"{sqlite_path(parsed) or name} is not a docketwatch database (it has tables but no "
+                         "docketwatch revision); set [database] url to a database of its own", EXIT_CONFIG)
     if parsed.get_backend_name() == "sqlite":
+        engine.dispose()  # the connection that looked has no pragmas: each one from now on has them
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         migrations.upgrade(engine)

@@ -58,6 +58,14 @@ def upgrade(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def is_docketwatch(connection: Connection) -> bool:
+    """Empty, or docketwatch's: every docketwatch database has the `case` table (the first
+    release's too, which had no version table). Tables without it are another
+    application's, to be left alone."""
+    tables = inspect(connection).get_table_names()
+    return not tables or "case" in tables
+
+
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is at; None without a version table (new, or the first release's)."""
     if not inspect(connection).has_table(VERSION_TABLE):
