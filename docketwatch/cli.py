@@ -85,8 +85,16 @@ class _Context:
             raise click.UsageError(str(e)) from None
 
 
-def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is not None:
+def _config_path(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """The --config value; an empty one (an unset shell variable, `--config "$CFG"`) is an
+    error, not a quiet fall back to $DOCKETWATCH_CONFIG or the bundled watchlist."""
+    if value == "":
+        raise click.BadParameter("is empty; give the configuration file's path", ctx, param)
+    return value
+
+
+def _set_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if _config_path(ctx, param, value) is not None:
         ctx.ensure_object(_Context).config_path = value
 
 
@@ -125,7 +133,7 @@ class _Cli(click.Group):
 
 
 @click.group(cls=_Cli, context_settings=CONTEXT)
-@click.option("--config", "config_path", metavar="PATH",
+@click.option("--config", "config_path", metavar="PATH", callback=_config_path,
               help="Configuration file (default: $DOCKETWATCH_CONFIG, else the bundled AI-copyright watchlist).")
 @click.option("--log-level", type=_LOG_LEVELS,
               help="Log level for stderr (default: the configuration's log_level; "

@@ -117,3 +117,11 @@ def test_a_relative_sqlite_path_is_taken_from_the_configuration_files_folder(tmp
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["database"] == f"sqlite:///{tmp_path / where}"
     assert (tmp_path / where).is_file() and not any((tmp_path / "elsewhere").iterdir())
+
+
+@pytest.mark.parametrize("argv", [["--config", "", "cases"], ["cases", "--config", ""]], ids=["before", "after"])
+def test_an_empty_config_option_is_a_usage_error_not_the_bundled_watchlist(argv):
+    """`--config "$CFG"` with CFG unset must not quietly watch the bundled cases instead."""
+    result = run_cli(None, *argv)
+    assert result.returncode == 2 and "Invalid value for '--config': is empty" in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
