@@ -19,7 +19,7 @@ from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from docketwatch import bootstrap, casefile
-from docketwatch.domain import docket_numbers
+from docketwatch.domain import courts, docket_numbers
 from docketwatch.http import HttpClient, HttpError
 from docketwatch.settings import DEFAULT_SOURCES, CaseConfig, Config, ConfigError
 from docketwatch.sources.base import FoundCase
@@ -63,6 +63,8 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
         if (canonical := _number(number)) is None:  # no office: the court's docket list may complete it
             found = _find(config, number, court, http or HttpClient(config.http))
         else:
+            if why := docket_numbers.impossible(canonical, courts.court_ids().get(court, "")):
+                raise ConfigError(f"{number!r} cannot be a docket number of {court}: {why}")
             found = FoundCase(name=f"{court} {canonical}", court=court, docket_number=canonical, keys={}, how="")
     elif len(reference) == 1:
         found = _find(config, reference[0], court, http or HttpClient(config.http))
@@ -152,6 +154,13 @@ def _number(number: str) -> str | None:
         raise ConfigError(str(e)) from None
 
 
+def _leaves_out_office(number: str) -> bool:
+    try:
+        return docket_numbers.written(number).number is None
+    except docket_numbers.DocketNumberError:
+        return False
+
+
 def _find(config: Config, reference: str, court: str | None, http: HttpClient) -> FoundCase:
     names = list(config.source_plugins) or list(DEFAULT_SOURCES)
     for name in names:
@@ -166,7 +175,7 @@ def _find(config: Config, reference: str, court: str | None, http: HttpClient) -
             raise ConfigError(str(e)) from None
         if found is not None:
             return found
-    if court is not None:  # a number without its office that no source could complete
+    if court is not None and _leaves_out_office(reference):  # that no source could complete
         raise ConfigError(f"{reference!r} leaves out the court's office number and no source could look it up "
                           "(that needs [sources.courtlistener] token); write it like 3:23-cv-03417")
     raise ConfigError(f"{reference!r} is not a docket URL or id any configured source knows "

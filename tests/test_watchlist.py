@@ -144,6 +144,42 @@ def test_edits_that_cannot_be_made_change_nothing_and_say_why_in_one_line(tmp_pa
     assert [p.name for p in tmp_path.iterdir()] == ["watch.toml"]  # no temporary file left behind
 
 
+@pytest.mark.parametrize(("court", "number", "said"), [
+    ("cand", "16-10992", "a district court's numbers have an office and a case type, like 3:23-cv-03417"),
+    ("cand", "8-09-78585-ast", "a district court's numbers have an office and a case type, like 3:23-cv-03417"),
+    ("ca9", "3:23-cv-03417", "a court of appeals numbers its cases by year and serial, like 25-2153"),
+    ("ca9", "MDL No. 3143", "an MDL number is the Judicial Panel's (jpml); a court of appeals numbers its cases like 25-2153"),
+    ("cand", "3:23-cv-999999", "the serial of a district number runs from 1 to 99999, like 3:23-cv-03417"),
+    ("cand", "3:23-cv-0", "the serial of a district number runs from 1 to 99999, like 3:23-cv-03417"),
+    ("ca9", "25-0", "a serial is never 0; write it like 25-2153"),
+])
+def test_add_refuses_a_number_the_court_cannot_have_with_an_example_of_one_it_can(tmp_path, court, number, said):
+    path, original = bundled_copy(tmp_path)
+    error = one_line_error(run_cli(path, "add", court, number))
+    assert error == f"docketwatch: {number!r} cannot be a docket number of {court}: {said}\n"
+    assert path.read_text() == original
+
+
+@pytest.mark.parametrize(("court", "number", "stored"), [
+    ("cand", "3:24cv1451", "3:24-cv-01451"), ("cand", "Case No. 3:24-CV-1451-VC", "3:24-cv-01451"),
+    ("cand", "3:24-cv-001451", "3:24-cv-01451"), ("nysd", "1:23-md-3143 (SHS)", "1:23-md-03143"),
+    ("nysb", "16-10992", "16-10992"), ("nyeb", "8-09-78585-ast", "09-78585"), ("txnb", "09-31416-hdh11", "09-31416"),
+    ("nysb", "1:23-bk-10992", "23-10992"), ("ca9", "25-2153", "25-2153"), ("jpml", "MDL No. 3143", "MDL No. 3143"),
+])
+def test_add_keeps_taking_every_number_people_write(tmp_path, court, number, stored):
+    path, _ = bundled_copy(tmp_path)
+    ran = run_cli(path, "add", court, number)
+    assert ran.returncode == 0, ran.stderr
+    assert f'court = "{court}"\ndocket_number = "{stored}"' in path.read_text()
+
+
+def test_add_with_court_of_text_that_is_no_docket_number_does_not_say_the_office_is_missing(tmp_path):
+    path, _ = bundled_copy(tmp_path)
+    for text in ("abc", "3:23-cv-99999999"):
+        error = one_line_error(run_cli(path, "add", text, "--court", "cand"))
+        assert f"{text!r} is not a docket URL or id" in error and "office" not in error
+
+
 def test_paused_case_is_not_polled_and_says_so(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     fake_cl.add_docket(69058235, "cand", "3:24-cv-05417", "Bartz v. Anthropic PBC")

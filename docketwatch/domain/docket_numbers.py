@@ -85,6 +85,27 @@ def normalize(docket_number: str) -> str:
     )
 
 
+def impossible(canonical: str, court_name: str) -> str | None:
+    """Why the canonical number `canonical` cannot be a docket of the federal court named
+    `court_name` (as CourtListener names it), ending with an example of one that can; None
+    when it can be. For numbers typed by hand (`docketwatch add`): every shape `normalize`
+    reads is some court's, but not every court's, and a serial is never 0 nor, in a district
+    number, above 99999 (CourtListener's docket_number_core holds five digits)."""
+    if m := _DISTRICT.match(canonical):
+        if court_name.startswith("Court of Appeals"):
+            return "a court of appeals numbers its cases by year and serial, like 25-2153"
+        if not 0 < int(m["serial"]) <= 99999:
+            return "the serial of a district number runs from 1 to 99999, like 3:23-cv-03417"
+    elif m := _SHORT.match(canonical):
+        if court_name.startswith("District Court"):
+            return "a district court's numbers have an office and a case type, like 3:23-cv-03417"
+        if not int(m["serial"]):
+            return "a serial is never 0; write it like 25-2153"
+    elif court_name.startswith("Court of Appeals"):  # MDL No. N
+        return "an MDL number is the Judicial Panel's (jpml); a court of appeals numbers its cases like 25-2153"
+    return None
+
+
 def try_normalize(docket_number: str | None) -> str | None:
     """Normalize, or None for text that holds no recognisable docket number."""
     if not docket_number:
