@@ -59,7 +59,7 @@ def test_active_cases_are_those_with_a_filing_within_active_days(tmp_path):
 
 
 def test_api_budget_is_shared_out_active_cases_weighing_three_times_dormant_ones(tmp_path, monkeypatch):
-    monkeypatch.setenv("CL_TOKEN", "t")
+    monkeypatch.setenv("CL_TOKEN", "plan-test-token")
     config = load(tmp_path, '[sources.courtlistener]\ntoken = "${CL_TOKEN}"\ndaily_request_budget = 125\n'
                   '[schedule]\ninterval = "30m"\n' + THREE_CASES)
     engine = store.open_engine(config.database.url)
@@ -102,7 +102,7 @@ def test_api_budget_is_shared_out_active_cases_weighing_three_times_dormant_ones
 def test_api_interval_is_never_shorter_than_the_poll_interval(tmp_path, monkeypatch):
     """A large budget would give the case an API poll more often than its job runs: it is held
     to its poll interval, and the rest of the budget is not planned."""
-    monkeypatch.setenv("CL_TOKEN", "t")
+    monkeypatch.setenv("CL_TOKEN", "plan-test-token")
     config = load(tmp_path, '[sources.courtlistener]\ntoken = "${CL_TOKEN}"\ndaily_request_budget = 5000\n'
                   '[schedule]\ninterval = "1h"\n' + cl_case("One", "3:23-cv-03417"))
     (row,) = plan.make_plan(config, set())
@@ -113,7 +113,7 @@ def test_api_interval_is_never_shorter_than_the_poll_interval(tmp_path, monkeypa
 
 @pytest.mark.parametrize("settings", ["", 'token = "${CL_TOKEN}"\ndaily_request_budget = 0\n'])
 def test_no_token_or_no_budget_means_no_api(tmp_path, monkeypatch, settings):
-    monkeypatch.setenv("CL_TOKEN", "t")
+    monkeypatch.setenv("CL_TOKEN", "plan-test-token")
     config = load(tmp_path, f"[sources.courtlistener]\n{settings}" + THREE_CASES)
     rows = plan.make_plan(config, {"Active (cand 3:23-cv-03417)"})
     assert [(r.case, r.api_interval, r.budgeted_per_day, r.change_delay) for r in rows] == [
@@ -176,7 +176,7 @@ def test_job_ids_name_source_court_and_case(tmp_path):
 
 
 def test_unwatched_in_feed_only_mode_and_with_a_token(tmp_path, monkeypatch):
-    monkeypatch.setenv("CL_TOKEN", "t")
+    monkeypatch.setenv("CL_TOKEN", "plan-test-token")
     cases = (cl_case("CL only", "3:23-cv-03417")
              + '[[cases]]\nname = "RSS only"\ncourt = "nysb"\ndocket_number = "16-10992"\nsources = ["pacer_rss"]\n'
              + '[[cases]]\nname = "Both"\ncourt = "nysb"\ndocket_number = "16-10993"\n'
