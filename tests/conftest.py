@@ -269,6 +269,15 @@ def empty_database_url(request, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def session(database_url: str) -> Iterator[Session]:
+    """A session on a migrated database of each kind (`database_url`)."""
+    engine = store.open_engine(database_url)
+    with Session(engine) as s:
+        yield s
+    engine.dispose()
+
+
 # The [[cases]] table of Kadrey v. Meta, pinned to its CourtListener docket.
 KADREY_CASE = f'''
 [[cases]]

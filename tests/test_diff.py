@@ -5,20 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from docketwatch import store
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.pipeline import diff
 from docketwatch.store.models import Case, Entry, Event, utcnow
-
-
-@pytest.fixture
-def session(database_url):
-    engine = store.open_engine(database_url)
-    with Session(engine) as s:
-        yield s
-    engine.dispose()
 
 
 @pytest.fixture

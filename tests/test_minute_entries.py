@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlmodel import Session, select
 
-from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
 from docketwatch.parsers.pacer_rss import parse_rss
@@ -156,14 +155,6 @@ def nyed_docket(number: str) -> ParsedDocket:
     """The real E.D.N.Y. feed's docket of `number` (May 2018; the feed is stamped GMT)."""
     _, dockets, _ = parse_rss(NYED, "nyed")
     return next(d for d in dockets if d.docket_number.startswith(number))
-
-
-@pytest.fixture
-def session(database_url):
-    engine = store.open_engine(database_url)
-    with Session(engine) as s:
-        yield s
-    engine.dispose()
 
 
 def watched(session: Session, docket: ParsedDocket) -> Case:
