@@ -229,24 +229,52 @@ def test_a_minute_entry_filled_in_later_is_one_change_of_the_same_entry(session)
                                                                                                  "changed"]
 
 
-def test_identical_minute_entries_of_one_source_stay_two_and_the_feed_joins_one(session):
+def test_identical_minute_entries_of_one_source_stay_two_and_the_feed_pairs_with_neither(session):
     docket = nyed_docket("1:17-cv-03475")  # Erramuspe: two [Scheduling Order] items, 22 May 2018
     case = watched(session, docket)
     pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
     assert len(diff.apply(session, case, cl(docket, *pair)).new) == 2
-    # The feed's two items have the same date and words, so the feed knows one entry: it joins the first.
-    assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss", "courtlistener"]
+    # The feed's two items have the same date and words, so the feed knows one entry; which
+    # of the two it is cannot be told, so it pairs with neither: an alert repeated, none hidden.
+    assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener", "courtlistener", "pacer_rss"]
     assert diff.apply(session, case, cl(docket, *pair)).new == []
+    assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
 
 
-def test_the_feed_first_then_two_identical_courtlistener_entries_adds_the_second(session):
+def test_the_feed_first_then_two_identical_courtlistener_entries_are_both_new(session):
     docket = nyed_docket("1:17-cv-03475")
     case = watched(session, docket)
     assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
     pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
-    assert len(diff.apply(session, case, cl(docket, *pair)).new) == 1  # the second filing the feed folded into one
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss", "courtlistener"]
+    # Either could be the one the feed showed: neither pairs.
+    assert len(diff.apply(session, case, cl(docket, *pair)).new) == 2
+    assert [e.sources for e in stored_minutes(session, case)] == ["pacer_rss", "courtlistener", "courtlistener"]
+
+
+def test_each_of_three_orders_on_three_days_is_new_once_whatever_the_sources_order(session):
+    """An audit's chain: CourtListener shows A (19 April); the feed, watched later, shows
+    X (20th) and Z (21st) as bare "Order"; then CourtListener shows X and Z. Each day's
+    entry pairs only with its own day's, so no filing becomes another's "text filled in"."""
+    docket = nyed_docket("1:12-cv-04402")
+    case = watched(session, docket)
+    a = cl_minute("801", "2018-04-19", "ORDER granting Motion to Extend Time (A).", "Order")
+    x = cl_minute("802", "2018-04-20", "ORDER granting Motion to Compel Discovery (X).", "Order")
+    z = cl_minute("803", "2018-04-21", "ORDER scheduling a status conference (Z).", "Order")
+
+    def feed_order(day: str) -> ParsedEntry:
+        return ParsedEntry(entry_number=None, date_filed=None, date_entered=date.fromisoformat(day), description="Order",
+                           short_description="Order")
+
+    assert len(diff.apply(session, case, cl(docket, a)).new) == 1
+    assert len(diff.apply(session, case, rss(docket, feed_order("2018-04-20"))).new) == 1
+    assert len(diff.apply(session, case, rss(docket, feed_order("2018-04-21"))).new) == 1
+    both = diff.apply(session, case, cl(docket, a, x, z))
+    assert both.new == [] and [c.changes for c in both.changed] == [["text filled in"]] * 2
+    days = {(e.date_filed, e.sources) for e in stored_minutes(session, case)}
+    assert days == {(date(2018, 4, 19), "courtlistener"), (date(2018, 4, 20), "courtlistener,pacer_rss"),
+                    (date(2018, 4, 21), "courtlistener,pacer_rss")}
+    assert kinds(session) == ["new", "new", "new", "changed", "changed"]
 
 
 def test_different_words_or_days_stay_apart(session):
@@ -261,15 +289,17 @@ def test_different_words_or_days_stay_apart(session):
     assert len(stored_minutes(session, case)) == 5
 
 
-def test_a_feed_date_a_day_after_the_filing_date_is_the_same_entry(session):
-    """A feed stamped GMT dates an entry made in the (US) evening a day later than the court."""
+def test_a_feed_date_a_day_after_the_filing_date_stays_apart(session):
+    """A feed stamped GMT dates an entry made in the (US) evening a day later than the
+    court; but a minute order of the next day says the same as often ("Order"): the two
+    stay apart, an alert repeated rather than one hidden."""
     docket = nyed_docket("1:14-cv-06377")  # Jennings: [Order(Other)] on 21 and 22 May (GMT)
     case = watched(session, docket)
     diff.apply(session, case, cl(docket, cl_minute("701", "2018-05-21", "ORDER re discovery.", "Order(Other)")))
     late = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22), description="Order(Other)",
                        short_description="Order(Other)")
-    assert diff.apply(session, case, rss(docket, late)).new == []
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss"]
+    assert len(diff.apply(session, case, rss(docket, late)).new) == 1
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener", "pacer_rss"]
 
 
 def test_consecutive_days_with_the_same_words_pair_by_day(session):

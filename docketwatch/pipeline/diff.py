@@ -32,7 +32,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import insert
@@ -149,7 +149,8 @@ def apply(
     stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
     _check(session, case, snapshot, normalize)
     # Stored minute entries of the days of those the snapshot shows for the first time.
-    others = _minutes_of_days(session, case.id, [p for key, p in keyed if key not in stored]) if has_stored else {}
+    unknown = [(key, p) for key, p in keyed if key not in stored and not p.entry_number]
+    others = _minutes_of_days(session, case.id, [p for _, p in unknown]) if has_stored and unknown else {}
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
 
@@ -164,7 +165,7 @@ def apply(
     unheard: dict[str, _Unheard] = {}  # new entries stored quietly
     for key, parsed in keyed:
         entry = stored.get(key)
-        if entry is None and (entry := _same_minute(others, parsed, source)) is not None:
+        if entry is None and (entry := _same_minute(others, key, parsed, source, unknown)) is not None:
             assert entry.id is not None  # read from the store
             session.add(EntryAlias(case_id=case.id, key=key, entry_id=entry.id))
             stored[key] = entry
@@ -266,11 +267,9 @@ def _stored(session: Session, case_id: int, keys: list[str]) -> dict[str, Entry]
 
 def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> dict[date, list[Entry]]:
     """The stored minute entries that `_same_minute` may pair with the `unknown` minute
-    entries, by day (filed, else entered): those of their days, the day before and the
-    day after (`_days_apart`), read through the case's index by day (ix_entry_case_day),
-    not the case's whole docket."""
-    days = sorted({day + timedelta(days=shift) for p in unknown if not p.entry_number
-                   and (day := p.date_filed or p.date_entered) for shift in (-1, 0, 1)})
+    entries, by day (filed, else entered): those of their days, read through the case's
+    index by day (ix_entry_case_day), not the case's whole docket."""
+    days = sorted({day for p in unknown if not p.entry_number and (day := p.date_filed or p.date_entered)})
     by_day: dict[date, list[Entry]] = {}
     for chunk in store.chunks(days):
         query = select(Entry).where(Entry.case_id == case_id, Entry.day().in_(chunk))
@@ -280,41 +279,48 @@ def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry])
     return by_day
 
 
-def _same_minute(others: dict[date, list[Entry]], parsed: ParsedEntry, source: str) -> Entry | None:
-    """The stored minute entry that `parsed`, a minute entry `source` shows under a key not
-    stored, is: one that `source` has not shown (a source keys each of its entries apart),
-    of an agreeing day (`_days_apart`) whose words agree (`_same_words`). Of several, one
-    of the same day first, then the one stored first. None: a new entry.
+def _same_minute(others: dict[date, list[Entry]], key: str, parsed: ParsedEntry, source: str,
+                 unknown: list[tuple[str, ParsedEntry]]) -> Entry | None:
+    """The stored minute entry that `parsed`, a minute entry `source` shows under a `key`
+    not stored, is: the one stored minute entry of the same day (`_same_day`) that `source`
+    has not shown (a source keys each of its entries apart) and whose words agree
+    (`_same_words`), when no other minute entry of the snapshot (`unknown`, under another
+    key) would pair with it too. None: a new entry.
 
-    A wrong pairing would hide a filing, a missed one repeats an alert: so nothing vaguer
-    than the same words (or a text marked as cut short) of the same day, or of a date
-    entered one day after the date filed, pairs.
+    A wrong pairing can hide a filing (a subscription to "new" events sees the second
+    filing only as the first one's text filled in), a missed one repeats an alert: so
+    nothing pairs but the same words of the same day, and never when the choice is
+    ambiguous (two "Order" entries of one day).
     """
     day = parsed.date_filed or parsed.date_entered
     if parsed.entry_number or day is None:
         return None
-    near = [e for shift in (0, -1, 1) for e in others.get(day + timedelta(days=shift), [])]
-    candidates = [(apart, e.id or 0, e) for e in near if source not in e.sources.split(",")
-                  and (apart := _days_apart(e.date_filed, e.date_entered, parsed.date_filed, parsed.date_entered))
-                  is not None]
-    for _, _, entry in sorted(candidates, key=lambda c: c[:2]):
-        if _same_words((entry.description, entry.short_description), (parsed.description, parsed.short_description)):
-            return entry
-    return None
+    matches = [e for e in others.get(day, []) if source not in e.sources.split(",") and _pairs(e, parsed)]
+    if len(matches) != 1:
+        return None
+    rivals = [p for k, p in unknown if k != key and not p.entry_number and _pairs(matches[0], p)]
+    return None if rivals else matches[0]
 
 
-def _days_apart(filed: date | None, entered: date | None, other_filed: date | None,
-                other_entered: date | None) -> int | None:
-    """0 when two renderings of a minute entry are of the same day; 1 when one's date
-    entered (a court feed's, in the zone the feed states: GMT dates a US evening a day
-    later) is the day after the other's date filed; None when they cannot be one entry."""
+def _pairs(entry: Entry, parsed: ParsedEntry) -> bool:
+    """Whether a stored minute entry and a shown one are of one day and say the same."""
+    texts = (entry.description, entry.short_description)
+    return (_same_day(entry.date_filed, entry.date_entered, parsed.date_filed, parsed.date_entered)
+            and _same_words(texts, (parsed.description, parsed.short_description)))
+
+
+def _same_day(filed: date | None, entered: date | None, other_filed: date | None, other_entered: date | None) -> bool:
+    """Whether two renderings of a minute entry are of one day: the dates filed when both
+    have one, else one's date filed and the other's date entered (a court feed knows only
+    that), else the dates entered. A court feed stamped GMT dates an entry made in a US
+    evening a day later: those stay two entries (an alert repeated, never one hidden)."""
     if filed and other_filed:
-        return 0 if filed == other_filed else None
-    if filed or other_filed:
-        day_filed, day_entered = (filed, other_entered) if filed else (other_filed, entered)
-        since = (day_entered - day_filed).days if day_filed and day_entered else None
-        return since if since in (0, 1) else None
-    return 0 if entered and entered == other_entered else None
+        return filed == other_filed
+    if filed:
+        return filed == other_entered
+    if other_filed:
+        return other_filed == entered
+    return entered is not None and entered == other_entered
 
 
 _CUT = re.compile(r"\s*(?:\.\.\.|\u2026)\s*$")
