@@ -108,7 +108,7 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
     stored: list[Digest] = []
     errors: list[str] = []
     for sub in subs:
-        error = _store(config, engine, sub, now, stored, log_traceback=DIGEST_JOB + sub.name not in failing)
+        error = _store(config, engine, sub, now, stored)
         if error is not None:
             errors.append(f"{sub.name}: building the digest failed: {error}")
         if error is not None or DIGEST_JOB + sub.name in failing:
@@ -116,9 +116,9 @@ def store_due(config: Config, engine: Engine, subs: list[DigestConfig],
     return stored, errors
 
 
-def _store(config: Config, engine: Engine, sub: DigestConfig, now: datetime, stored: list[Digest], *,
-           log_traceback: bool) -> str | None:
-    """Store the digest due now for `sub` (added to `stored`); why it could not be built, or None."""
+def _store(config: Config, engine: Engine, sub: DigestConfig, now: datetime, stored: list[Digest]) -> str | None:
+    """Store the digest due now for `sub` (added to `stored`); why it could not be built, or
+    None. The why is one line for the caller to show; the traceback only at --log-level debug."""
     with Session(engine, expire_on_commit=False) as session:
         try:
             outgoing = plan_new(session, config, sub, now)
@@ -135,8 +135,7 @@ def _store(config: Config, engine: Engine, sub: DigestConfig, now: datetime, sto
             log.info("%s: another run stored these events first", sub.name)
         except Exception as e:  # a broken template for one subscription must not stop the others
             session.rollback()
-            if log_traceback:  # once, when it starts failing; then the caller's error line
-                log.exception("%s: building the digest failed", sub.name)
+            log.debug("%s: building the digest failed", sub.name, exc_info=True)
             return redact.scrub(f"{type(e).__name__}: {e}")
     return None
 
