@@ -48,10 +48,15 @@ __all__ = ["BUNDLED_CONFIG", "ConfigError", "load", "resolve_path"]
 
 
 def resolve_path(option: str | None) -> Path:
-    """--config, else $DOCKETWATCH_CONFIG, else the bundled watchlist."""
+    """--config, else $DOCKETWATCH_CONFIG, else the bundled watchlist. An empty
+    DOCKETWATCH_CONFIG (an unset variable in a unit's environment file) is an error, not
+    a quiet fall back to the bundled cases."""
     if option:
         return Path(option)
-    if env := os.environ.get("DOCKETWATCH_CONFIG"):
+    if (env := os.environ.get("DOCKETWATCH_CONFIG")) is not None:
+        if not env.strip():
+            raise ConfigError("DOCKETWATCH_CONFIG is set but empty: set it to the configuration file's path, "
+                              "or unset it to use the bundled watchlist")
         return Path(env)
     return Path(str(resources.files("docketwatch.defaults").joinpath(BUNDLED_CONFIG)))
 

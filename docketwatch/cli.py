@@ -123,6 +123,9 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:  # Ctrl-C where no command stops on its own (check does): 130, as shells do
+            click.echo("interrupted", err=True)
+            sys.exit(130)  # 128 + SIGINT
         except Exception as e:
             from docketwatch.store import StoreError  # imported already, if the command opened a database
 
@@ -197,7 +200,8 @@ def check(obj: _Context, case: tuple[str, ...], as_json: bool, notify_baseline: 
     cfg = obj.load()
     chosen = obj.select(cfg, case)
     results, stopped_by = _poll(cfg, store.open_engine(cfg.database.url), chosen, notify_baseline=notify_baseline)
-    checked = [r for r in results if not r.cancelled]
+    # A case interrupted after one of its sources stored news is shown: the next check will not report it.
+    checked = [r for r in results if not r.cancelled or _has_news(r)]
     if as_json:
         click.echo(json.dumps({"cases": [_result_json(r) for r in checked]}, indent=2))
     else:
@@ -231,7 +235,9 @@ def _interrupted(results: list[CaseResult], signum: signal.Signals) -> None:
     signal's number: 130 for Ctrl-C, as shells do."""
     polled = [r for r in results if not r.paused]
     checked = sum(not r.cancelled for r in polled)
-    click.echo(f"interrupted: {checked} of {len(polled)} cases checked; the rest were not", err=True)
+    partly = sum(r.cancelled and _has_news(r) for r in polled)
+    click.echo(f"interrupted: {checked} of {len(polled)} cases checked"
+               + (f", {partly} in part (what they found is shown)" if partly else "") + "; the rest were not", err=True)
     sys.exit(128 + signum)
 
 
@@ -245,11 +251,16 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
     }
 
 
+def _has_news(r: CaseResult) -> bool:
+    return bool(r.new or r.changed or r.case_changes or r.gaps)
+
+
 def _summary(r: CaseResult) -> str:
     if r.paused:
         return "paused, not checked (docketwatch resume CASE)"
     if r.cancelled:
-        return "not checked (interrupted)"
+        news = f"{len(r.new)} new, {len(r.changed)} changed, " if _has_news(r) else ""
+        return f"{news}not every source checked (interrupted)"
     if not r.ok:
         return "FAILED"
     if r.no_entries:

@@ -125,3 +125,12 @@ def test_an_empty_config_option_is_a_usage_error_not_the_bundled_watchlist(argv)
     result = run_cli(None, *argv)
     assert result.returncode == 2 and "Invalid value for '--config': is empty" in result.stderr
     assert result.stdout == "" and "Traceback" not in result.stderr
+
+
+def test_an_empty_docketwatch_config_variable_is_an_error_not_the_bundled_watchlist():
+    """An environment file with `DOCKETWATCH_CONFIG=` must not quietly watch the bundled cases."""
+    result = run_cli(None, "status", "--json", env={"DOCKETWATCH_CONFIG": ""})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: DOCKETWATCH_CONFIG is set but empty: set it to the configuration file's path, or unset it to use "
+        "the bundled watchlist")

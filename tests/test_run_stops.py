@@ -130,6 +130,45 @@ def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, 
     assert runs(sqlite_url(tmp_path), "courtlistener") == 0  # cancelled: not a failure of the source
 
 
+def interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
+    """SIGINT `proc` (Ctrl-C) and collect its output and the seconds it took to stop."""
+    began = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return out, err, time.monotonic() - began
+
+
+def test_ctrl_c_shows_what_a_half_checked_case_found(tmp_path, slow_server, court_feed):
+    """The court feed stored a new filing, CourtListener hangs: the filing is shown, since
+    the next check will not report it again."""
+    cl = slow_server("hang", give_up=120)
+    config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 60\n", cases=SUNEDISON_CASE)
+    assert run_cli(config, "check").returncode == 0  # the feed's baseline
+    config.write_text(config.read_text().replace('sources = ["pacer_rss"]', 'sources = ["pacer_rss", "courtlistener"]'))
+    court_feed.body = with_new_item(NYSB_FEED)
+    proc = start_command(config, "check")
+    wait_for(lambda: cl.connections >= 1, proc)
+    out, err, took = interrupt(proc)
+    assert proc.returncode == 130 and took < 5, (proc.returncode, took, err)
+    assert out.splitlines()[0] == ("In re SunEdison, Inc. (nysb 16-10992): 1 new, 0 changed, not every source checked "
+                                   "(interrupted)")
+    assert "#5238" in out.splitlines()[1]
+    assert err == "interrupted: 0 of 1 cases checked, 1 in part (what they found is shown); the rest were not\n"
+
+
+def test_ctrl_c_in_another_command_is_one_line_and_130(tmp_path, slow_server):
+    cl = slow_server("hang", give_up=120)
+    config = configure(tmp_path, cl.url, http="timeout = 60\n", cases=KADREY)
+    proc = start_command(config, "add", "https://www.courtlistener.com/docket/4321/some-case/")  # looked up: hangs
+    wait_for(lambda: cl.connections >= 1, proc)
+    out, err, took = interrupt(proc)
+    assert (proc.returncode, out, err) == (130, "", "interrupted\n") and took < 5
+
+
 def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
     fake_cl.load_kadrey()
     config = configure(tmp_path, fake_cl.base_url, cases=KADREY, database_url=database_url)
