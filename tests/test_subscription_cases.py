@@ -173,6 +173,10 @@ def test_a_rename_without_the_key_is_reported_and_the_key_added_later_delivers_w
     status = run_cli(path, "status")
     assert ("subscription 'daily' is no longer configured; not sent to it: 1 event of its cases since its last "
             'digest; if it was renamed, add renamed_from = "daily" to its [[digests]] table' in status.stdout), status.stdout
+    # Owed and sent by nobody: unhealthy too, so a monitor that watches --health hears of it.
+    health = run_cli(path, "status", "--health")
+    assert health.returncode == 1 and ("subscription 'daily' is no longer configured and is owed 1 event: add "
+                                       "renamed_from = 'daily'") in health.stderr, health.stderr
     add_filings(fake_cl, (KADREY_ID, "602"))
     poll_cases(path)
     digest(path)  # 602 to "morning"
@@ -183,6 +187,21 @@ def test_a_rename_without_the_key_is_reported_and_the_key_added_later_delivers_w
     assert "no longer configured" not in run_cli(path, "status").stdout
 
 
+def test_a_renamed_subscription_that_owed_nothing_is_still_named(watch, fake_cl, tmp_path):
+    """A rename without the key is a new subscription, `backfill_days` and all: even when
+    the old name owed nothing, `status` says so, since the new one may send again what
+    the old one sent."""
+    path = watch(KADREY + markdown_digest("daily", dir="out"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    digest(path)
+    path = watch(KADREY + markdown_digest("morning", dir="out"))
+    status = run_cli(path, "status").stdout
+    assert "subscription 'daily' is no longer configured; not sent to it: 0 events" in status, status
+    assert "no longer configured" not in run_cli(path, "status", "--health").stderr  # it owes nothing
+
+
 def test_renamed_from_that_does_not_fit_is_one_line_and_exit_2(watch, fake_cl, tmp_path):
     path = watch(KADREY + markdown_digest("daily") + markdown_digest("morning", renamed_from="daily"))
     ran = run_cli(path, "digest")
@@ -191,12 +210,16 @@ def test_renamed_from_that_does_not_fit_is_one_line_and_exit_2(watch, fake_cl, t
         f"Error: {path}: digests[2].renamed_from = 'daily': a [[digests]] of that name is still configured; "
         "remove the key, or rename that subscription"]
 
-    path = watch(KADREY + markdown_digest("morning", renamed_from="dialy"))
+    # On a database that has recorded no subscription yet (a new one), the key does nothing.
+    path = watch(KADREY + markdown_digest("morning", renamed_from="daily"))
+    assert run_cli(path, "digest").returncode == 0
+    # Where subscriptions are recorded, a name it never saw is a typo.
+    path = watch(KADREY + markdown_digest("evening", renamed_from="dialy"))
     for command_ in (["digest"], ["check"]):
         ran = run_cli(path, *command_)
         assert ran.returncode == 2, ran.stdout + ran.stderr
         assert ran.stderr.strip().splitlines() == [
-            f"docketwatch: {path}: [[digests]] 'morning': renamed_from = 'dialy': this database has no subscription "
+            f"docketwatch: {path}: [[digests]] 'evening': renamed_from = 'dialy': this database has no subscription "
             "of that name; remove the key (a subscription is recorded when check, digest or run first sees it)"]
 
 

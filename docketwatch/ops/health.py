@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch.ops import lock, plan
+from docketwatch.pipeline import digests
 from docketwatch.settings import Config
 from docketwatch.store.models import DIGEST_JOB, Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 
@@ -83,6 +84,14 @@ def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow],
         reasons.append(f"{d['what']}: not delivered after {d['attempts']} attempts: {d['last_error']}")
     for f in failing_subscriptions(session, config):
         reasons.append(f"the digest for {f['subscription']!r} cannot be built (since {f['since']}): {f['error']}")
+    for u in digests.unconfigured(session, config):
+        owed = " and ".join(filter(None, [f"{u.events} event{'' if u.events == 1 else 's'}" if u.events else "",
+                                          f"{u.pending} pending deliver{'y' if u.pending == 1 else 'ies'}"
+                                          if u.pending else ""]))
+        if owed:  # and nobody will send it
+            reasons.append(f"subscription {u.name!r} is no longer configured and is owed {owed}: add renamed_from = "
+                           f"{u.name!r} to the subscription it became, or give it up: docketwatch digest --forget "
+                           f"{u.name}")
     return reasons
 
 

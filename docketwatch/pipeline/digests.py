@@ -171,9 +171,12 @@ def _record(session: Session, config: Config, rows: dict[str, Subscription], mem
     """`record_subscriptions`' changes, in `session`; whether there were any."""
     table = core_table(SubscriptionCase)
     changed = False
-    for sub in config.digests:
-        if sub.renamed_from is not None:
-            changed |= _carry(session, config, rows, members, sub)
+    # A database that has recorded no subscription (a new one, or a move to PostgreSQL) has
+    # nothing to carry: a `renamed_from` left in the file does nothing there.
+    if any(name != UPGRADED for name in rows):
+        for sub in config.digests:
+            if sub.renamed_from is not None:
+                changed |= _carry(session, config, rows, members, sub)
     upgraded = rows.get(UPGRADED)
     fresh_any = False
     for sub in config.digests:
@@ -314,8 +317,10 @@ class Unconfigured:
 
 
 def unconfigured(session: Session, config: Config) -> list[Unconfigured]:
-    """Recorded subscriptions missing from `config` that were not sent something: so a
-    rename without `renamed_from` is not silent. A query or two per such subscription."""
+    """Recorded subscriptions missing from `config`, until given up (`digest --forget`) or
+    carried (`renamed_from`): so a rename without the key is not silent, even when the old
+    name owed nothing (the new one starts afresh, `backfill_days` included). A query or
+    two per such subscription."""
     names = {d.name for d in config.digests}
     out = []
     for row in session.exec(select(Subscription).where(col(Subscription.renamed_to).is_(None),
@@ -334,8 +339,7 @@ def unconfigured(session: Session, config: Config) -> list[Unconfigured]:
                    col(Event.id).not_in(taken))).one()
         pending = session.exec(select(func.count(col(Delivery.id))).join(Digest, col(Digest.id) == Delivery.digest_id)
                                .where(col(Digest.subscription) == row.name, col(Delivery.status) == "pending")).one()
-        if events or pending:
-            out.append(Unconfigured(row.name, events, pending))
+        out.append(Unconfigured(row.name, events, pending))
     return out
 
 
