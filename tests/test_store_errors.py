@@ -168,13 +168,15 @@ def test_a_database_from_a_newer_docketwatch_is_one_line_and_left_as_it_is(tmp_p
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0099_from_the_future",)]
 
 
-@pytest.mark.parametrize("alembic", [False, True], ids=["plain", "with-its-own-alembic"])
-def test_another_applications_sqlite_file_is_one_line_and_left_untouched(tmp_path, alembic):
+@pytest.mark.parametrize("kind", ["plain", "with-its-own-alembic", "with-a-case-table"])
+def test_another_applications_sqlite_file_is_one_line_and_left_untouched(tmp_path, kind):
     other = tmp_path / "notes.db"
     with sqlite3.connect(other) as db:
         db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)")
         db.execute("INSERT INTO notes (text) VALUES ('mine')")
-        if alembic:  # an application that migrates with Alembic too
+        if kind == "with-a-case-table":  # a name docketwatch uses too
+            db.execute('CREATE TABLE "case" (id INTEGER PRIMARY KEY, title TEXT)')
+        if kind == "with-its-own-alembic":  # an application that migrates with Alembic too
             db.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
             db.execute("INSERT INTO alembic_version VALUES ('ae1027a6acf')")
     before = other.read_bytes()

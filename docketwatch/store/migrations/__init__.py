@@ -59,11 +59,11 @@ def upgrade(engine: Engine) -> None:
 
 
 def is_docketwatch(connection: Connection) -> bool:
-    """Empty, or docketwatch's: every docketwatch database has the `case` table (the first
-    release's too, which had no version table). Tables without it are another
-    application's, to be left alone."""
-    tables = inspect(connection).get_table_names()
-    return not tables or "case" in tables
+    """Empty, or docketwatch's: every docketwatch database, the first release's too (which
+    had no version table), has the `case`, `entry` and `event` tables. Another
+    application's tables, even one named `case`, are left alone."""
+    tables = set(inspect(connection).get_table_names())
+    return not tables or {"case", "entry", "event"} <= tables
 
 
 def current_revision(connection: Connection) -> str | None:
