@@ -10,6 +10,7 @@ on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -229,27 +230,54 @@ def test_a_minute_entry_filled_in_later_is_one_change_of_the_same_entry(session)
                                                                                                  "changed"]
 
 
-def test_identical_minute_entries_of_one_source_stay_two_and_the_feed_pairs_with_neither(session):
-    docket = nyed_docket("1:17-cv-03475")  # Erramuspe: two [Scheduling Order] items, 22 May 2018
+def test_two_identical_minute_entries_of_a_day_pair_one_to_one_from_either_source(session):
+    docket = nyed_docket("1:17-cv-03475")  # Erramuspe: two [Scheduling Order] items, 22 May 2018, 19:44 and 19:47
     case = watched(session, docket)
     pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
     assert len(diff.apply(session, case, cl(docket, *pair)).new) == 2
-    # The feed's two items have the same date and words, so the feed knows one entry; which
-    # of the two it is cannot be told, so it pairs with neither: an alert repeated, none hidden.
-    assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener", "courtlistener", "pacer_rss"]
+    # The feed tells its two apart by the moment each was entered; two and two that no
+    # reader can tell apart pair in the order they came.
+    assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss"] * 2
     assert diff.apply(session, case, cl(docket, *pair)).new == []
     assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
 
 
-def test_the_feed_first_then_two_identical_courtlistener_entries_are_both_new(session):
+def test_the_feed_first_then_two_identical_courtlistener_entries_pair_one_to_one(session):
     docket = nyed_docket("1:17-cv-03475")
     case = watched(session, docket)
-    assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
+    assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 2  # two filings, not one
     pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
-    # Either could be the one the feed showed: neither pairs.
+    assert diff.apply(session, case, cl(docket, *pair)).new == []
+    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss"] * 2
+
+
+def test_one_feed_entry_against_two_that_agree_with_it_pairs_with_neither(session):
+    docket = nyed_docket("1:17-cv-03475")
+    case = watched(session, docket)
+    assert len(diff.apply(session, case, rss(docket, docket.entries[0])).new) == 1
+    pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
+    # Either could be the one the feed showed, and the other one then is news: neither pairs.
     assert len(diff.apply(session, case, cl(docket, *pair)).new) == 2
     assert [e.sources for e in stored_minutes(session, case)] == ["pacer_rss", "courtlistener", "courtlistener"]
+
+
+def test_a_feed_entry_stored_by_its_day_and_words_is_known_again_and_the_one_it_hid_is_new(session):
+    """Before the moment of entry was part of a court feed's key, the two Scheduling
+    Orders of 22 May were one entry (the second never reported). After the upgrade the
+    first keeps the stored entry, the second is new, once."""
+    docket = nyed_docket("1:17-cv-03475")
+    case = watched(session, docket)
+    first, second = sorted(docket.entries, key=lambda e: e.filed_at)
+    old_release = replace(first, filed_at=None)  # as the previous release keyed it: by day and words
+    assert len(diff.apply(session, case, rss(docket, old_release)).new) == 1
+    result = diff.apply(session, case, rss(docket, second, first))  # the feed lists the newest first
+    assert [e.date_entered for e in result.new] == [date(2018, 5, 22)] and result.changed == []
+    assert len(stored_minutes(session, case)) == 2
+    assert diff.apply(session, case, rss(docket, second, first)).new == []
+    # A third of that day, seen later, is new too: only the earliest may take the old entry.
+    third = replace(first, filed_at=first.filed_at.replace(hour=21))
+    assert len(diff.apply(session, case, rss(docket, third, second, first)).new) == 1
 
 
 def test_each_of_three_orders_on_three_days_is_new_once_whatever_the_sources_order(session):

@@ -32,7 +32,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -64,18 +64,29 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
     """Identity of an entry within its case, the same whichever source shows it.
 
     Numbered entries are known by number. An unnumbered (minute) entry is known by the
-    source's own id where it has one, else by its date (filed, else entered: a court
-    feed knows only that) and a hash of its text; so each source keys a minute entry its
-    own way, and `_same_minute` decides when a second source's key names a stored entry
-    (kept in EntryAlias).
+    source's own id where it has one, else by the moment it was entered (a court feed's
+    pubDate: two "Order" entries of one day are two) or, without one, its date, and a
+    hash of its text; so each source keys a minute entry its own way, and `_same_minute`
+    decides when a second source's key names a stored entry (kept in EntryAlias).
     """
     if parsed.entry_number:
         return f"#{parsed.entry_number.strip().lstrip('0') or '0'}"
     if parsed.source_id:
         return f"{source}:{parsed.source_id}"
+    if parsed.filed_at is not None:
+        return f"{parsed.filed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}:{_text_digest(parsed)}"
+    return _dated_key(parsed)
+
+
+def _dated_key(parsed: ParsedEntry) -> str:
+    """A minute entry's key by its day and words: for a court feed's entries, the key of
+    releases before the entry's moment was part of it (see `_claim_dated`)."""
+    return f"{parsed.date_filed or parsed.date_entered or 'undated'}:{_text_digest(parsed)}"
+
+
+def _text_digest(parsed: ParsedEntry) -> str:
     text = _clean(parsed.description or parsed.short_description or "")
-    digest = hashlib.sha256(text.lower().encode()).hexdigest()[:16]
-    return f"{parsed.date_filed or parsed.date_entered or 'undated'}:{digest}"
+    return hashlib.sha256(text.lower().encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -148,9 +159,12 @@ def apply(
     # entries costs what the filing costs.
     stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
     _check(session, case, snapshot, normalize)
+    if has_stored:
+        _claim_dated(session, case.id, source, keyed, stored)
     # Stored minute entries of the days of those the snapshot shows for the first time.
     unknown = [(key, p) for key, p in keyed if key not in stored and not p.entry_number]
     others = _minutes_of_days(session, case.id, [p for _, p in unknown]) if has_stored and unknown else {}
+    paired = _pair_minutes(others, unknown, source)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
 
@@ -165,7 +179,7 @@ def apply(
     unheard: dict[str, _Unheard] = {}  # new entries stored quietly
     for key, parsed in keyed:
         entry = stored.get(key)
-        if entry is None and (entry := _same_minute(others, key, parsed, source, unknown)) is not None:
+        if entry is None and (entry := paired.get(key)) is not None:
             assert entry.id is not None  # read from the store
             session.add(EntryAlias(case_id=case.id, key=key, entry_id=entry.id))
             stored[key] = entry
@@ -265,6 +279,31 @@ def _stored(session: Session, case_id: int, keys: list[str]) -> dict[str, Entry]
     return stored
 
 
+def _claim_dated(session: Session, case_id: int, source: str, keyed: list[tuple[str, ParsedEntry]],
+                 stored: dict[str, Entry]) -> None:
+    """Minute entries a court feed stored under their day and words (`_dated_key`, before
+    their moment was part of the key) are known again under their new key: of the items
+    that share a day and words, the earliest is the stored one (it came first), and it
+    is added to `stored` and recorded as an alias; the later ones (which the old key
+    folded into the first, and never reported) are new. Only the earliest of all the
+    snapshot's items with that day and words may claim, so an item seen later never takes
+    an entry another item already holds."""
+    timed = [(key, p) for key, p in keyed if p.filed_at is not None and not p.entry_number and not p.source_id]
+    earliest: dict[str, tuple[datetime, str]] = {}
+    for key, p in timed:
+        assert p.filed_at is not None
+        dated = _dated_key(p)
+        earliest[dated] = min(earliest.get(dated, (p.filed_at, key)), (p.filed_at, key))
+    wanted = {dated: key for dated, (_, key) in earliest.items() if key not in stored}
+    if not wanted:
+        return
+    for dated, entry in _stored(session, case_id, list(wanted)).items():
+        if entry.key == dated and source in entry.sources.split(","):
+            assert entry.id is not None  # read from the store
+            session.add(EntryAlias(case_id=case_id, key=wanted[dated], entry_id=entry.id))
+            stored[wanted[dated]] = entry
+
+
 def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> dict[date, list[Entry]]:
     """The stored minute entries that `_same_minute` may pair with the `unknown` minute
     entries, by day (filed, else entered): those of their days, read through the case's
@@ -279,27 +318,34 @@ def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry])
     return by_day
 
 
-def _same_minute(others: dict[date, list[Entry]], key: str, parsed: ParsedEntry, source: str,
-                 unknown: list[tuple[str, ParsedEntry]]) -> Entry | None:
-    """The stored minute entry that `parsed`, a minute entry `source` shows under a `key`
-    not stored, is: the one stored minute entry of the same day (`_same_day`) that `source`
-    has not shown (a source keys each of its entries apart) and whose words agree
-    (`_same_words`), when no other minute entry of the snapshot (`unknown`, under another
-    key) would pair with it too. None: a new entry.
+def _pair_minutes(others: dict[date, list[Entry]], unknown: list[tuple[str, ParsedEntry]],
+                  source: str) -> dict[str, Entry]:
+    """The stored minute entries that the `unknown` ones (minute entries `source` shows
+    under keys not stored) are, by key. An entry pairs with a stored minute entry of its
+    own day (`_same_day`) that `source` has not shown (a source keys each of its entries
+    apart) and whose words agree (`_same_words`), and only where the choice cannot be
+    wrong: the entries that agree with a set of stored ones agree with all of it and with
+    nothing else, and are as many (one and one; or two "Scheduling Order" entries of one
+    day, from each source, paired in the order they came, which no reader can tell apart).
 
     A wrong pairing can hide a filing (a subscription to "new" events sees the second
     filing only as the first one's text filled in), a missed one repeats an alert: so
     nothing pairs but the same words of the same day, and never when the choice is
-    ambiguous (two "Order" entries of one day).
+    ambiguous (one "Order" of a feed against two of CourtListener's).
     """
-    day = parsed.date_filed or parsed.date_entered
-    if parsed.entry_number or day is None:
-        return None
-    matches = [e for e in others.get(day, []) if source not in e.sources.split(",") and _pairs(e, parsed)]
-    if len(matches) != 1:
-        return None
-    rivals = [p for k, p in unknown if k != key and not p.entry_number and _pairs(matches[0], p)]
-    return None if rivals else matches[0]
+    shown = {key: p for key, p in unknown if (p.date_filed or p.date_entered) is not None}
+    agree = {key: [e for e in others.get(p.date_filed or p.date_entered, [])  # type: ignore[arg-type]  # dated above
+                   if source not in e.sources.split(",") and _pairs(e, p)] for key, p in shown.items()}
+    paired: dict[str, Entry] = {}
+    for key, matches in agree.items():
+        if not matches or key in paired:
+            continue
+        ids = {id(e) for e in matches}
+        group = [k for k, m in agree.items() if {id(e) for e in m} & ids]
+        if len(group) == len(matches) and all({id(e) for e in agree[k]} == ids for k in group):
+            in_order = sorted(group, key=lambda k: (shown[k].filed_at or datetime.min.replace(tzinfo=UTC), k))
+            paired.update(zip(in_order, sorted(matches, key=lambda e: e.id or 0), strict=True))
+    return paired
 
 
 def _pairs(entry: Entry, parsed: ParsedEntry) -> bool:
