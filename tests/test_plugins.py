@@ -14,10 +14,15 @@ import os
 import subprocess
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 import pytest
+from sqlmodel import Session, select
 
+from docketwatch import store
+from docketwatch.domain.events import EventKind
+from docketwatch.store.models import Case, Entry, Event
 from tests.conftest import run_cli
 
 SOURCE_MODULE = '''
@@ -270,3 +275,56 @@ def test_plug_ins_are_imported_only_when_their_name_is_used(tmp_path, ccb):
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == [[], ["ccbwatch"]]
+
+
+def test_an_entry_another_process_stored_meanwhile_is_read_again_not_a_failure(httpserver, tmp_path, on_path):
+    """A `check` beside `run`: this poll read which cases have entries once, at its first
+    case; another process stores the second case's first entry before this poll gets to
+    it. Inserting it again breaks the unique key: the poll reads the case again and finds
+    nothing new, rather than failing the case (and mailing the database's error)."""
+    url = f"sqlite:///{tmp_path / 'dw.db'}"
+    entries: list[dict] = []
+    answer = {"number": 1, "date": "2022-03-02", "text": "CLAIM filed by Doe against Roe"}
+
+    def first(_request):
+        from werkzeug import Response
+
+        return Response(json.dumps({"docket_number": "22-ccb-15", "caption": "Smith v. Jones", "entries": [ORDER]}),
+                        content_type="application/json")
+
+    def second(_request):
+        from werkzeug import Response
+
+        if entries:  # the other process stores it first, on a connection of its own
+            engine = store.open_engine(url)
+            with Session(engine) as session:
+                case = session.exec(select(Case).where(Case.docket_number == "22-CCB-0016")).one()
+                session.add(Entry(case_id=case.id, key="#1", entry_number="1", date_filed=date(2022, 3, 2),
+                                  description=answer["text"], content_hash="", sources="ccbjson"))
+                session.commit()
+            engine.dispose()
+        return Response(json.dumps({"docket_number": "22-ccb-16", "caption": "Doe v. Roe", "entries": entries}),
+                        content_type="application/json")
+
+    httpserver.expect_request("/dockets/22-CCB-0015.json").respond_with_handler(first)
+    httpserver.expect_request("/dockets/22-CCB-0016.json").respond_with_handler(second)
+    path = write_config(tmp_path, httpserver.url_for("").rstrip("/"), case=textwrap.dedent("""
+        [[cases]]
+        name = "Doe v. Roe"
+        court = "ccb"
+        docket_number = "22-CCB-0016"
+        sources = ["ccbjson"]
+        """))
+    assert run_cli(path, "check").returncode == 0  # the baseline: Doe v. Roe has no entries yet
+
+    entries.append(answer)
+    checked = run_cli(path, "check", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    doe = json.loads(checked.stdout)["cases"][1]
+    assert (doe["name"], doe["ok"], doe["new"]) == ("Doe v. Roe", True, [])
+    engine = store.open_engine(url)
+    with Session(engine) as session:
+        assert [e.description for e in session.exec(select(Entry).where(Entry.key == "#1"))] == [
+            ORDER["text"], answer["text"]]
+        assert session.exec(select(Event).where(Event.kind == EventKind.ERROR)).all() == []
+    engine.dispose()

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from docketwatch import store
@@ -248,14 +249,13 @@ class _Writer:
         self._begin()
         if isinstance(outcome, Snapshot):
             try:
-                with self.session.begin_nested():
-                    change = diff.apply(self.session, case, outcome, notify_baseline=self.notify_baseline,
-                                        normalize=self.source.normalize_docket_number, follow=self.config.follow,
-                                        has_stored=case.id in self._cases_with_entries(),
-                                        has_facts=(case.id, diff.origin(outcome)) in self._sources_spoken())
-                    if self.config.discover:
-                        follow.discover(self.session, self.config, outcome)
-                    self._save_state(outcome.state)
+                try:
+                    change = self._apply(case, outcome, hints=True)
+                except IntegrityError:
+                    # Another process (a `check` beside `run`) stored rows of this case since
+                    # this poll read what it has: read again, without the poll's hints.
+                    log.info("%s: %s: stored meanwhile by another process; reading it again", case.name, run["source"])
+                    change = self._apply(case, outcome, hints=False)
             except StoreError:
                 raise
             except Exception as e:
@@ -291,6 +291,19 @@ class _Writer:
             self.session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run["source"], summary=run["error"]))
         run["finished_at"] = utcnow()
         self.runs.append(run)
+
+    def _apply(self, case: Case, snapshot: Snapshot, *, hints: bool) -> diff.DiffResult:
+        """`diff.apply` in a savepoint; `hints`: trust what this poll read once of which
+        cases have entries and facts (a concurrent writer may have added some since)."""
+        with self.session.begin_nested():
+            change = diff.apply(self.session, case, snapshot, notify_baseline=self.notify_baseline,
+                                normalize=self.source.normalize_docket_number, follow=self.config.follow,
+                                has_stored=not hints or case.id in self._cases_with_entries(),
+                                has_facts=not hints or (case.id, diff.origin(snapshot)) in self._sources_spoken())
+            if self.config.discover:
+                follow.discover(self.session, self.config, snapshot)
+            self._save_state(snapshot.state)
+        return change
 
     def _succeeded(self, run: dict[str, Any], snapshot: Snapshot, result: CaseResult) -> None:
         run.update(ok=True, warning="; ".join(snapshot.warnings) or None, finished_at=utcnow())
