@@ -108,28 +108,6 @@ def test_sigterm_with_a_request_in_flight_stops_at_once_and_records_no_failure(t
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-@pytest.mark.parametrize("command", [["check"], ["status", "--refresh"]])
-def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, slow_server, court_feed, command):
-    cl = slow_server("hang", give_up=120)  # a request to it would wait the whole 60 s timeout
-    config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 60\n", cases=SUNEDISON_CASE + KADREY)
-    proc = start_command(config, *command)
-    wait_for(lambda: cl.connections >= 1, proc)  # the court feed's case is done; Kadrey's request hangs
-    began = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-    took = time.monotonic() - began
-    assert proc.returncode == 130 and took < 5, (proc.returncode, took, err)
-    assert err == "interrupted: 1 of 2 cases checked; the rest were not\n"  # one line, no traceback
-    if command == ["check"]:
-        assert out == "In re SunEdison, Inc. (nysb 16-10992): baseline recorded (13 entries)\n"
-    assert runs(sqlite_url(tmp_path), "pacer_rss", ok=True) == 1  # stored, on its own commit
-    assert runs(sqlite_url(tmp_path), "courtlistener") == 0  # cancelled: not a failure of the source
-
-
 def interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
     """SIGINT `proc` (Ctrl-C) and collect its output and the seconds it took to stop."""
     began = time.monotonic()
@@ -140,6 +118,21 @@ def interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
         proc.kill()
         out, err = proc.communicate()
     return out, err, time.monotonic() - began
+
+
+@pytest.mark.parametrize("command", [["check"], ["status", "--refresh"]])
+def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, slow_server, court_feed, command):
+    cl = slow_server("hang", give_up=120)  # a request to it would wait the whole 60 s timeout
+    config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 60\n", cases=SUNEDISON_CASE + KADREY)
+    proc = start_command(config, *command)
+    wait_for(lambda: cl.connections >= 1, proc)  # the court feed's case is done; Kadrey's request hangs
+    out, err, took = interrupt(proc)
+    assert proc.returncode == 130 and took < 5, (proc.returncode, took, err)
+    assert err == "interrupted: 1 of 2 cases checked; the rest were not\n"  # one line, no traceback
+    if command == ["check"]:
+        assert out == "In re SunEdison, Inc. (nysb 16-10992): baseline recorded (13 entries)\n"
+    assert runs(sqlite_url(tmp_path), "pacer_rss", ok=True) == 1  # stored, on its own commit
+    assert runs(sqlite_url(tmp_path), "courtlistener") == 0  # cancelled: not a failure of the source
 
 
 def test_ctrl_c_shows_what_a_half_checked_case_found(tmp_path, slow_server, court_feed):
