@@ -87,7 +87,8 @@ class Service:
         # Job intervals are fixed at start; the API shares follow which cases are active now.
         results = poll.check(self.config, self.engine, job.cases, source=job.source,
                                http=HttpClient(self.config.http, cancel=self.stopping),
-                               api_intervals=plan.api_intervals(self._plan()))
+                               api_intervals=plan.api_intervals(self._plan()),
+                               subscriptions_recorded=True)  # at start and at each reload
         if self.stopping.is_set():
             log.info("%s: cancelled, docketwatch is stopping", job.job_id)
             return []
@@ -148,17 +149,12 @@ class Service:
         path = self.config.path
         try:
             config = self.load()
-        except ConfigError as e:
-            log.error("the configuration file was edited but cannot be used: %s; docketwatch run goes on "
-                      "with the configuration it last read until the file is fixed", e)
-            return
-        if config.database.url != self.config.database.url:
-            log.error("%s was edited to use another database; restart docketwatch run to use it (it goes on "
-                      "with the database it has)", path)
-            return
-        try:
-            digests.record_subscriptions(self.engine, config)
-        except digests.RenameError as e:
+            if config.database.url != self.config.database.url:
+                log.error("%s was edited to use another database; restart docketwatch run to use it (it goes on "
+                          "with the database it has)", path)
+                return
+            digests.record_subscriptions(self.engine, config)  # the poll jobs do not (subscriptions_recorded)
+        except (ConfigError, digests.RenameError) as e:
             log.error("the configuration file was edited but cannot be used: %s; docketwatch run goes on "
                       "with the configuration it last read until the file is fixed", e)
             return

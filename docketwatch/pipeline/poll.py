@@ -70,13 +70,21 @@ def check(
     api_intervals: dict[tuple[str, str], timedelta] | None = None,
     on_result: Callable[[CaseResult], None] | None = None,
     cancel: threading.Event | None = None,
+    subscriptions_recorded: bool = False,
 ) -> list[CaseResult]:
     """Poll `cases` now (through `source` only, when given; paused cases not at all);
     return a result per case, in configuration order, and hand each to `on_result` as
     soon as all its sources are done (for progress lines). `api_intervals` paces metered
     APIs (see plan.py). Setting `cancel` (without `http`) abandons the requests in flight:
-    what finished stays stored, and the other cases come back `cancelled`."""
+    what finished stays stored, and the other cases come back `cancelled`.
+
+    The configuration's subscriptions and their cases are recorded first, so that each
+    starts before the events it should get (`digests.record_subscriptions`), unless the
+    caller did when it loaded `config` (`subscriptions_recorded`): `run` does, once,
+    rather than in each of its poll jobs (one per CourtListener case)."""
     http = http or HttpClient(config.http, cancel=cancel)
+    if not subscriptions_recorded:
+        digests.record_subscriptions(engine, config)
     with _fewer_collections():
         return _check(config, engine, cases, notify_baseline=notify_baseline, http=http, source=source,
                       api_intervals=api_intervals, on_result=on_result)
@@ -122,7 +130,6 @@ def _check(
     api_intervals: dict[tuple[str, str], timedelta] | None,
     on_result: Callable[[CaseResult], None] | None,
 ) -> list[CaseResult]:
-    digests.record_subscriptions(engine, config)  # a new subscription starts before the events it should get
     paused = [CaseResult(case=c, paused=True) for c in cases if c.paused]
     polled = [c for c in cases if not c.paused]
     for result in paused:
