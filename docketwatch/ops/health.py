@@ -147,25 +147,15 @@ def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
 
 def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | None = None) -> None:
     """After a poll: alert once when the job reaches N failures in a row, once on recovery."""
+    from docketwatch.pipeline import outbox  # templates: only in `run`, which polls
+
     now = now or utcnow()
     with Session(engine) as session:
         h = job_health(session, job)
-        state = session.get(HealthAlert, job.job_id) or HealthAlert(job=job.job_id)
         failing = h["consecutive_failures"] >= config.admin.failures_before_alert
-        if failing == state.failing:
-            return
-        if failing:
-            subject = f"docketwatch: {job.job_id} failed {h['consecutive_failures']} times in a row"
-            text = f"{subject}.\n\nLast error: {h['last_error']}\nLast success: {h['last_success'] or 'never'}\n"
-            state.failing, state.alerted_at = True, now
-            log.error("%s", subject)
-        else:
-            subject = f"docketwatch: {job.job_id} works again"
-            text = f"{subject} (last success {h['last_success']}).\n"
-            state.failing, state.recovered_at = False, now
-            log.warning("%s", subject)
-        session.add(state)
-        from docketwatch.pipeline import outbox  # templates: only when there is an alert to send
-
-        outbox.alert(session, config, subject, text, now)
+        subject = f"docketwatch: {job.job_id} failed {h['consecutive_failures']} times in a row"
+        text = f"{subject}.\n\nLast error: {h['last_error']}\nLast success: {h['last_success'] or 'never'}\n"
+        again = f"docketwatch: {job.job_id} works again"
+        outbox.watch_health(session, config, job.job_id, (h["last_error"] or "failed") if failing else None, now,
+                            failed=(subject, text), recovered=(again, f"{again} (last success {h['last_success']}).\n"))
         session.commit()

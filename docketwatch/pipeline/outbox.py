@@ -141,32 +141,39 @@ def _store(config: Config, engine: Engine, sub: DigestConfig, now: datetime, sto
 
 
 def _watch_building(config: Config, engine: Engine, name: str, error: str | None, now: datetime) -> None:
-    """Remember whether `name`'s digest builds (HealthAlert `digest:NAME`, for `status
-    --health`), and alert the operator once when it starts failing and once when it builds
-    again, as for a failing poll job. Writes only when something changed."""
+    """Whether `name`'s digest builds, as a health state (`digest:NAME`) with its alerts."""
+    about = f"docketwatch: the digest for {name!r}"
+    failed = (f"{about} cannot be built",
+              f"{about} cannot be built.\n\nError: {error}\n\nIt is tried again every minute (and at each "
+              "`docketwatch digest`); the events it owes wait for it. Fix what the error names (a template in "
+              "templates_dir, the subscription's settings).\n")
     with Session(engine) as session:
-        state = session.get(HealthAlert, DIGEST_JOB + name) or HealthAlert(job=DIGEST_JOB + name)
-        if error is None and state.failing:
-            subject = f"docketwatch: the digest for {name!r} is built again"
-            text = f"{subject}; what it owed goes out with it.\n"
-            state.failing, state.error, state.recovered_at = False, None, now
-            log.warning("%s", subject)
-        elif error is not None and not state.failing:
-            subject = f"docketwatch: the digest for {name!r} cannot be built"
-            text = (f"{subject}.\n\nError: {error}\n\nIt is tried again every minute (and at each `docketwatch "
-                    "digest`); the events it owes wait for it. Fix what the error names (a template in "
-                    "templates_dir, the subscription's settings).\n")
-            state.failing, state.error, state.alerted_at = True, error, now
-        elif error is not None and error != state.error:
-            state.error = error  # still failing, now for another reason: no second alert
-            session.add(state)
-            session.commit()
-            return
-        else:
-            return
-        session.add(state)
-        alert(session, config, subject, text, now)
+        watch_health(session, config, DIGEST_JOB + name, error, now, failed=failed,
+                     recovered=(f"{about} is built again", f"{about} is built again; what it owed goes out with it.\n"))
         session.commit()
+
+
+def watch_health(session: Session, config: Config, job: str, error: str | None, now: datetime, *,
+                 failed: tuple[str, str], recovered: tuple[str, str]) -> None:
+    """Keep `job`'s health state (HealthAlert): failing while there is an `error` (kept for
+    `status --health`), and alert the operator (`failed` or `recovered`: subject, text)
+    once when it starts failing and once when it works again. Not committed."""
+    state = session.get(HealthAlert, job) or HealthAlert(job=job)
+    if (error is not None) == state.failing:
+        if error is not None and error != state.error:  # still failing, now for another reason: no second alert
+            state.error = error
+            session.add(state)
+        return
+    if error is not None:
+        subject, text = failed
+        state.failing, state.error, state.alerted_at = True, error, now
+        log.error("%s", subject)
+    else:
+        subject, text = recovered
+        state.failing, state.error, state.recovered_at = False, None, now
+        log.warning("%s", subject)
+    session.add(state)
+    alert(session, config, subject, text, now)
 
 
 def enqueue(session: Session, config: Config, digest: Digest, sub: DigestConfig, now: datetime) -> None:
