@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from docketwatch import bootstrap, store
 from docketwatch.ops import health, lock, plan
+from docketwatch.pipeline import digests
 from docketwatch.settings import ADMIN_SUBSCRIPTION
 from docketwatch.store.models import CheckRun, Delivery, Digest, HealthAlert, SchedulerLock, iso, utcnow
 
@@ -89,7 +90,9 @@ def set_lock(engine, acquired: datetime, heartbeat: datetime) -> None:
 
 def reasons(engine, config, jobs) -> list[str]:
     with Session(engine) as session:
-        return health.unhealthy(session, config, jobs, [health.job_health(session, j) for j in jobs])
+        return health.unhealthy(session, config, jobs, [health.job_health(session, j) for j in jobs],
+                                health.failing_deliveries(session, config),
+                                health.failing_subscriptions(session, config), digests.unconfigured(session, config))
 
 
 def test_job_health_counts_failures_since_the_last_success(setup):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -20,9 +20,11 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch.ops import lock, plan
-from docketwatch.pipeline import digests
 from docketwatch.settings import Config
 from docketwatch.store.models import DIGEST_JOB, Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
+
+if TYPE_CHECKING:
+    from docketwatch.pipeline.digests import Unconfigured
 
 SelectT = TypeVar("SelectT", bound="SelectOfScalar[Any]")
 
@@ -66,10 +68,12 @@ def job_health(session: Session, job: plan.PlanRow) -> dict[str, Any]:
     }
 
 
-def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow],
-              job_health: list[dict[str, Any]]) -> list[str]:
-    """Reasons the service is not healthy (empty: healthy), for `status --health`,
-    from the jobs and their `job_health`."""
+def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow], job_health: list[dict[str, Any]],
+              deliveries: list[dict[str, Any]], failing: list[dict[str, Any]],
+              unconfigured: list[Unconfigured]) -> list[str]:
+    """Reasons the service is not healthy (empty: healthy), for `status --health`, from
+    the jobs and their `job_health`, the `failing_deliveries`, the `failing_subscriptions`
+    and the `digests.unconfigured` ones (which `status` shows too: read once)."""
     reasons = []
     now = utcnow()
     running = lock.alive(session, now)
@@ -80,11 +84,11 @@ def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow],
     for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
-    for d in failing_deliveries(session, config):
+    for d in deliveries:
         reasons.append(f"{d['what']}: not delivered after {d['attempts']} attempts: {d['last_error']}")
-    for f in failing_subscriptions(session, config):
+    for f in failing:
         reasons.append(f"the digest for {f['subscription']!r} cannot be built (since {f['since']}): {f['error']}")
-    for u in digests.unconfigured(session, config):
+    for u in unconfigured:
         owed = " and ".join(filter(None, [f"{u.events} event{'' if u.events == 1 else 's'}" if u.events else "",
                                           f"{u.pending} pending deliver{'y' if u.pending == 1 else 'ies'}"
                                           if u.pending else ""]))

@@ -77,14 +77,17 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str,
         sources = [record for name, source in config.source_plugins.items()
                    for record in source.status(session, plan.cases_of(config, name),
                                                [j for j in jobs if j.source == name])]
+        deliveries = health.failing_deliveries(session, config)
+        failing = health.failing_subscriptions(session, config)
+        unconfigured = digests.unconfigured(session, config)
         return {
             "jobs": job_health,
-            "unhealthy": health.unhealthy(session, config, jobs, job_health),
+            "unhealthy": health.unhealthy(session, config, jobs, job_health, deliveries, failing, unconfigured),
             "database": store.shown(engine.url),
             "cases": case_statuses(session, cases, config),
-            "failed_digests": health.failing_deliveries(session, config),
-            "failing_subscriptions": health.failing_subscriptions(session, config),
-            "unconfigured_subscriptions": [asdict(u) for u in digests.unconfigured(session, config)],
+            "failed_digests": deliveries,
+            "failing_subscriptions": failing,
+            "unconfigured_subscriptions": [asdict(u) for u in unconfigured],
             "sources": sources,
         }
 
