@@ -14,7 +14,7 @@ whitespace collapsed, case and trailing punctuation ignored. Switching sources t
 reports nothing, and a rendering with the same words never overwrites the stored text
 (which is kept as the source gave it, whitespace collapsed; renderers escape it).
 A minute (unnumbered) entry has no number every source shares: a second source's
-rendering of one is paired with the stored entry by day and words (`_same_minute`) and
+rendering of one is paired with the stored entry by day and words (`_pair_minutes`) and
 its key kept as an alias, so it is one entry, reported once.
 
 A new or newly worded entry that names a linked docket (an appeal's USCA number, a
@@ -66,7 +66,7 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
     Numbered entries are known by number. An unnumbered (minute) entry is known by the
     source's own id where it has one, else by the moment it was entered (a court feed's
     pubDate: two "Order" entries of one day are two) or, without one, its date, and a
-    hash of its text; so each source keys a minute entry its own way, and `_same_minute`
+    hash of its text; so each source keys a minute entry its own way, and `_pair_minutes`
     decides when a second source's key names a stored entry (kept in EntryAlias).
     """
     if parsed.entry_number:
@@ -305,10 +305,10 @@ def _claim_dated(session: Session, case_id: int, source: str, keyed: list[tuple[
 
 
 def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> dict[date, list[Entry]]:
-    """The stored minute entries that `_same_minute` may pair with the `unknown` minute
+    """The stored minute entries that `_pair_minutes` may pair with the `unknown` minute
     entries, by day (filed, else entered): those of their days, read through the case's
     index by day (ix_entry_case_day), not the case's whole docket."""
-    days = sorted({day for p in unknown if not p.entry_number and (day := p.date_filed or p.date_entered)})
+    days = sorted({day for p in unknown if (day := p.date_filed or p.date_entered)})
     by_day: dict[date, list[Entry]] = {}
     for chunk in store.chunks(days):
         query = select(Entry).where(Entry.case_id == case_id, Entry.day().in_(chunk))
@@ -333,18 +333,17 @@ def _pair_minutes(others: dict[date, list[Entry]], unknown: list[tuple[str, Pars
     nothing pairs but the same words of the same day, and never when the choice is
     ambiguous (one "Order" of a feed against two of CourtListener's).
     """
-    shown = {key: p for key, p in unknown if (p.date_filed or p.date_entered) is not None}
-    agree = {key: [e for e in others.get(p.date_filed or p.date_entered, [])  # type: ignore[arg-type]  # dated above
-                   if source not in e.sources.split(",") and _pairs(e, p)] for key, p in shown.items()}
+    shown = dict(unknown)
+    agree = {key: {e.id: e for e in others.get(day, []) if source not in e.sources.split(",") and _pairs(e, p)}
+             for key, p in unknown if (day := p.date_filed or p.date_entered)}
     paired: dict[str, Entry] = {}
     for key, matches in agree.items():
         if not matches or key in paired:
             continue
-        ids = {id(e) for e in matches}
-        group = [k for k, m in agree.items() if {id(e) for e in m} & ids]
-        if len(group) == len(matches) and all({id(e) for e in agree[k]} == ids for k in group):
+        group = [k for k, m in agree.items() if m.keys() & matches.keys()]
+        if len(group) == len(matches) and all(agree[k].keys() == matches.keys() for k in group):
             in_order = sorted(group, key=lambda k: (shown[k].filed_at or datetime.min.replace(tzinfo=UTC), k))
-            paired.update(zip(in_order, sorted(matches, key=lambda e: e.id or 0), strict=True))
+            paired.update(zip(in_order, sorted(matches.values(), key=lambda e: e.id or 0), strict=True))
     return paired
 
 
