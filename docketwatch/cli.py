@@ -251,6 +251,11 @@ def _result_json(r: CaseResult) -> dict[str, Any]:
     }
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """`1 event`, `2 events`."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def _has_news(r: CaseResult) -> bool:
     return bool(r.new or r.changed or r.case_changes or r.gaps)
 
@@ -354,9 +359,9 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
     for f in report["failing_subscriptions"]:
         click.echo(f"\nthe digest for {f['subscription']!r} cannot be built (since {f['since']}): {f['error']}")
     for u in report["unconfigured_subscriptions"]:
-        events = f"{u['events']} event{'' if u['events'] == 1 else 's'} of its cases since its last digest"
-        pending = f", {u['pending']} pending deliver{'y' if u['pending'] == 1 else 'ies'} of its digests"
-        click.echo(f"\nsubscription {u['name']!r} is no longer configured; not sent to it: {events}"
+        pending = f", {_count(u['pending'], 'pending delivery', 'pending deliveries')} of its digests"
+        click.echo(f"\nsubscription {u['name']!r} is no longer configured; not sent to it: "
+                   f"{_count(u['events'], 'event', 'events')} of its cases since its last digest"
                    f"{pending if u['pending'] else ''}; if it was renamed, add renamed_from = {json.dumps(u['name'])} "
                    f"to its [[digests]] table; if it was removed: docketwatch digest --forget {shlex.quote(u['name'])}")
     if report["jobs"]:
@@ -498,9 +503,9 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
             given_up = outbox.forget(cfg, engine, forget)
         except outbox.NotForgettable as e:
             raise click.UsageError(f"--forget: {e}") from None
-        events, pending = given_up.events, given_up.pending
-        click.echo(f"gave up the subscription {forget!r}: {events} event{'' if events == 1 else 's'} of its cases "
-                   f"not sent to it, {pending} pending deliver{'y' if pending == 1 else 'ies'} dropped")
+        gone = _count(given_up.pending, "pending delivery", "pending deliveries")
+        click.echo(f"gave up the subscription {forget!r}: {_count(given_up.events, 'event', 'events')} of its "
+                   f"cases not sent to it, {gone} dropped")
         return
     if drop_ids:
         try:

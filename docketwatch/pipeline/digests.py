@@ -81,7 +81,9 @@ def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], 
     of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
     # Until its cases are recorded (a subscription not seen yet, or from before
     # SubscriptionCase), each case it has is its own from its start, as its recording will make it.
-    if (row := _recorded(session, sub)) is not None and row.cases_recorded:
+    row = _recorded(session, sub)
+    by_case = row is not None and row.cases_recorded
+    if by_case:
         of_cases = and_(of_cases, col(SubscriptionCase.subscription).is_not(None),
                         or_(col(SubscriptionCase.joined_at).is_(None),
                             col(Event.created_at) >= SubscriptionCase.joined_at))
@@ -97,7 +99,7 @@ def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], 
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
              .where(of_cases, col(Event.kind).in_(sub.events), col(Event.id).not_in(taken))
              .order_by(col(Event.id)))
-    if row is not None and row.cases_recorded:
+    if by_case:
         member = and_(col(SubscriptionCase.subscription) == sub.name, col(SubscriptionCase.court) == Case.court,
                       col(SubscriptionCase.docket_number) == Case.docket_number)
         query = query.join(Case, col(Case.id) == Event.case_id).join(SubscriptionCase, member, isouter=True)
