@@ -319,14 +319,15 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
         results, stopped_by = _poll(cfg, engine, chosen)
         if stopped_by is not None:
             _interrupted(results, stopped_by)
-    report = status_mod.status(cfg, engine, chosen)
     if health:
-        for reason in report["unhealthy"]:
+        reasons = status_mod.unhealthy(cfg, engine)
+        for reason in reasons:
             click.echo(f"unhealthy: {reason}", err=True)
-        if report["unhealthy"]:
+        if reasons:
             sys.exit(1)
         click.echo("healthy")
         return
+    report = status_mod.status(cfg, engine, chosen)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
+from sqlalchemy import select as select_columns  # sqlmodel's select of columns types each as optional
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from docketwatch.ops import lock, plan
 from docketwatch.settings import Config
@@ -26,8 +26,6 @@ from docketwatch.store.models import DIGEST_JOB, Case, CheckRun, Delivery, Diges
 if TYPE_CHECKING:
     from docketwatch.pipeline.digests import Unconfigured
 
-SelectT = TypeVar("SelectT", bound="SelectOfScalar[Any]")
-
 log = logging.getLogger(__name__)
 # A due digest not attempted for this long, while `run` is alive, means delivery is stuck.
 OUTBOX_STUCK = timedelta(minutes=15)
@@ -35,22 +33,31 @@ OUTBOX_STUCK = timedelta(minutes=15)
 RUNS_READ = 50
 
 
-def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[CheckRun]:
+class _Run(NamedTuple):
+    ok: bool
+    started_at: datetime
+    error: str | None
+
+
+def _runs(session: Session, job: plan.PlanRow, limit: int = RUNS_READ) -> list[_Run]:
     """The job's latest runs, newest first (a court feed's runs are those of its first case).
 
     Read as the latest successes and the latest failures, each a walk down the (case_id,
     ok, id) index: the latest runs of either kind would be a sort of every run the case
-    has kept, and `status` would slow down as history grows (bench/growth.py)."""
-    runs = [run for ok in (True, False) for run in session.exec(
-        _of_job(select(CheckRun), job).where(CheckRun.ok == ok).order_by(col(CheckRun.id).desc()).limit(limit))]
-    return sorted(runs, key=lambda run: run.id or 0, reverse=True)[:limit]
+    has kept, and `status` would slow down as history grows (bench/growth.py). Columns,
+    not CheckRun objects: `status` reads them for every job."""
+    columns = select_columns(col(CheckRun.id), col(CheckRun.ok), col(CheckRun.started_at), col(CheckRun.error))
+    runs = [row for ok in (True, False) for row in session.execute(
+        columns.where(*_of_job(job), col(CheckRun.ok) == ok).order_by(col(CheckRun.id).desc()).limit(limit))]
+    return [_Run(ok, started_at, error) for _, ok, started_at, error in
+            sorted(runs, key=lambda row: row[0] or 0, reverse=True)[:limit]]
 
 
-def _of_job(query: SelectT, job: plan.PlanRow) -> SelectT:
-    """`query` narrowed to the job's check runs (a court feed's are those of its first case)."""
+def _of_job(job: plan.PlanRow) -> list[ColumnElement[bool]]:
+    """The conditions of the job's check runs (a court feed's are those of its first case)."""
     case = job.cases[0]
-    return query.join(Case, col(Case.id) == CheckRun.case_id).where(
-        CheckRun.source == job.source, Case.court == case.court, Case.docket_number == case.docket_number)
+    case_id = select(Case.id).where(Case.court == case.court, Case.docket_number == case.docket_number)
+    return [col(CheckRun.source) == job.source, col(CheckRun.case_id) == case_id.scalar_subquery()]
 
 
 def job_health(session: Session, job: plan.PlanRow) -> dict[str, Any]:
@@ -146,7 +153,7 @@ def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: 
 
 def _last_finished(session: Session, job: plan.PlanRow) -> datetime | None:
     """When a poll of the job last finished, successful or not (see `_runs`)."""
-    return session.exec(_of_job(select(func.max(CheckRun.finished_at)), job)).one()
+    return session.exec(select(func.max(CheckRun.finished_at)).where(*_of_job(job))).one()
 
 
 def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | None = None) -> None:

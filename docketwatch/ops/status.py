@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -41,8 +41,8 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
         last_gaps = select(func.max(Event.id)).where(col(Event.case_id).in_(chunk), Event.kind == EventKind.GAP) \
             .group_by(col(Event.case_id))
         gaps.update((e.case_id, e) for e in session.exec(select(Event).where(col(Event.id).in_(last_gaps))))
-    successes, failures = store.last_runs(session, ok=True), store.last_runs(session, ok=False)
-    pending = digests.pending_counts(session, config, [c for c in cases if c.label in rows])
+    successes, failures = (store.last_runs(session, ok=ok, case_ids=ids) for ok in (True, False))
+    pending = digests.pending_counts(session, config, [c for c in cases if c.label in rows], rows)
     out = []
     for case in cases:
         record: dict[str, Any] = {
@@ -70,24 +70,50 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
     return out
 
 
+@dataclass
+class _Health:
+    """What both `status` and `status --health` read: the poll jobs and their health,
+    the deliveries and subscriptions that fail, and the verdict drawn from them."""
+
+    jobs: list[plan.PlanRow]
+    job_health: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+    failing: list[dict[str, Any]]
+    unconfigured: list[digests.Unconfigured]
+    unhealthy: list[str]
+
+
+def _health(session: Session, config: Config) -> _Health:
+    jobs = plan.current(session, config)
+    job_health = [health.job_health(session, job) for job in jobs]
+    deliveries = health.failing_deliveries(session, config)
+    failing = health.failing_subscriptions(session, config)
+    unconfigured = digests.unconfigured(session, config)
+    return _Health(jobs, job_health, deliveries, failing, unconfigured,
+                   health.unhealthy(session, config, jobs, job_health, deliveries, failing, unconfigured))
+
+
+def unhealthy(config: Config, engine: Engine) -> list[str]:
+    """Why the service is not healthy (empty: healthy): `status --health`, which a
+    container's health check runs every few seconds, reads no case's status."""
+    with Session(engine) as session:
+        return _health(session, config).unhealthy
+
+
 def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str, Any]:
     with Session(engine) as session:
-        jobs = plan.current(session, config)
-        job_health = [health.job_health(session, job) for job in jobs]
+        checked = _health(session, config)
         sources = [record for name, source in config.source_plugins.items()
                    for record in source.status(session, plan.cases_of(config, name),
-                                               [j for j in jobs if j.source == name])]
-        deliveries = health.failing_deliveries(session, config)
-        failing = health.failing_subscriptions(session, config)
-        unconfigured = digests.unconfigured(session, config)
+                                               [j for j in checked.jobs if j.source == name])]
         return {
-            "jobs": job_health,
-            "unhealthy": health.unhealthy(session, config, jobs, job_health, deliveries, failing, unconfigured),
+            "jobs": checked.job_health,
+            "unhealthy": checked.unhealthy,
             "database": store.shown(engine.url),
             "cases": case_statuses(session, cases, config),
-            "failed_digests": deliveries,
-            "failing_subscriptions": failing,
-            "unconfigured_subscriptions": [asdict(u) for u in unconfigured],
+            "failed_digests": checked.deliveries,
+            "failing_subscriptions": checked.failing,
+            "unconfigured_subscriptions": [asdict(u) for u in checked.unconfigured],
             "sources": sources,
         }
 

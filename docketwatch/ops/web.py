@@ -188,7 +188,7 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
     @web.get("/healthz")
     def healthz() -> tuple[dict[str, Any], int]:
         """The verdict of `status --health`: 200 healthy, 503 not, with the reasons."""
-        reasons = status.status(config, engine, [])["unhealthy"]
+        reasons = status.unhealthy(config, engine)
         return {"healthy": not reasons, "unhealthy": reasons}, 503 if reasons else 200
 
     return web

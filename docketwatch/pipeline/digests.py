@@ -281,13 +281,12 @@ def _text_passes(sub: DigestConfig, description: str, short_description: str | N
     return not any(word.lower() in text for word in sub.exclude)
 
 
-def pending_counts(session: Session, config: Config, cases: list[CaseConfig]) -> dict[str, int]:
+def pending_counts(session: Session, config: Config, cases: list[CaseConfig], ids: dict[str, int]) -> dict[str, int]:
     """By case label: events of the case not yet delivered to every subscription that
     wants them (one query per subscription, not per case). A subscription to every case
     is owed the announcements of cases found by `[[discover]]` rules too, so they count
-    for each of its cases."""
+    for each of its cases. `ids`: the stored cases' ids by label (`store.case_ids`)."""
     now = utcnow()
-    ids = store.case_ids(session, cases)
     pending: dict[str, set[int]] = {c.label: set() for c in cases}
     for sub in config.digests:
         labels = {c.label for c in config.subscribed_cases(sub)}

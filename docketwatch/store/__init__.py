@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import event, func, insert
+from sqlalchemy import BindParameter, bindparam, event, func, insert
 from sqlalchemy import select as select_columns  # sqlmodel's select takes at most 4 columns
-from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
+from sqlalchemy.engine import URL, Engine, ExceptionContext, Row, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import aliased
@@ -342,12 +342,14 @@ def last_runs(session: Session, *, ok: bool, source: str | None = None,
     `case_ids` only), by case id."""
     columns = select_columns(col(CheckRun.case_id), col(CheckRun.id), col(CheckRun.started_at), col(CheckRun.error),
                              col(CheckRun.warning))
+    rows: Iterable[Row[Any]]
     if case_ids is None:
-        queries = [columns.where(col(CheckRun.id).in_(_latest_runs(ok, source)))]
-    else:
-        queries = [columns.where(col(CheckRun.id).in_(_latest_runs(ok, source, chunk))) for chunk in chunks(case_ids)]
-    return {case_id: LastRun(id_, started_at, error, warning) for query in queries
-            for case_id, id_, started_at, error, warning in session.execute(query) if id_ is not None}
+        rows = session.execute(columns.where(col(CheckRun.id).in_(_latest_runs(ok, source))))
+    else:  # one statement, built once, run per chunk of ids
+        query = columns.where(col(CheckRun.id).in_(_latest_runs(ok, source, bindparam("ids", expanding=True))))
+        rows = (row for chunk in chunks(case_ids) for row in session.execute(query, {"ids": chunk}))
+    return {case_id: LastRun(id_, started_at, error, warning)
+            for case_id, id_, started_at, error, warning in rows if id_ is not None}
 
 
 def latest_run(success: LastRun | None, failure: LastRun | None) -> LastRun | None:
@@ -363,7 +365,8 @@ def chunks(values: list[T]) -> list[list[T]]:
     return [values[i:i + IN_CHUNK] for i in range(0, len(values), IN_CHUNK)]
 
 
-def _latest_runs(ok: bool, source: str | None = None, case_ids: list[int] | None = None) -> Select[tuple[int | None]]:
+def _latest_runs(ok: bool, source: str | None = None,
+                 case_ids: BindParameter[list[int]] | None = None) -> Select[tuple[int | None]]:
     """The id of each case's latest successful (or failed) run (of one source): a walk
     down the (case_id, ok, id) index per case, not a scan of every run retention keeps."""
     owner, run = aliased(Case), aliased(CheckRun)
