@@ -202,6 +202,29 @@ def test_a_renamed_subscription_that_owed_nothing_is_still_named(watch, fake_cl,
     assert "no longer configured" not in run_cli(path, "status", "--health").stderr  # it owes nothing
 
 
+def test_a_rename_without_the_key_backfills_nothing_its_recipients_had(watch, fake_cl, tmp_path):
+    """A rename without `renamed_from` is a new subscription, `backfill_days` and all; what
+    it backfills goes only where it was not sent before: the same folder does not get
+    600 again, another folder does, and what is new goes to both."""
+    path = watch(KADREY + markdown_digest("daily", dir="out"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    digest(path)
+    assert delivered(tmp_path / "out") == ["600"]
+    path = watch(KADREY + markdown_digest("morning", dir="out", backfill_days=1)
+                 + markdown_digest("archive", backfill_days=1))
+    assert pending(path) == {"Kadrey": 1}  # 600, owed to the archive only
+    digest(path)
+    assert delivered(tmp_path / "out") == ["600"]
+    assert delivered(tmp_path / "archive") == ["600"]
+    add_filings(fake_cl, (KADREY_ID, "601"))
+    poll_cases(path)
+    digest(path)
+    assert delivered(tmp_path / "out") == ["600", "601"]
+    assert delivered(tmp_path / "archive") == ["600", "601"]
+
+
 def test_renamed_from_that_does_not_fit_is_one_line_and_exit_2(watch, fake_cl, tmp_path):
     path = watch(KADREY + markdown_digest("daily") + markdown_digest("morning", renamed_from="daily"))
     ran = run_cli(path, "digest")

@@ -123,7 +123,8 @@ def _doomed_events(session: Session, config: Config, before: datetime, now: date
     for start in range(0, len(ordered), BATCH):
         old = set(session.exec(_old_events(before).where(col(Event.id).in_(ordered[start:start + BATCH]))).all())
         for sub in config.digests if old else ():
-            owed = digests.events_for(session, sub, config.subscribed_cases(sub), now, undelivered=True, among=old)
+            owed = digests.events_for(session, sub, config.subscribed_cases(sub), config.recipients[sub.name], now,
+                                     undelivered=True, among=old)
             old -= {event.id for event, _ in owed if event.id is not None}
         doomed |= old
     return doomed

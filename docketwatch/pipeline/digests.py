@@ -62,18 +62,19 @@ UPCOMING_DAYS = 14
 
 # -- selection ---------------------------------------------------------------
 
-def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], now: datetime, *,
-               until: datetime | None = None, undelivered: bool = False,
+def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], recipients: Collection[str],
+               now: datetime, *, until: datetime | None = None, undelivered: bool = False,
                among: Collection[int] | None = None) -> list[tuple[Event, Entry | None]]:
     """The events of `cases` that `sub` wants, from its start on, oldest first, with their
     entries: those in none of its digests, or (`undelivered`) in none it has delivered
-    (every delivery sent or dropped); only those with ids `among`, when given."""
-    query = _events_query(session, sub, cases, now, until=until, undelivered=undelivered, among=among)
+    (every delivery sent or dropped); only those with ids `among`, when given. Its
+    `recipients` (as configured) are not sent again what it backfills."""
+    query = _events_query(session, sub, cases, recipients, now, until=until, undelivered=undelivered, among=among)
     return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
 
 
-def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], now: datetime, *,
-                  until: datetime | None, undelivered: bool,
+def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], recipients: Collection[str],
+                  now: datetime, *, until: datetime | None, undelivered: bool,
                   among: Collection[int] | None) -> Select[Event, Entry]:
     """`events_for`'s query, before the keyword filters. A case's events count from when
     it joined the subscription (see SubscriptionCase): one join, not a query per case."""
@@ -105,6 +106,15 @@ def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], 
         query = query.join(Case, col(Case.id) == Event.case_id).join(SubscriptionCase, member, isouter=True)
     if (since := start(session, sub, now)) is not None:
         query = query.where(col(Event.created_at) >= since)
+        if sub.backfill_days:
+            # What it backfills is catching up, not news: never again to an address (or
+            # folder) that another subscription sent it to, or will (a rename without
+            # `renamed_from` is such a new subscription).
+            first_seen = as_utc(row.first_seen) if row else now
+            sent_there = select(DigestEvent.id).join(Delivery, col(Delivery.digest_id) == DigestEvent.digest_id).where(
+                col(DigestEvent.event_id) == Event.id, col(Delivery.recipient).in_(recipients),
+                col(Delivery.status) != "dropped")
+            query = query.where(or_(col(Event.created_at) >= first_seen, ~sent_there.exists()))
     if until is not None:
         query = query.where(col(Event.created_at) <= until)
     if among is not None:
@@ -291,7 +301,8 @@ def pending_counts(session: Session, config: Config, cases: list[CaseConfig], id
     for sub in config.digests:
         labels = {c.label for c in config.subscribed_cases(sub)}
         chosen = [c for c in cases if c.label in labels]
-        query = _events_query(session, sub, chosen, now, until=None, undelivered=True, among=None)
+        query = _events_query(session, sub, chosen, config.recipients[sub.name], now, until=None, undelivered=True,
+                              among=None)
         by_case: dict[int, set[int]] = defaultdict(set)
         announced: set[int] = set()
         # Columns, not objects: counting 20,000 events needs no Event or Entry built.
@@ -560,7 +571,7 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
     if until is None:
         return None
     cases = config.subscribed_cases(sub)
-    items = events_for(session, sub, cases, now, until=until)
+    items = events_for(session, sub, cases, config.recipients[sub.name], now, until=until)
     if not items:
         return None
     start = last or min(as_utc(event.created_at) for event, _ in items)
