@@ -376,9 +376,13 @@ class Config(Document):
 
     def case_matches(self, case: CaseConfig, fragment: str) -> bool:
         """CASE on the command line: a fragment of the name, or the docket number (as one
-        of the case's sources reads it, or as people write it: `23-cv-3417` in its court)."""
+        of the case's sources reads it, or as people write it: `23-cv-3417` in its court),
+        after the court's id or not (`cand 3:23-cv-03417`, as `status` shows it)."""
         if fragment.lower() in case.name.lower():
             return True
+        court, _, rest = fragment.strip().partition(" ")
+        if rest.strip() and court.lower() == case.court:
+            fragment = rest.strip()
         try:
             if docket_numbers.written(fragment).fits(case.docket_number):
                 return True

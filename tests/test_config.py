@@ -70,6 +70,11 @@ def test_missing_file_and_unknown_case_are_usage_errors(tmp_path):
     path = write(tmp_path, f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n' + GOOD_CASE)
     proc = run_cli(path, "status", "Silverman")
     assert proc.returncode == 2 and "no configured case matches 'Silverman'" in proc.stderr
+    # The court and number, as `status` shows them, select the case; another court's does not.
+    assert run_cli(path, "status", "cand 3:23-cv-03417").returncode == 0
+    assert run_cli(path, "status", "CAND 23-cv-3417").returncode == 0
+    proc = run_cli(path, "status", "nysd 3:23-cv-03417")
+    assert proc.returncode == 2 and "no configured case matches 'nysd 3:23-cv-03417'" in proc.stderr
 
 
 def test_environment_values_are_substituted(tmp_path, monkeypatch):
