@@ -333,25 +333,7 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
         return
     click.echo(f"database: {report['database']}")
     for s in report["cases"]:
-        ids = "  ".join(f"{source} id {known}" for source, known in s["source_ids"].items())
-        click.echo(f"\n{s['name']} ({s['court']} {s['docket_number']})" + (f"  {ids}" if ids else ""))
-        if s["paused"]:
-            click.echo("  paused          not polled until `docketwatch resume`")
-        latest = s["latest_entry"]
-        click.echo(f"  entries stored  {s['entries']}")
-        click.echo(f"  latest entry    {_entry_line(latest).strip() if latest else '-'}")
-        click.echo(f"  last checked    {s['last_checked'] or 'never'}")
-        click.echo(f"  last success    {s['last_success'] or 'never'}")
-        if s["last_error"]:
-            recovered = s["last_success"] and s["last_success"] > s["last_error_at"]
-            since = " (since recovered)" if recovered else ""
-            click.echo(f"  last error      {s['last_error_at']}{since}: {s['last_error']}")
-        if s["last_gap"]:
-            gap = s["last_gap"]
-            click.echo(f"  last gap        {gap['at']} ({gap['source']}): {gap['summary']}")
-        click.echo(f"  pending events  {s['pending_events']}")
-        for u in s["unwatched"]:
-            click.echo(f"  not watched     {u['source']}: {u['text']}")
+        click.echo("\n".join(["", *_case_status_lines(s)]))  # one write per case: 10,000 cases print quickly
     for d in report["failed_digests"]:
         click.echo(f"\n{d['what']}: not delivered after {d['attempts']} attempts: {d['subject']}")
         click.echo(f"  last error      {d['last_error']}")
@@ -374,6 +356,29 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
         click.echo()
         for line in cfg.source_plugins[record["source"]].status_lines(record):
             click.echo(line)
+
+
+def _case_status_lines(s: dict[str, Any]) -> list[str]:
+    """One case of `status`, as lines."""
+    ids = "  ".join(f"{source} id {known}" for source, known in s["source_ids"].items())
+    lines = [f"{s['name']} ({s['court']} {s['docket_number']})" + (f"  {ids}" if ids else "")]
+    if s["paused"]:
+        lines.append("  paused          not polled until `docketwatch resume`")
+    latest = s["latest_entry"]
+    lines += [f"  entries stored  {s['entries']}",
+              f"  latest entry    {_entry_line(latest).strip() if latest else '-'}",
+              f"  last checked    {s['last_checked'] or 'never'}",
+              f"  last success    {s['last_success'] or 'never'}"]
+    if s["last_error"]:
+        recovered = s["last_success"] and s["last_success"] > s["last_error_at"]
+        since = " (since recovered)" if recovered else ""
+        lines.append(f"  last error      {s['last_error_at']}{since}: {s['last_error']}")
+    if s["last_gap"]:
+        gap = s["last_gap"]
+        lines.append(f"  last gap        {gap['at']} ({gap['source']}): {gap['summary']}")
+    lines.append(f"  pending events  {s['pending_events']}")
+    lines += [f"  not watched     {u['source']}: {u['text']}" for u in s["unwatched"]]
+    return lines
 
 
 @cli.command()
