@@ -277,14 +277,14 @@ def test_plug_ins_are_imported_only_when_their_name_is_used(tmp_path, ccb):
     assert json.loads(out.stdout) == [[], ["ccbwatch"]]
 
 
-def test_an_entry_another_process_stored_meanwhile_is_read_again_not_a_failure(httpserver, tmp_path, on_path):
-    """A `check` beside `run`: this poll read which cases have entries once, at its first
-    case; another process stores the second case's first entry before this poll gets to
-    it. Inserting it again breaks the unique key: the poll reads the case again and finds
-    nothing new, rather than failing the case (and mailing the database's error)."""
+ANSWER = {"number": 1, "date": "2022-03-02", "text": "CLAIM filed by Doe against Roe"}
+
+
+def _stored_meanwhile(httpserver, tmp_path, entries: list[dict]) -> Path:
+    """Smith v. Jones (entry ORDER) and Doe v. Roe, whose docket shows `entries`: when it
+    shows some, another process stores its entry #1 (ANSWER) on a connection of its own
+    while its request is answered, after the poll read which cases have entries."""
     url = f"sqlite:///{tmp_path / 'dw.db'}"
-    entries: list[dict] = []
-    answer = {"number": 1, "date": "2022-03-02", "text": "CLAIM filed by Doe against Roe"}
 
     def first(_request):
         from werkzeug import Response
@@ -295,12 +295,12 @@ def test_an_entry_another_process_stored_meanwhile_is_read_again_not_a_failure(h
     def second(_request):
         from werkzeug import Response
 
-        if entries:  # the other process stores it first, on a connection of its own
+        if entries:
             engine = store.open_engine(url)
             with Session(engine) as session:
                 case = session.exec(select(Case).where(Case.docket_number == "22-CCB-0016")).one()
                 session.add(Entry(case_id=case.id, key="#1", entry_number="1", date_filed=date(2022, 3, 2),
-                                  description=answer["text"], content_hash="", sources="ccbjson"))
+                                  description=ANSWER["text"], content_hash="", sources="ccbjson"))
                 session.commit()
             engine.dispose()
         return Response(json.dumps({"docket_number": "22-ccb-16", "caption": "Doe v. Roe", "entries": entries}),
@@ -308,16 +308,48 @@ def test_an_entry_another_process_stored_meanwhile_is_read_again_not_a_failure(h
 
     httpserver.expect_request("/dockets/22-CCB-0015.json").respond_with_handler(first)
     httpserver.expect_request("/dockets/22-CCB-0016.json").respond_with_handler(second)
-    path = write_config(tmp_path, httpserver.url_for("").rstrip("/"), case=textwrap.dedent("""
+    return write_config(tmp_path, httpserver.url_for("").rstrip("/"), case=textwrap.dedent("""
         [[cases]]
         name = "Doe v. Roe"
         court = "ccb"
         docket_number = "22-CCB-0016"
         sources = ["ccbjson"]
         """))
+
+
+def test_first_sights_stored_meanwhile_by_another_process_are_stored_one_by_one(httpserver, tmp_path, on_path):
+    """A first check keeps what it first sees of its cases, to store it together (one
+    savepoint for all) before its next request. Here another process stores the second
+    case's first entry after this poll read which cases have entries: storing what was
+    kept breaks the unique key, and each case is stored on its own instead. Neither case
+    fails, the entry is kept once, and the baseline stays quiet."""
+    url = f"sqlite:///{tmp_path / 'dw.db'}"
+    path = _stored_meanwhile(httpserver, tmp_path, [ANSWER])
+    checked = run_cli(path, "--log-level", "info", "check", "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "storing first sights together failed" in checked.stderr  # the path under test was taken
+    cases = json.loads(checked.stdout)["cases"]
+    assert [(c["name"], c["ok"], c["new"]) for c in cases] == [("Smith v. Jones", True, []), ("Doe v. Roe", True, [])]
+    engine = store.open_engine(url)
+    with Session(engine) as session:
+        assert [(e.key, e.description) for e in session.exec(select(Entry).order_by(Entry.id))] == [
+            ("#1", ORDER["text"]), ("#1", ANSWER["text"])]
+        assert session.exec(select(Event)).all() == []
+        assert all(c.baseline_at is not None for c in session.exec(select(Case)))
+    engine.dispose()
+
+
+def test_an_entry_another_process_stored_meanwhile_is_read_again_not_a_failure(httpserver, tmp_path, on_path):
+    """A `check` beside `run`: this poll read which cases have entries once, at its first
+    case; another process stores the second case's first entry before this poll gets to
+    it. Inserting it again breaks the unique key: the poll reads the case again and finds
+    nothing new, rather than failing the case (and mailing the database's error)."""
+    url = f"sqlite:///{tmp_path / 'dw.db'}"
+    entries: list[dict] = []
+    path = _stored_meanwhile(httpserver, tmp_path, entries)
     assert run_cli(path, "check").returncode == 0  # the baseline: Doe v. Roe has no entries yet
 
-    entries.append(answer)
+    entries.append(ANSWER)
     checked = run_cli(path, "check", "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     doe = json.loads(checked.stdout)["cases"][1]
@@ -325,6 +357,6 @@ def test_an_entry_another_process_stored_meanwhile_is_read_again_not_a_failure(h
     engine = store.open_engine(url)
     with Session(engine) as session:
         assert [e.description for e in session.exec(select(Entry).where(Entry.key == "#1"))] == [
-            ORDER["text"], answer["text"]]
+            ORDER["text"], ANSWER["text"]]
         assert session.exec(select(Event).where(Event.kind == EventKind.ERROR)).all() == []
     engine.dispose()

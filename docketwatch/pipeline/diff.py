@@ -30,12 +30,13 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from docketwatch import store
@@ -153,12 +154,19 @@ def apply(
     executemany, not one ORM object each: nothing reads them back here.
     """
     assert case.id is not None  # a stored case (store.case_row flushed it)
+    if is_first_sight(case, notify_baseline=notify_baseline, backfill=backfill, has_stored=has_stored,
+                      has_facts=has_facts):
+        sight = first_sight(case, snapshot, normalize)
+        store_first_sights(session, [sight])
+        return sight.result
     source = snapshot.source
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
     # Only the entries the snapshot shows are read: a new filing on a docket of 50,000
     # entries costs what the filing costs.
     stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
-    _check(session, case, snapshot, normalize)
+    if has_stored:
+        _check_not_emptied(session, case, snapshot)
+    _check_number(case, snapshot, normalize)
     if has_stored:
         _claim_dated(session, case.id, source, keyed, stored)
     # Stored minute entries of the days of those the snapshot shows for the first time.
@@ -213,10 +221,7 @@ def apply(
     if fresh:
         session.flush()
     if unheard:
-        now = utcnow()
-        session.execute(insert(core_table(Entry)), [
-            {**vars(e), "case_id": case.id, "content_hash": content_hash(e), "first_seen": now,
-             "updated_at": now} for e in unheard.values()])
+        session.execute(insert(core_table(Entry)), _entry_rows(case.id, unheard.values()))
     for entry, kind, summary, changes in events:
         _event(session, case, entry, kind, source, summary, changes)
 
@@ -253,6 +258,63 @@ def says_nothing_new(case: Case, snapshot: Snapshot, normalize: Callable[[str], 
         return normalize(docket.docket_number) == case.docket_number
     except ValueError:
         return False
+
+
+def is_first_sight(case: Case, *, notify_baseline: bool, backfill: bool, has_stored: bool, has_facts: bool) -> bool:
+    """Whether `apply` would only store rows, all of them new, and report nothing: a quiet
+    baseline (`case.baseline_at` unset, not `notify_baseline`) of a case with no entry
+    stored (`has_stored=False`), by a source with no case facts on record (`has_facts=False`).
+    Such a snapshot is a `first_sight`, and a poll stores a feed's first sights in bulk."""
+    return case.baseline_at is None and not notify_baseline and not backfill and not has_stored and not has_facts
+
+
+@dataclass
+class FirstSight:
+    """The rows a first sight of a case stores (`store_first_sights`), and its result."""
+
+    case: Case
+    entries: list[dict[str, Any]]
+    fact: dict[str, Any]
+    case_values: dict[str, Any]  # the case's columns as the facts shown fill them
+    result: DiffResult
+
+
+def first_sight(case: Case, snapshot: Snapshot, normalize: Callable[[str], str]) -> FirstSight:
+    """What `apply` stores of a first sight (`is_first_sight`), read from the snapshot
+    alone: no query. SnapshotError when the snapshot is of another docket."""
+    assert case.id is not None  # a stored case
+    _check_number(case, snapshot, normalize)
+    unheard: dict[str, _Unheard] = {}
+    for parsed in snapshot.docket.entries:
+        key = entry_key(snapshot.source, parsed)
+        _merge(unheard.setdefault(key, _Unheard(key=key)), parsed, snapshot.source)
+    fact, filled = _first_facts(case, snapshot)
+    values = {name: getattr(case, name) for name in _CASE_COLUMNS} | filled
+    result = DiffResult(baseline=True, added=len(unheard), empty=not unheard)
+    return FirstSight(case, _entry_rows(case.id, unheard.values()), fact, values, result)
+
+
+def store_first_sights(session: Session, sights: list[FirstSight]) -> None:
+    """Store first sights: three statements for any number of cases (Core executemany),
+    and the stored `Case` objects given the values written, as unchanged (no second write)."""
+    entries = [row for sight in sights for row in sight.entries]
+    if entries:
+        session.execute(insert(core_table(Entry)), entries)
+    session.execute(insert(core_table(CaseFact)), [sight.fact for sight in sights])
+    table = core_table(Case)
+    columns: dict[str, Any] = {name: bindparam(f"new_{name}") for name in _CASE_COLUMNS}
+    session.execute(update(table).where(table.c.id == bindparam("case_id")).values(columns),
+                    [{"case_id": s.case.id, **{f"new_{k}": v for k, v in s.case_values.items()}} for s in sights])
+    for sight in sights:
+        for name, value in sight.case_values.items():
+            set_committed_value(sight.case, name, value)
+
+
+def _entry_rows(case_id: int, entries: Iterable[_Unheard]) -> list[dict[str, Any]]:
+    """New entries as rows for a Core executemany."""
+    now = utcnow()
+    return [{**vars(e), "case_id": case_id, "content_hash": content_hash(e), "first_seen": now, "updated_at": now}
+            for e in entries]
 
 
 def origin(snapshot: Snapshot) -> str:
@@ -405,7 +467,8 @@ def _window_gap(session: Session, case_id: int, snapshot: Snapshot, keyed: list[
     )
 
 
-def _check(session: Session, case: Case, snapshot: Snapshot, normalize: Callable[[str], str]) -> None:
+def _check_not_emptied(session: Session, case: Case, snapshot: Snapshot) -> None:
+    """SnapshotError when a full snapshot shows no entries of a case the source showed entries of."""
     if not snapshot.delta and not snapshot.docket.entries:
         # No entries yet is normal for a new docket; not from a source that showed some.
         held = sum(snapshot.source in sources.split(",")
@@ -415,6 +478,10 @@ def _check(session: Session, case: Case, snapshot: Snapshot, normalize: Callable
                 f"{snapshot.source}: the fetch for {case.name!r} returned no entries, but {held} entries "
                 f"from {snapshot.source} are stored; treated as a failed fetch, nothing was changed"
             )
+
+
+def _check_number(case: Case, snapshot: Snapshot, normalize: Callable[[str], str]) -> None:
+    """SnapshotError when the snapshot is of another docket than the case's."""
     try:
         seen: str | None = normalize(snapshot.docket.docket_number)
     except ValueError:
@@ -441,14 +508,15 @@ def _merge(entry: Entry | _Unheard, parsed: ParsedEntry, source: str) -> list[st
     is_new = entry.id is None
     incoming = _clean(parsed.description)
     short = _clean(parsed.short_description) or None
-    incoming_is_short = short is not None and words(incoming) == words(short)
-    shown = entry.description or entry.short_description or ""
-    if incoming and words(incoming) != words(shown) and not (incoming_is_short and shown):
+    said, short_said = words(incoming), words(short) if short else None  # each read once: a poll merges thousands
+    incoming_is_short = said == short_said
+    shown = entry.description or entry.short_description
+    if incoming and said != (words(shown) if shown else "") and not (incoming_is_short and shown):
         if not is_new:
             stored_is_short = not entry.description or words(entry.description) == words(entry.short_description)
             what.append("text filled in" if stored_is_short else "text edited")
         entry.description = incoming
-    if short and not (entry.short_description and words(short) == words(entry.short_description)):
+    if short and not (entry.short_description and short_said == words(entry.short_description)):
         entry.short_description = short
     if parsed.document_available is not None and parsed.document_available != entry.document_available:
         if parsed.document_available and not is_new:
@@ -474,6 +542,8 @@ _CASE_CHANGES: dict[str, Callable[[Any, Any], str]] = {
     "assigned_to": lambda old, new: f"reassigned: {old} -> {new}",
     "date_terminated": lambda old, new: f"terminated on {new.isoformat()}",
 }
+# The case's columns a source's case facts fill (`_first_facts`).
+_CASE_COLUMNS = (*_CASE_CHANGES, "pacer_case_id", "source_ids")
 
 
 def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bool, has_facts: bool) -> list[str]:
@@ -490,19 +560,30 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
     fact = session.get(CaseFact, (case.id, origin(snapshot))) if has_facts else None
     changes: list[str] = []
     if fact is None:  # the source speaks of the case for the first time: quiet (Core: no ORM object)
-        shown = {name: getattr(docket, name) for name in _CASE_CHANGES}
-        for name, new in shown.items():
-            if new is not None and getattr(case, name) is None:
-                setattr(case, name, new)
-        session.execute(insert(core_table(CaseFact)),
-                        [{"case_id": case.id, "source": origin(snapshot), **shown, "updated_at": utcnow()}])
-    else:
-        changes = _fact_changes(fact, case, docket, quiet=baseline)
-        session.add(fact)
+        row, filled = _first_facts(case, snapshot)
+        session.execute(insert(core_table(CaseFact)), [row])
+        for name, value in filled.items():
+            setattr(case, name, value)
+        return changes
+    changes = _fact_changes(fact, case, docket, quiet=baseline)
+    session.add(fact)
     case.pacer_case_id = case.pacer_case_id or docket.pacer_case_id
     if docket.source_id and snapshot.source not in case.source_ids:
         case.source_ids = {**case.source_ids, snapshot.source: docket.source_id}
     return changes
+
+
+def _first_facts(case: Case, snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A source's first case facts of a case: its CaseFact row, and the case's columns they
+    fill (those the case has no value for yet; the source's id for the docket)."""
+    docket = snapshot.docket
+    shown = {name: getattr(docket, name) for name in _CASE_CHANGES}
+    filled = {name: new for name, new in shown.items() if new is not None and getattr(case, name) is None}
+    if docket.pacer_case_id and not case.pacer_case_id:
+        filled["pacer_case_id"] = docket.pacer_case_id
+    if docket.source_id and snapshot.source not in case.source_ids:
+        filled["source_ids"] = {**case.source_ids, snapshot.source: docket.source_id}
+    return {"case_id": case.id, "source": origin(snapshot), **shown, "updated_at": utcnow()}, filled
 
 
 def _fact_changes(fact: CaseFact, case: Case, docket: ParsedDocket, *, quiet: bool) -> list[str]:

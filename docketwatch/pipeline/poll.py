@@ -156,26 +156,23 @@ def _check(
 
         for name, source_cases in by_source.items():
             ctx = SourceContext(config, session, http, api_intervals or {})
-            writer = _Writer(session, config, config.source_plugins[name], results, notify_baseline)
+            writer = _Writer(session, config, config.source_plugins[name], results, notify_baseline, done)
             http.before_request = writer.commit
             try:
-                _poll_source(name, source_cases, ctx, writer, done)
+                _poll_source(name, source_cases, ctx, writer)
             finally:
                 http.before_request = None
             writer.finish()
         # The baseline ends once every source has had its first say about the case.
-        for row in rows.values():
-            if row.baseline_at is None and results[row.id].baseline:
-                row.baseline_at = utcnow()
-                session.add(row)
+        store.end_baselines(session, [row for row in rows.values()
+                                      if row.baseline_at is None and results[row.id].baseline])
         session.commit()
     follow.accept_automatic(config, engine)  # follow = "auto", a [[discover]] rule's watch
     by_label = {r.case.label: r for r in [*paused, *results.values()]}
     return [by_label[c.label] for c in cases]
 
 
-def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writer,
-                 done: Callable[[int | None], None]) -> None:
+def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writer) -> None:
     http = ctx.http
     pending = {c.id: c for c in cases}
     mark = (http.requests, http.quota_requests, utcnow())
@@ -184,7 +181,6 @@ def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writ
             run = _run(case, name, mark[2], http.requests - mark[0], http.quota_requests - mark[1])
             writer.store(case, outcome, run)
             pending.pop(case.id, None)
-            done(case.id)
             mark = (http.requests, http.quota_requests, utcnow())
     except StoreError:
         raise  # the database failed, not the source: nothing more can be stored now
@@ -192,7 +188,6 @@ def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writ
         log.exception("source %s failed", name)
         for case in pending.values():
             writer.store(case, RuntimeError(f"{name}: internal error: {e!r}"), _run(case, name, mark[2]))
-            done(case.id)
 
 
 def _run(case: Case, source: str, started_at: datetime, requests: int = 0, quota_requests: int = 0) -> dict[str, Any]:
@@ -212,14 +207,19 @@ class _Writer:
 
     An outcome that says nothing new (`diff.says_nothing_new`: a feed answering 304) costs
     no query: only its check run is kept, written with the next commit (a kill loses
-    these records of polls that found nothing, never a filing).
+    these records of polls that found nothing, never a filing). First sights
+    (`diff.is_first_sight`: a feed's cases on the first poll) are kept likewise and
+    stored together, in one savepoint, before anything else is written; should that
+    fail, each is stored again on its own, as any other outcome. `done(case id)` is
+    called once a case's outcome is stored (or kept, for a check run).
     """
 
     def __init__(self, session: Session, config: Config, source: Source, results: dict[int | None, CaseResult],
-                 notify_baseline: bool):
+                 notify_baseline: bool, done: Callable[[int | None], None]):
         self.session, self.config, self.source = session, config, source
-        self.results, self.notify_baseline = results, notify_baseline
+        self.results, self.notify_baseline, self.done = results, notify_baseline, done
         self.runs: list[dict[str, Any]] = []
+        self.sights: list[tuple[Case, Snapshot, dict[str, Any], diff.FirstSight]] = []
         self.writing = False  # a transaction holds this batch's writes
         self._spoke: set[tuple[int, str]] | None = None
         self._with_entries: set[int] | None = None
@@ -229,6 +229,7 @@ class _Writer:
         """Commit the batch, with the check runs kept so far (before a request: only a
         batch that wrote something, so answers of 304 cost no commit each)."""
         if self.writing:
+            self._store_sights()
             if self.runs:
                 self.session.execute(insert(core_table(CheckRun)), self.runs)  # Core: no ORM work per row
                 self.runs = []
@@ -241,7 +242,7 @@ class _Writer:
         self.commit()
 
     def store(self, case: Case, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
-        """Store one case's outcome with its check run."""
+        """Store one case's outcome with its check run (a first sight: keep it for the next commit)."""
         result = self.results[case.id]
         if isinstance(outcome, Snapshot) and self._says_nothing_new(case, outcome):
             assert case.id is not None  # a stored case
@@ -252,8 +253,19 @@ class _Writer:
                 self._save_state(outcome.state)
                 self._saved.update(outcome.state)
             self._succeeded(run, outcome, result)
+            self.done(case.id)
             return
         self._begin()
+        if isinstance(outcome, Snapshot) and (sight := self._first_sight(case, outcome)):
+            self.sights.append((case, outcome, run, sight))
+            self._sources_spoken().add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
+            return
+        self._store_sights()  # stored in the order they came
+        self._store_one(case, outcome, run)
+        self.done(case.id)
+
+    def _store_one(self, case: Case, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
+        result = self.results[case.id]
         if isinstance(outcome, Snapshot):
             try:
                 try:
@@ -268,16 +280,7 @@ class _Writer:
             except Exception as e:
                 outcome = e
             else:
-                self._saved.update(outcome.state)
-                self._succeeded(run, outcome, result)
-                if change.baseline:
-                    result.baseline = True
-                    result.baseline_entries += change.added
-                result.add(change)
-                result.no_entries = change.empty
-                if self._with_entries is not None and not change.empty:
-                    self._with_entries.add(case.id)  # type: ignore[arg-type]  # a stored case
-                self._sources_spoken().add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
+                self._stored(case, outcome, run, change)
                 return
         if isinstance(outcome, Cancelled):
             # docketwatch is stopping: not the source's failure, so no failed run, no error event.
@@ -311,6 +314,59 @@ class _Writer:
                 follow.discover(self.session, self.config, snapshot)
             self._save_state(snapshot.state)
         return change
+
+    def _first_sight(self, case: Case, snapshot: Snapshot) -> diff.FirstSight | None:
+        """The rows of a first sight (`diff.is_first_sight`), when it is one and can be read
+        (else `apply` says why: a snapshot of another docket, say)."""
+        if self.config.discover or not diff.is_first_sight(
+                case, notify_baseline=self.notify_baseline, backfill=False,
+                has_stored=case.id in self._cases_with_entries(),
+                has_facts=(case.id, diff.origin(snapshot)) in self._sources_spoken()):
+            return None
+        try:
+            return diff.first_sight(case, snapshot, self.source.normalize_docket_number)
+        except diff.SnapshotError:
+            return None
+
+    def _store_sights(self) -> None:
+        """Store the first sights kept, in one savepoint; should that fail (another process
+        stored one of those cases meanwhile), each on its own."""
+        sights, self.sights = self.sights, []
+        if not sights:
+            return
+        try:
+            with self.session.begin_nested():
+                diff.store_first_sights(self.session, [sight for _, _, _, sight in sights])
+                for _, snapshot, _, _ in sights:
+                    self._save_state(snapshot.state)
+                    self._saved.update(snapshot.state)
+        except StoreError:
+            raise
+        except Exception as e:
+            log.info("%s: storing first sights together failed (%s); storing each on its own", self.source.name, e)
+            self._saved = {}
+            for case, snapshot, run, _ in sights:
+                self._store_one(case, snapshot, run)
+                self.done(case.id)
+            return
+        for case, snapshot, run, sight in sights:
+            self._stored(case, snapshot, run, sight.result)
+            self.done(case.id)
+
+    def _stored(self, case: Case, snapshot: Snapshot, run: dict[str, Any], change: diff.DiffResult) -> None:
+        """Record a snapshot stored: its check run, its case's result, the poll's hints."""
+        assert case.id is not None  # a stored case
+        result = self.results[case.id]
+        self._saved.update(snapshot.state)
+        self._succeeded(run, snapshot, result)
+        if change.baseline:
+            result.baseline = True
+            result.baseline_entries += change.added
+        result.add(change)
+        result.no_entries = change.empty
+        if self._with_entries is not None and not change.empty:
+            self._with_entries.add(case.id)
+        self._sources_spoken().add((case.id, diff.origin(snapshot)))
 
     def _succeeded(self, run: dict[str, Any], snapshot: Snapshot, result: CaseResult) -> None:
         run.update(ok=True, warning="; ".join(snapshot.warnings) or None, finished_at=utcnow())
@@ -352,4 +408,3 @@ def _was_ok(session: Session, case: Case, source: str) -> bool:
     assert case.id is not None  # a stored case
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok
-
