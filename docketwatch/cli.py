@@ -315,19 +315,24 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
     cfg = obj.load()
     chosen = obj.select(cfg, case)
     engine = store.open_engine(cfg.database.url)
-    if refresh:
-        results, stopped_by = _poll(cfg, engine, chosen)
-        if stopped_by is not None:
-            _interrupted(results, stopped_by)
+    results, stopped_by = _poll(cfg, engine, chosen) if refresh else ([], None)
+    # A refresh cut short (Ctrl-C) still shows what is stored, then says how far it got.
     if health:
         reasons = status_mod.unhealthy(cfg, engine)
         for reason in reasons:
             click.echo(f"unhealthy: {reason}", err=True)
-        if reasons:
-            sys.exit(1)
-        click.echo("healthy")
-        return
-    report = status_mod.status(cfg, engine, chosen)
+        if not reasons:
+            click.echo("healthy")
+    else:
+        reasons = []
+        _print_status(cfg, status_mod.status(cfg, engine, chosen), as_json)
+    if stopped_by is not None:
+        _interrupted(results, stopped_by)
+    if reasons:
+        sys.exit(1)
+
+
+def _print_status(cfg: Config, report: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

@@ -6,6 +6,7 @@ the monitor is stuck. Ctrl-C stops `check` within moments too."""
 from __future__ import annotations
 
 import fcntl
+import json
 import signal
 import subprocess
 import time
@@ -120,8 +121,10 @@ def interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
     return out, err, time.monotonic() - began
 
 
-@pytest.mark.parametrize("command", [["check"], ["status", "--refresh"]])
+@pytest.mark.parametrize("command", [["check"], ["status", "--refresh"], ["status", "--refresh", "--json"]])
 def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, slow_server, court_feed, command):
+    """Ctrl-C while a case's request hangs: the cases done are kept, and what the command
+    shows is shown (status: what is stored, the JSON whole), then one line says so."""
     cl = slow_server("hang", give_up=120)  # a request to it would wait the whole 60 s timeout
     config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 60\n", cases=SUNEDISON_CASE + KADREY)
     proc = start_command(config, *command)
@@ -131,6 +134,11 @@ def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, 
     assert err == "interrupted: 1 of 2 cases checked; the rest were not\n"  # one line, no traceback
     if command == ["check"]:
         assert out == "In re SunEdison, Inc. (nysb 16-10992): baseline recorded (13 entries)\n"
+    elif "--json" in command:
+        shown = {c["name"]: c["entries"] for c in json.loads(out)["cases"]}
+        assert shown == {"In re SunEdison, Inc.": 13, "Kadrey v. Meta Platforms, Inc.": 0}, out
+    else:
+        assert out.startswith("database: ") and "In re SunEdison, Inc. (nysb 16-10992)" in out, out
     assert runs(sqlite_url(tmp_path), "pacer_rss", ok=True) == 1  # stored, on its own commit
     assert runs(sqlite_url(tmp_path), "courtlistener") == 0  # cancelled: not a failure of the source
 
