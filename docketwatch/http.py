@@ -379,6 +379,12 @@ def _detail(response: requests.Response) -> str:
     return redact.scrub(" ".join(text.split()))[:300]
 
 
+# A 304 answers a conditional request; to a request that carried no validator (nothing
+# was read before) it says nothing of the page: a cache or proxy in between got it wrong.
+NOT_MODIFIED_UNASKED = ("answered 304 Not Modified to a request without validators (nothing was read before); "
+                        "nothing was read or stored: a cache or proxy in between may be at fault")
+
+
 def describe_status(response: requests.Response) -> str:
     """`HTTP 400: Unknown filter parameters are not allowed.`"""
     return f"HTTP {response.status_code}: {_detail(response)}"

@@ -35,7 +35,16 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Snapshot, TargetState, Throttle
-from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled, describe_status
+from docketwatch.http import (
+    NOT_MODIFIED_UNASKED,
+    Budget,
+    BudgetExhausted,
+    Cancelled,
+    HttpClient,
+    HttpError,
+    Throttled,
+    describe_status,
+)
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
 from docketwatch.sources.base import FoundCase, Source, SourceContext, concurrently
@@ -387,6 +396,8 @@ def _feed_snapshot(case: _Case, http: HttpClient, settings: CourtListenerSetting
         headers["If-Modified-Since"] = saved.last_modified
     url = f"{settings.base_url}/docket/{known}/feed/"
     response = http.get(url, headers=headers)
+    if response.status_code == 304 and not headers:
+        raise CourtListenerError(f"{url}: {NOT_MODIFIED_UNASKED}", 304)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
         return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW, delta=True)
@@ -461,6 +472,10 @@ class _Api:
         self.budget = budget
 
     def get(self, url: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        if urlsplit(url)[:2] != urlsplit(self.settings.base_url)[:2]:
+            # A link in an answer (a page's `next`) may name any server: the token goes to ours only.
+            raise CourtListenerError(f"{url}: a link in CourtListener's answer leads to another server than "
+                                     "[sources.courtlistener] base_url; not followed, nothing of it was stored")
         headers = {"Authorization": f"Token {self.settings.token}"}
         response = self.http.get(url, params=params, headers=headers, budget=self.budget)
         if response.status_code == 401:
@@ -494,7 +509,7 @@ class _Api:
         page: dict[str, Any] | None = None  # the first page of entries, when read before the docket
         if known and watermark:
             page = self.results(url, _entry_query(str(known), watermark))
-            changed = bool(page.get("next")) or any(_later(i.get("date_modified"), watermark) for i in page["results"])
+            changed = bool(page.get("next")) or any(_later(modified, watermark) for _, modified in _items(url, page))
             if not changed and saved.docket_read_at and utcnow() - as_utc(saved.docket_read_at) < DOCKET_REFRESH:
                 docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
                 return Snapshot(source="courtlistener", docket=docket, delta=True)
@@ -531,6 +546,7 @@ class _Api:
         full_history = watermark is None
         params: dict[str, str] | None = _entry_query(source_id, watermark)  # the next pages' URLs carry their own
         next_url: str | None = url
+        followed: set[str] = set()  # the `next` links read: one that leads back would spend the budget
         read = False
         while next_url:
             if page is None:
@@ -540,11 +556,15 @@ class _Api:
                     warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
                     break
             read = True
-            for item in page["results"]:
-                docket.entries.append(_entry(item))
-                if watermark is None or _later(item.get("date_modified"), watermark):
-                    watermark = item["date_modified"]
+            for entry, modified in _items(next_url, page):
+                docket.entries.append(entry)
+                if modified is not None and (watermark is None or _later(modified, watermark)):
+                    watermark = modified
             next_url, params, page = page.get("next"), None, None
+            if next_url in followed:
+                raise CourtListenerError(f"{next_url}: CourtListener's entry list leads back to a page already "
+                                         "read; stopped, nothing of it was stored")
+            followed.add(next_url or "")
         return Snapshot(
             source="courtlistener",
             docket=docket,
@@ -589,6 +609,24 @@ def _entry_query(docket: str, watermark: str | None) -> dict[str, str]:
         # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
         query["date_modified__gte"] = watermark
     return query
+
+
+def _items(url: str, page: dict[str, Any]) -> list[tuple[ParsedEntry, str | None]]:
+    """A page's entries, each with its `date_modified`; CourtListenerError for an item
+    that cannot be read (a page is stored whole or not at all, and a date_modified that
+    is not a moment would become the next poll's `date_modified__gte`)."""
+    read = []
+    for item in page["results"]:
+        try:
+            modified = item.get("date_modified")
+            if modified is not None and datetime.fromisoformat(modified).tzinfo is None:
+                raise ValueError(f"date_modified {modified!r} has no time zone")
+            read.append((_entry(item), modified))
+        except (AttributeError, KeyError, TypeError, ValueError) as e:
+            what = f"no {e}" if isinstance(e, KeyError) else str(e)
+            raise CourtListenerError(f"{url}: an item of CourtListener's entry list cannot be read ({what}); "
+                                     "nothing of this docket was stored") from None
+    return read
 
 
 def _entry(item: dict[str, Any]) -> ParsedEntry:
