@@ -24,12 +24,12 @@ sys.path.insert(0, str(ROOT))
 from docketwatch import bootstrap  # noqa: E402
 from docketwatch.domain.events import EventKind  # noqa: E402
 from docketwatch.pipeline import digests, render  # noqa: E402
-from docketwatch.store.models import Case, Entry, Event, utcnow  # noqa: E402
+from docketwatch.store.models import Entry, Event, StoredCase, utcnow  # noqa: E402
 
 
-def rows(events: int, cases: int) -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
-    case_rows = [Case(id=i + 1, court="cand", docket_number=f"3:23-cv-{i:05d}", name=f"Plaintiff {i} v. Defendant {i}")
-                 for i in range(cases)]
+def rows(events: int, cases: int) -> tuple[list[StoredCase], list[tuple[Event, Entry | None]]]:
+    case_rows = [StoredCase(id=i + 1, court="cand", docket_number=f"3:23-cv-{i:05d}",
+                            name=f"Plaintiff {i} v. Defendant {i}", source_ids={}) for i in range(cases)]
     items: list[tuple[Event, Entry | None]] = []
     for n in range(events):
         case_id = n % cases + 1

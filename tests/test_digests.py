@@ -328,10 +328,11 @@ def test_preview_renders_sample_entries_until_there_are_events(fake_cl, tmp_path
 # -- issue 8: links and templates taken from feeds and configuration ---------------------
 
 def test_only_http_links_survive_in_every_format(tmp_path):
-    from docketwatch.store.models import Case, Entry, Event
+    from docketwatch.store.models import Entry, Event, StoredCase
 
     cfg = config_mod.load(make_config(tmp_path, "http://127.0.0.1:9", KADREY))
-    case = Case(id=1, court="cand", docket_number="3:23-cv-03417", name="Kadrey", source_ids={"courtlistener": str(KADREY_ID)})
+    case = StoredCase(id=1, court="cand", docket_number="3:23-cv-03417", name="Kadrey",
+                      source_ids={"courtlistener": str(KADREY_ID)})
     urls = {"600": "javascript:alert(document.cookie)", "601": " JaVaScRiPt:alert(1)", "602": "data:text/html,x",
             "603": "java\nscript:alert(1)", "604": "https://storage.courtlistener.com/recap/604.pdf"}
     items = []

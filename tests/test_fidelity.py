@@ -124,23 +124,51 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
     assert poll_cases(config)[0].case_changes == []
 
 
-def test_the_api_and_a_court_feed_spelling_the_name_two_ways_report_no_rename(fake_cl, court_feed, tmp_path, cl_token):
-    fake_cl.add_docket(5001, "nysb", "16-10992", "In re SunEdison, Inc.")
-    fake_cl.add_entry(5001, "5235", "2018-04-19", "Complaint against Wells Fargo Bank (fee)")
-    config = write_config(tmp_path, fake_cl.base_url, cases='''
+SUNEDISON_FROM_BOTH = '''
 [[cases]]
 name = "In re SunEdison, Inc."
 court = "nysb"
 docket_number = "16-10992-smb"
 courtlistener_id = 5001
 sources = ["courtlistener", "pacer_rss"]
-''')
+'''
+
+
+def sunedison_from_both(fake_cl, court_feed, tmp_path):
+    """A configuration of SunEdison (docket 5001 at the fake CourtListener) polled by both sources."""
+    config = write_config(tmp_path, fake_cl.base_url, cases=SUNEDISON_FROM_BOTH)
     config.write_text(config.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
+    return config
+
+
+def test_the_api_and_a_court_feed_spelling_the_name_two_ways_report_no_rename(fake_cl, court_feed, tmp_path, cl_token):
+    fake_cl.add_docket(5001, "nysb", "16-10992", "In re SunEdison, Inc.")
+    fake_cl.add_entry(5001, "5235", "2018-04-19", "Complaint against Wells Fargo Bank (fee)")
+    config = sunedison_from_both(fake_cl, court_feed, tmp_path)
     assert poll_cases(config)[0].baseline
     for n in range(3):  # the court feed says "SunEdison, Inc., et al., and ...", the API "In re SunEdison, Inc."
         court_feed.body = with_new_item(NYSB_FEED, build_date=f"Fri, 20 Apr 2018 15:0{n}:00 GMT".encode())
         result = poll_cases(config)[0]
         assert result.ok and result.case_changes == [], result.case_changes
+
+
+def test_a_second_source_in_the_first_check_keeps_what_the_first_stored_of_the_case(
+        fake_cl, court_feed, tmp_path, cl_token):
+    """The first check of a case by CourtListener (its docket, no entries yet: name, judge,
+    pacer case id) and then a court feed (its entries, its own spelling of the name): the
+    feed's first sight fills only what the case has no value for yet, so the name and
+    judge stay CourtListener's, not the feed's spelling and no judge."""
+    fake_cl.add_docket(5001, "nysb", "16-10992", "In re SunEdison, Inc.", assigned_to_str="Stuart M. Bernstein",
+                       pacer_case_id="265812")
+    config = sunedison_from_both(fake_cl, court_feed, tmp_path)
+    result = poll_cases(config)[0]
+    assert result.ok and result.baseline and result.baseline_entries > 0, result.errors
+    engine = store.open_engine(config_mod.load(config).database.url)
+    with Session(engine) as session:
+        case = session.exec(select(Case)).one()
+        assert (case.case_name, case.assigned_to, case.pacer_case_id, case.source_ids) == (
+            "In re SunEdison, Inc.", "Stuart M. Bernstein", "265812", {"courtlistener": "5001"})
+    engine.dispose()
 
 
 NEW_CASE = '''

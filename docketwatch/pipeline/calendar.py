@@ -25,7 +25,7 @@ from docketwatch import store
 from docketwatch.domain.calendar import Item, Mention, fold, mentions
 from docketwatch.files import replace_atomically
 from docketwatch.settings import CaseConfig, Config
-from docketwatch.store.models import Case, Entry, as_utc
+from docketwatch.store.models import Entry, StoredCase, as_utc
 
 if TYPE_CHECKING:
     from icalendar import Event
@@ -62,7 +62,7 @@ def case_calendar(session: Session, case: CaseConfig) -> CaseCalendar:
     return CaseCalendar(case, items, _entries(session, row, [key for key, _ in found]))
 
 
-def _texts(session: Session, row: Case) -> list[tuple[str, str]]:
+def _texts(session: Session, row: StoredCase) -> list[tuple[str, str]]:
     """Each entry's key and text, oldest first (Entry.recency): plain rows, not an Entry
     object per entry of a long docket."""
     query = (select(Entry.key, Entry.description, Entry.short_description)
@@ -77,7 +77,7 @@ def _mentions(text: str) -> tuple[Mention, ...]:
     return tuple(mentions(text))
 
 
-def _entries(session: Session, row: Case, keys: list[str]) -> dict[str, Entry]:
+def _entries(session: Session, row: StoredCase, keys: list[str]) -> dict[str, Entry]:
     """The entries that gave dates, for the descriptions and stamps of calendar events."""
     return {e.key: e for chunk in store.chunks(keys)
             for e in session.exec(select(Entry).where(col(Entry.case_id) == row.id, col(Entry.key).in_(chunk)))}

@@ -37,6 +37,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from docketwatch import store
@@ -44,7 +45,17 @@ from docketwatch.domain import docket_numbers, links
 from docketwatch.domain.changes import CaseChanges
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
-from docketwatch.store.models import Case, CaseFact, Entry, EntryAlias, Event, Suggestion, core_table, utcnow
+from docketwatch.store.models import (
+    Case,
+    CaseFact,
+    Entry,
+    EntryAlias,
+    Event,
+    StoredCase,
+    Suggestion,
+    core_table,
+    utcnow,
+)
 
 
 class SnapshotError(ValueError):
@@ -238,7 +249,7 @@ def apply(
     return result
 
 
-def says_nothing_new(case: Case, snapshot: Snapshot, normalize: Callable[[str], str], spoke_before: bool) -> bool:
+def says_nothing_new(case: StoredCase, snapshot: Snapshot, normalize: Callable[[str], str], spoke_before: bool) -> bool:
     """True when `apply` would store nothing: a delta of the right docket without entries,
     gap or case facts, from a source whose case facts are on record (`spoke_before`). The
     poll then skips `apply` (a court feed answering 304 costs no query per case); the
@@ -260,7 +271,8 @@ def says_nothing_new(case: Case, snapshot: Snapshot, normalize: Callable[[str], 
         return False
 
 
-def is_first_sight(case: Case, *, notify_baseline: bool, backfill: bool, has_stored: bool, has_facts: bool) -> bool:
+def is_first_sight(case: Case | StoredCase, *, notify_baseline: bool, backfill: bool, has_stored: bool,
+                   has_facts: bool) -> bool:
     """Whether `apply` would only store rows, all of them new, and report nothing: a quiet
     baseline (`case.baseline_at` unset, not `notify_baseline`) of a case with no entry
     stored (`has_stored=False`), by a source with no case facts on record (`has_facts=False`).
@@ -272,14 +284,14 @@ def is_first_sight(case: Case, *, notify_baseline: bool, backfill: bool, has_sto
 class FirstSight:
     """The rows a first sight of a case stores (`store_first_sights`), and its result."""
 
-    case: Case
+    case: Case | StoredCase
     entries: list[dict[str, Any]]
     fact: dict[str, Any]
     case_values: dict[str, Any]  # the case's columns as the facts shown fill them
     result: DiffResult
 
 
-def first_sight(case: Case, snapshot: Snapshot, normalize: Callable[[str], str]) -> FirstSight:
+def first_sight(case: Case | StoredCase, snapshot: Snapshot, normalize: Callable[[str], str]) -> FirstSight:
     """What `apply` stores of a first sight (`is_first_sight`), read from the snapshot
     alone: no query. SnapshotError when the snapshot is of another docket."""
     assert case.id is not None  # a stored case
@@ -295,8 +307,9 @@ def first_sight(case: Case, snapshot: Snapshot, normalize: Callable[[str], str])
 
 
 def store_first_sights(session: Session, sights: list[FirstSight]) -> None:
-    """Store first sights: three statements for any number of cases (Core executemany),
-    and the stored `Case` objects given the values written, as unchanged (no second write)."""
+    """Store first sights: three statements for any number of cases (Core executemany).
+    A case's ORM object in the session, if any, is given the values written, as
+    unchanged (no second write)."""
     entries = [row for sight in sights for row in sight.entries]
     if entries:
         session.execute(insert(core_table(Entry)), entries)
@@ -306,8 +319,9 @@ def store_first_sights(session: Session, sights: list[FirstSight]) -> None:
     session.execute(update(table).where(table.c.id == bindparam("case_id")).values(columns),
                     [{"case_id": s.case.id, **{f"new_{k}": v for k, v in s.case_values.items()}} for s in sights])
     for sight in sights:
-        for name, value in sight.case_values.items():
-            set_committed_value(sight.case, name, value)
+        if (row := session.identity_map.get(identity_key(Case, sight.case.id))) is not None:
+            for name, value in sight.case_values.items():
+                set_committed_value(row, name, value)
 
 
 def _entry_rows(case_id: int, entries: Iterable[_Unheard]) -> list[dict[str, Any]]:
@@ -480,7 +494,7 @@ def _check_not_emptied(session: Session, case: Case, snapshot: Snapshot) -> None
             )
 
 
-def _check_number(case: Case, snapshot: Snapshot, normalize: Callable[[str], str]) -> None:
+def _check_number(case: Case | StoredCase, snapshot: Snapshot, normalize: Callable[[str], str]) -> None:
     """SnapshotError when the snapshot is of another docket than the case's."""
     try:
         seen: str | None = normalize(snapshot.docket.docket_number)
@@ -573,7 +587,7 @@ def _case_changes(session: Session, case: Case, snapshot: Snapshot, baseline: bo
     return changes
 
 
-def _first_facts(case: Case, snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
+def _first_facts(case: Case | StoredCase, snapshot: Snapshot) -> tuple[dict[str, Any], dict[str, Any]]:
     """A source's first case facts of a case: its CaseFact row, and the case's columns they
     fill (those the case has no value for yet; the source's id for the docket)."""
     docket = snapshot.docket

@@ -45,6 +45,7 @@ from docketwatch.store.models import (
     Entry,
     Event,
     HealthAlert,
+    StoredCase,
     Subscription,
     SubscriptionCase,
     as_utc,
@@ -443,7 +444,7 @@ def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}" if n else ""
 
 
-def build_model(config: Config, title: str, cases: list[Case], items: list[tuple[Event, Entry | None]],
+def build_model(config: Config, title: str, cases: list[StoredCase], items: list[tuple[Event, Entry | None]],
                 start: datetime, end: datetime, warnings: list[str]) -> DigestModel:
     """Group events by case (in the order of `cases`), entries newest first.
 
@@ -491,7 +492,7 @@ def _newest_first(rows: Iterable[_Row]) -> list[_Row]:
     return sorted(rows, key=lambda row: row[0].recency(), reverse=True)
 
 
-def _section(config: Config, case: Case, configured: CaseConfig | None) -> CaseSection:
+def _section(config: Config, case: StoredCase, configured: CaseConfig | None) -> CaseSection:
     """The case's facts; its court's name and its link from its sources (from every
     source in use for a case that is not configured, like preview's samples)."""
     sources = [config.source_plugins[n] for n in configured.sources] if configured else config.source_plugins.values()
@@ -611,14 +612,14 @@ def preview(session: Session, config: Config, now: datetime | None = None) -> Di
     return model
 
 
-def _sample() -> tuple[list[Case], list[tuple[Event, Entry | None]]]:
+def _sample() -> tuple[list[StoredCase], list[tuple[Event, Entry | None]]]:
     """Real docket entries shipped with the package, as unsaved rows."""
     text = resources.files("docketwatch.data").joinpath("sample_entries.json").read_text(encoding="utf-8")
-    cases: list[Case] = []
+    cases: list[StoredCase] = []
     items: list[tuple[Event, Entry | None]] = []
     for case_id, c in enumerate(json.loads(text)["cases"], start=1):
-        cases.append(Case(id=case_id, court=c["court"], docket_number=c["docket_number"], name=c["name"],
-                          source_ids={"courtlistener": str(c["courtlistener_id"])}))
+        cases.append(StoredCase(id=case_id, court=c["court"], docket_number=c["docket_number"], name=c["name"],
+                                source_ids={"courtlistener": str(c["courtlistener_id"])}))
         for e in c["entries"]:
             entry = Entry(id=len(items) + 1, case_id=case_id, key="", content_hash="", entry_number=e["entry_number"],
                           date_filed=date.fromisoformat(e["date_filed"]) if e["date_filed"] else None,

@@ -29,7 +29,7 @@ from docketwatch.domain.events import EventKind
 from docketwatch.files import replace_atomically
 from docketwatch.pipeline import digests
 from docketwatch.settings import CaseConfig, Config, DigestConfig
-from docketwatch.store.models import Case, Entry, Event, as_utc
+from docketwatch.store.models import Entry, Event, StoredCase, as_utc
 
 FEED_ITEMS = 100  # the latest events a feed shows
 CASE_KINDS = (EventKind.NEW, EventKind.CHANGED, EventKind.CASE, EventKind.GAP)
@@ -75,7 +75,7 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "-"
 
 
-def case_slug(case: CaseConfig | Case) -> str:
+def case_slug(case: CaseConfig | StoredCase) -> str:
     return slug(f"{case.court}-{case.docket_number}")
 
 
@@ -161,7 +161,7 @@ def _items(session: Session, config: Config, ref: FeedRef) -> Iterator[Item]:
         offset += page
 
 
-def _item(case: Case, event: Event, entry: Entry | None, *, with_case: bool) -> Item:
+def _item(case: StoredCase, event: Event, entry: Entry | None, *, with_case: bool) -> Item:
     case_key = case_slug(case)
     at = as_utc(event.created_at).replace(microsecond=0)  # to the second, as everywhere docketwatch shows times
     if entry is not None and event.kind in (EventKind.NEW, EventKind.CHANGED):
@@ -200,7 +200,7 @@ def _urn(*parts: str) -> str:
     return "urn:docketwatch:" + ":".join(quote(p, safe="-._~") for p in parts)
 
 
-def _case_url(config: Config, case: CaseConfig, row: Case) -> str | None:
+def _case_url(config: Config, case: CaseConfig, row: StoredCase) -> str | None:
     sources = [config.source_plugins[n] for n in case.sources]
     return digests.web_link(next((url for s in sources if (url := s.case_url(row))), None))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,7 +34,7 @@ from docketwatch.pipeline import diff, digests, follow
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
-from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, core_table, utcnow
+from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, StoredCase, core_table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -136,43 +136,39 @@ def _check(
         if on_result:
             on_result(result)
     with Session(engine, expire_on_commit=False) as session:
-        labels = [c.label for c in polled]  # a property that formats: once per case
-        pinned = {label: config.pinned_ids(c) for label, c in zip(labels, polled, strict=True)}
+        pinned = {c.label: pins for c in polled if (pins := config.pinned_ids(c))}
         stored = store.case_rows(session, polled, pinned)
-        rows = dict(zip(labels, stored, strict=True))
         session.commit()
         results = {row.id: CaseResult(case=c) for row, c in zip(stored, polled, strict=True)}
-        by_source: dict[str, list[Case]] = defaultdict(list)
-        for c, row in zip(polled, stored, strict=True):
-            for name in c.sources:
-                if source is None or name == source:
-                    by_source[name].append(row)
-        left = Counter(case.id for source_cases in by_source.values() for case in source_cases)
+        names = list(dict.fromkeys(name for c in polled for name in c.sources if source in (None, name)))
+        left = Counter(row.id for c, row in zip(polled, stored, strict=True) for name in c.sources if name in names)
 
-        def done(case_id: int | None) -> None:
+        def done(case_id: int) -> None:
             left[case_id] -= 1
             if on_result and not left[case_id]:
                 on_result(results[case_id])
 
-        for name, source_cases in by_source.items():
+        for name in names:
             ctx = SourceContext(config, session, http, api_intervals or {})
             writer = _Writer(session, config, config.source_plugins[name], results, notify_baseline, done)
             http.before_request = writer.commit
             try:
-                _poll_source(name, source_cases, ctx, writer)
+                _poll_source(name, [row for c, row in zip(polled, stored, strict=True) if name in c.sources],
+                             ctx, writer)
             finally:
                 http.before_request = None
             writer.finish()
+            if writer.wrote and name != names[-1]:  # the next source compares with what this one stored
+                stored = store.find_cases(session, polled)
         # The baseline ends once every source has had its first say about the case.
-        store.end_baselines(session, [row for row in rows.values()
-                                      if row.baseline_at is None and results[row.id].baseline])
+        store.end_baselines(session, [row.id for row in stored if row.baseline_at is None and results[row.id].baseline])
         session.commit()
     follow.accept_automatic(config, engine)  # follow = "auto", a [[discover]] rule's watch
-    by_label = {r.case.label: r for r in [*paused, *results.values()]}
-    return [by_label[c.label] for c in cases]
+    paused_results, polled_results = iter(paused), (results[row.id] for row in stored)
+    return [next(paused_results) if c.paused else next(polled_results) for c in cases]
 
 
-def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writer) -> None:
+def _poll_source(name: str, cases: list[StoredCase], ctx: SourceContext, writer: _Writer) -> None:
     http = ctx.http
     pending = {c.id: c for c in cases}
     mark = (http.requests, http.quota_requests, utcnow())
@@ -190,9 +186,9 @@ def _poll_source(name: str, cases: list[Case], ctx: SourceContext, writer: _Writ
             writer.store(case, RuntimeError(f"{name}: internal error: {e!r}"), _run(case, name, mark[2]))
 
 
-def _run(case: Case, source: str, started_at: datetime, requests: int = 0, quota_requests: int = 0) -> dict[str, Any]:
+def _run(case: StoredCase, source: str, started_at: datetime, requests: int = 0, quota_requests: int = 0
+         ) -> dict[str, Any]:
     """A check run's row, stored with its batch."""
-    assert case.id is not None  # a stored case (store.case_rows)
     return {"case_id": case.id, "source": source, "started_at": started_at, "finished_at": None, "ok": False,
             "error": None, "warning": None, "requests": requests, "quota_requests": quota_requests}
 
@@ -214,13 +210,14 @@ class _Writer:
     called once a case's outcome is stored (or kept, for a check run).
     """
 
-    def __init__(self, session: Session, config: Config, source: Source, results: dict[int | None, CaseResult],
-                 notify_baseline: bool, done: Callable[[int | None], None]):
+    def __init__(self, session: Session, config: Config, source: Source, results: dict[int, CaseResult],
+                 notify_baseline: bool, done: Callable[[int], None]):
         self.session, self.config, self.source = session, config, source
         self.results, self.notify_baseline, self.done = results, notify_baseline, done
         self.runs: list[dict[str, Any]] = []
-        self.sights: list[tuple[Case, Snapshot, dict[str, Any], diff.FirstSight]] = []
+        self.sights: list[tuple[StoredCase, Snapshot, dict[str, Any], diff.FirstSight]] = []
         self.writing = False  # a transaction holds this batch's writes
+        self.wrote = False  # any batch did
         self._spoke: set[tuple[int, str]] | None = None
         self._with_entries: set[int] | None = None
         self._saved: dict[str, TargetState] = {}  # source states stored by this poll, by target
@@ -241,11 +238,10 @@ class _Writer:
             self._begin()
         self.commit()
 
-    def store(self, case: Case, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
+    def store(self, case: StoredCase, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
         """Store one case's outcome with its check run (a first sight: keep it for the next commit)."""
         result = self.results[case.id]
         if isinstance(outcome, Snapshot) and self._says_nothing_new(case, outcome):
-            assert case.id is not None  # a stored case
             result.baseline |= case.baseline_at is None
             result.no_entries = case.id not in self._cases_with_entries()
             if outcome.state:
@@ -258,13 +254,13 @@ class _Writer:
         self._begin()
         if isinstance(outcome, Snapshot) and (sight := self._first_sight(case, outcome)):
             self.sights.append((case, outcome, run, sight))
-            self._sources_spoken().add((case.id, diff.origin(outcome)))  # type: ignore[arg-type]  # a stored case
+            self._sources_spoken().add((case.id, diff.origin(outcome)))
             return
         self._store_sights()  # stored in the order they came
         self._store_one(case, outcome, run)
         self.done(case.id)
 
-    def _store_one(self, case: Case, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
+    def _store_one(self, case: StoredCase, outcome: Snapshot | Exception, run: dict[str, Any]) -> None:
         result = self.results[case.id]
         if isinstance(outcome, Snapshot):
             try:
@@ -297,16 +293,17 @@ class _Writer:
         result.errors.append(run["error"])
         if _was_ok(self.session, case, run["source"]):
             # One event when a source starts failing for a case, not one per failed poll.
-            assert case.id is not None  # a stored case
             self.session.add(Event(case_id=case.id, kind=EventKind.ERROR, source=run["source"], summary=run["error"]))
         run["finished_at"] = utcnow()
         self.runs.append(run)
 
-    def _apply(self, case: Case, snapshot: Snapshot, *, hints: bool) -> diff.DiffResult:
+    def _apply(self, case: StoredCase, snapshot: Snapshot, *, hints: bool) -> diff.DiffResult:
         """`diff.apply` in a savepoint; `hints`: trust what this poll read once of which
         cases have entries and facts (a concurrent writer may have added some since)."""
         with self.session.begin_nested():
-            change = diff.apply(self.session, case, snapshot, notify_baseline=self.notify_baseline,
+            row = self.session.get(Case, case.id)  # the ORM object, to write to
+            assert row is not None  # a stored case
+            change = diff.apply(self.session, row, snapshot, notify_baseline=self.notify_baseline,
                                 normalize=self.source.normalize_docket_number, follow=self.config.follow,
                                 has_stored=not hints or case.id in self._cases_with_entries(),
                                 has_facts=not hints or (case.id, diff.origin(snapshot)) in self._sources_spoken())
@@ -315,7 +312,7 @@ class _Writer:
             self._save_state(snapshot.state)
         return change
 
-    def _first_sight(self, case: Case, snapshot: Snapshot) -> diff.FirstSight | None:
+    def _first_sight(self, case: StoredCase, snapshot: Snapshot) -> diff.FirstSight | None:
         """The rows of a first sight (`diff.is_first_sight`), when it is one and can be read
         (else `apply` says why: a snapshot of another docket, say)."""
         if self.config.discover or not diff.is_first_sight(
@@ -353,9 +350,8 @@ class _Writer:
             self._stored(case, snapshot, run, sight.result)
             self.done(case.id)
 
-    def _stored(self, case: Case, snapshot: Snapshot, run: dict[str, Any], change: diff.DiffResult) -> None:
+    def _stored(self, case: StoredCase, snapshot: Snapshot, run: dict[str, Any], change: diff.DiffResult) -> None:
         """Record a snapshot stored: its check run, its case's result, the poll's hints."""
-        assert case.id is not None  # a stored case
         result = self.results[case.id]
         self._saved.update(snapshot.state)
         self._succeeded(run, snapshot, result)
@@ -383,9 +379,9 @@ class _Writer:
     def _begin(self) -> None:
         if not self.writing:
             store.begin_write(self.session)
-            self.writing = True
+            self.writing = self.wrote = True
 
-    def _says_nothing_new(self, case: Case, snapshot: Snapshot) -> bool:
+    def _says_nothing_new(self, case: StoredCase, snapshot: Snapshot) -> bool:
         if snapshot.docket.entries or not snapshot.delta or (snapshot.others and self.config.discover):
             return False  # the common case of a snapshot with news: no need to read what spoke before
         return diff.says_nothing_new(case, snapshot, self.source.normalize_docket_number,
@@ -403,8 +399,7 @@ class _Writer:
         return self._with_entries
 
 
-def _was_ok(session: Session, case: Case, source: str) -> bool:
+def _was_ok(session: Session, case: StoredCase, source: str) -> bool:
     """True when the previous poll of this case by this source succeeded (or there was none)."""
-    assert case.id is not None  # a stored case
     previous = store.last_run(session, case.id, source=source)
     return previous is None or previous.ok

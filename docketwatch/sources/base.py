@@ -32,7 +32,7 @@ from docketwatch.domain.snapshot import Snapshot
 from docketwatch.http import HttpClient, HttpError, Tally
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, Section
-from docketwatch.store.models import Case
+from docketwatch.store.models import StoredCase
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -122,7 +122,7 @@ class Source(ABC):
         """The court's name as people know it, when the source knows it."""
         return None
 
-    def case_url(self, case: Case) -> str | None:
+    def case_url(self, case: StoredCase) -> str | None:
         """A web page of the case, for digests."""
         return None
 
@@ -191,7 +191,7 @@ class Source(ABC):
         return []
 
     @abstractmethod
-    def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+    def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
         """Yield (case, snapshot or error) for every case given, in any order."""
 
 

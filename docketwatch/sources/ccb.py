@@ -31,7 +31,7 @@ from docketwatch.http import HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
 from docketwatch.sources.base import Source, SourceContext
-from docketwatch.store.models import Case, iso
+from docketwatch.store.models import StoredCase, iso
 
 COURT = "ccb"
 NUMBER = re.compile(r"^\s*(\d{2})\s*-\s*CCB\s*-\s*(\d{1,4})\s*$", re.IGNORECASE)
@@ -93,7 +93,7 @@ class CcbSource(Source):
     def court_name(self, court: str) -> str | None:
         return "Copyright Claims Board" if court == COURT else None
 
-    def case_url(self, case: Case) -> str | None:
+    def case_url(self, case: StoredCase) -> str | None:
         return f"{self.settings.base_url.rstrip('/')}/case/detail/{case.docket_number}"
 
     # -- planning ------------------------------------------------------------------------
@@ -123,7 +123,7 @@ class CcbSource(Source):
                 f"{f'#{latest:,}' if latest is not None else 'none yet'}"]
 
     # -- fetching ------------------------------------------------------------------------
-    def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+    def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
         known = store.load_state(ctx.session, self.name, STATE_TARGET, SearchState).latest
         try:
             rows, complete = self._new_rows(ctx, known)

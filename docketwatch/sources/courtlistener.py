@@ -49,7 +49,7 @@ from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
 from docketwatch.sources.base import FoundCase, Source, SourceContext, concurrently
 from docketwatch.sources.federal import FederalIdentity
-from docketwatch.store.models import Case, CheckRun, as_utc, iso, utcnow
+from docketwatch.store.models import CheckRun, StoredCase, as_utc, iso, utcnow
 
 FEED_WINDOW = 30
 PUBLIC_HOST = "www.courtlistener.com"
@@ -105,7 +105,7 @@ class CaseOptions(Section):
     courtlistener_id: int | None = Field(default=None, gt=0, lt=2**31)
 
 
-def docket_id(case: Case) -> int | None:
+def docket_id(case: StoredCase) -> int | None:
     """The case's CourtListener docket id: pinned in the configuration, or found by number."""
     known = case.source_ids.get("courtlistener")
     return int(known) if known else None
@@ -126,7 +126,7 @@ class CourtListenerSource(FederalIdentity, Source):
         assert isinstance(options, CaseOptions)
         return str(options.courtlistener_id) if options.courtlistener_id else None
 
-    def case_url(self, case: Case) -> str | None:
+    def case_url(self, case: StoredCase) -> str | None:
         known = docket_id(case)
         return f"{self.settings.base_url}/docket/{known}/" if known else None
 
@@ -281,7 +281,7 @@ class CourtListenerSource(FederalIdentity, Source):
         return ["The CourtListener API request budget is spent: cases are polled through the "
                 f"{FEED_WINDOW}-entry feed until {budget['budget_frees_at'] or 'it frees up'}."]
 
-    def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+    def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
         """The cases' requests run concurrently (`concurrently`); what they need from the
         store is read here first, on the calling thread."""
         settings = self.settings
@@ -289,7 +289,7 @@ class CourtListenerSource(FederalIdentity, Source):
         throttled = store.load_state(ctx.session, self.name, THROTTLE, Throttle).until
         yield from concurrently([(case, self._prepare(case, ctx, budget, throttled).run) for case in cases], ctx.http)
 
-    def _prepare(self, case: Case, ctx: SourceContext, budget: Budget, throttled: datetime | None) -> _CasePoll:
+    def _prepare(self, case: StoredCase, ctx: SourceContext, budget: Budget, throttled: datetime | None) -> _CasePoll:
         """A case's poll with all it needs from the store: the API when there is a token
         and its turn has come (always, to look up a docket whose id is not known yet)."""
         known = docket_id(case)
@@ -372,7 +372,7 @@ class _CasePoll:
         return snapshot
 
 
-def _api_polled_recently(case: Case, ctx: SourceContext) -> bool:
+def _api_polled_recently(case: StoredCase, ctx: SourceContext) -> bool:
     """Pacing: the budget plan gives each case an API interval; in between, the free feed."""
     interval = ctx.api_intervals.get((case.court, case.name))
     if interval is None:

@@ -44,7 +44,7 @@ from docketwatch.sources.federal import (
     load_coverage,
     refresh_coverage,
 )
-from docketwatch.store.models import Case, as_utc, iso, utcnow
+from docketwatch.store.models import StoredCase, as_utc, iso, utcnow
 
 # CourtListener's court list is read again by `run` when the copy in the cache is older.
 COVERAGE_MAX_AGE = timedelta(days=7)
@@ -269,10 +269,10 @@ class PacerRssSource(FederalIdentity, Source):
                        "other filings are not seen until another source polls.")
         return out
 
-    def fetch(self, cases: list[Case], ctx: SourceContext) -> Iterator[tuple[Case, Snapshot | Exception]]:
+    def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
         """Each court's feed is one request; the feeds are read concurrently (each court
         is a server of its own), and each feed's items go to its cases as it comes in."""
-        by_court: dict[str, list[Case]] = defaultdict(list)
+        by_court: dict[str, list[StoredCase]] = defaultdict(list)
         for case in cases:
             by_court[case.court].append(case)
         successes = store.last_court_successes(ctx.session, self.name)
@@ -313,8 +313,8 @@ class PacerRssSource(FederalIdentity, Source):
                           fingerprint=fingerprint, entry_types=parsed.entry_types)
         return _Feed(state=state, dockets=parsed.dockets)
 
-    def _snapshots(self, court: str, cases: list[Case], feed: _Feed,
-                   last_success: datetime | None) -> list[tuple[Case, Snapshot]]:
+    def _snapshots(self, court: str, cases: list[StoredCase], feed: _Feed,
+                   last_success: datetime | None) -> list[tuple[StoredCase, Snapshot]]:
         """A snapshot per case of what the feed says of it (nothing, for a feed unchanged)."""
         gap = _outage_gap(last_success, court, self.settings.window_hours)
         # Items by normalized docket number: each case finds its own without scanning the feed.
@@ -343,7 +343,7 @@ class PacerRssSource(FederalIdentity, Source):
         return results
 
 
-def _same_case(case: Case, docket: ParsedDocket) -> bool:
+def _same_case(case: StoredCase, docket: ParsedDocket) -> bool:
     """Same PACER case id where both are known (criminal co-defendants share a number
     but not a case id); the docket numbers are the same already (the feed's index)."""
     return not (case.pacer_case_id and docket.pacer_case_id and case.pacer_case_id != docket.pacer_case_id)

@@ -19,13 +19,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import BindParameter, bindparam, event, func, insert
+from sqlalchemy import BindParameter, bindparam, event, func, insert, update
 from sqlalchemy import select as select_columns  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import URL, Engine, ExceptionContext, Row, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
 from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Select
 from sqlmodel import Session, col, create_engine, select
@@ -34,7 +33,7 @@ from docketwatch import redact
 from docketwatch.domain.snapshot import TargetState
 from docketwatch.settings import CaseConfig
 from docketwatch.store import migrations
-from docketwatch.store.models import Case, CheckRun, SourceState, core_table, utcnow
+from docketwatch.store.models import Case, CheckRun, SourceState, StoredCase, core_table, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
 StateT = TypeVar("StateT", bound=TargetState)
@@ -217,70 +216,74 @@ def begin_write(session: Session) -> None:
 
 
 def case_rows(session: Session, cases: list[CaseConfig],
-              pinned: Mapping[str, Mapping[str, str]] | None = None) -> list[Case]:
+              pinned: Mapping[str, Mapping[str, str]] | None = None) -> list[StoredCase]:
     """The stored cases for configured ones (in their order), created on first sight:
-    one query for all, so a poll of 10,000 cases does not ask 10,000 times.
+    one query for all, read as plain rows, so a poll of 10,000 cases neither asks 10,000
+    times nor builds 10,000 ORM objects.
 
     The configured name and the docket ids pinned in the configuration (case label ->
     source -> id, see `Config.pinned_ids`) always win over stored values.
     """
-    wanted = {(c.court, c.docket_number) for c in cases}
-    courts = sorted({c.court for c in cases})
-    query = select(Case).where(col(Case.court).in_(courts))
-
-    def read() -> dict[tuple[str, str], Case]:
-        return {(row.court, row.docket_number): row for row in session.exec(query)
-                if (row.court, row.docket_number) in wanted}
-
-    stored = read()
+    stored = _stored_cases(session, cases)
     new = {(c.court, c.docket_number): c.name for c in cases if (c.court, c.docket_number) not in stored}
+    table = core_table(Case)
     if new:  # first sight: inserted in one statement (Core), then read like the others
-        session.execute(insert(core_table(Case)), [
-            {"court": court, "docket_number": number, "name": name, "source_ids": {}}
-            for (court, number), name in new.items()])
-        stored = read()
+        session.execute(insert(table), [{"court": court, "docket_number": number, "name": name, "source_ids": {}}
+                                        for (court, number), name in new.items()])
+        stored = _stored_cases(session, cases)
     rows = []
     for case in cases:
         row = stored[(case.court, case.docket_number)]
+        pins = (pinned.get(case.label) if pinned else None) or {}  # a label formats: only when any is pinned
+        values: dict[str, Any] = {}
         if row.name != case.name:
-            row.name = case.name
-        pins = (pinned or {}).get(case.label)
-        if pins and any(row.source_ids.get(s) != i for s, i in pins.items()):
-            row.source_ids = {**row.source_ids, **pins}  # a new dict: the JSON column sees the change
+            values["name"] = case.name
+        if any(row.source_ids.get(s) != i for s, i in pins.items()):
+            values["source_ids"] = {**row.source_ids, **pins}
+        if values:
+            session.execute(update(table).where(table.c.id == row.id).values(values))
+            row = stored[(case.court, case.docket_number)] = row._replace(**values)
         rows.append(row)
-    session.flush()
     return rows
 
 
-def end_baselines(session: Session, cases: list[Case]) -> None:
-    """Set `baseline_at` of `cases` (stored rows) to now: one UPDATE per IN_CHUNK cases,
-    not one ORM update each (a first poll of 10,000 cases)."""
+def end_baselines(session: Session, case_ids: list[int]) -> None:
+    """Set the cases' `baseline_at` to now: one UPDATE per IN_CHUNK cases, not one
+    each (a first poll of 10,000 cases)."""
     now = utcnow()
     table = core_table(Case)
-    for chunk in chunks(cases):
-        session.execute(table.update().where(table.c.id.in_([case.id for case in chunk])).values(baseline_at=now))
-    for case in cases:
-        set_committed_value(case, "baseline_at", now)  # as written: no second write
+    for chunk in chunks(case_ids):
+        session.execute(table.update().where(table.c.id.in_(chunk)).values(baseline_at=now))
 
 
 def case_row(session: Session, case: CaseConfig, pinned: Mapping[str, str] | None = None) -> Case:
-    """The stored case for one configured case (see `case_rows`)."""
-    return case_rows(session, [case], {case.label: pinned} if pinned else None)[0]
+    """The stored case for one configured case (see `case_rows`), as an ORM object to write to."""
+    stored = case_rows(session, [case], {case.label: pinned} if pinned else None)[0]
+    row = session.get(Case, stored.id, populate_existing=True)  # as just written
+    assert row is not None  # stored above
+    return row
 
 
-def find_case(session: Session, case: CaseConfig) -> Case | None:
+def find_case(session: Session, case: CaseConfig) -> StoredCase | None:
     """The stored case, or None when it was never polled (read-only)."""
     return next(iter(find_cases(session, [case])), None)
 
 
-def find_cases(session: Session, cases: list[CaseConfig]) -> list[Case]:
+def find_cases(session: Session, cases: list[CaseConfig]) -> list[StoredCase]:
     """The stored cases among those configured, in their order (a case never polled has
-    none): one query for many cases (read-only)."""
-    wanted = {(c.court, c.docket_number) for c in cases}
-    query = select(Case).where(col(Case.court).in_(sorted({c.court for c in cases})))
-    stored = {(row.court, row.docket_number): row for row in session.exec(query)
-              if (row.court, row.docket_number) in wanted}
+    none): one query for many cases, read as plain rows (read-only)."""
+    stored = _stored_cases(session, cases)
     return [row for c in cases if (row := stored.get((c.court, c.docket_number))) is not None]
+
+
+def _stored_cases(session: Session, cases: list[CaseConfig]) -> dict[tuple[str, str], StoredCase]:
+    """The stored cases among `cases`, by court and docket number: one query."""
+    wanted = {(c.court, c.docket_number) for c in cases}
+    table = core_table(Case)
+    query = (select_columns(*(table.c[name] for name in StoredCase._fields))
+             .where(table.c.court.in_(sorted({c.court for c in cases}))))
+    found = map(StoredCase._make, session.execute(query).all())
+    return {(row.court, row.docket_number): row for row in found if (row.court, row.docket_number) in wanted}
 
 
 def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
