@@ -1,13 +1,14 @@
 """A poll cycle of many cases over court RSS feeds, against the floor of the same work.
 
-    python bench/cycle.py [--cases 10000] [--feeds 200] [--items 4] [--latency 0] [--profile DIR]
+    python bench/cycle.py [--cases 10000] [--feeds 200] [--items 4] [--latency 0] [--repeat 1] [--profile DIR]
 
 Starts a loopback server (in a child process, so its CPU is not counted) serving one
 RSS feed per court, `--items` items per watched case, with ETags. Then runs three
 `check` cycles of every case with `sources = ["pacer_rss"]` on a fresh SQLite file:
 
   baseline   every feed answers 200: all entries are stored (a quiet baseline);
-  changed    1% of feeds gain one new item per case (200), the others answer 304;
+  changed    1% of feeds gain one new item per case (200), the others answer 304
+             (with --repeat N, each of N cycles another 1%);
   unchanged  every feed answers 304.
 
 After each cycle it measures the floor in the same run: the same GETs (same
@@ -211,6 +212,9 @@ def main() -> int:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=4, help="items per case in each feed (default 4)")
     parser.add_argument("--profile", type=Path, help="write a cProfile of each docketwatch cycle to this folder")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the changed and unchanged cycles this many times each and show the least CPU "
+                             "of each (ours and the floor's): figures a busy machine disturbs less")
     parser.add_argument("--latency", type=float, default=0.0,
                         help="seconds each feed request takes at the server (default 0; the floor asks one at a time)")
     args = parser.parse_args()
@@ -238,10 +242,13 @@ def main() -> int:
               f"({len(cases) * args.items} entries at baseline); python {sys.version.split()[0]}, "
               f"{os.cpu_count()} cores")
         print(f"{'cycle':<10} {'docketwatch wall/CPU':>21} {'floor wall/CPU':>15} {'CPU ratio':>9}  requests")
-        changed = list(plan)[: max(1, len(plan) // 100)]
-        for cycle in ("baseline", "changed", "unchanged"):
-            if cycle == "changed":
-                for court in changed:
+        per_cycle = max(1, len(plan) // 100)
+        runs = [("baseline", 0)] + [(cycle, n) for cycle in ("changed", "unchanged") for n in range(args.repeat)]
+        best: dict[str, tuple[Figures, Figures]] = {}
+        for cycle, n in runs:
+            if cycle == "changed":  # another 1% of the feeds each time
+                for i in range(n * per_cycle, (n + 1) * per_cycle):
+                    court = list(plan)[i % len(plan)]
                     urllib.request.urlopen(urllib.request.Request(f"{base}/_bump/{court}", method="POST")).close()
             http = HttpClient(config.http)
             profiler = cProfile.Profile() if args.profile else None
@@ -256,17 +263,23 @@ def main() -> int:
             errors = sum(1 for r in results if r.errors)  # type: ignore[attr-defined]
             base_figures, _ = timed(floor.cycle)
             floor_answers = stats()
-            ratio = ours.cpu / base_figures.cpu if base_figures.cpu else float("inf")
-            print(f"{cycle:<10} {ours.wall:9.2f} s {ours.cpu:7.2f} s {base_figures.wall:6.2f} s "
-                  f"{base_figures.cpu:6.2f} s {ratio:8.1f}x  {http.requests} ({answers}; floor {floor_answers})"
-                  f"{f'; {errors} cases failed' if errors else ''}")
+            if cycle in best:  # the least of the repetitions: what the machine's other work did not add
+                ours = min(ours, best[cycle][0], key=lambda f: f.cpu)
+                base_figures = min(base_figures, best[cycle][1], key=lambda f: f.cpu)
+            best[cycle] = ours, base_figures
             if http.requests != len(plan) or answers != floor_answers:
                 failed = True
-                print("  not one conditional request per feed, or not the floor's answers")
+                print(f"  {cycle}: not one conditional request per feed, or not the floor's answers")
             if errors:  # a failed case is not a fast one: the figures of this cycle do not count
                 failed = True
                 first = next(r for r in results if r.errors)  # type: ignore[attr-defined]
                 print(f"  {errors} cases failed, the first with: {first.errors[0]}")  # type: ignore[attr-defined]
+            if n < args.repeat - 1 and cycle != "baseline":
+                continue
+            ratio = ours.cpu / base_figures.cpu if base_figures.cpu else float("inf")
+            print(f"{cycle:<10} {ours.wall:9.2f} s {ours.cpu:7.2f} s {base_figures.wall:6.2f} s "
+                  f"{base_figures.cpu:6.2f} s {ratio:8.1f}x  {http.requests} ({answers}; floor {floor_answers})"
+                  f"{f'; {errors} cases failed' if errors else ''}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak memory (max RSS of the process): {peak:.0f} MB")
     server.terminate()
