@@ -139,7 +139,7 @@ def _check(
         pinned = {c.label: pins for c in polled if (pins := config.pinned_ids(c))}
         stored = store.case_rows(session, polled, pinned)
         session.commit()
-        results = {row.id: CaseResult(case=c) for row, c in zip(stored, polled, strict=True)}
+        results = {row.id: CaseResult(case=c) for row, c in zip(stored, polled, strict=True)}  # in polled's order
         names = list(dict.fromkeys(name for c in polled for name in c.sources if source in (None, name)))
         left = Counter(row.id for c, row in zip(polled, stored, strict=True) for name in c.sources if name in names)
 
@@ -164,7 +164,7 @@ def _check(
         store.end_baselines(session, [row.id for row in stored if row.baseline_at is None and results[row.id].baseline])
         session.commit()
     follow.accept_automatic(config, engine)  # follow = "auto", a [[discover]] rule's watch
-    paused_results, polled_results = iter(paused), (results[row.id] for row in stored)
+    paused_results, polled_results = iter(paused), iter(results.values())
     return [next(paused_results) if c.paused else next(polled_results) for c in cases]
 
 
