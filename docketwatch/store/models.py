@@ -70,8 +70,9 @@ class Case(SQLModel, table=True):
 
 class StoredCase(NamedTuple):
     """A stored case as a poll hands it to sources: `Case`'s columns, read-only. A poll
-    of 10,000 cases reads them as plain rows (`store.case_rows`), at about a fifth of
-    the cost of loading ORM objects; `diff.apply` loads the `Case` of one that changed."""
+    of 10,000 cases reads them as plain rows (`store.case_rows`): no ORM object to build
+    and track per case, and every read of a column after is a plain attribute's (a poll
+    reads a case's columns a dozen times). `diff.apply` loads the `Case` of one that changed."""
 
     id: int
     court: str
