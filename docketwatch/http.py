@@ -187,8 +187,9 @@ class HttpClient:
         budget: Budget | None = None,
     ) -> requests.Response:
         """GET with retries; returns any response below 500 except 429 (the caller
-        judges 3xx/4xx), its body read; raises HttpError, Throttled, BudgetExhausted
-        or Cancelled."""
+        judges 3xx/4xx), its body read; raises HttpError (a 304 to a request without
+        validators too: taken for "unchanged", it would hide a page never read),
+        Throttled, BudgetExhausted or Cancelled."""
         if self.before_request is not None and getattr(self._local, "tally", None) is None:
             self.before_request()
         client = (urlsplit(url).netloc, (headers or {}).get("Authorization"))
@@ -210,6 +211,8 @@ class HttpClient:
             self._pause(url, wait)
         if response.status_code >= 500:
             raise HttpError(f"{url}: HTTP {response.status_code} {_detail(response)}", response.status_code)
+        if response.status_code == 304 and not _VALIDATORS & {name.lower() for name in headers or {}}:
+            raise HttpError(f"{url}: {_NOT_MODIFIED_UNASKED}", 304)
         return response
 
     def post(self, url: str, *, data: bytes, headers: dict[str, str]) -> requests.Response:
@@ -381,8 +384,9 @@ def _detail(response: requests.Response) -> str:
 
 # A 304 answers a conditional request; to a request that carried no validator (nothing
 # was read before) it says nothing of the page: a cache or proxy in between got it wrong.
-NOT_MODIFIED_UNASKED = ("answered 304 Not Modified to a request without validators (nothing was read before); "
-                        "nothing was read or stored: a cache or proxy in between may be at fault")
+_NOT_MODIFIED_UNASKED = ("answered 304 Not Modified to a request without validators (nothing was read before); "
+                         "nothing was read or stored: a cache or proxy in between may be at fault")
+_VALIDATORS = {"if-none-match", "if-modified-since"}
 
 
 def describe_status(response: requests.Response) -> str:

@@ -85,6 +85,18 @@ def test_after_a_short_429_the_clients_next_request_waits_out_the_rest_before_as
     assert len(httpserver.log) == 3  # the second request was not sent into the 429
 
 
+def test_a_304_answers_only_a_conditional_request(httpserver):
+    """A 304 to a request without validators says nothing of the page (a cache in
+    between got it wrong): an error, whoever asked; to a conditional request, an answer."""
+    httpserver.expect_request("/x").respond_with_data("", status=304)
+    client = HttpClient(FAST)
+    with pytest.raises(HttpError, match="answered 304 Not Modified to a request without validators"):
+        client.get(httpserver.url_for("/x"), headers={"Authorization": "Token t"})
+    assert client.get(httpserver.url_for("/x"), headers={"If-None-Match": '"v1"'}).status_code == 304
+    assert client.get(httpserver.url_for("/x"), headers={"if-modified-since": "Mon, 23 Nov 2026 09:00:00 GMT"}
+                      ).status_code == 304
+
+
 def test_long_429_raises_with_the_time_named_by_the_server(httpserver):
     httpserver.expect_request("/x").respond_with_response(Response("slow down", status=429, headers={"Retry-After": "3600"}))
     with pytest.raises(Throttled) as caught:

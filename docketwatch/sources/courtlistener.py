@@ -35,16 +35,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Snapshot, TargetState, Throttle
-from docketwatch.http import (
-    NOT_MODIFIED_UNASKED,
-    Budget,
-    BudgetExhausted,
-    Cancelled,
-    HttpClient,
-    HttpError,
-    Throttled,
-    describe_status,
-)
+from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
 from docketwatch.sources.base import FoundCase, Source, SourceContext, concurrently
@@ -396,8 +387,6 @@ def _feed_snapshot(case: _Case, http: HttpClient, settings: CourtListenerSetting
         headers["If-Modified-Since"] = saved.last_modified
     url = f"{settings.base_url}/docket/{known}/feed/"
     response = http.get(url, headers=headers)
-    if response.status_code == 304 and not headers:
-        raise CourtListenerError(f"{url}: {NOT_MODIFIED_UNASKED}", 304)
     if response.status_code == 304:
         docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
         return Snapshot(source="courtlistener", docket=docket, rendering="feed", window=FEED_WINDOW, delta=True)

@@ -32,7 +32,7 @@ from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.courts import court_ids
 from docketwatch.domain.snapshot import ParsedDocket, Snapshot, TargetState
-from docketwatch.http import NOT_MODIFIED_UNASKED, HttpClient, HttpError, describe_status
+from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import MIN_POLL_INTERVAL, CaseConfig, Config, Duration, HttpUrl, Section, check_http_url
 from docketwatch.sources.base import CourtInfo, CourtList, Source, SourceContext, concurrently
@@ -297,8 +297,6 @@ class PacerRssSource(FederalIdentity, Source):
         response = http.get(url, headers=headers)
         if response.status_code not in (200, 304):
             raise PacerRssError(f"{url}: {describe_status(response)}", response.status_code)
-        if response.status_code == 304 and not headers:
-            raise PacerRssError(f"{url}: {NOT_MODIFIED_UNASKED}", 304)
         # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
         # current date, and skipping the next intact feed by date would lose its items.
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
