@@ -172,13 +172,13 @@ def apply(
         return sight.result
     source = snapshot.source
     keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
-    # Only the entries the snapshot shows are read: a new filing on a docket of 50,000
-    # entries costs what the filing costs.
-    stored = _stored(session, case.id, [key for key, _ in keyed]) if has_stored else {}
+    _check_number(case, snapshot, normalize)
+    stored: dict[str, Entry] = {}
     if has_stored:
         _check_not_emptied(session, case, snapshot)
-    _check_number(case, snapshot, normalize)
-    if has_stored:
+        # Only the entries the snapshot shows are read: a new filing on a docket of 50,000
+        # entries costs what the filing costs.
+        stored = _stored(session, case.id, [key for key, _ in keyed])
         _claim_dated(session, case.id, source, keyed, stored)
     # Stored minute entries of the days of those the snapshot shows for the first time.
     unknown = [(key, p) for key, p in keyed if key not in stored and not p.entry_number]
@@ -284,7 +284,7 @@ def is_first_sight(case: Case | StoredCase, *, notify_baseline: bool, backfill: 
 class FirstSight:
     """The rows a first sight of a case stores (`store_first_sights`), and its result."""
 
-    case: Case | StoredCase
+    case_id: int
     entries: list[dict[str, Any]]
     fact: dict[str, Any]
     case_values: dict[str, Any]  # the case's columns as the facts shown fill them
@@ -303,7 +303,7 @@ def first_sight(case: Case | StoredCase, snapshot: Snapshot, normalize: Callable
     fact, filled = _first_facts(case, snapshot)
     values = {name: getattr(case, name) for name in _CASE_COLUMNS} | filled
     result = DiffResult(baseline=True, added=len(unheard), empty=not unheard)
-    return FirstSight(case, _entry_rows(case.id, unheard.values()), fact, values, result)
+    return FirstSight(case.id, _entry_rows(case.id, unheard.values()), fact, values, result)
 
 
 def store_first_sights(session: Session, sights: list[FirstSight]) -> None:
@@ -317,9 +317,9 @@ def store_first_sights(session: Session, sights: list[FirstSight]) -> None:
     table = core_table(Case)
     columns: dict[str, Any] = {name: bindparam(f"new_{name}") for name in _CASE_COLUMNS}
     session.execute(update(table).where(table.c.id == bindparam("case_id")).values(columns),
-                    [{"case_id": s.case.id, **{f"new_{k}": v for k, v in s.case_values.items()}} for s in sights])
+                    [{"case_id": s.case_id, **{f"new_{k}": v for k, v in s.case_values.items()}} for s in sights])
     for sight in sights:
-        if (row := session.identity_map.get(identity_key(Case, sight.case.id))) is not None:
+        if (row := session.identity_map.get(identity_key(Case, sight.case_id))) is not None:
             for name, value in sight.case_values.items():
                 set_committed_value(row, name, value)
 

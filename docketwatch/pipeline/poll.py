@@ -254,7 +254,6 @@ class _Writer:
         self._begin()
         if isinstance(outcome, Snapshot) and (sight := self._first_sight(case, outcome)):
             self.sights.append((case, outcome, run, sight))
-            self._sources_spoken().add((case.id, diff.origin(outcome)))
             return
         self._store_sights()  # stored in the order they came
         self._store_one(case, outcome, run)

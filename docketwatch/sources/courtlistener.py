@@ -286,7 +286,7 @@ class CourtListenerSource(FederalIdentity, Source):
         known = docket_id(case)
         api = bool(self.settings.token) and (known is None or not _api_polled_recently(case, ctx))
         return _CasePoll(
-            case=_Case(name=case.name, court=case.court, docket_number=case.docket_number, docket_id=known),
+            case=case,
             settings=self.settings, http=ctx.http, budget=budget, api=api,
             throttled=throttled if throttled and as_utc(throttled) > utcnow() else None,
             validators=store.load_state(ctx.session, self.name, f"feed:{known}", Validators) if known else Validators(),
@@ -296,23 +296,12 @@ class CourtListenerSource(FederalIdentity, Source):
         )
 
 
-@dataclass(frozen=True)
-class _Case:
-    """What a poll needs of its case, copied from the row: rows belong to the session, on
-    the calling thread."""
-
-    name: str
-    court: str
-    docket_number: str
-    docket_id: int | None  # CourtListener's, pinned or found before
-
-
 @dataclass
 class _CasePoll:
     """One case's poll, with what it read from the store before: it makes requests only,
-    so it can run on a worker thread."""
+    so it can run on a worker thread (a StoredCase is a plain, read-only row)."""
 
-    case: _Case
+    case: StoredCase
     settings: CourtListenerSettings
     http: HttpClient
     budget: Budget
@@ -327,7 +316,7 @@ class _CasePoll:
         unused: str | None = None  # why the API was not used although it was wanted
         state: dict[str, TargetState] = {}
         # An unchanged docket whose id and watermark are known costs one request.
-        needed = 1 if case.docket_id and self.entries.modified_since else MIN_API_REQUESTS
+        needed = 1 if docket_id(case) and self.entries.modified_since else MIN_API_REQUESTS
         if self.api:
             if self.throttled:
                 unused = f"the API is throttled until {self.throttled:%H:%M} UTC"
@@ -345,7 +334,7 @@ class _CasePoll:
                     if e.status != 403:
                         raise
                     unused = "the token may not read dockets or docket entries (HTTP 403)"
-        if case.docket_id is None:
+        if docket_id(case) is None:
             if unused:
                 raise CourtListenerError(
                     f"{case.name!r} has no courtlistener_id, and its docket cannot be looked up now: {unused}; "
@@ -375,9 +364,9 @@ def _api_polled_recently(case: StoredCase, ctx: SourceContext) -> bool:
     return last is not None and utcnow() - as_utc(last) < interval
 
 
-def _feed_snapshot(case: _Case, http: HttpClient, settings: CourtListenerSettings, saved: Validators) -> Snapshot:
+def _feed_snapshot(case: StoredCase, http: HttpClient, settings: CourtListenerSettings, saved: Validators) -> Snapshot:
     """The 30 latest entries from /docket/<id>/feed/, conditionally requested."""
-    known = case.docket_id
+    known = docket_id(case)
     assert known is not None  # fetch() reads the feed only of a case with one
     target = f"feed:{known}"
     headers = {}
@@ -487,14 +476,14 @@ class _Api:
             raise CourtListenerError(f"{url}: CourtListener's answer has no list of results (cut short?)")
         return page
 
-    def snapshot(self, case: _Case, saved: EntriesState) -> Snapshot:
+    def snapshot(self, case: StoredCase, saved: EntriesState) -> Snapshot:
         """The entries modified since the last poll, and the docket's own fields. When the
         docket's id and watermark are known, the entry list is asked first: when it shows
         nothing later than the watermark and the docket was read within DOCKET_REFRESH,
         that one request is all the poll costs."""
         warnings: list[str] = []
         url = f"{self.settings.base_url}{API}/docket-entries/"
-        known, watermark = case.docket_id, saved.modified_since
+        known, watermark = docket_id(case), saved.modified_since
         page: dict[str, Any] | None = None  # the first page of entries, when read before the docket
         if known and watermark:
             page = self.results(url, _entry_query(str(known), watermark))
@@ -535,7 +524,7 @@ class _Api:
         full_history = watermark is None
         params: dict[str, str] | None = _entry_query(source_id, watermark)  # the next pages' URLs carry their own
         next_url: str | None = url
-        followed: set[str] = set()  # the `next` links read: one that leads back would spend the budget
+        followed: set[str | None] = set()  # the `next` links read: one that leads back would spend the budget
         read = False
         while next_url:
             if page is None:
@@ -553,7 +542,7 @@ class _Api:
             if next_url in followed:
                 raise CourtListenerError(f"{next_url}: CourtListener's entry list leads back to a page already "
                                          "read; stopped, nothing of it was stored")
-            followed.add(next_url or "")
+            followed.add(next_url)
         return Snapshot(
             source="courtlistener",
             docket=docket,
@@ -563,9 +552,9 @@ class _Api:
             warnings=warnings,
         )
 
-    def docket(self, case: _Case, warnings: list[str]) -> dict[str, Any]:
+    def docket(self, case: StoredCase, warnings: list[str]) -> dict[str, Any]:
         """The case's docket: by pinned or remembered id, else looked up by number."""
-        if known := case.docket_id:
+        if known := docket_id(case):
             url = f"{self.settings.base_url}{API}/dockets/{known}/"
             return self.get(url, {"fields": DOCKET_FIELDS})
         found = self.results(
