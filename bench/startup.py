@@ -10,7 +10,7 @@ For where the time goes: python -X importtime -m docketwatch status 2>imports.tx
 
 Then `status` at scale (`--large-cases`, 0 to skip), of all cases, of one, and `--health`
 (no `run` is alive, so it answers "unhealthy"), against its own floor: importing sqlmodel
-and reading the configuration's TOML (tomllib), which `status` cannot do without. The
+and reading the configuration's TOML (tomli, as docketwatch does), which `status` cannot do without. The
 database holds that many cases over 200 court RSS feeds and one digest subscription to
 every case, as a year of polls leaves it once retention has run. Retention keeps, per case and source, the latest
 `health.RUNS_READ` check runs (and the latest success and failure) whatever
@@ -189,7 +189,7 @@ def main() -> int:
             large = large_config(folder, args.large_cases)
             fill_large(large)
             status = [*py, "-m", "docketwatch", "--config", str(large), "status"]
-            read = f"import sqlmodel, tomllib; tomllib.loads(open({str(large)!r}).read())"
+            read = f"import sqlmodel, tomli; tomli.loads(open({str(large)!r}).read())"
             rows += [
                 ("  import sqlmodel, read its TOML", median_wall([*py, "-c", read], min(args.runs, 3), env)),
                 (f"docketwatch status ({args.large_cases:,} cases)", median_wall(status, min(args.runs, 3), env)),

@@ -17,13 +17,13 @@ import ipaddress
 import math
 import os
 import re
-import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import tomli
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -439,8 +439,8 @@ def read(path: Path) -> dict[str, Any]:
         line = content[: e.start].count(b"\n") + 1
         raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
+        return tomli.loads(text)  # tomllib's parser, compiled (mypyc): 3-4x faster on a 10,000-case file
+    except tomli.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
 
 
