@@ -70,16 +70,17 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], rec
     entries: those in none of its digests, or (`undelivered`) in none it has delivered
     (every delivery sent or dropped); only those with ids `among`, when given. Its
     `recipients` (as configured) are not sent again what it backfills."""
-    query = _events_query(session, sub, cases, recipients, now, until=until, undelivered=undelivered, among=among)
+    case_ids = list(store.case_ids(session, cases).values())
+    query = _events_query(session, sub, case_ids, recipients, now, until=until, undelivered=undelivered, among=among)
     return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
 
 
-def _events_query(session: Session, sub: DigestConfig, cases: list[CaseConfig], recipients: Collection[str],
+def _events_query(session: Session, sub: DigestConfig, case_ids: list[int], recipients: Collection[str],
                   now: datetime, *, until: datetime | None, undelivered: bool,
                   among: Collection[int] | None) -> Select[Event, Entry]:
-    """`events_for`'s query, before the keyword filters. A case's events count from when
-    it joined the subscription (see SubscriptionCase): one join, not a query per case."""
-    case_ids = list(store.case_ids(session, cases).values())
+    """`events_for`'s query (of the stored cases `case_ids`), before the keyword filters.
+    A case's events count from when it joined the subscription (see SubscriptionCase):
+    one join, not a query per case."""
     of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
     # Until its cases are recorded (a subscription not seen yet, or from before
     # SubscriptionCase), each case it has is its own from its start, as its recording will make it.
@@ -302,8 +303,8 @@ def pending_counts(session: Session, config: Config, cases: list[CaseConfig], id
     for sub in config.digests:
         labels = {c.label for c in config.subscribed_cases(sub)}
         chosen = [c for c in cases if c.label in labels]
-        query = _events_query(session, sub, chosen, config.recipients[sub.name], now, until=None, undelivered=True,
-                              among=None)
+        query = _events_query(session, sub, [ids[c.label] for c in chosen if c.label in ids],
+                              config.recipients[sub.name], now, until=None, undelivered=True, among=None)
         by_case: dict[int, set[int]] = defaultdict(set)
         announced: set[int] = set()
         # Columns, not objects: counting 20,000 events needs no Event or Entry built.
