@@ -7,15 +7,17 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as select_columns  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from docketwatch import store
+from docketwatch.domain.changes import EntryView
 from docketwatch.domain.events import EventKind
 from docketwatch.ops import health, plan
 from docketwatch.pipeline import digests
 from docketwatch.settings import CaseConfig, Config
-from docketwatch.store.models import Case, Entry, Event, iso
+from docketwatch.store.models import Case, Entry, Event, entry_view, iso
 
 
 def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> list[dict[str, Any]]:
@@ -26,7 +28,7 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
     ids = list(rows.values())
     source_ids: dict[int, dict[str, str]] = {}
     counts: dict[int, int] = {}
-    latest: dict[int, Entry] = {}
+    latest: dict[int, EntryView] = {}
     gaps: dict[int, Event] = {}
     for chunk in store.chunks(ids):
         source_ids.update((i, dict(known)) for i, known in session.exec(
@@ -37,7 +39,8 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
         newest = (select(Entry.id).where(Entry.case_id == Case.id).order_by(*Entry.newest_first()).limit(1)
                   .correlate(Case).scalar_subquery())
         newest_ids = select(newest).select_from(Case).where(col(Case.id).in_(chunk))
-        latest.update((e.case_id, e) for e in session.exec(select(Entry).where(col(Entry.id).in_(newest_ids))))
+        latest.update((case_id, entry_view(*viewed)) for case_id, *viewed in session.execute(
+            select_columns(col(Entry.case_id), *Entry.viewed()).where(col(Entry.id).in_(newest_ids))))
         last_gaps = select(func.max(Event.id)).where(col(Event.case_id).in_(chunk), Event.kind == EventKind.GAP) \
             .group_by(col(Event.case_id))
         gaps.update((e.case_id, e) for e in session.exec(select(Event).where(col(Event.id).in_(last_gaps))))
@@ -57,7 +60,7 @@ def case_statuses(session: Session, cases: list[CaseConfig], config: Config) -> 
             continue
         record["source_ids"] = source_ids.get(case_id) or record["source_ids"]
         record["entries"] = counts.get(case_id, 0)
-        record["latest_entry"] = latest[case_id].view().as_json() if case_id in latest else None
+        record["latest_entry"] = latest[case_id].as_json() if case_id in latest else None
         success, failed = successes.get(case_id), failures.get(case_id)
         last = store.latest_run(success, failed)
         record["last_checked"] = iso(last.started_at) if last else None

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     literal,
 )
+from sqlalchemy.orm import Mapped
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
@@ -129,8 +130,15 @@ class Entry(SQLModel, table=True):
 
     def view(self, changes: list[str] | None = None) -> EntryView:
         """The entry as people are shown it (its latest text)."""
-        return EntryView(self.entry_number, self.date_filed, self.description or self.short_description or "",
-                         self.url, changes=changes or [], date_entered=self.date_entered)
+        return entry_view(self.entry_number, self.date_filed, self.description, self.short_description, self.url,
+                          self.date_entered, changes)
+
+    @classmethod
+    def viewed(cls) -> tuple[Mapped[Any], ...]:
+        """The columns `view` reads, in `entry_view`'s order: a read of many entries' views
+        (`status` of 10,000 cases) selects these rather than build an Entry per row."""
+        return (col(cls.entry_number), col(cls.date_filed), col(cls.description), col(cls.short_description),
+                col(cls.url), col(cls.date_entered))
 
     def recency(self) -> tuple[date, int, int]:
         """Sort key, newest last: filing date (else date entered), then entry number, then arrival."""
@@ -152,6 +160,13 @@ class Entry(SQLModel, table=True):
         per case (ix_entry_case_day), so a case's latest entry and "a filing since" are
         index seeks, whatever the length of its docket."""
         return func.coalesce(cls.date_filed, cls.date_entered)
+
+
+def entry_view(number: str | None, date_filed: date | None, description: str, short_description: str | None,
+               url: str | None, date_entered: date | None, changes: list[str] | None = None) -> EntryView:
+    """An entry as people are shown it, from its columns (`Entry.viewed`)."""
+    return EntryView(number, date_filed, description or short_description or "", url, changes=changes or [],
+                     date_entered=date_entered)
 
 
 class EntryAlias(SQLModel, table=True):
