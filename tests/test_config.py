@@ -93,6 +93,15 @@ def test_the_bundled_watchlist_loads_and_cases_match_by_name_or_number(tmp_path)
     assert [c.name for c in loaded.select(["3:24-cv-05417-WHA"])] == ["Bartz v. Anthropic PBC"]
 
 
+def test_a_file_in_toml_1_1_is_read_as_the_editor_reads_it(tmp_path):
+    """`add`, `pause` and `remove` edit the file with tomlkit, which reads TOML 1.1 (an inline
+    table over several lines, a trailing comma); reading it for any command accepts the same."""
+    text = '[sources]\ncourtlistener = {\n    daily_request_budget = 100,\n}\n' + GOOD_CASE
+    loaded = bootstrap.load(write(tmp_path, text))
+    assert loaded.source_plugins["courtlistener"].settings.daily_request_budget == 100
+    assert loaded.cases[0].docket_number == "3:23-cv-03417"
+
+
 def test_config_option_wins_over_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("DOCKETWATCH_CONFIG", str(tmp_path / "from-env.toml"))
     assert bootstrap.resolve_path(None) == tmp_path / "from-env.toml"
