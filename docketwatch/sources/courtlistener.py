@@ -485,9 +485,11 @@ class _Api:
         url = f"{self.settings.base_url}{API}/docket-entries/"
         known, watermark = docket_id(case), saved.modified_since
         page: dict[str, Any] | None = None  # the first page of entries, when read before the docket
+        items: list[tuple[ParsedEntry, str | None]] = []  # the page's entries, read once
         if known and watermark:
             page = self.results(url, _entry_query(str(known), watermark))
-            changed = bool(page.get("next")) or any(_later(modified, watermark) for _, modified in _items(url, page))
+            items = _items(url, page)
+            changed = bool(page.get("next")) or any(_later(modified, watermark) for _, modified in items)
             if not changed and saved.docket_read_at and utcnow() - as_utc(saved.docket_read_at) < DOCKET_REFRESH:
                 docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
                 return Snapshot(source="courtlistener", docket=docket, delta=True)
@@ -533,8 +535,9 @@ class _Api:
                 except BudgetExhausted as e:
                     warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
                     break
+                items = _items(next_url, page)
             read = True
-            for entry, modified in _items(next_url, page):
+            for entry, modified in items:
                 docket.entries.append(entry)
                 if modified is not None and (watermark is None or _later(modified, watermark)):
                     watermark = modified
