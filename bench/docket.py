@@ -43,7 +43,7 @@ def parsed(number: int) -> ParsedEntry:
 
 def stored_row(case_id: int, number: int) -> dict[str, object]:
     entry = Entry(case_id=case_id, key=f"#{number}", entry_number=str(number), content_hash="",
-                  date_filed=START + timedelta(days=number // 20), sources="courtlistener",
+                  date_filed=START + timedelta(days=number // 20), sources=["courtlistener"],
                   description=f"ORDER granting motion number {number} of the parties, in part")
     entry.content_hash = diff.content_hash(entry)
     return entry.model_dump(exclude={"id"})

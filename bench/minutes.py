@@ -43,7 +43,7 @@ def stored_row(case_id: int, n: int) -> dict[str, object]:
     entry = Entry(case_id=case_id, key=f"courtlistener:{n}" if minute else f"#{n}",
                   entry_number=None if minute else str(n), content_hash="",
                   date_filed=START + timedelta(days=n // PER_DAY),
-                  sources="courtlistener", description=f"ORDER number {n} of the court, in part",
+                  sources=["courtlistener"], description=f"ORDER number {n} of the court, in part",
                   short_description=f"Minute Entry {n}" if minute else None)
     entry.content_hash = diff.content_hash(entry)
     return entry.model_dump(exclude={"id"})

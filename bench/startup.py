@@ -70,7 +70,7 @@ def fill(config_path: Path, entries: int) -> None:
             session.flush()
             assert case.id is not None
             session.add_all(Entry(case_id=case.id, key=f"#{n}", entry_number=str(n), content_hash=f"{n}",
-                                  date_filed=date(2024, 1, 1) + timedelta(days=n), sources="courtlistener",
+                                  date_filed=date(2024, 1, 1) + timedelta(days=n), sources=["courtlistener"],
                                   description=f"ORDER number {n}") for n in range(1, entries + 1))
             session.add_all(CheckRun(case_id=case.id, source="courtlistener", started_at=now - timedelta(hours=h),
                                      finished_at=now - timedelta(hours=h), ok=True, requests=1)
@@ -114,7 +114,7 @@ def fill_large(config_path: Path) -> None:
         for first in range(0, len(ids), 1000):  # in slices: a few hundred MB at most
             chunk = ids[first:first + 1000]  # ids in the order of time, as polls write them
             db.execute(insert(core_table(Entry)), [
-                {"case_id": i, "key": f"#{n}", "entry_number": str(n), "content_hash": f"{n}", "sources": "pacer_rss",
+                {"case_id": i, "key": f"#{n}", "entry_number": str(n), "content_hash": f"{n}", "sources": ["pacer_rss"],
                  "date_entered": date(2025, 1, 1) + timedelta(days=n), "description": f"ORDER number {n}",
                  "first_seen": now - timedelta(days=10 - n), "updated_at": now - timedelta(days=10 - n)}
                 for i in chunk for n in range(1, 11)])

@@ -61,7 +61,7 @@ def test_same_filing_from_rss_then_courtlistener_is_one_entry_filled_in(session,
     result = diff.apply(session, case, snap(full))
     assert result.new == [] and [c.changes for c in result.changed] == [["text filled in"]]
     stored = session.exec(select(Entry).where(Entry.key == "#484")).one()
-    assert stored.description.startswith("Discovery Order re 481") and stored.sources == "courtlistener,pacer_rss"
+    assert stored.description.startswith("Discovery Order re 481") and stored.sources == ["courtlistener", "pacer_rss"]
     # The short RSS text seen again never replaces the full text, and is no change.
     result = diff.apply(session, case, snap(rss, source="pacer_rss", delta=True))
     assert result.changed == [] and stored.description.startswith("Discovery Order re 481")
@@ -186,7 +186,7 @@ def test_a_text_rendered_by_an_older_release_is_no_change_after_the_upgrade(sess
     old = " ".join(API_TEXT.split())
     session.add(Entry(case_id=case.id, key="#599", entry_number="599", description=old, short_description="Order",
                       content_hash=hashlib.sha256(f"{old}\x1fNone\x1fNone".encode()).hexdigest(),
-                      sources="courtlistener"))
+                      sources=["courtlistener"]))
     case.baseline_at = utcnow()
     session.commit()
     assert diff.apply(session, case, snap(entry("599", FEED_TEXT), window=30)).changed == []

@@ -283,7 +283,7 @@ class Oracle:
                 docket = self.cases[r.case_id]
                 self.entry_of[r.id] = self.court.find(docket.id, r.entry_number, r.key, visible)
             rows[r.id] = Row(r.case_id, self.entry_of[r.id], visible, r.document_available,
-                             frozenset(filter(None, (r.sources or "").split(","))))
+                             frozenset(json.loads(r.sources)))
         return rows
 
     def _check_rows(self, cycle: int, rows: dict[int, Row]) -> None:

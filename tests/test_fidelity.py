@@ -91,8 +91,8 @@ def test_an_upgraded_database_keeps_its_rows_and_reports_no_case_change_on_the_f
     engine = create_engine(database_url)
     with engine.begin() as connection:  # its case and entries, as a 0002 release stored them
         cases = [dict(r) for r in connection.execute(select(Case.__table__)).mappings()]
-        # Without the columns later revisions added (0006: date_entered).
-        entries = [{k: v for k, v in r.items() if k != "date_entered"}
+        # Without the columns later revisions added (0006: date_entered), sources comma-joined (before 0014).
+        entries = [{**{k: v for k, v in r.items() if k != "date_entered"}, "sources": ",".join(r["sources"])}
                    for r in connection.execute(select(Entry.__table__)).mappings()]
     SQLModel.metadata.drop_all(engine)
     with engine.begin() as connection:  # back to what a 0002 release left behind

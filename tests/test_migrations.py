@@ -21,8 +21,8 @@ from docketwatch.store import migrations
 from docketwatch.store.models import Case, CheckRun, Delivery, DigestEvent, Entry, Event, SourceState
 
 FIRST_TABLES = ("case", "entry", "event", "checkrun", "digest", "digestevent")  # sourcestate: see below
-# added since the first release (see first_release_rows)
-LATER_COLUMNS = {"event": {"changes"}, "case": {"source_ids"}, "entry": {"date_entered"}}
+# added since the first release, or stored in another form since (see first_release_rows)
+LATER_COLUMNS = {"event": {"changes"}, "case": {"source_ids"}, "entry": {"date_entered", "sources"}}
 AT = datetime(2025, 7, 3, 16, 5, tzinfo=UTC)
 
 
@@ -102,6 +102,9 @@ def test_a_first_release_database_is_upgraded_keeping_every_row(empty_database_u
         (delivery,) = session.scalars(select(Delivery)).all()
     assert (delivery.status, delivery.attempts, delivery.message_id) == ("sent", 1, "<d1@example.org>")
 
+    with Session(engine) as session:  # each entry's sources, a list rather than a comma-joined text (0014)
+        assert [e.sources for e in session.scalars(select(Entry).order_by(Entry.id))] == [
+            ["courtlistener"], ["courtlistener", "pacer_rss"]]
     with Session(engine) as session:  # the case's CourtListener id, now kept by source name
         assert session.scalars(select(Case)).one().source_ids == {"courtlistener": "67569326"}
     with Session(engine) as session:  # each source's state, under its own source and target

@@ -9,6 +9,7 @@ on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import date
@@ -67,11 +68,12 @@ def both_sources(tmp_path: Path, court_feed, fake_cl, *, api: bool) -> Path:
     return path
 
 
-def minutes(tmp_path: Path) -> list[tuple[str, str, str | None, str]]:
+def minutes(tmp_path: Path) -> list[tuple[list[str], str, str | None, str]]:
     """The stored unnumbered entries: (sources, description, short text, date entered)."""
     with sqlite3.connect(tmp_path / "dw.db") as db:
-        return db.execute("SELECT sources, description, short_description, date_entered FROM entry "
+        rows = db.execute("SELECT sources, description, short_description, date_entered FROM entry "
                           "WHERE entry_number IS NULL ORDER BY id").fetchall()
+    return [(json.loads(sources), *rest) for sources, *rest in rows]
 
 
 def new_events(tmp_path: Path) -> int:
@@ -96,7 +98,7 @@ def test_a_minute_entry_from_the_court_feed_then_courtlistener_is_one_entry_repo
     stub = fake_cl.add_entry(SUNEDISON_ID, None, "2018-04-20", "", short="Set/Reset Hearings")
     case = sunedison(path)
     assert case["new"] == [] and case["changed"] == []
-    assert minutes(tmp_path) == [("courtlistener,pacer_rss", "Set/Reset Hearings", "Set/Reset Hearings",
+    assert minutes(tmp_path) == [(["courtlistener", "pacer_rss"], "Set/Reset Hearings", "Set/Reset Hearings",
                                   "2018-04-20")]
     for _ in range(2):  # each source again: nothing
         case = sunedison(path)
@@ -131,7 +133,7 @@ def test_a_minute_entry_from_courtlistener_then_the_court_feed_is_one_entry_repo
         case = sunedison(path)
         assert case["new"] == [] and case["changed"] == []
     (row,) = minutes(tmp_path)
-    assert row[0] == "courtlistener,pacer_rss" and row[3] == "2018-04-20" and new_events(tmp_path) == 1
+    assert row[0] == ["courtlistener", "pacer_rss"] and row[3] == "2018-04-20" and new_events(tmp_path) == 1
 
 
 def test_both_sources_in_the_first_check_store_one_entry(tmp_path, court_feed, fake_cl):
@@ -142,7 +144,7 @@ def test_both_sources_in_the_first_check_store_one_entry(tmp_path, court_feed, f
     path = write_config(tmp_path, fake_cl.base_url, token=False, cases=SUNEDISON)
     path.write_text(path.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
     assert sunedison(path)["baseline"]
-    assert [r[0] for r in minutes(tmp_path)] == ["courtlistener,pacer_rss"]
+    assert [r[0] for r in minutes(tmp_path)] == [["courtlistener", "pacer_rss"]]
     case = sunedison(path)
     assert case["new"] == [] and case["changed"] == []
 
@@ -208,7 +210,7 @@ def test_the_same_minute_entry_from_both_sources_is_one_entry_either_way(session
         result = diff.apply(session, case, snapshot)
         assert result.new == [] and result.changed == []
     (entry,) = stored_minutes(session, case)
-    assert entry.sources == "courtlistener,pacer_rss" and kinds(session) == ["new"]
+    assert entry.sources == ["courtlistener", "pacer_rss"] and kinds(session) == ["new"]
     assert (entry.date_filed, entry.date_entered) == (date(2018, 5, 22), date(2018, 5, 22))
 
 
@@ -238,7 +240,7 @@ def test_two_identical_minute_entries_of_a_day_pair_one_to_one_from_either_sourc
     # The feed tells its two apart by the moment each was entered; two and two that no
     # reader can tell apart pair in the order they came.
     assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss"] * 2
+    assert [e.sources for e in stored_minutes(session, case)] == [["courtlistener", "pacer_rss"]] * 2
     assert diff.apply(session, case, cl(docket, *pair)).new == []
     assert diff.apply(session, case, rss(docket, *docket.entries)).new == []
 
@@ -249,7 +251,7 @@ def test_the_feed_first_then_two_identical_courtlistener_entries_pair_one_to_one
     assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 2  # two filings, not one
     pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
     assert diff.apply(session, case, cl(docket, *pair)).new == []
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener,pacer_rss"] * 2
+    assert [e.sources for e in stored_minutes(session, case)] == [["courtlistener", "pacer_rss"]] * 2
 
 
 def test_one_feed_entry_against_two_that_agree_with_it_pairs_with_neither(session):
@@ -259,7 +261,7 @@ def test_one_feed_entry_against_two_that_agree_with_it_pairs_with_neither(sessio
     pair = [cl_minute("501", "2018-05-22", "", "Scheduling Order"), cl_minute("502", "2018-05-22", "", "Scheduling Order")]
     # Either could be the one the feed showed, and the other one then is news: neither pairs.
     assert len(diff.apply(session, case, cl(docket, *pair)).new) == 2
-    assert [e.sources for e in stored_minutes(session, case)] == ["pacer_rss", "courtlistener", "courtlistener"]
+    assert [e.sources for e in stored_minutes(session, case)] == [["pacer_rss"], ["courtlistener"], ["courtlistener"]]
 
 
 def test_a_feed_entry_stored_by_its_day_and_words_is_known_again_and_the_one_it_hid_is_new(session):
@@ -299,9 +301,9 @@ def test_each_of_three_orders_on_three_days_is_new_once_whatever_the_sources_ord
     assert len(diff.apply(session, case, rss(docket, feed_order("2018-04-21"))).new) == 1
     both = diff.apply(session, case, cl(docket, a, x, z))
     assert both.new == [] and [c.changes for c in both.changed] == [["text filled in"]] * 2
-    days = {(e.date_filed, e.sources) for e in stored_minutes(session, case)}
-    assert days == {(date(2018, 4, 19), "courtlistener"), (date(2018, 4, 20), "courtlistener,pacer_rss"),
-                    (date(2018, 4, 21), "courtlistener,pacer_rss")}
+    days = {(e.date_filed, tuple(e.sources)) for e in stored_minutes(session, case)}
+    assert days == {(date(2018, 4, 19), ("courtlistener",)), (date(2018, 4, 20), ("courtlistener", "pacer_rss")),
+                    (date(2018, 4, 21), ("courtlistener", "pacer_rss"))}
     assert kinds(session) == ["new", "new", "new", "changed", "changed"]
 
 
@@ -327,7 +329,7 @@ def test_a_feed_date_a_day_after_the_filing_date_stays_apart(session):
     late = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22), description="Order(Other)",
                        short_description="Order(Other)")
     assert len(diff.apply(session, case, rss(docket, late)).new) == 1
-    assert [e.sources for e in stored_minutes(session, case)] == ["courtlistener", "pacer_rss"]
+    assert [e.sources for e in stored_minutes(session, case)] == [["courtlistener"], ["pacer_rss"]]
 
 
 def test_consecutive_days_with_the_same_words_pair_by_day(session):

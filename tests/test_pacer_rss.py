@@ -109,7 +109,7 @@ def test_rss_short_text_later_filled_in_by_courtlistener_is_one_entry(tmp_path, 
     with sqlite3.connect(tmp_path / "dw.db") as db:
         rows = db.execute("SELECT description, sources FROM entry WHERE key = '#5238'").fetchall()
     assert rows == [("ORDER CONFIRMING THE DEBTORS' SECOND AMENDED JOINT PLAN OF REORGANIZATION. Signed on 4/20/2018.",
-                     "courtlistener,pacer_rss")]
+                     '["courtlistener", "pacer_rss"]')]  # stored as a JSON list (models.NameList)
 
 
 def test_entry_types_are_read_wherever_the_phrase_appears_in_the_channel_description():

@@ -300,7 +300,7 @@ def _stored_meanwhile(httpserver, tmp_path, entries: list[dict]) -> Path:
             with Session(engine) as session:
                 case = session.exec(select(Case).where(Case.docket_number == "22-CCB-0016")).one()
                 session.add(Entry(case_id=case.id, key="#1", entry_number="1", date_filed=date(2022, 3, 2),
-                                  description=ANSWER["text"], content_hash="", sources="ccbjson"))
+                                  description=ANSWER["text"], content_hash="", sources=["ccbjson"]))
                 session.commit()
             engine.dispose()
         return Response(json.dumps({"docket_number": "22-ccb-16", "caption": "Doe v. Roe", "entries": entries}),

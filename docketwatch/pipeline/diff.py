@@ -31,7 +31,7 @@ import hashlib
 import html
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -115,7 +115,7 @@ class _Unheard:
     url: str | None = None
     document_available: bool | None = None
     sealed: bool | None = None
-    sources: str = ""
+    sources: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> None:
@@ -374,7 +374,7 @@ def _claim_dated(session: Session, case_id: int, source: str, keyed: list[tuple[
     if not wanted:
         return
     for dated, entry in _stored(session, case_id, list(wanted)).items():
-        if entry.key == dated and source in entry.sources.split(","):
+        if entry.key == dated and source in entry.sources:
             assert entry.id is not None  # read from the store
             session.add(EntryAlias(case_id=case_id, key=wanted[dated], entry_id=entry.id))
             stored[wanted[dated]] = entry
@@ -410,7 +410,7 @@ def _pair_minutes(others: dict[date, list[Entry]], unknown: list[tuple[str, Pars
     ambiguous (one "Order" of a feed against two of CourtListener's).
     """
     shown = dict(unknown)
-    agree = {key: {e.id: e for e in others.get(day, []) if source not in e.sources.split(",") and _pairs(e, p)}
+    agree = {key: {e.id: e for e in others.get(day, []) if source not in e.sources and _pairs(e, p)}
              for key, p in unknown if (day := p.date_filed or p.date_entered)}
     paired: dict[str, Entry] = {}
     for key, matches in agree.items():
@@ -485,7 +485,7 @@ def _check_not_emptied(session: Session, case: Case, snapshot: Snapshot) -> None
     """SnapshotError when a full snapshot shows no entries of a case the source showed entries of."""
     if not snapshot.delta and not snapshot.docket.entries:
         # No entries yet is normal for a new docket; not from a source that showed some.
-        held = sum(snapshot.source in sources.split(",")
+        held = sum(snapshot.source in sources
                    for sources in session.exec(select(Entry.sources).where(Entry.case_id == case.id)))
         if held:
             raise SnapshotError(
@@ -546,8 +546,8 @@ def _merge(entry: Entry | _Unheard, parsed: ParsedEntry, source: str) -> list[st
     entry.date_entered = entry.date_entered or parsed.date_entered
     entry.pacer_doc_id = entry.pacer_doc_id or parsed.pacer_doc_id
     entry.url = parsed.url or entry.url
-    sources = set(filter(None, entry.sources.split(",")))
-    entry.sources = ",".join(sorted(sources | {source}))
+    if source not in entry.sources:
+        entry.sources = sorted([*entry.sources, source])
     return what
 
 

@@ -16,10 +16,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import (
     JSON,
     Column,
+    Dialect,
     Index,
     Numeric,
+    String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     case,
     cast,
@@ -47,6 +50,22 @@ def as_utc(moment: datetime) -> datetime:
 def iso(moment: datetime | None) -> str | None:
     """A stored time as people and JSON read it: ISO 8601, UTC, to the second."""
     return as_utc(moment).isoformat(timespec="seconds") if moment else None
+
+
+class NameList(TypeDecorator[list[str]]):
+    """A list of names as JSON in a text column: `Entry.sources`, which began as a
+    comma-joined text (migration 0014 rewrote the rows; the column's type is the one it had)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> str | None:
+        if isinstance(value, str):  # would be stored as one name and read back as its letters
+            raise TypeError(f"a list of names, not the text {value!r}")
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> list[str] | None:
+        return None if value is None else list(json.loads(value))
 
 
 class Case(SQLModel, table=True):
@@ -124,7 +143,8 @@ class Entry(SQLModel, table=True):
     document_available: bool | None = None
     sealed: bool | None = None
     content_hash: str
-    sources: str = ""
+    # The sources that showed it, by name, sorted.
+    sources: list[str] = Field(default_factory=list, sa_column=Column(NameList, nullable=False))
     first_seen: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
