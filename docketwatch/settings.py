@@ -472,7 +472,7 @@ def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
         return {k: substitute(v, path, (*key, k)) for k, v in value.items()}
     if isinstance(value, list):
         return [substitute(v, path, (*key, i)) for i, v in enumerate(value)]
-    if isinstance(value, str):
+    if isinstance(value, str) and "${" in value:
         def lookup(m: re.Match[str]) -> str:
             name = m.group(1)
             if name not in os.environ:
