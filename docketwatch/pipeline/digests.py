@@ -16,7 +16,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -29,11 +29,9 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from docketwatch import store
-from docketwatch.domain.calendar import Item
 from docketwatch.domain.changes import CaseChanges, EntryView
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.schedule import cutoff
-from docketwatch.pipeline import calendar
 from docketwatch.settings import CaseConfig, Config, DigestConfig
 from docketwatch.store.models import (
     DIGEST_JOB,
@@ -52,6 +50,9 @@ from docketwatch.store.models import (
     core_table,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from docketwatch.domain.calendar import Item
 
 log = logging.getLogger(__name__)
 # A case whose last successful check is older than this gets a warning in its digests.
@@ -371,6 +372,8 @@ class CalendarLine:
 
     @classmethod
     def of(cls, item: Item, court: str) -> CalendarLine:
+        from docketwatch.pipeline import calendar  # its grammar's regexes: not for commands that build no digest
+
         when = item.on.isoformat()
         if item.at is not None:
             zone = calendar.court_timezone(court)
@@ -586,6 +589,8 @@ def draft(session: Session, config: Config, sub: DigestConfig, now: datetime) ->
 def add_upcoming(session: Session, config: Config, model: DigestModel, now: datetime) -> None:
     """List, in each case of the digest, the hearings and deadlines of the next
     UPCOMING_DAYS days (from today in the configured time zone), read from its docket."""
+    from docketwatch.pipeline import calendar  # its grammar's regexes: not for commands that build no digest
+
     today = now.astimezone(ZoneInfo(config.timezone)).date()
     by_identity = {(c.court, c.docket_number): c for c in config.cases}
     for section in model.cases:
