@@ -4,8 +4,8 @@
 
 What a long-running docketwatch accumulates must not slow it down: every read is
 bounded (nothing loads a whole history to count it or to find the latest), and
-retention (`[retention] days`, 180 by default) removes old check runs, events and
-digests. Here nothing is old enough to be pruned, so the store only grows: each cycle
+retention removes old check runs (`[retention] check_run_days`, 7 by default), events
+and digests (`days`, 180). Here nothing is old enough to be pruned, so the store only grows: each cycle
 polls every case (`--cases` over `--feeds` court RSS feeds on a loopback server, one
 conditional request per feed, each showing the latest `--window` filings of its cases
 from the start), one feed gains a filing for each of its cases (round robin), and an

@@ -14,7 +14,7 @@ and reading the configuration's TOML (tomli, as docketwatch does), which `status
 database holds that many cases over 200 court RSS feeds and one digest subscription to
 every case, as a year of polls leaves it once retention has run. Retention keeps, per case and source, the latest
 `health.RUNS_READ` check runs (and the latest success and failure) whatever
-`[retention] days` says, so the file holds what `days = 2` keeps of hourly polls: 50
+`[retention] check_run_days` says, so the file holds what `check_run_days = 2` keeps of hourly polls: 50
 hourly runs per case, the latest failed for one case in ten and an older failure for
 one in five; 10 entries and 2 undelivered new-entry events per case (a week old at
 most) and a gap event for one case in a hundred; each court feed's state; the

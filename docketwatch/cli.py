@@ -612,20 +612,22 @@ def run(obj: _Context, once: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def prune(obj: _Context, dry_run: bool, as_json: bool) -> None:
-    """Remove history older than [retention] days (check runs, events, delivered digests); keep entries."""
+    """Remove history older than [retention] days, check runs older than check_run_days; keep entries."""
     from docketwatch import store
     from docketwatch.ops import retention
     from docketwatch.store.models import iso
 
     cfg = obj.load()
     engine = store.open_engine(cfg.database.url)
-    result = retention.prune(engine, cfg, retention.cutoff(cfg), dry_run=dry_run)
+    result = retention.prune(engine, cfg, dry_run=dry_run)
     if as_json:
         click.echo(json.dumps({"dry_run": dry_run, "days": cfg.retention.days, "cutoff": iso(result.cutoff),
-                               "removed": result.counts()}, indent=2))
+                               "check_run_days": cfg.retention.check_run_days,
+                               "check_run_cutoff": iso(result.check_run_cutoff), "removed": result.counts()}, indent=2))
         return
     click.echo(f"{'would remove' if dry_run else 'removed'} history from before {iso(result.cutoff)} "
-               f"([retention] days = {cfg.retention.days}):")
+               f"([retention] days = {cfg.retention.days}), check runs from before {iso(result.check_run_cutoff)} "
+               f"(check_run_days = {cfg.retention.check_run_days}):")
     for table, count in result.counts().items():
         click.echo(f"  {table.replace('_', ' '):<12} {count:>8}")
 

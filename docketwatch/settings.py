@@ -269,6 +269,9 @@ class RetentionConfig(Section):
 
     # Strict: `days = true` must not mean one day.
     days: int = Field(default=180, ge=1, le=36500, strict=True)
+    # Check runs: a row per case and poll (1.4 million a day at 10,000 cases on 10-minute
+    # court feeds), read only as each case's latest (retention.py keeps those at any age).
+    check_run_days: int = Field(default=7, ge=1, le=36500, strict=True)
 
 
 _COURT_ID = re.compile(r"[a-z0-9]{2,12}")

@@ -198,10 +198,42 @@ def test_a_prune_cut_short_is_finished_by_the_next(history, monkeypatch):
 
     monkeypatch.setattr(retention, "_prune_digests", crash)
     with pytest.raises(KeyboardInterrupt):
-        retention.prune(engine, cfg, retention.cutoff(cfg))
+        retention.prune(engine, cfg)
     monkeypatch.setattr(retention, "_prune_digests", original)
-    retention.prune(engine, cfg, retention.cutoff(cfg))
+    retention.prune(engine, cfg)
     assert set(rows(engine)) == {key for key, f in fate.items() if f == "stays" and key[0] in TABLES}
+
+
+def test_check_runs_go_after_check_run_days_while_the_history_of_that_age_stays(tmp_path, database_url):
+    """Five days of a court feed read every 10 minutes: a check run per poll. Those older
+    than `check_run_days` go, but for the case's latest failure (status shows its last
+    error); an event of that age stays (`days`); status, health and digests answer the same."""
+    path = write_config(tmp_path, "http://127.0.0.1:9", database_url=database_url,
+                        cases=KADREY + "\n[retention]\ndays = 30\ncheck_run_days = 2\n")
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    with Session(engine) as session:
+        h = History(session, utcnow())
+        kadrey = store.case_row(session, cfg.cases[0])
+        polls = [5 - i / 144 for i in range(5 * 144)]  # oldest first
+        h.runs(kadrey, "goes", [d for d in polls if d > 3.01], source="pacer_rss")
+        h.runs(kadrey, "stays", [3], ok=False, error="HTTP 503", source="pacer_rss")  # its latest failure
+        h.runs(kadrey, "goes", [d for d in polls if 2.01 < d < 2.99], source="pacer_rss")
+        h.runs(kadrey, "stays", [d for d in polls if d < 1.99], source="pacer_rss")
+        h.event(kadrey, 4, "stays", kind="gap")
+        session.commit()
+        fate = dict(h.fate)
+    before = answers(path)
+    assert before[0]["cases"][0]["last_error"] == "HTTP 503"
+
+    ran = run_cli(path, "prune", "--json")
+    assert ran.returncode == 0, ran.stderr
+    report = json.loads(ran.stdout)
+    goes = sum(1 for f in fate.values() if f == "goes")
+    assert report["check_run_days"] == 2 and report["removed"]["check_runs"] == goes > 400
+    assert report["removed"]["events"] == 0
+    assert set(rows(engine)) == {key for key, f in fate.items() if f == "stays"}
+    assert answers(path) == before
 
 
 def test_run_once_polls_then_prunes(fake_cl, tmp_path, database_url):
@@ -276,11 +308,12 @@ def test_status_picks_the_latest_entry_as_digests_order_them(tmp_path, database_
         assert report["latest_entry"]["description"] == expected.description
 
 
+@pytest.mark.parametrize("key", ["days", "check_run_days"])
 @pytest.mark.parametrize("value, shown, says", [
     ("0", "0", "greater than or equal to 1"), ("36501", "36501", "less than or equal to 36500"),
     ('"a year"', "'a year'", "valid integer"), ("true", "True", "valid integer"), ("90.0", "90.0", "valid integer")])
-def test_retention_days_must_be_a_sensible_number(tmp_path, value, shown, says):
-    path = write_config(tmp_path, "http://127.0.0.1:9", cases=KADREY + f"\n[retention]\ndays = {value}\n")
+def test_retention_days_must_be_a_sensible_number(tmp_path, key, value, shown, says):
+    path = write_config(tmp_path, "http://127.0.0.1:9", cases=KADREY + f"\n[retention]\n{key} = {value}\n")
     ran = run_cli(path, "prune")
     assert ran.returncode == 2 and len((ran.stdout + ran.stderr).strip().splitlines()) == 1
-    assert f"retention.days = {shown}: " in ran.stderr and says in ran.stderr
+    assert f"retention.{key} = {shown}: " in ran.stderr and says in ran.stderr

@@ -2,7 +2,8 @@
 
 What goes, and what stays because something still reads it or is still owed it:
 
-- Check runs started before the cutoff go, except, per (case, source): the latest
+- Check runs started more than `[retention] check_run_days` ago go (nothing reads a
+  case's older runs, and there is one per case and poll), except, per (case, source): the latest
   `health.RUNS_READ` (health counts failures in a row over them), the latest successful
   and the latest failed one (`status` shows last success and last error; digests warn
   about stale cases and court feeds), and the latest that used the metered API (it
@@ -48,9 +49,11 @@ BATCH = 500
 
 @dataclass
 class PruneResult:
-    """What a prune removed (or, dry, would remove), per table, and from before when."""
+    """What a prune removed (or, dry, would remove), per table, and from before when
+    (check runs: from before `check_run_cutoff`)."""
 
     cutoff: datetime
+    check_run_cutoff: datetime
     dry_run: bool
     check_runs: int = 0
     events: int = 0
@@ -63,20 +66,17 @@ class PruneResult:
                 "digests": self.digests, "deliveries": self.deliveries}
 
 
-def cutoff(config: Config, now: datetime | None = None) -> datetime:
-    """History from before this moment may go."""
-    return (now or utcnow()) - timedelta(days=config.retention.days)
+def prune(engine: Engine, config: Config, *, dry_run: bool = False, now: datetime | None = None) -> PruneResult:
+    """Remove the history older than `config`'s `[retention]` days that nothing needs any
+    more (see the module's rules).
 
-
-def prune(engine: Engine, config: Config, before: datetime, *, dry_run: bool = False,
-          now: datetime | None = None) -> PruneResult:
-    """Remove the history from `before` that nothing needs any more (see the module's rules).
-
-    `config` says which subscriptions may still be owed events; `now` is when those not
-    yet recorded start (see digests.start)."""
+    `config` also says which subscriptions may still be owed events; `now` is when those
+    not yet recorded start (see digests.start)."""
     now = now or utcnow()
-    result = PruneResult(cutoff=before, dry_run=dry_run)
-    result.check_runs = _prune_check_runs(engine, before, dry_run)
+    before = now - timedelta(days=config.retention.days)
+    result = PruneResult(cutoff=before, check_run_cutoff=now - timedelta(days=config.retention.check_run_days),
+                         dry_run=dry_run)
+    result.check_runs = _prune_check_runs(engine, result.check_run_cutoff, dry_run)
     result.events, result.event_links = _prune_events(engine, config, before, now, dry_run)
     result.digests, result.deliveries = _prune_digests(engine, config, before, now, dry_run)
     return result

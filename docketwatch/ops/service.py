@@ -120,8 +120,9 @@ class Service:
         self._log_digests(report.attempts, report.errors)
 
     def prune(self) -> None:
-        result = retention.prune(self.engine, self.config, retention.cutoff(self.config))
-        log.info("pruned history from before %s: %s", iso(result.cutoff),
+        result = retention.prune(self.engine, self.config)
+        log.info("pruned history from before %s (check runs: %s): %s", iso(result.cutoff),
+                 iso(result.check_run_cutoff),
                  ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in result.counts().items()))
 
     @staticmethod
