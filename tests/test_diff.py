@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy.exc import StatementError
 from sqlmodel import select
 
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry, Snapshot
@@ -192,6 +193,17 @@ def test_a_text_rendered_by_an_older_release_is_no_change_after_the_upgrade(sess
     assert diff.apply(session, case, snap(entry("599", FEED_TEXT), window=30)).changed == []
     assert diff.apply(session, case, snap(entry("599", API_TEXT, short_description="Order"), delta=True)).changed == []
     assert events(session) == []
+
+
+def test_an_entrys_sources_are_stored_as_a_list_and_a_text_for_them_is_refused(session, case):
+    """A text where the list belongs would be stored as one name and read back as its letters."""
+    session.add(Entry(case_id=case.id, key="#1", content_hash="", sources=["courtlistener", "pacer_rss"]))
+    session.commit()
+    session.expire_all()
+    assert session.exec(select(Entry.sources)).one() == ["courtlistener", "pacer_rss"]
+    session.add(Entry(case_id=case.id, key="#2", content_hash="", sources="courtlistener"))
+    with pytest.raises(StatementError, match="a list of names, not the text 'courtlistener'"):
+        session.commit()
 
 
 def test_a_feed_showing_the_short_text_of_an_entry_without_docket_text_is_no_change(session, case):

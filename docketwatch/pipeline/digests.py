@@ -371,12 +371,10 @@ class CalendarLine:
     cancelled: bool
 
     @classmethod
-    def of(cls, item: Item, court: str) -> CalendarLine:
-        from docketwatch.pipeline import calendar  # its grammar's regexes: not for commands that build no digest
-
+    def of(cls, item: Item, zone: ZoneInfo | None) -> CalendarLine:
+        """`zone`: the court's time zone, None when unknown (`calendar.court_timezone`)."""
         when = item.on.isoformat()
         if item.at is not None:
-            zone = calendar.court_timezone(court)
             moment = datetime.combine(item.on, item.at, tzinfo=zone)
             when += f" {item.at:%H:%M}" + (f" {moment.tzname()}" if zone else "")
         return cls(when=when, what=item.label, kind=item.kind.value, cancelled=item.cancelled)
@@ -595,8 +593,9 @@ def add_upcoming(session: Session, config: Config, model: DigestModel, now: date
     by_identity = {(c.court, c.docket_number): c for c in config.cases}
     for section in model.cases:
         if (case := by_identity.get((section.court, section.docket_number))) is not None:
-            section.upcoming = [CalendarLine.of(i, case.court)
-                                for i in calendar.upcoming(session, case, today, UPCOMING_DAYS)]
+            zone = calendar.court_timezone(case.court)
+            items = calendar.upcoming(session, case, today, UPCOMING_DAYS)
+            section.upcoming = [CalendarLine.of(i, zone) for i in items]
 
 
 def preview(session: Session, config: Config, now: datetime | None = None) -> DigestModel:

@@ -316,7 +316,8 @@ class _CasePoll:
         unused: str | None = None  # why the API was not used although it was wanted
         state: dict[str, TargetState] = {}
         # An unchanged docket whose id and watermark are known costs one request.
-        needed = 1 if docket_id(case) and self.entries.modified_since else MIN_API_REQUESTS
+        known = docket_id(case)
+        needed = 1 if known and self.entries.modified_since else MIN_API_REQUESTS
         if self.api:
             if self.throttled:
                 unused = f"the API is throttled until {self.throttled:%H:%M} UTC"
@@ -334,7 +335,7 @@ class _CasePoll:
                     if e.status != 403:
                         raise
                     unused = "the token may not read dockets or docket entries (HTTP 403)"
-        if docket_id(case) is None:
+        if known is None:
             if unused:
                 raise CourtListenerError(
                     f"{case.name!r} has no courtlistener_id, and its docket cannot be looked up now: {unused}; "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -278,21 +278,28 @@ def find_cases(session: Session, cases: list[CaseConfig]) -> list[StoredCase]:
 
 def _stored_cases(session: Session, cases: list[CaseConfig]) -> dict[tuple[str, str], StoredCase]:
     """The stored cases among `cases`, by court and docket number: one query."""
-    wanted = {(c.court, c.docket_number) for c in cases}
-    table = core_table(Case)
-    query = (select_columns(*(table.c[name] for name in StoredCase._fields))
-             .where(table.c.court.in_(sorted({c.court for c in cases}))))
-    found = map(StoredCase._make, session.execute(query).all())
-    return {(row.court, row.docket_number): row for row in found if (row.court, row.docket_number) in wanted}
+    return {(row.court, row.docket_number): row
+            for row in map(StoredCase._make, _stored_rows(session, cases, StoredCase._fields))}
 
 
 def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
     """The ids of the stored cases among those configured, by label (a case never polled
-    has none): one query for many cases, columns only (read-only)."""
-    wanted = {(c.court, c.docket_number): c.label for c in cases}
-    query = select(Case.court, Case.docket_number, Case.id).where(col(Case.court).in_(sorted({c.court for c in cases})))
-    return {wanted[(court, number)]: id_ for court, number, id_ in session.exec(query)
-            if id_ is not None and (court, number) in wanted}
+    has none): one query for many cases, three columns only (read-only)."""
+    labels = {(c.court, c.docket_number): c.label for c in cases}
+    return {labels[(court, number)]: id_ for court, number, id_ in
+            _stored_rows(session, cases, ("court", "docket_number", "id"))}
+
+
+def _stored_rows(session: Session, cases: list[CaseConfig], columns: Sequence[str]) -> list[Row[*tuple[Any, ...]]]:
+    """The stored cases among `cases`, as rows of the case table's `columns`, of which
+    court and docket_number come first: one query for the cases of their courts, the
+    others left out (by position: a row's attribute lookups cost 10,000 cases 30 ms)."""
+    assert columns[:2] == ("court", "docket_number")
+    wanted = {(c.court, c.docket_number) for c in cases}
+    table = core_table(Case)
+    query = select_columns(*(table.c[name] for name in columns)).where(
+        table.c.court.in_(sorted({c.court for c in cases})))
+    return [row for row in session.execute(query).all() if (row[0], row[1]) in wanted]
 
 
 def load_state(session: Session, source: str, target: str, model: type[StateT]) -> StateT:

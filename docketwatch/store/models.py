@@ -65,7 +65,7 @@ class NameList(TypeDecorator[list[str]]):
         return None if value is None else json.dumps(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> list[str] | None:
-        return None if value is None else list(json.loads(value))
+        return None if value is None else json.loads(value)
 
 
 class Case(SQLModel, table=True):
@@ -94,9 +94,9 @@ class StoredCase(NamedTuple):
     and track per case, and every read of a column after is a plain attribute's (a poll
     reads a case's columns a dozen times). `diff.apply` loads the `Case` of one that changed."""
 
-    id: int
-    court: str
+    court: str  # court and docket number first: store._stored_rows reads them by position
     docket_number: str
+    id: int
     name: str
     source_ids: dict[str, str]
     case_name: str | None = None
