@@ -80,10 +80,31 @@ def test_a_feed_read_after_an_outage_longer_than_its_window_records_a_gap(tmp_pa
     code, result = check_all(config)
     assert code == 0
     for case in result.values():
-        assert len(case["gaps"]) == 1 and "last read 3 days ago" in case["gaps"][0]
+        assert len(case["gaps"]) == 1 and "last read from the nysb RSS feed 3 days ago" in case["gaps"][0]
     status = json.loads(run_cli(config, "status", "--json").stdout)
     assert all(c["last_gap"]["source"] == "pacer_rss" for c in status["cases"])
     assert "may have been missed" in run_cli(config, "status").stdout
+
+
+def test_a_case_not_read_for_longer_than_the_window_gets_a_gap_while_its_court_was_read_for_others(
+        tmp_path, court_feed):
+    """A feed serves a whole court: that it was read for one case says nothing of another
+    case paused (or removed, or failing) meanwhile, whose filings may have scrolled out."""
+    config = rss_config(tmp_path, court_feed)
+    assert check_all(config)[0] == 0
+    assert run_cli(config, "pause", "fremak").returncode == 0
+    court_feed.body = with_new_item(NYSB_FEED)
+    code, result = check_all(config)  # the court's feed is read for SunEdison only ...
+    assert code == 0 and result["In re SunEdison, Inc."]["new"] and result["In re Fremak Industries, Inc."]["paused"]
+    with sqlite3.connect(tmp_path / "dw.db") as db:  # ... for three days (as Fremak's last read shows)
+        db.execute("UPDATE checkrun SET started_at = datetime(started_at, '-3 days') WHERE case_id = "
+                   "(SELECT id FROM \"case\" WHERE docket_number = '15-11740')")
+    assert run_cli(config, "resume", "fremak").returncode == 0
+    code, result = check_all(config)
+    assert code == 0 and result["In re SunEdison, Inc."]["gaps"] == []
+    [gap] = result["In re Fremak Industries, Inc."]["gaps"]
+    assert "this case was last read from the nysb RSS feed 3 days ago" in gap and "may have been missed" in gap
+    assert check_all(config)[1]["In re Fremak Industries, Inc."]["gaps"] == []  # said once
 
 
 def test_rss_short_text_later_filled_in_by_courtlistener_is_one_entry(tmp_path, court_feed, fake_cl):

@@ -2,10 +2,12 @@
 
 A feed covers about the last 24 hours of a whole court and holds only short texts;
 CourtListener later fills in the full text of the same entry (same number), which the
-diff engine records as a change, not a second entry. When the last successful fetch
-of a court is older than the feed's window, items may have scrolled out unseen: each
-watched case there gets a gap. Requests are conditional (ETag / Last-Modified), and a
-feed whose bytes have not changed is not parsed again.
+diff engine records as a change, not a second entry. When a case was last read from
+its court's feed longer ago than the feed reaches back, items may have scrolled out
+unseen: the case gets a gap. That is each case's own last read, not the court's: the
+feed read for other cases says nothing of one paused, removed or failing meanwhile.
+Requests are conditional (ETag / Last-Modified), and a feed whose bytes have not
+changed is not parsed again.
 
 A case written without `sources` is read from its court's feed when CourtListener's
 court list says that feed carries every entry type, or carries some that a case
@@ -275,7 +277,7 @@ class PacerRssSource(FederalIdentity, Source):
         by_court: dict[str, list[StoredCase]] = defaultdict(list)
         for case in cases:
             by_court[case.court].append(case)
-        successes = store.last_court_successes(ctx.session, self.name)
+        successes = store.last_runs(ctx.session, ok=True, source=self.name, case_ids=[c.id for c in cases])
         states = store.load_states(ctx.session, self.name, FeedState)
         reads = [(court, partial(self._read, court, states.get(court) or FeedState(), ctx.http)) for court in by_court]
         for court, feed in concurrently(reads, ctx.http):
@@ -283,7 +285,7 @@ class PacerRssSource(FederalIdentity, Source):
                 for case in by_court[court]:
                     yield case, feed
             else:
-                yield from self._snapshots(court, by_court[court], feed, successes.get(court))
+                yield from self._snapshots(court, by_court[court], feed, successes)
 
     def _read(self, court: str, saved: FeedState, http: HttpClient) -> _Feed:
         """The court's feed, asked with the validators of the last read (no database: a
@@ -312,9 +314,10 @@ class PacerRssSource(FederalIdentity, Source):
         return _Feed(state=state, dockets=parsed.dockets)
 
     def _snapshots(self, court: str, cases: list[StoredCase], feed: _Feed,
-                   last_success: datetime | None) -> list[tuple[StoredCase, Snapshot]]:
-        """A snapshot per case of what the feed says of it (nothing, for a feed unchanged)."""
-        gap = _outage_gap(last_success, court, self.settings.window_hours)
+                   successes: dict[int, store.LastRun]) -> list[tuple[StoredCase, Snapshot]]:
+        """A snapshot per case of what the feed says of it (nothing, for a feed unchanged);
+        `successes`: each case's latest successful read of the feed, by case id."""
+        now = utcnow()
         # Items by normalized docket number: each case finds its own without scanning the feed.
         index: dict[str | None, list[ParsedDocket]] = defaultdict(list)
         for candidate in feed.dockets:
@@ -330,8 +333,10 @@ class PacerRssSource(FederalIdentity, Source):
                     matched.add(id(candidate))
                     docket.pacer_case_id = docket.pacer_case_id or candidate.pacer_case_id
                     docket.entries += candidate.entries
+            last = successes.get(case.id)
             results.append((case, Snapshot(
-                source=self.name, docket=docket, delta=True, gap=gap,
+                source=self.name, docket=docket, delta=True,
+                gap=_outage_gap(last.started_at if last else None, now, court, self.settings.window_hours),
                 # The court's state is stored with each case: whichever case commits first
                 # records it, and a failed case never skips the feed for the others.
                 state={court: feed.state} if feed.state else {},
@@ -347,16 +352,17 @@ def _same_case(case: StoredCase, docket: ParsedDocket) -> bool:
     return not (case.pacer_case_id and docket.pacer_case_id and case.pacer_case_id != docket.pacer_case_id)
 
 
-def _outage_gap(last: datetime | None, court: str, window_hours: float) -> str | None:
-    """A gap when the court's feed was last read successfully (`last`) longer ago than it reaches back."""
+def _outage_gap(last: datetime | None, now: datetime, court: str, window_hours: float) -> str | None:
+    """A gap when the case was last read from the court's feed (`last`) longer ago than
+    the feed reaches back; none for a case the feed never served (its first read)."""
     if last is None:
         return None
-    away = utcnow() - as_utc(last)
+    away = now - as_utc(last)
     if away <= timedelta(hours=window_hours):
         return None
     return (
-        f"the {court} RSS feed covers about {window_hours:g} hours, but it was last read "
-        f"{_hours(away)} ago: filings in between may have been missed (import a docket report, "
+        f"this case was last read from the {court} RSS feed {_hours(away)} ago, and the feed covers "
+        f"about {window_hours:g} hours: filings in between may have been missed (import a docket report, "
         "or let CourtListener fill in)"
     )
 
