@@ -3,12 +3,13 @@
 What goes, and what stays because something still reads it or is still owed it:
 
 - Check runs started more than `[retention] check_run_days` ago go (nothing reads a
-  case's older runs, and there is one per case and poll), except, per (case, source): the latest
-  `health.RUNS_READ` (health counts failures in a row over them), the latest successful
-  and the latest failed one (`status` shows last success and last error; digests warn
-  about stale cases and court feeds), and the latest that used the metered API (it
-  paces the CourtListener API). The API budget counts the last 24 hours, and the
-  cutoff is at least a day back.
+  case's older runs, and there is one per case and poll), except, per (case, source):
+  the latest `health.RUNS_READ` (health counts failures in a row over them), the latest
+  successful and the latest failed one (`status` shows last success and last error;
+  digests warn about stale cases and court feeds; a court feed's gap is measured from
+  each case's latest success, so a case paused for months still gets one), and the
+  latest that used the metered API (it paces the CourtListener API). The API budget
+  counts the last 24 hours, and the cutoff is at least a day back.
 - An event created before the cutoff goes, with its links to digests, unless some
   configured subscription wants it and has not had it delivered (in none of its
   digests, or in one with a delivery still pending: the rule of `status`'s pending
