@@ -10,6 +10,7 @@ digests go through the real outbox to the Markdown channel, on SQLite and Postgr
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -158,15 +159,20 @@ def test_a_rename_with_renamed_from_keeps_what_was_sent_and_what_is_owed(watch, 
         assert not session.exec(select(Delivery).where(Delivery.status == "pending")).all()
 
 
-def test_a_rename_without_the_key_is_reported_and_the_key_added_later_delivers_what_was_owed(
-        watch, fake_cl, tmp_path):
+def daily_sent_600_and_owes_601(watch, fake_cl) -> None:
+    """Kadrey under a subscription "daily" writing to the folder "out": 600 sent, 601 not yet."""
     path = watch(KADREY + markdown_digest("daily", dir="out"))
     poll_cases(path)
     add_filings(fake_cl, (KADREY_ID, "600"))
     poll_cases(path)
     digest(path)
     add_filings(fake_cl, (KADREY_ID, "601"))
-    poll_cases(path)  # 601 owed to "daily"
+    poll_cases(path)
+
+
+def test_a_rename_without_the_key_is_reported_and_the_key_added_later_delivers_what_was_owed(
+        watch, fake_cl, tmp_path):
+    daily_sent_600_and_owes_601(watch, fake_cl)
 
     path = watch(KADREY + markdown_digest("morning", dir="out"))
     assert "nothing is due" in digest(path)  # "morning" starts now
@@ -406,3 +412,126 @@ def test_processes_recording_the_same_cases_at_once_both_go_on(watch, database_u
         assert sorted((r.docket_number, r.joined_at is None) for r in rows) == [
             ("3:23-cv-00201", False), ("3:23-cv-03417", True)]
     engine.dispose()
+
+
+# -- settled events: what a subscription is owed is read after `settled_through` -------
+
+def days_pass(url: str, days: float) -> None:
+    """Move every stored moment of the events, subscriptions and digests `days` back, as
+    if that long had passed since."""
+    from docketwatch.store.models import CheckRun, Digest, Event, SubscriptionCase
+
+    moments = {Event: ["created_at"], Subscription: ["first_seen"], SubscriptionCase: ["joined_at"],
+               Digest: ["period_start", "period_end", "created_at"], Delivery: ["next_attempt_at", "sent_at"],
+               CheckRun: ["started_at", "finished_at"]}
+    engine = store.open_engine(url)
+    with Session(engine) as session:
+        for model, names in moments.items():
+            for row in session.exec(select(model)):
+                for name in names:
+                    if (moment := getattr(row, name)) is not None:
+                        setattr(row, name, moment - timedelta(days=days))
+                session.add(row)
+        session.commit()
+    engine.dispose()
+
+
+def settled(url: str, name: str) -> int | None:
+    with Session(engine := store.open_engine(url)) as session:
+        row = session.get(Subscription, name)
+        through = row.settled_through if row else None
+    engine.dispose()
+    return through
+
+
+def event_id(url: str, number: str) -> int:
+    """The id of the event of the filing `number`."""
+    from docketwatch.store.models import Entry, Event
+
+    with Session(engine := store.open_engine(url)) as session:
+        found = session.exec(select(Event.id).join(Entry, Entry.id == Event.entry_id)
+                             .where(Entry.entry_number == number)).one()
+    engine.dispose()
+    return found
+
+
+def test_events_settle_two_days_after_they_are_made_and_reads_start_after_them(
+        watch, fake_cl, tmp_path, database_url):
+    path = watch(KADREY + markdown_digest("all"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    digest(path)
+    assert settled(database_url, "all") is None  # nothing two days old yet
+    days_pass(database_url, 5)
+    add_filings(fake_cl, (KADREY_ID, "601"))
+    poll_cases(path)
+    digest(path)
+    # 600 and all before it, sent days ago, are settled; 601, sent now, is not yet.
+    assert settled(database_url, "all") == event_id(database_url, "600")
+    days_pass(database_url, 3)
+    digest(path)
+    assert settled(database_url, "all") == event_id(database_url, "601")
+
+    # Reads start after it: an event up to it is not read again, even one whose digest is gone.
+    from docketwatch.store.models import DigestEvent
+
+    with Session(engine := store.open_engine(database_url)) as session:
+        for link in session.exec(select(DigestEvent)):
+            session.delete(link)
+        session.commit()
+    engine.dispose()
+    assert pending(path) == {"Kadrey": 0}
+    assert "nothing is due" in digest(path)
+    add_filings(fake_cl, (KADREY_ID, "602"))
+    poll_cases(path)
+    assert pending(path) == {"Kadrey": 1}
+    digest(path)
+    assert delivered(tmp_path / "all") == ["600", "601", "602"]
+
+
+def test_an_event_still_owed_holds_settling_back_until_it_is_delivered(watch, fake_cl, tmp_path, database_url):
+    """A digest its channel cannot deliver (the folder is a file) keeps its event owed:
+    days later it is not settled, and once the folder is fixed it is sent and settled."""
+    (tmp_path / "all").write_text("not a folder")
+    path = watch(KADREY + markdown_digest("all"))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    run_cli(path, "digest")  # stored, not delivered
+    days_pass(database_url, 5)
+    run_cli(path, "digest")
+    assert settled(database_url, "all") == event_id(database_url, "600") - 1
+    assert pending(path) == {"Kadrey": 1}
+    (tmp_path / "all").unlink()
+    run_cli(path, "digest", "--retry-failed")
+    assert delivered(tmp_path / "all") == ["600"]
+    assert settled(database_url, "all") == event_id(database_url, "600")
+
+
+def test_a_subscription_edited_reads_every_kept_event_again(watch, fake_cl, tmp_path, database_url):
+    """Widening `include` makes an old filing it passed over wanted, as it always was:
+    what was settled under the old filter does not hold under the new one."""
+    path = watch(KADREY + markdown_digest("sealed", include=["SEALED"]))
+    poll_cases(path)
+    add_filings(fake_cl, (KADREY_ID, "600"))
+    poll_cases(path)
+    assert "nothing is due" in digest(path)
+    days_pass(database_url, 5)
+    digest(path)
+    assert settled(database_url, "sealed") == event_id(database_url, "600")  # not wanted: settled
+    path = watch(KADREY + markdown_digest("sealed", include=["SEALED", "ORDER"]))
+    digest(path)
+    assert delivered(tmp_path / "sealed") == ["600"]
+
+
+def test_a_rename_carried_later_reads_what_the_old_name_owed_though_the_new_one_settled(
+        watch, fake_cl, tmp_path, database_url):
+    daily_sent_600_and_owes_601(watch, fake_cl)
+    days_pass(database_url, 5)
+    path = watch(KADREY + markdown_digest("morning", dir="out"))
+    digest(path)  # "morning" starts now: 601 is not its own, and settled
+    assert settled(database_url, "morning") == event_id(database_url, "601")
+    path = watch(KADREY + markdown_digest("morning", dir="out", renamed_from="daily"))
+    digest(path)
+    assert delivered(tmp_path / "out") == ["600", "601"]

@@ -4,11 +4,14 @@ A subscription (`[[digests]]`) wants the events of its cases, of its kinds, that
 keyword filters. `cutoff` decides from the schedule whether a digest is due; `draft`
 gathers the wanted events not yet in any digest of the subscription and builds a
 `DigestModel`. The text, HTML and Markdown templates render that model and nothing
-else, so the three formats can never disagree. Nothing here writes to the store.
+else, so the three formats can never disagree. What is written here is about the
+subscriptions themselves: when each was first seen and with which cases
+(`record_subscriptions`), and how far its events are settled (`settle`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -61,6 +64,11 @@ STALE_AFTER = timedelta(days=2)
 PREVIEW_EVENTS = 50
 # A digest lists each of its cases' hearings and deadlines this many days ahead.
 UPCOMING_DAYS = 14
+# A poll stores and commits an event well within this of stamping its `created_at` (a
+# store step is local work of seconds), even when another writer kept the database
+# locked or two hosts' clocks disagree (a clock on local time instead of UTC is off by
+# at most 14 hours). `settle` relies on it.
+COMMIT_MARGIN = timedelta(days=1)
 
 # -- selection ---------------------------------------------------------------
 
@@ -72,16 +80,27 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], rec
     (every delivery sent or dropped); only those with ids `among`, when given. Its
     `recipients` (as configured) are not sent again what it backfills."""
     case_ids = list(store.case_ids(session, cases).values())
-    query = _events_query(session, sub, case_ids, recipients, now, until=until, undelivered=undelivered, among=among)
+    query = _events_query(session, sub, case_ids, recipients, now, until=until, undelivered=undelivered, among=among,
+                          settled=settled_key(sub, cases, recipients))
     return [(event, entry) for event, entry in session.exec(query) if passes_filters(sub, entry)]
+
+
+def settled_key(sub: DigestConfig, cases: list[CaseConfig], recipients: Collection[str]) -> str:
+    """A digest of all that decides which events `sub` wants (its table, the cases it
+    covers, its recipients): `settled_before` holds only while this is unchanged, so an
+    edited filter, a case that joins or a `renamed_from` added (another name's digests
+    carried over) is read against every kept event again."""
+    wanted = [sub.model_dump(mode="json"), sorted(c.label for c in cases), sorted(recipients)]
+    return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
 
 
 def _events_query(session: Session, sub: DigestConfig, case_ids: list[int], recipients: Collection[str],
                   now: datetime, *, until: datetime | None, undelivered: bool,
-                  among: Collection[int] | None) -> Select[Event, Entry]:
+                  among: Collection[int] | None, settled: str) -> Select[Event, Entry]:
     """`events_for`'s query (of the stored cases `case_ids`), before the keyword filters.
     A case's events count from when it joined the subscription (see SubscriptionCase):
-    one join, not a query per case."""
+    one join, not a query per case. Events settled for the subscription as configured
+    (`settled`: `settled_key`) are not read: the read is a range of ids."""
     of_cases: ColumnElement[bool] = col(Event.case_id).in_(case_ids)
     # Until its cases are recorded (a subscription not seen yet, or from before
     # SubscriptionCase), each case it has is its own from its start, as its recording will make it.
@@ -95,13 +114,15 @@ def _events_query(session: Session, sub: DigestConfig, case_ids: list[int], reci
     # case ("*") get its announcement.
     if "*" in sub.cases:
         of_cases = or_(of_cases, col(Event.kind) == EventKind.NEW_CASE)
-    taken = select(DigestEvent.event_id).where(col(DigestEvent.subscription) == sub.name)
+    # Per event read, an index seek (subscription, event_id): not a list of all it was ever sent.
+    taken = select(DigestEvent.id).where(col(DigestEvent.subscription) == sub.name,
+                                         col(DigestEvent.event_id) == Event.id)
     if undelivered:
         pending = select(Delivery.id).where(col(Delivery.digest_id) == DigestEvent.digest_id,
                                             col(Delivery.status) == "pending")
         taken = taken.where(~pending.exists())
     query = (select(Event, Entry).join(Entry, col(Event.entry_id) == Entry.id, isouter=True)
-             .where(of_cases, col(Event.kind).in_(sub.events), col(Event.id).not_in(taken))
+             .where(of_cases, col(Event.kind).in_(sub.events), ~taken.exists())
              .order_by(col(Event.id)))
     if by_case:
         member = and_(col(SubscriptionCase.subscription) == sub.name, col(SubscriptionCase.court) == Case.court,
@@ -118,11 +139,55 @@ def _events_query(session: Session, sub: DigestConfig, case_ids: list[int], reci
                 col(DigestEvent.event_id) == Event.id, col(Delivery.recipient).in_(recipients),
                 col(Delivery.status) != "dropped")
             query = query.where(or_(col(Event.created_at) >= first_seen, ~sent_there.exists()))
+    if row is not None and row.settled_through is not None and row.settled_for == settled:
+        query = query.where(col(Event.id) > row.settled_through)
     if until is not None:
         query = query.where(col(Event.created_at) <= until)
     if among is not None:
         query = query.where(col(Event.id).in_(among))
     return query
+
+
+def settle(engine: Engine, config: Config, subs: list[DigestConfig]) -> None:
+    """Move each subscription's `settled_through` up to the last event stamped two
+    COMMIT_MARGINs ago, or to just before the oldest event it is still owed, whichever
+    comes first; so `draft` and `pending_counts` read the last two days or so, and what
+    still waits, not every event kept since the subscription started.
+
+    Safe because nothing settled becomes owed again while the subscription's
+    configuration stays the same (a changed one starts unsettled: `settled_key`): an
+    event in a digest whose deliveries are all done stays there, one not wanted stays
+    unwanted. And none is still being written: an event gets its id after its stamp and
+    is committed within a COMMIT_MARGIN of it, so one with a smaller id than an event
+    stamped two margins ago was committed a margin ago. Reads the events after the
+    current `settled_through`; the outbox calls it after each delivery round.
+    """
+    now = utcnow()  # the clock, not a caller's `now`: events are stamped by the clock
+    for sub in subs:
+        with Session(engine) as session:
+            row = _recorded(session, sub)
+            if row is None:
+                continue
+            cases = config.subscribed_cases(sub)
+            recipients = config.recipients[sub.name]
+            key = settled_key(sub, cases, recipients)
+            # The last event stamped two margins ago: a walk down the ids from the newest.
+            horizon = session.exec(select(func.max(Event.id))
+                                   .where(col(Event.created_at) < now - 2 * COMMIT_MARGIN)).one()
+            if horizon is None:
+                continue
+            query = _events_query(session, sub, list(store.case_ids(session, cases).values()), recipients, now,
+                                  until=None, undelivered=True, among=None, settled=key)
+            owed = [event_id for event_id, entry_id, description, short in session.execute(
+                query.with_only_columns(col(Event.id), col(Event.entry_id), col(Entry.description),
+                                        col(Entry.short_description)).where(col(Event.id) <= horizon))
+                    if entry_id is None or _text_passes(sub, description, short)]
+            through = owed[0] - 1 if owed else horizon  # in id order
+            if row.settled_for == key and row.settled_through == through:
+                continue
+            row.settled_through, row.settled_for = through, key
+            session.add(row)
+            session.commit()
 
 
 def start(session: Session, sub: DigestConfig, now: datetime) -> datetime | None:
@@ -302,10 +367,12 @@ def pending_counts(session: Session, config: Config, cases: list[CaseConfig], id
     now = utcnow()
     pending: dict[str, set[int]] = {c.label: set() for c in cases}
     for sub in config.digests:
-        labels = {c.label for c in config.subscribed_cases(sub)}
+        subscribed = config.subscribed_cases(sub)
+        labels = {c.label for c in subscribed}
         chosen = [c for c in cases if c.label in labels]
         query = _events_query(session, sub, [ids[c.label] for c in chosen if c.label in ids],
-                              config.recipients[sub.name], now, until=None, undelivered=True, among=None)
+                              config.recipients[sub.name], now, until=None, undelivered=True, among=None,
+                              settled=settled_key(sub, subscribed, config.recipients[sub.name]))
         by_case: dict[int, set[int]] = defaultdict(set)
         announced: set[int] = set()
         # Columns, not objects: counting 20,000 events needs no Event or Entry built.

@@ -90,10 +90,13 @@ class RunReport:
 
 
 def run(config: Config, engine: Engine, subs: list[DigestConfig], now: datetime | None = None) -> RunReport:
-    """Store what is due for `subs`, then deliver every pending delivery of theirs that is due."""
+    """Store what is due for `subs`, deliver every pending delivery of theirs that is due,
+    then record how far their events are settled (what the next reads skip)."""
     now = now or utcnow()
     stored, errors = store_due(config, engine, subs, now)
-    return RunReport(stored, deliver(config, engine, subs, now), errors)
+    report = RunReport(stored, deliver(config, engine, subs, now), errors)
+    digests.settle(engine, config, subs)
+    return report
 
 
 def store_due(config: Config, engine: Engine, subs: list[DigestConfig],

@@ -326,12 +326,19 @@ class Subscription(SQLModel, table=True):
     `cases_recorded` is False for rows from before SubscriptionCase: until their first
     recording, and by it, the cases they have then are theirs from their start. `renamed_to` marks
     a name given up by `renamed_from`: its start, cases and digests went to that name.
+
+    `settled_through`: every event with an id up to it is settled for the subscription
+    as configured when it was set (`settled_for`, a digest of that configuration): in
+    one of its digests with every delivery done, or not wanted. Reads of what it is owed
+    start after it, not at its first event (see digests.settle); NULL: nothing is settled.
     """
 
     name: str = Field(primary_key=True)
     first_seen: datetime
     cases_recorded: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     renamed_to: str | None = None
+    settled_through: int | None = None
+    settled_for: str | None = None
 
 
 class SubscriptionCase(SQLModel, table=True):
