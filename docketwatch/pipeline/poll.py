@@ -393,8 +393,11 @@ class _Writer:
         return self._spoke
 
     def _cases_with_entries(self) -> set[int]:
+        """The stored cases that have an entry: a seek per case (index on entry.case_id),
+        not a walk through every entry kept, which grows with the dockets."""
         if self._with_entries is None:
-            self._with_entries = set(self.session.exec(select(Entry.case_id).distinct()))
+            having = select(Entry.id).where(Entry.case_id == Case.id).exists()
+            self._with_entries = {i for i in self.session.exec(select(Case.id).where(having)) if i is not None}
         return self._with_entries
 
 
