@@ -87,7 +87,7 @@ def events_for(session: Session, sub: DigestConfig, cases: list[CaseConfig], rec
 
 def settled_key(sub: DigestConfig, cases: list[CaseConfig], recipients: Collection[str]) -> str:
     """A digest of all that decides which events `sub` wants (its table, the cases it
-    covers, its recipients): `settled_before` holds only while this is unchanged, so an
+    covers, its recipients): `settled_through` holds only while this is unchanged, so an
     edited filter, a case that joins or a `renamed_from` added (another name's digests
     carried over) is read against every kept event again."""
     wanted = [sub.model_dump(mode="json"), sorted(c.label for c in cases), sorted(recipients)]
@@ -163,6 +163,11 @@ def settle(engine: Engine, config: Config, subs: list[DigestConfig]) -> None:
     current `settled_through`; the outbox calls it after each delivery round.
     """
     now = utcnow()  # the clock, not a caller's `now`: events are stamped by the clock
+    with Session(engine) as session:
+        # The last event stamped two margins ago, the same for every subscription: a walk down the ids from the newest.
+        horizon = session.exec(select(func.max(Event.id)).where(col(Event.created_at) < now - 2 * COMMIT_MARGIN)).one()
+    if horizon is None:
+        return
     for sub in subs:
         with Session(engine) as session:
             row = _recorded(session, sub)
@@ -171,18 +176,15 @@ def settle(engine: Engine, config: Config, subs: list[DigestConfig]) -> None:
             cases = config.subscribed_cases(sub)
             recipients = config.recipients[sub.name]
             key = settled_key(sub, cases, recipients)
-            # The last event stamped two margins ago: a walk down the ids from the newest.
-            horizon = session.exec(select(func.max(Event.id))
-                                   .where(col(Event.created_at) < now - 2 * COMMIT_MARGIN)).one()
-            if horizon is None:
-                continue
             query = _events_query(session, sub, list(store.case_ids(session, cases).values()), recipients, now,
                                   until=None, undelivered=True, among=None, settled=key)
-            owed = [event_id for event_id, entry_id, description, short in session.execute(
-                query.with_only_columns(col(Event.id), col(Event.entry_id), col(Entry.description),
-                                        col(Entry.short_description)).where(col(Event.id) <= horizon))
-                    if entry_id is None or _text_passes(sub, description, short)]
-            through = owed[0] - 1 if owed else horizon  # in id order
+            rows = session.execute(query.with_only_columns(
+                col(Event.id), col(Event.entry_id), col(Entry.description), col(Entry.short_description))
+                .where(col(Event.id) <= horizon))
+            first_owed = next((event_id for event_id, entry_id, description, short in rows  # in id order
+                               if entry_id is None or _text_passes(sub, description, short)), None)
+            rows.close()  # the rest is not read
+            through = horizon if first_owed is None else first_owed - 1
             if row.settled_for == key and row.settled_through == through:
                 continue
             row.settled_through, row.settled_for = through, key

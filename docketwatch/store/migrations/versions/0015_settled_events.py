@@ -1,6 +1,7 @@
 """How far each subscription's events are settled (models.Subscription.settled_through),
 so what a subscription is owed is read from there on, not from its first event. NULL
-for the rows already there: their first reads scan as before and set it."""
+for the rows already there: they are read as before until the next outbox round
+settles them (digests.settle)."""
 
 import sqlalchemy as sa
 from alembic import op
