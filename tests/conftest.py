@@ -414,7 +414,9 @@ def start_run(config: Path, *args: str, log: Path | None = None) -> subprocess.P
 
 def start_command(config: Path, command: str, *args: str, log: Path | None = None) -> subprocess.Popen:
     """`docketwatch COMMAND *args` as a real process, as `start_run` starts `run`."""
-    env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD}
+    # PYTHONFAULTHANDLER: a process that has to be aborted (`abort_stuck`) prints where each thread was.
+    env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD,
+           "PYTHONFAULTHANDLER": "1"}
     env.pop("DOCKETWATCH_CONFIG", None)
     fresh_court_coverage()
     with (log.open("w") if log else contextlib.nullcontext(subprocess.PIPE)) as err:
@@ -444,9 +446,20 @@ def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, 
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
+        _, err = abort_stuck(proc)
     return proc.returncode, err, time.monotonic() - began
+
+
+def abort_stuck(proc: subprocess.Popen) -> tuple[str, str]:
+    """End a process that did not stop when asked: SIGABRT, so that its stderr shows each
+    thread's stack (start_command enables faulthandler), then SIGKILL if even that hangs.
+    Its stdout and stderr (when piped)."""
+    proc.send_signal(signal.SIGABRT)
+    try:
+        return proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
 
 
 def query(url: str, statement):

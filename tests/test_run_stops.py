@@ -22,6 +22,7 @@ from docketwatch.store.models import Delivery, Digest, Event, SchedulerLock, utc
 from tests.conftest import (
     KADREY_CASE,
     SUNEDISON_CASE,
+    abort_stuck,
     query,
     run_cli,
     run_process,
@@ -116,8 +117,7 @@ def interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
     try:
         out, err = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
+        out, err = abort_stuck(proc)
     return out, err, time.monotonic() - began
 
 
