@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -362,16 +363,25 @@ def last_runs(session: Session, *, ok: bool, source: str | None = None,
               case_ids: list[int] | None = None) -> dict[int, LastRun]:
     """Each case's latest successful (or failed) check run (of one source; of the cases
     `case_ids` only), by case id."""
-    columns = select_columns(col(CheckRun.case_id), col(CheckRun.id), col(CheckRun.started_at), col(CheckRun.error),
-                             col(CheckRun.warning))
     rows: Iterable[Row[Any]]
     if case_ids is None:
-        rows = session.execute(columns.where(col(CheckRun.id).in_(_latest_runs(ok, source))))
-    else:  # one statement, built once, run per chunk of ids
-        query = columns.where(col(CheckRun.id).in_(_latest_runs(ok, source, bindparam("ids", expanding=True))))
+        rows = session.execute(_last_runs_query(ok, source, by_ids=False))
+    else:  # one statement, run per chunk of ids
+        query = _last_runs_query(ok, source, by_ids=True)
         rows = (row for chunk in chunks(case_ids) for row in session.execute(query, {"ids": chunk}))
     return {case_id: LastRun(id_, started_at, error, warning)
             for case_id, id_, started_at, error, warning in rows if id_ is not None}
+
+
+@cache
+def _last_runs_query(ok: bool, source: str | None, *,
+                     by_ids: bool) -> Select[int, int | None, datetime, str | None, str | None]:
+    """The statement of `last_runs`, built once per form (a statement is immutable): on a
+    small database, building it took longer than running it."""
+    columns = select_columns(col(CheckRun.case_id), col(CheckRun.id), col(CheckRun.started_at), col(CheckRun.error),
+                             col(CheckRun.warning))
+    ids: BindParameter[list[int]] | None = bindparam("ids", expanding=True) if by_ids else None
+    return columns.where(col(CheckRun.id).in_(_latest_runs(ok, source, ids)))
 
 
 def latest_run(success: LastRun | None, failure: LastRun | None) -> LastRun | None:
