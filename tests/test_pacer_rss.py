@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 from tests.conftest import run_cli, write_config
-from tests.servers import NYSB_FEED, with_new_item
+from tests.servers import NEW_ITEM, NYSB_FEED, with_new_item
 
 SUNEDISON_ID = 5001
 CASES = '''
@@ -24,8 +24,9 @@ sources = ["pacer_rss"]
 '''
 
 
-def rss_config(tmp_path, court_feed, fake_cl_url="http://127.0.0.1:9", extra="", pin=""):
-    config = write_config(tmp_path, fake_cl_url, token=False, cases=CASES.format(extra=extra, pin=pin))
+def rss_config(tmp_path, court_feed, fake_cl_url="http://127.0.0.1:9", extra="", pin="", database_url=None):
+    config = write_config(tmp_path, fake_cl_url, token=False, cases=CASES.format(extra=extra, pin=pin),
+                          database_url=database_url)
     config.write_text(config.read_text() + f'\n[sources.pacer_rss]\nurl_template = "{court_feed.url_template}"\n')
     return config
 
@@ -145,6 +146,35 @@ def test_entry_types_are_read_wherever_the_phrase_appears_in_the_channel_descrip
     # No phrase: the description as the court wrote it (E.D.N.Y. says it in its own words).
     described = "Public Complaints, Orders and Judgments in the last 24 Hours"
     assert parse_rss(channel(described), "nysb")[2] == described
+
+
+def test_status_names_each_case_its_court_feed_has_shown_no_filing_of(tmp_path, court_feed, database_url):
+    """A court feed lists new filings only: a mistyped number matches none of its items
+    and no poll fails. `status` says of which cases no filing was seen, and since when."""
+    config = rss_config(tmp_path, court_feed, database_url=database_url)
+    config.write_text(config.read_text() + '\n[[cases]]\nname = "In re Typo"\ncourt = "nysb"\n'
+                      'docket_number = "16-10993"\nsources = ["pacer_rss"]\n')
+    code, checked = check_all(config)
+    assert code == 0 and checked["In re Typo"]["ok"]  # nothing is wrong as far as any poll can tell
+
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    [feed] = [s for s in status["sources"] if s["source"] == "pacer_rss"]
+    [unseen] = feed["never_seen"]  # the other two cases have filings in the feed
+    assert (unseen["case"], unseen["docket_number"]) == ("In re Typo", "16-10993")
+    text = run_cli(config, "status").stdout
+    assert (f"  no filing of In re Typo (16-10993) seen since {unseen['since']}: a quiet case and a mistyped "
+            "docket number look alike here; check the number on PACER or CourtListener\n") in text
+    assert text.count("no filing of") == 1
+
+    # The feed lists a filing of it: the case is seen, and no longer named.
+    item = (NEW_ITEM.replace(b"16-10992-smb SunEdison, Inc., et al., and North Kern State Prison",
+                             b"16-10993-smb Typo Holdings LLC").replace(b"265812", b"265999"))
+    court_feed.body = NYSB_FEED.replace(b"<item>", item + b"<item>", 1)
+    code, checked = check_all(config)
+    assert code == 0 and [e["entry_number"] for e in checked["In re Typo"]["new"]] == ["5238"]
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    assert [s["never_seen"] for s in status["sources"] if s["source"] == "pacer_rss"] == [[]]
+    assert "no filing of" not in run_cli(config, "status").stdout
 
 
 def test_a_feed_that_says_all_in_a_sentence_is_complete_in_status(tmp_path, court_feed):

@@ -225,10 +225,12 @@ class PacerRssSource(FederalIdentity, Source):
                 "feeds_polled_too_rarely": short}, lines + ([unread] if unread else [])
 
     def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
-        """Court feeds in use: last success, and whether they carry every entry type."""
+        """Court feeds in use: last success, whether they carry every entry type, and the
+        cases of which they have listed nothing since they were first read for them."""
         out = []
         successes = store.last_court_successes(session, self.name)
         states = store.load_states(session, self.name, FeedState)
+        unseen = store.never_seen(session, cases)
         for court in sorted({c.court for c in cases}):
             last = successes.get(court)
             entry_types = (states.get(court) or FeedState()).entry_types
@@ -241,6 +243,8 @@ class PacerRssSource(FederalIdentity, Source):
                 "coverage": feed.describe() if feed else "not known",
                 "coverage_complete": feed.complete if feed else None,
                 "coverage_from": self.coverage.describe(),
+                "never_seen": [{"case": c.name, "docket_number": c.docket_number, "since": iso(unseen[c.label])}
+                               for c in cases if c.court == court and c.label in unseen],
             })
         return out
 
@@ -256,6 +260,10 @@ class PacerRssSource(FederalIdentity, Source):
                          "it cannot see every filing")
         else:
             lines.append(f"  this feed carries {record['coverage']} ({record['coverage_from']})")
+        # A feed lists new filings only: a number that matches none of its items is silent, not an error.
+        lines += [f"  no filing of {c['case']} ({c['docket_number']}) seen since {c['since']}: a quiet case "
+                  "and a mistyped docket number look alike here; check the number on PACER or CourtListener"
+                  for c in record["never_seen"]]
         return lines
 
     def digest_warnings(self, session: Session, cases: list[CaseConfig]) -> list[str]:

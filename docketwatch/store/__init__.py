@@ -34,7 +34,7 @@ from docketwatch import redact
 from docketwatch.domain.snapshot import TargetState
 from docketwatch.settings import CaseConfig
 from docketwatch.store import migrations
-from docketwatch.store.models import Case, CheckRun, SourceState, StoredCase, core_table, utcnow
+from docketwatch.store.models import Case, CheckRun, Entry, SourceState, StoredCase, as_utc, core_table, utcnow
 
 BUSY_TIMEOUT_MS = 30_000
 StateT = TypeVar("StateT", bound=TargetState)
@@ -289,6 +289,21 @@ def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
     labels = {(c.court, c.docket_number): c.label for c in cases}
     return {labels[(court, number)]: id_ for court, number, id_ in
             _stored_rows(session, cases, ("court", "docket_number", "id"))}
+
+
+def never_seen(session: Session, cases: list[CaseConfig]) -> dict[str, datetime]:
+    """Of `cases`, those polled successfully that no source has shown a single entry of,
+    by label: when their first successful poll was (a quiet docket and a mistyped
+    number look alike to a source that lists new filings only)."""
+    ids = case_ids(session, cases)
+    labels = {id_: label for label, id_ in ids.items()}
+    has_entry = select(Entry.id).where(Entry.case_id == Case.id).exists()
+    out: dict[str, datetime] = {}
+    for chunk in chunks(list(labels)):
+        out.update((labels[id_], as_utc(baseline)) for id_, baseline in session.exec(
+            select(Case.id, Case.baseline_at).where(col(Case.id).in_(chunk), col(Case.baseline_at).is_not(None),
+                                                   ~has_entry)) if id_ is not None and baseline is not None)
+    return out
 
 
 def _stored_rows(session: Session, cases: list[CaseConfig], columns: Sequence[str]) -> list[Row[*tuple[Any, ...]]]:
