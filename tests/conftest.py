@@ -453,13 +453,20 @@ def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, 
 def abort_stuck(proc: subprocess.Popen) -> tuple[str, str]:
     """End a process that did not stop when asked: SIGABRT, so that its stderr shows each
     thread's stack (start_command enables faulthandler), then SIGKILL if even that hangs.
-    Its stdout and stderr (when piped)."""
+    Its stdout and stderr (when piped), the stderr followed by the signals it blocked,
+    ignored and caught (/proc: a signal it never saw may have been blocked or ignored)."""
+    try:
+        masks = "".join(f"\n{line}" for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                        if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+    except OSError:
+        masks = ""
     proc.send_signal(signal.SIGABRT)
     try:
-        return proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.communicate()
+        out, err = proc.communicate()
+    return out, (err or "") + masks
 
 
 def query(url: str, statement):
