@@ -36,9 +36,9 @@ NEW_ITEM = b'''<item>
 '''
 
 
-def with_new_item(feed: bytes, build_date: bytes = b"Fri, 20 Apr 2018 15:03:00 GMT") -> bytes:
+def with_new_item(feed: bytes, build_date: bytes = b"Fri, 20 Apr 2018 15:03:00 GMT", item: bytes = NEW_ITEM) -> bytes:
     feed = re.sub(rb"<lastBuildDate>[^<]*</lastBuildDate>", b"<lastBuildDate>" + build_date + b"</lastBuildDate>", feed)
-    return feed.replace(b"<item>", NEW_ITEM + b"<item>", 1)
+    return feed.replace(b"<item>", item + b"<item>", 1)
 
 
 class LoopbackHTTPServer(HTTPServer):

@@ -169,7 +169,7 @@ def test_status_names_each_case_its_court_feed_has_shown_no_filing_of(tmp_path, 
     # The feed lists a filing of it: the case is seen, and no longer named.
     item = (NEW_ITEM.replace(b"16-10992-smb SunEdison, Inc., et al., and North Kern State Prison",
                              b"16-10993-smb Typo Holdings LLC").replace(b"265812", b"265999"))
-    court_feed.body = NYSB_FEED.replace(b"<item>", item + b"<item>", 1)
+    court_feed.body = with_new_item(NYSB_FEED, item=item)
     code, checked = check_all(config)
     assert code == 0 and [e["entry_number"] for e in checked["In re Typo"]["new"]] == ["5238"]
     status = json.loads(run_cli(config, "status", "--json").stdout)

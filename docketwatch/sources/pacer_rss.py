@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import string
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property, partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field, field_validator
 from sqlmodel import Session
@@ -167,11 +167,8 @@ class PacerRssSource(FederalIdentity, Source):
 
     def jobs(self, config: Config, cases: list[CaseConfig], active: set[str]) -> list[PlanRow]:
         """One job per court: its feed serves every watched case there."""
-        feeds: dict[str, list[CaseConfig]] = {}
-        for case in cases:
-            feeds.setdefault(case.court, []).append(case)
         rows = []
-        for court, court_cases in sorted(feeds.items()):
+        for court, court_cases in sorted(_by_court(cases).items()):
             interval = min([self.settings.interval] + [config.poll_interval(c) for c in court_cases])
             rows.append(PlanRow(
                 job_id=f"{self.name}:{court}", source=self.name, court=court, case=None, cases=court_cases,
@@ -231,7 +228,7 @@ class PacerRssSource(FederalIdentity, Source):
         successes = store.last_court_successes(session, self.name)
         states = store.load_states(session, self.name, FeedState)
         unseen = store.never_seen(session, cases)
-        for court in sorted({c.court for c in cases}):
+        for court, court_cases in sorted(_by_court(cases).items()):
             last = successes.get(court)
             entry_types = (states.get(court) or FeedState()).entry_types
             feed = self.coverage.feed(court)
@@ -244,7 +241,7 @@ class PacerRssSource(FederalIdentity, Source):
                 "coverage_complete": feed.complete if feed else None,
                 "coverage_from": self.coverage.describe(),
                 "never_seen": [{"case": c.name, "docket_number": c.docket_number, "since": iso(unseen[c.label])}
-                               for c in cases if c.court == court and c.label in unseen],
+                               for c in court_cases if c.label in unseen],
             })
         return out
 
@@ -282,9 +279,7 @@ class PacerRssSource(FederalIdentity, Source):
     def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
         """Each court's feed is one request; the feeds are read concurrently (each court
         is a server of its own), and each feed's items go to its cases as it comes in."""
-        by_court: dict[str, list[StoredCase]] = defaultdict(list)
-        for case in cases:
-            by_court[case.court].append(case)
+        by_court = _by_court(cases)
         successes = store.last_runs(ctx.session, ok=True, source=self.name, case_ids=[c.id for c in cases])
         states = store.load_states(ctx.session, self.name, FeedState)
         reads = [(court, partial(self._read, court, states.get(court) or FeedState(), ctx.http)) for court in by_court]
@@ -352,6 +347,17 @@ class PacerRssSource(FederalIdentity, Source):
         if results:  # the items of no watched case, for [[discover]] rules (once per feed)
             results[0][1].others = [d for d in feed.dockets if id(d) not in matched]
         return results
+
+
+CaseT = TypeVar("CaseT", CaseConfig, StoredCase)
+
+
+def _by_court(cases: Iterable[CaseT]) -> dict[str, list[CaseT]]:
+    """`cases` by court, in their order: one feed serves each court's."""
+    out: dict[str, list[CaseT]] = defaultdict(list)
+    for case in cases:
+        out[case.court].append(case)
+    return out
 
 
 def _same_case(case: StoredCase, docket: ParsedDocket) -> bool:
