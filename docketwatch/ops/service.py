@@ -2,7 +2,8 @@
 
 Jobs: one poll job per row of the plan (each source plans its own: a case, a court's feed),
 the outbox job (at start, every minute, and woken after each poll when a subscription
-is immediate): it builds every digest that is due (`schedule.cutoff` decides: a daily
+is immediate, or run again right after the run in progress, which may have read the
+events before that poll's): it builds every digest that is due (`schedule.cutoff` decides: a daily
 one in the minute after its time, or as soon as `run` starts when that time passed while
 it was down) and tries the deliveries due, a prune job (at start, then daily, on the
 delivery thread; see retention.py), a daily refresh of what sources know besides dockets
@@ -66,6 +67,7 @@ class Service:
         self.scheduler: BlockingScheduler | None = None
         self._running: set[str] = set()
         self._idle = threading.Condition()
+        self._outbox_wanted = False  # a poll asked for an outbox run that has not started yet
         self._reloading = threading.Lock()  # the reload job and a reference refresh may both reload
 
     def _configure(self, config: Config) -> None:
@@ -116,6 +118,8 @@ class Service:
         subscriptions of the configuration as it is now, after any reload)."""
         if not self.subscriptions:
             return
+        with self._idle:
+            self._outbox_wanted = False  # this run reads every event committed so far
         report = outbox.run(self.config, self.engine, self.subscriptions)
         self._log_digests(report.attempts, report.errors)
 
@@ -231,9 +235,12 @@ class Service:
         if self.stopping.is_set() or self.scheduler is None:
             return
         if self.immediate:  # deliver what the poll found, on the delivery thread
+            # An outbox run that has not started will read this poll's events; one in
+            # progress may have built its digests before them, so another is queued
+            # behind it (the outbox job's second instance), not left for its next minute.
             with self._idle:
-                busy = OUTBOX in self._running
-            if not busy:
+                wanted, self._outbox_wanted = self._outbox_wanted, True
+            if not wanted:
                 self.scheduler.modify_job(OUTBOX, next_run_time=utcnow())
 
     def _wait_idle(self, seconds: float) -> list[str]:
@@ -295,7 +302,8 @@ class Service:
             scheduler.add_job(self._poll_job, self._poll_trigger(job), args=[job], id=job.job_id, name=job.job_id,
                               next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=OUTBOX_EVERY.total_seconds()),
-                          args=[OUTBOX, self.digest], id=OUTBOX, executor="delivery", next_run_time=now)
+                          args=[OUTBOX, self.digest], id=OUTBOX, executor="delivery", next_run_time=now,
+                          max_instances=2)  # one running, one queued after it (see _poll_job)
         scheduler.add_job(self._job, IntervalTrigger(days=1), args=["prune", self.prune], id="prune",
                           executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
