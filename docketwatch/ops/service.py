@@ -2,10 +2,10 @@
 
 Jobs: one poll job per row of the plan (each source plans its own: a case, a court's feed),
 the outbox job (at start, every minute, and woken after each poll when a subscription
-is immediate, or run again right after the run in progress, which may have read the
-events before that poll's): it builds every digest that is due (`schedule.cutoff` decides: a daily
-one in the minute after its time, or as soon as `run` starts when that time passed while
-it was down) and tries the deliveries due, a prune job (at start, then daily, on the
+is immediate; when a run is in progress then, right after it, as that run may have read
+the events before the poll's): it builds every digest that is due (`schedule.cutoff`
+decides: a daily one in the minute after its time, or as soon as `run` starts when that
+time passed while it was down) and tries the deliveries due, a prune job (at start, then daily, on the
 delivery thread; see retention.py), a daily refresh of what sources know besides dockets
 (which court feeds are complete), the lock's heartbeat, and a look at the
 configuration file every `[schedule] reload_check`: an edited watchlist (`docketwatch
