@@ -438,16 +438,23 @@ def wait_for(condition: Callable[[], object], proc: subprocess.Popen | None = No
     raise AssertionError(f"timed out after {timeout} s waiting")
 
 
-def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, float]:
-    """SIGTERM `proc` and collect it: its exit code, stderr, and the seconds it took to
-    stop. Killed if it has not stopped within `timeout` (the caller asserts on the time)."""
+def signalled(proc: subprocess.Popen, signum: int, timeout: float = 30.0) -> tuple[str, str, float]:
+    """Send `signum` to `proc` and collect it: its stdout and stderr (when piped), and the
+    seconds it took to stop. Aborted if it has not stopped within `timeout` (the caller
+    asserts on the time)."""
     began = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     try:
-        _, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _, err = abort_stuck(proc)
-    return proc.returncode, err, time.monotonic() - began
+        out, err = abort_stuck(proc)
+    return out, err, time.monotonic() - began
+
+
+def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, float]:
+    """SIGTERM `proc` and collect it: its exit code, stderr, and the seconds it took to stop."""
+    _, err, took = signalled(proc, signal.SIGTERM, timeout)
+    return proc.returncode, err, took
 
 
 def abort_stuck(proc: subprocess.Popen) -> tuple[str, str]:

@@ -92,9 +92,11 @@ class Gate:
 
 class Court:
     """The fake CourtListener on loopback (threaded, so a held answer blocks nothing
-    else), with the time of every request and a gate that holds one answer."""
+    else), with the time of every request and a gate that holds one answer (of a path
+    that contains `held`: any, by default)."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: str = "") -> None:
+        self.held = held
         self.http = LoopbackHTTPServer(host="127.0.0.1", port=0, threaded=True)
         self.http.start()
         self.fake = FakeCourtListener(base_url=self.http.url_for("").rstrip("/"))
@@ -107,7 +109,8 @@ class Court:
 
     def handle(self, request: Request) -> Response:
         self.request_times.append(time.monotonic())
-        self.gate.hold()
+        if self.held in request.path:
+            self.gate.hold()
         with self._lock:
             return self.fake.handle(request)
 

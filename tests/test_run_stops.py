@@ -8,7 +8,6 @@ from __future__ import annotations
 import fcntl
 import json
 import signal
-import subprocess
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -22,11 +21,11 @@ from docketwatch.store.models import Delivery, Digest, Event, SchedulerLock, utc
 from tests.conftest import (
     KADREY_CASE,
     SUNEDISON_CASE,
-    abort_stuck,
     query,
     run_cli,
     run_process,
     runs,
+    signalled,
     start_command,
     start_run,
     terminate,
@@ -110,17 +109,6 @@ def test_sigterm_with_a_request_in_flight_stops_at_once_and_records_no_failure(t
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
-def interrupt(proc: subprocess.Popen) -> tuple[str, str, float]:
-    """SIGINT `proc` (Ctrl-C) and collect its output and the seconds it took to stop."""
-    began = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        out, err = abort_stuck(proc)
-    return out, err, time.monotonic() - began
-
-
 @pytest.mark.parametrize("command", [["check"], ["status", "--refresh"], ["status", "--refresh", "--json"]])
 def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, slow_server, court_feed, command):
     """Ctrl-C while a case's request hangs: the cases done are kept, and what the command
@@ -129,7 +117,7 @@ def test_ctrl_c_stops_a_check_at_once_and_keeps_the_cases_it_finished(tmp_path, 
     config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 60\n", cases=SUNEDISON_CASE + KADREY)
     proc = start_command(config, *command)
     wait_for(lambda: cl.connections >= 1, proc)  # the court feed's case is done; Kadrey's request hangs
-    out, err, took = interrupt(proc)
+    out, err, took = signalled(proc, signal.SIGINT)
     assert proc.returncode == 130 and took < 5, (proc.returncode, took, err)
     assert err == "interrupted: 1 of 2 cases checked; the rest were not\n"  # one line, no traceback
     if command == ["check"]:
@@ -153,7 +141,7 @@ def test_ctrl_c_shows_what_a_half_checked_case_found(tmp_path, slow_server, cour
     court_feed.body = with_new_item(NYSB_FEED)
     proc = start_command(config, "check")
     wait_for(lambda: cl.connections >= 1, proc)
-    out, err, took = interrupt(proc)
+    out, err, took = signalled(proc, signal.SIGINT)
     assert proc.returncode == 130 and took < 5, (proc.returncode, took, err)
     assert out.splitlines()[0] == ("In re SunEdison, Inc. (nysb 16-10992): 1 new, 0 changed, not every source checked "
                                    "(interrupted)")
@@ -166,7 +154,7 @@ def test_ctrl_c_in_another_command_is_one_line_and_130(tmp_path, slow_server):
     config = configure(tmp_path, cl.url, http="timeout = 60\n", cases=KADREY)
     proc = start_command(config, "add", "https://www.courtlistener.com/docket/4321/some-case/")  # looked up: hangs
     wait_for(lambda: cl.connections >= 1, proc)
-    out, err, took = interrupt(proc)
+    out, err, took = signalled(proc, signal.SIGINT)
     assert (proc.returncode, out, err) == (130, "", "interrupted\n") and took < 5
 
 

@@ -4,7 +4,6 @@ PACER-RSS-like server over loopback, an in-process SMTP server."""
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,9 +24,8 @@ from tests.conftest import (
     wait_for,
     write_config,
 )
-from tests.fake_courtlistener import FakeCourtListener
-from tests.kill_harness import Gate, Mailbox, mail_entries
-from tests.servers import NYSB_FEED, PASSWORD, LoopbackHTTPServer, SmtpServer, smtp_table, with_new_item
+from tests.kill_harness import Court, Mailbox, mail_entries
+from tests.servers import NYSB_FEED, PASSWORD, SmtpServer, smtp_table, with_new_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
@@ -126,21 +124,9 @@ def test_news_a_poll_stores_while_the_outbox_is_sending_goes_out_right_after_not
     the filing waited for the outbox job's next turn, a minute on)."""
     mail = Mailbox()
     mail.start()
-    http = LoopbackHTTPServer(host="127.0.0.1", port=0, threaded=True)
-    http.start()
-    fake = FakeCourtListener(base_url=http.url_for("").rstrip("/"))
-    fake.load_kadrey()
-    fake.add_docket(67810584, "nysd", "1:23-cv-08292", "Authors Guild v. OpenAI Inc.")
-    kadrey_poll, paths = Gate(), []
-
-    def handle(request):  # holds Kadrey's feed while armed; the other docket's job polls after Kadrey's
-        paths.append(request.path)
-        if f"/docket/{KADREY_ID}/" in request.path:
-            kadrey_poll.hold()
-        return fake.handle(request)
-
-    http.expect_request(re.compile(".*")).respond_with_handler(handle)
-    config = write_config(tmp_path, fake.base_url, token=False, cases=KADREY_CASE + """
+    court = Court(held=f"/docket/{KADREY_ID}/")  # Kadrey's poll job runs first; the other docket's after it
+    court.fake.add_docket(67810584, "nysd", "1:23-cv-08292", "Authors Guild v. OpenAI Inc.")
+    config = write_config(tmp_path, court.fake.base_url, token=False, cases=KADREY_CASE + """
 [[cases]]
 name = "Authors Guild v. OpenAI Inc."
 court = "nysd"
@@ -165,25 +151,24 @@ schedule = "immediate"
     proc = None
     try:
         assert run_cli(config, "check").returncode == 0  # the baseline
-        fake.add_entry(KADREY_ID, "1000", "2025-08-04", "ORDER granting stipulation re briefing schedule (1000)")
+        court.fake.add_entry(KADREY_ID, "1000", "2025-08-04", "ORDER granting stipulation re briefing schedule (1000)")
         assert run_cli(config, "check").returncode == 0  # stored: owed to the desk when `run` starts
-        fake.add_entry(KADREY_ID, "1001", "2025-08-05", "NOTICE of Appearance by counsel (1001)")
-        kadrey_poll.arm()
+        court.fake.add_entry(KADREY_ID, "1001", "2025-08-05", "NOTICE of Appearance by counsel (1001)")
+        court.gate.arm()
         mail.after_accept.arm()
         proc = start_run(config)
         wait_for(mail.after_accept.entered.is_set, proc)  # the outbox is sending #1000: its digests are built
-        wait_for(kadrey_poll.entered.is_set, proc)
-        asked = len(paths)
-        kadrey_poll.release()  # Kadrey's poll stores #1001 while the outbox is still sending
-        wait_for(lambda: any("/docket/67810584/" in path for path in paths[asked:]), proc)  # its poll job has ended
+        wait_for(court.gate.entered.is_set, proc)
+        asked = len(court.request_times)
+        court.gate.release()  # Kadrey's poll stores #1001 while the outbox is still sending
+        wait_for(lambda: len(court.request_times) > asked, proc)  # the next poll job's request: Kadrey's has ended
         mail.after_accept.release()
         wait_for(lambda: "1001" in delivered(), proc, timeout=20)
         assert sorted(delivered()) == ["1000", "1001"]  # each once
     finally:
         if proc is not None:
             terminate(proc)
-        kadrey_poll.release()
-        http.stop()
+        court.stop()
         mail.stop()
 
 

@@ -23,7 +23,7 @@ from docketwatch.pipeline import digests, outbox
 from docketwatch.store import migrations
 from docketwatch.store.models import Delivery, Subscription, utcnow
 from tests import servers
-from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, query, run_cli, write_config
 from tests.test_digests import ANDERSEN, ANDERSEN_ID, KADREY, markdown_digest
 
 pytestmark = [pytest.mark.usefixtures("cl_token"),
@@ -437,22 +437,14 @@ def days_pass(url: str, days: float) -> None:
 
 
 def settled(url: str, name: str) -> int | None:
-    with Session(engine := store.open_engine(url)) as session:
-        row = session.get(Subscription, name)
-        through = row.settled_through if row else None
-    engine.dispose()
-    return through
+    return query(url, select(Subscription.settled_through).where(Subscription.name == name))
 
 
 def event_id(url: str, number: str) -> int:
     """The id of the event of the filing `number`."""
     from docketwatch.store.models import Entry, Event
 
-    with Session(engine := store.open_engine(url)) as session:
-        found = session.exec(select(Event.id).join(Entry, Entry.id == Event.entry_id)
-                             .where(Entry.entry_number == number)).one()
-    engine.dispose()
-    return found
+    return query(url, select(Event.id).join(Entry, Entry.id == Event.entry_id).where(Entry.entry_number == number))
 
 
 def test_events_settle_two_days_after_they_are_made_and_reads_start_after_them(

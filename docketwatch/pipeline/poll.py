@@ -34,7 +34,7 @@ from docketwatch.pipeline import diff, digests, follow
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.sources.base import Source, SourceContext
 from docketwatch.store import StoreError
-from docketwatch.store.models import Case, CaseFact, CheckRun, Entry, Event, StoredCase, core_table, utcnow
+from docketwatch.store.models import Case, CaseFact, CheckRun, Event, StoredCase, core_table, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -393,11 +393,9 @@ class _Writer:
         return self._spoke
 
     def _cases_with_entries(self) -> set[int]:
-        """The stored cases that have an entry: a seek per case (index on entry.case_id),
-        not a walk through every entry kept, which grows with the dockets."""
+        """The stored cases that have an entry: read once per poll of the source."""
         if self._with_entries is None:
-            having = select(Entry.id).where(Entry.case_id == Case.id).exists()
-            self._with_entries = {i for i in self.session.exec(select(Case.id).where(having)) if i is not None}
+            self._with_entries = {i for i in self.session.exec(select(Case.id).where(store.HAS_ENTRY)) if i is not None}
         return self._with_entries
 
 

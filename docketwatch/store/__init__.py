@@ -291,18 +291,22 @@ def case_ids(session: Session, cases: list[CaseConfig]) -> dict[str, int]:
             _stored_rows(session, cases, ("court", "docket_number", "id"))}
 
 
+# A case has an entry: a seek per case (index on entry.case_id), not a walk through every
+# entry kept, which grows with the dockets.
+HAS_ENTRY = select(Entry.id).where(Entry.case_id == Case.id).exists()
+
+
 def never_seen(session: Session, cases: list[CaseConfig]) -> dict[str, datetime]:
     """Of `cases`, those polled successfully that no source has shown a single entry of,
     by label: when their first successful poll was (a quiet docket and a mistyped
     number look alike to a source that lists new filings only)."""
     ids = case_ids(session, cases)
     labels = {id_: label for label, id_ in ids.items()}
-    has_entry = select(Entry.id).where(Entry.case_id == Case.id).exists()
     out: dict[str, datetime] = {}
     for chunk in chunks(list(labels)):
         out.update((labels[id_], as_utc(baseline)) for id_, baseline in session.exec(
             select(Case.id, Case.baseline_at).where(col(Case.id).in_(chunk), col(Case.baseline_at).is_not(None),
-                                                   ~has_entry)) if id_ is not None and baseline is not None)
+                                                   ~HAS_ENTRY)) if id_ is not None and baseline is not None)
     return out
 
 
