@@ -590,9 +590,11 @@ def slow_server():
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser(tmp_path_factory) -> Iterator[object]:
     """Headless Chromium from Debian (chromium, chromium-driver), driven by selenium.
-    Skipped, saying why, where it is not installed, unless CI is set: then it fails."""
+    Skipped, saying why, where it is not installed, unless CI is set: then it fails.
+    Its temporary files go to pytest's own temporary folder, which pytest prunes: in
+    /tmp, Chromium leaves a folder behind at every start."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     driver_path = shutil.which("chromedriver")
     if not (chromium and driver_path):
@@ -607,6 +609,8 @@ def browser() -> Iterator[object]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                      "--hide-scrollbars", "--force-device-scale-factor=1"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    scratch = tmp_path_factory.mktemp("chromium")
+    environment = {**os.environ, "TMPDIR": str(scratch)}
+    driver = webdriver.Chrome(service=Service(driver_path, env=environment), options=options)
     yield driver
     driver.quit()
