@@ -31,6 +31,17 @@ def row(engine) -> SchedulerLock | None:
         return session.get(SchedulerLock, lock.NAME)
 
 
+def kill_lock_sessions(server, engine) -> int:
+    """End the server sessions holding the scheduler lock on `engine`'s database (as a
+    server restart would), waiting until they are gone; how many there were."""
+    with server.connect() as admin:
+        return admin.execute(text(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_locks "
+            "WHERE locktype = 'advisory' AND objid = :key "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = :db)"),  # this test's only
+            {"key": lock._PG_LOCK_KEY, "db": engine.url.database}).scalar()
+
+
 def set_row(engine, holder: str, heartbeat_age: timedelta) -> None:
     then = utcnow() - heartbeat_age
     with Session(engine) as session:
@@ -150,23 +161,27 @@ def test_postgres_lock_survives_a_lost_session_unless_another_run_took_it(engine
     """The advisory lock lives in one server session: when that session dies (server restart),
     `heartbeat` takes the lock again, or reports it lost when another `run` got there first."""
     first, second = engines
-
-    def kill_lock_sessions() -> int:
-        with postgres_server.connect() as admin:
-            return admin.execute(text(
-                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_locks "  # waits till gone
-                "WHERE locktype = 'advisory' AND objid = :key "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = :db)"),  # this test's only
-                {"key": lock._PG_LOCK_KEY, "db": first.url.database}).scalar()
-
     held = lock.acquire(first, "host-a:101")
-    assert kill_lock_sessions() == 1
+    assert kill_lock_sessions(postgres_server, first) == 1
     assert held.heartbeat() is True  # retaken on a new session
     with pytest.raises(lock.AlreadyRunning, match="host-a:101"):
         lock.acquire(second, "host-b:202")
 
-    assert kill_lock_sessions() == 1
+    assert kill_lock_sessions(postgres_server, first) == 1
     thief = lock.acquire(second, "host-b:202")
     assert held.heartbeat() is False
     assert row(first).holder == "host-b:202"
     thief.release()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgres_release_after_a_lost_session_stops_cleanly(engines, postgres_server):
+    """`run` stopped in the seconds between a server restart and its next heartbeat: the
+    session that held the lock is gone, and the lock with it, so releasing is no error
+    (before, `run` exited 3 saying "terminating connection due to administrator command")."""
+    first, second = engines
+    held = lock.acquire(first, "host-a:101")
+    assert kill_lock_sessions(postgres_server, first) == 1
+    held.release()
+    assert row(first) is None
+    lock.acquire(second, "host-b:202").release()  # nothing left held

@@ -151,6 +151,8 @@ class Lock:
             try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_LOCK_KEY})
                 self._connection.commit()
+            except (store.StoreError, SQLAlchemyError):  # the server ended the session (a restart): the lock with it
+                self._connection.invalidate()
             finally:
                 self._connection.close()
                 self._connection = None
