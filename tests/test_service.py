@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import make_url
 
 from tests.conftest import (
     KADREY_CASE,
@@ -170,6 +171,55 @@ schedule = "immediate"
             terminate(proc)
         court.stop()
         mail.stop()
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_on_postgresql_run_carries_on_when_the_server_ends_its_sessions_and_still_stops_cleanly(
+        tmp_path, database_url, postgres_server):
+    """A PostgreSQL restart as `run` sees it: the server ends every session, the pool's
+    and the one that holds the scheduler lock. The next poll and delivery take new
+    connections, and a stop before the heartbeat retakes the lock is a clean one (it
+    exited 3, the unlock failing on the ended session)."""
+    mail = Mailbox()
+    mail.start()
+    court = Court()
+    config = write_config(tmp_path, court.fake.base_url, token=False, database_url=database_url)
+    config.write_text(config.read_text() + """
+[schedule]
+interval = "1s"
+jitter = "0s"
+
+[[digests]]
+name = "desk"
+channel = "email"
+to = ["desk@example.org"]
+schedule = "immediate"
+""" + smtp_table(mail.port))
+
+    def delivered() -> list[str]:
+        return [n for _, message in list(mail.received) for n in mail_entries(message)]
+
+    def end_sessions() -> int:
+        with postgres_server.connect() as admin:
+            return admin.exec_driver_sql(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
+                "WHERE datname = %(db)s", {"db": make_url(database_url).database}).scalar()
+
+    proc = None
+    try:
+        assert run_cli(config, "check").returncode == 0  # the baseline
+        proc = start_run(config)
+        court.fake.add_entry(KADREY_ID, "1000", "2025-08-04", "ORDER granting stipulation (1000)")
+        wait_for(lambda: "1000" in delivered(), proc)
+        assert end_sessions() >= 2  # the lock's, and the pool's
+        court.fake.add_entry(KADREY_ID, "1001", "2025-08-05", "NOTICE of Appearance by counsel (1001)")
+        wait_for(lambda: "1001" in delivered(), proc)
+    finally:
+        code, err, _ = terminate(proc) if proc is not None else (None, "", 0.0)
+        court.stop()
+        mail.stop()
+    assert code == 0, err
+    assert sorted(delivered()) == ["1000", "1001"]
 
 
 def test_a_daily_digest_whose_time_passed_while_run_was_down_goes_out_when_it_starts(tmp_path, fake_cl, smtp_server,
