@@ -42,6 +42,9 @@ def main() -> int:
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # aiosmtpd's warnings about AUTH without TLS on loopback
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per fake request otherwise
+    # aiosmtpd logs two warnings per session (AUTH without TLS on loopback, its own
+    # deprecated login_data): 2 lines a mail, most of the output otherwise.
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
 
     with tempfile.TemporaryDirectory(prefix="docketwatch-kills-") as workdir:
         if args.database == "sqlite":
