@@ -412,8 +412,17 @@ def start_run(config: Path, *args: str, log: Path | None = None) -> subprocess.P
     return start_command(config, "run", *args, log=log)
 
 
-def start_command(config: Path, command: str, *args: str, log: Path | None = None) -> subprocess.Popen:
-    """`docketwatch COMMAND *args` as a real process, as `start_run` starts `run`."""
+def as_from_a_terminal() -> None:
+    """A child's `preexec_fn`: SIGINT as a terminal leaves it. A child inherits an ignored
+    SIGINT (the test process has one when a script started it in the background), and
+    then Ctrl-C is meant not to reach it (signals.py)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_command(config: Path, command: str, *args: str, log: Path | None = None,
+                  preexec_fn: Callable[[], None] = as_from_a_terminal) -> subprocess.Popen:
+    """`docketwatch COMMAND *args` as a real process, as `start_run` starts `run`: as
+    from a terminal, unless `preexec_fn` says otherwise."""
     # PYTHONFAULTHANDLER: a process that has to be aborted (`abort_stuck`) prints where each thread was.
     env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD,
            "PYTHONFAULTHANDLER": "1"}
@@ -421,7 +430,7 @@ def start_command(config: Path, command: str, *args: str, log: Path | None = Non
     fresh_court_coverage()
     with (log.open("w") if log else contextlib.nullcontext(subprocess.PIPE)) as err:
         return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), command, *args],
-                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env, preexec_fn=preexec_fn)
 
 
 def wait_for(condition: Callable[[], object], proc: subprocess.Popen | None = None, timeout: float = 30.0) -> None:

@@ -23,7 +23,7 @@ import requests
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
 from docketwatch.ops import web
-from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.conftest import KADREY_ID, as_from_a_terminal, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, free_port, smtp_table
 from tests.test_digests import KADREY, SCRIPT_TEXT, markdown_digest
 
@@ -222,12 +222,8 @@ def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
     config = write_config(tmp_path, "http://127.0.0.1:9")
     environment = {**os.environ, "CL_TEST_TOKEN": "test-token"}
     environment.pop(web.TOKEN_ENV, None)
-    # Started as from a terminal, where Ctrl-C is never ignored: a child inherits an
-    # ignored SIGINT (a test process may have one), and Python then never raises
-    # KeyboardInterrupt for it.
     proc = subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), "serve", "--port", "0"],
-                            stderr=subprocess.PIPE, text=True, env=environment,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True, env=environment, preexec_fn=as_from_a_terminal)
     try:
         deadline = time.monotonic() + 60
         line = ""

@@ -4,6 +4,10 @@ The default SIGINT (KeyboardInterrupt) unwinds only the main thread: the request
 other threads have in flight still run to their timeout before the process can exit.
 A flag instead cancels them (`HttpClient(cancel=...)`), and the work that finished
 stays stored. `run` and `check` stop this way.
+
+A signal the process started with ignored stays ignored, as Python itself leaves SIGINT
+(the Unix rule): a shell script's background job ignores SIGINT so that Ctrl-C at the
+terminal stops the command in the foreground, not it.
 """
 
 from __future__ import annotations
@@ -18,15 +22,16 @@ log = logging.getLogger(__name__)
 
 
 class stop_on_signals:
-    """SIGTERM and SIGINT set `stopping` (and call `then`) while the block runs;
-    `received` is the first signal that came (None: none)."""
+    """SIGTERM and SIGINT (those not ignored) set `stopping` (and call `then`) while the
+    block runs; `received` is the first signal that came (None: none)."""
 
     def __init__(self, stopping: threading.Event, then: Callable[[], None] | None = None):
         self.stopping, self.then = stopping, then
         self.received: signal.Signals | None = None
 
     def __enter__(self) -> stop_on_signals:
-        self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        self.previous = {s: signal.signal(s, self._stop) for s in (signal.SIGTERM, signal.SIGINT)
+                         if signal.getsignal(s) is not signal.SIG_IGN}
         return self
 
     def __exit__(self, *exc: object) -> None:
