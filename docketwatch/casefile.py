@@ -88,7 +88,3 @@ def trailing(table: Table) -> list[Item]:
     body = table.value.body
     last = max(i for i, (key, _) in enumerate(body) if key is not None)
     return [item for _, item in body[last + 1:]]
-
-
-def ends_blank(table: Table) -> bool:
-    return "\n" in "".join(item.as_string() for item in trailing(table) if isinstance(item, Whitespace))
