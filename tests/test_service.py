@@ -119,6 +119,27 @@ def test_new_entries_arrive_by_email_exactly_once_and_sigterm_stops_cleanly(
     assert unhealthy.returncode == 1 and "no docketwatch run has a fresh heartbeat" in unhealthy.stderr
 
 
+def with_immediate_desk(config: Path, mail: Mailbox, interval: str) -> None:
+    """Add to `config`: a poll every `interval` (no jitter), and each filing mailed at once
+    to desk@example.org through `mail`."""
+    config.write_text(config.read_text() + f"""
+[schedule]
+interval = "{interval}"
+jitter = "0s"
+
+[[digests]]
+name = "desk"
+channel = "email"
+to = ["desk@example.org"]
+schedule = "immediate"
+""" + smtp_table(mail.port))
+
+
+def delivered(mail: Mailbox) -> list[str]:
+    """The entry numbers of every mail `mail` received, in the order they came."""
+    return [n for _, message in list(mail.received) for n in mail_entries(message)]
+
+
 def test_news_a_poll_stores_while_the_outbox_is_sending_goes_out_right_after_not_a_minute_later(tmp_path):
     """An immediate subscription: the outbox run in progress when a poll stores a filing
     built its digests before that filing, so another outbox run follows it at once (before,
@@ -134,20 +155,7 @@ court = "nysd"
 docket_number = "1:23-cv-08292"
 courtlistener_id = 67810584
 """)
-    config.write_text(config.read_text() + """
-[schedule]
-interval = "1h"
-jitter = "0s"
-
-[[digests]]
-name = "desk"
-channel = "email"
-to = ["desk@example.org"]
-schedule = "immediate"
-""" + smtp_table(mail.port))
-
-    def delivered() -> list[str]:
-        return [n for _, message in list(mail.received) for n in mail_entries(message)]
+    with_immediate_desk(config, mail, "1h")
 
     proc = None
     try:
@@ -164,8 +172,8 @@ schedule = "immediate"
         court.gate.release()  # Kadrey's poll stores #1001 while the outbox is still sending
         wait_for(lambda: len(court.request_times) > asked, proc)  # the next poll job's request: Kadrey's has ended
         mail.after_accept.release()
-        wait_for(lambda: "1001" in delivered(), proc, timeout=20)
-        assert sorted(delivered()) == ["1000", "1001"]  # each once
+        wait_for(lambda: "1001" in delivered(mail), proc, timeout=20)
+        assert sorted(delivered(mail)) == ["1000", "1001"]  # each once
     finally:
         if proc is not None:
             terminate(proc)
@@ -184,20 +192,7 @@ def test_on_postgresql_run_carries_on_when_the_server_ends_its_sessions_and_stil
     mail.start()
     court = Court()
     config = write_config(tmp_path, court.fake.base_url, token=False, database_url=database_url)
-    config.write_text(config.read_text() + """
-[schedule]
-interval = "1s"
-jitter = "0s"
-
-[[digests]]
-name = "desk"
-channel = "email"
-to = ["desk@example.org"]
-schedule = "immediate"
-""" + smtp_table(mail.port))
-
-    def delivered() -> list[str]:
-        return [n for _, message in list(mail.received) for n in mail_entries(message)]
+    with_immediate_desk(config, mail, "1s")
 
     def end_sessions() -> int:
         with postgres_server.connect() as admin:
@@ -210,16 +205,16 @@ schedule = "immediate"
         assert run_cli(config, "check").returncode == 0  # the baseline
         proc = start_run(config)
         court.fake.add_entry(KADREY_ID, "1000", "2025-08-04", "ORDER granting stipulation (1000)")
-        wait_for(lambda: "1000" in delivered(), proc)
+        wait_for(lambda: "1000" in delivered(mail), proc)
         assert end_sessions() >= 2  # the lock's, and the pool's
         court.fake.add_entry(KADREY_ID, "1001", "2025-08-05", "NOTICE of Appearance by counsel (1001)")
-        wait_for(lambda: "1001" in delivered(), proc)
+        wait_for(lambda: "1001" in delivered(mail), proc)
     finally:
         code, err, _ = terminate(proc) if proc is not None else (None, "", 0.0)
         court.stop()
         mail.stop()
     assert code == 0, err
-    assert sorted(delivered()) == ["1000", "1001"]
+    assert sorted(delivered(mail)) == ["1000", "1001"]
 
 
 def test_a_daily_digest_whose_time_passed_while_run_was_down_goes_out_when_it_starts(tmp_path, fake_cl, smtp_server,
