@@ -485,6 +485,16 @@ def abort_stuck(proc: subprocess.Popen) -> tuple[str, str]:
     return out, (err or "") + masks
 
 
+def refuse_connections(server: Engine, database: str, refused: bool) -> None:
+    """Make PostgreSQL refuse (or accept again) connections to `database`, ending those
+    open, as a server that is down would (other databases go on)."""
+    with server.connect() as admin:
+        admin.exec_driver_sql(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS {str(not refused).lower()}')
+        if refused:
+            admin.exec_driver_sql("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                                  "WHERE datname = %(db)s", {"db": database})
+
+
 def query(url: str, statement):
     """The one result of `statement` on the database at `url`."""
     engine = store.open_engine(url)

@@ -16,6 +16,8 @@ from docketwatch.ops import health, lock, plan
 from docketwatch.pipeline import digests
 from docketwatch.settings import ADMIN_SUBSCRIPTION
 from docketwatch.store.models import CheckRun, Delivery, Digest, HealthAlert, SchedulerLock, iso, utcnow
+from tests.conftest import refuse_connections
+from tests.servers import PASSWORD, smtp_table
 
 CASES = '''
 [[cases]]
@@ -277,3 +279,48 @@ def test_without_a_mail_route_alerts_are_only_logged(tmp_path, extra, caplog):
         assert session.exec(select(func.count()).select_from(Digest)).one() == 0
         assert session.get(HealthAlert, NYSB).failing is False
     engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_database_watch_mails_once_and_says_the_recovery_once_even_when_it_fails_again_at_first(
+        tmp_path, database_url, postgres_server, smtp_server, monkeypatch, caplog):
+    """Failures of the database itself: one mail at N in a row, sent directly; the
+    recovery alert through the outbox, and when the database fails again before that
+    alert is stored, at the next job that works."""
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
+    config = load(tmp_path, database_url, '[admin]\nto = ["ops@example.org"]\nfailures_before_alert = 2\n'
+                  + smtp_table(smtp_server.port))
+    engine = store.open_engine(database_url)
+    name = engine.url.database
+    watch = health.DatabaseWatch(engine)
+    down = store.StoreError(f"database {name}: cannot connect (refused)")
+
+    def recoveries() -> int:
+        with Session(engine) as session:
+            return session.exec(select(func.count()).select_from(Digest).where(
+                Digest.subject == "docketwatch: the database works again")).one()
+
+    try:
+        watch.failed(config, down)
+        assert smtp_server.received == []  # one failure is no alert
+        watch.failed(config, down)
+        watch.failed(config, down)
+        assert [m["Subject"] for _, m in smtp_server.received] == ["docketwatch: the database cannot be used"]
+        assert f"database {name}: cannot connect (refused)" in smtp_server.received[0][1].get_body(("plain",)) \
+            .get_content()
+        refuse_connections(postgres_server, name, True)
+        with caplog.at_level(logging.ERROR, logger="docketwatch.ops.health"):
+            watch.worked(config)  # the recovery alert cannot be stored: said, and kept for later
+        assert "docketwatch: the database works again: database" in caplog.text
+        refuse_connections(postgres_server, name, False)
+        watch.failed(config, down)  # failing again: still no second mail
+        assert len(smtp_server.received) == 1
+        watch.worked(config)
+        watch.worked(config)
+        assert recoveries() == 1
+        watch.failed(config, down)  # a new run of failures counts from one
+        assert len(smtp_server.received) == 1
+    finally:
+        refuse_connections(postgres_server, name, False)
+        engine.dispose()

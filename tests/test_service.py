@@ -17,6 +17,7 @@ from tests.conftest import (
     KADREY_ID,
     SUNEDISON_CASE,
     poll_cases,
+    refuse_connections,
     run_cli,
     run_process,
     runs,
@@ -215,6 +216,65 @@ def test_on_postgresql_run_carries_on_when_the_server_ends_its_sessions_and_stil
         mail.stop()
     assert code == 0, err
     assert sorted(delivered(mail)) == ["1000", "1001"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_database_that_cannot_be_used_is_mailed_to_the_admin_at_once_and_its_recovery_once(
+        tmp_path, database_url, postgres_server):
+    """Alerts go through the outbox, which lives in the database: when the database
+    itself cannot be used, the [admin] addresses get one mail sent directly, however long
+    it lasts, and one more (through the outbox) when it works again. The server refuses
+    the test's database (ALLOW_CONNECTIONS false, its sessions ended), as one down would."""
+    mail = Mailbox()
+    mail.start()
+    court = Court()
+    config = write_config(tmp_path, court.fake.base_url, token=False, database_url=database_url)
+    config.write_text(config.read_text() + """
+[schedule]
+interval = "1s"
+jitter = "0s"
+
+[admin]
+to = ["ops@example.org"]
+failures_before_alert = 3
+""" + smtp_table(mail.port))
+    name = make_url(database_url).database
+    log = tmp_path / "run.log"
+
+    def subjects() -> list[str]:
+        return [message["Subject"] for _, message in list(mail.received)]
+
+    def failed_jobs() -> int:
+        return log.read_text().count(f"database postgresql+psycopg://postgres@127.0.0.1:5432/{name}: ")
+
+    proc = None
+    try:
+        assert run_cli(config, "check").returncode == 0  # the baseline
+        asked = len(court.request_times)
+        proc = start_run(config, log=log)
+        wait_for(lambda: len(court.request_times) > asked, proc)  # started: polling
+        refuse_connections(postgres_server, name, True)
+        wait_for(lambda: subjects(), proc)
+        assert subjects() == ["docketwatch: the database cannot be used"]
+        text = mail.received[0][1].get_body(("plain",)).get_content()
+        assert f"/{name}: " in text and "sent directly" in text
+        assert mail.received[0][0] == ["ops@example.org"]
+        alerted_at = failed_jobs()
+        wait_for(lambda: failed_jobs() >= alerted_at + 4, proc)  # still failing: no second mail
+        assert len(subjects()) == 1
+        refuse_connections(postgres_server, name, False)
+        wait_for(lambda: len(subjects()) == 2, proc)
+        assert subjects()[1] == "docketwatch: the database works again"
+    finally:
+        refuse_connections(postgres_server, name, False)
+        code, err, _ = terminate(proc) if proc is not None else (None, "", 0.0)
+        court.stop()
+        mail.stop()
+    assert code == 0, err
+    said = log.read_text()
+    assert "ERROR docketwatch.ops.health: docketwatch: the database cannot be used (3 jobs in a row" in said
+    assert "WARNING docketwatch.ops.health: docketwatch: the database works again" in said
+    assert subjects() == ["docketwatch: the database cannot be used", "docketwatch: the database works again"]
 
 
 def test_a_daily_digest_whose_time_passed_while_run_was_down_goes_out_when_it_starts(tmp_path, fake_cl, smtp_server,

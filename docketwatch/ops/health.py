@@ -6,11 +6,14 @@ be built, and on its recovery).
 
 Alerts go through the outbox like any digest (stored first, retried, sent once), to
 the `[admin] to` addresses; without them, or without `[smtp]`, they are only logged.
+The one exception is a database that cannot be used (`DatabaseWatch`): the outbox is in
+it, so that alert is mailed at once.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from docketwatch.ops import lock, plan
 from docketwatch.settings import Config
+from docketwatch.store import StoreError
 from docketwatch.store.models import DIGEST_JOB, Case, CheckRun, Delivery, Digest, HealthAlert, as_utc, iso, utcnow
 
 if TYPE_CHECKING:
@@ -170,3 +174,62 @@ def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | N
         outbox.watch_health(session, config, job.job_id, (h["last_error"] or "failed") if failing else None, now,
                             failed=(subject, text), recovered=(again, f"{again} (last success {h['last_success']}).\n"))
         session.commit()
+
+
+class DatabaseWatch:
+    """The database itself, as `run`'s jobs that use it find it. At
+    `failures_before_alert` failures in a row the operator is told at once, by a mail sent
+    directly (the outbox lives in that database), and once more, through the outbox, when
+    it works again. Jobs run on several threads: so may these calls."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._since: datetime | None = None  # the first failure of the current run of them
+        self._alerted = False
+
+    def failed(self, config: Config, error: StoreError) -> None:
+        from docketwatch.pipeline import outbox
+
+        with self._lock:
+            self._failures += 1
+            self._since = self._since or utcnow()
+            if self._alerted or self._failures < config.admin.failures_before_alert:
+                return
+            self._alerted = True
+            failures, since = self._failures, self._since
+        subject = "docketwatch: the database cannot be used"
+        text = (f"{subject}: {error}\n\n{failures} jobs in a row found it so, since {iso(since)}. Nothing is "
+                "polled, stored or delivered until it can be used; docketwatch run keeps trying, and says so "
+                "when it works again. This message was sent directly, not through the outbox (which is in "
+                "that database): it is not sent again.\n")
+        log.error("%s (%d jobs in a row since %s)", subject, failures, iso(since))
+        for probe in outbox.alert_now(config, subject, text, utcnow()):
+            if probe.ok:
+                log.info("%s: mailed to %s: %s", subject, probe.recipient, probe.detail)
+            else:
+                log.error("%s: could not be mailed to %s: %s", subject, probe.recipient, probe.detail)
+
+    def worked(self, config: Config) -> None:
+        from docketwatch.pipeline import outbox
+
+        with self._lock:
+            if not self._alerted:
+                self._failures, self._since = 0, None
+                return
+            since = self._since
+            self._failures, self._since, self._alerted = 0, None, False
+        subject = "docketwatch: the database works again"
+        now = utcnow()
+        try:
+            with Session(self.engine) as session:
+                outbox.alert(session, config, subject, f"{subject} (it could not be used from {iso(since)} to "
+                             f"{iso(now)}); polls and deliveries go on.\n", now)
+                session.commit()
+        except StoreError as e:  # failing again already: the next job that works says it
+            log.error("%s: %s", subject, e)
+            with self._lock:
+                self._failures, self._since, self._alerted = max(self._failures, 1), self._since or since, True
+            return
+        log.warning("%s", subject)

@@ -69,6 +69,7 @@ class Service:
         self._idle = threading.Condition()
         self._outbox_wanted = False  # a poll asked for an outbox run that has not started yet
         self._reloading = threading.Lock()  # the reload job and a reference refresh may both reload
+        self.database = health.DatabaseWatch(engine)
 
     def _configure(self, config: Config) -> None:
         self.config = config
@@ -212,9 +213,10 @@ class Service:
         return IntervalTrigger(seconds=job.interval.total_seconds(), jitter=jitter)
 
     # -- running ---------------------------------------------------------------
-    def _job(self, name: str, work: Callable[..., object], *args: Any) -> None:
+    def _job(self, name: str, work: Callable[..., object], *args: Any, watches_database: bool = False) -> None:
         """Run one job: skipped once stopping; a database error is one log line and
-        the service goes on (the next run of the job tries again)."""
+        the service goes on (the next run of the job tries again). The jobs that always use
+        the database (`watches_database`: polls, the heartbeat) tell `self.database` how it went."""
         if self.stopping.is_set():
             return
         with self._idle:
@@ -223,6 +225,11 @@ class Service:
             work(*args)
         except StoreError as e:
             log.error("%s: %s", name, e)
+            if watches_database:
+                self.database.failed(self.config, e)
+        else:
+            if watches_database:
+                self.database.worked(self.config)
         finally:
             with self._idle:
                 self._running.discard(name)
@@ -231,7 +238,7 @@ class Service:
     def _poll_job(self, job: plan.PlanRow) -> None:
         if job.job_id not in {j.job_id for j in self.jobs}:
             return  # queued before a reload removed it (a case paused or removed): not polled again
-        self._job(job.job_id, self.poll, job)
+        self._job(job.job_id, self.poll, job, watches_database=True)
         if self.stopping.is_set() or self.scheduler is None:
             return
         if self.immediate:  # deliver what the poll found, on the delivery thread
@@ -307,7 +314,8 @@ class Service:
         scheduler.add_job(self._job, IntervalTrigger(days=1), args=["prune", self.prune], id="prune",
                           executor="delivery", next_run_time=now)
         scheduler.add_job(self._job, IntervalTrigger(seconds=lock.HEARTBEAT.total_seconds()),
-                          args=["heartbeat", self._beat, held], id="heartbeat", executor="heartbeat")
+                          args=["heartbeat", self._beat, held], kwargs={"watches_database": True}, id="heartbeat",
+                          executor="heartbeat")
         scheduler.add_job(self._job, IntervalTrigger(seconds=settings.reload_check.total_seconds()),
                           args=["reload", self.reload], id="reload", executor="heartbeat")
 

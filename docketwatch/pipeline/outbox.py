@@ -37,6 +37,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, update
 from sqlalchemy.engine import Engine
@@ -44,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from docketwatch import redact, registry
-from docketwatch.notifiers.base import DeliveryError
+from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.pipeline import digests, render
 from docketwatch.settings import ADMIN_SUBSCRIPTION, Config, DigestConfig
 from docketwatch.store.models import (
@@ -212,13 +213,26 @@ def alert(session: Session, config: Config, subject: str, text: str, now: dateti
     """An operator alert in the outbox, a delivery to each `[admin] to` address (not
     committed); without `[admin] to` and `[smtp]`, only logged (by the caller)."""
     admin = config.admin_subscription
+    if admin is not None:
+        enqueue(session, config, _alert_digest(config, admin, subject, text, now), admin, now)
+
+
+def alert_now(config: Config, subject: str, text: str, now: datetime) -> list[Probe]:
+    """An operator alert sent at once, not stored: for when the database the outbox lives
+    in cannot be used. What each `[admin] to` address's server said (none without
+    `[admin] to` and `[smtp]`); it is not retried."""
+    admin = config.admin_subscription
     if admin is None:
-        return
+        return []
+    notifier = registry.notifier(admin.channel)(config, admin)
+    return _send_unstored(notifier, config.recipients[admin.name], _alert_digest(config, admin, subject, text, now))
+
+
+def _alert_digest(config: Config, admin: DigestConfig, subject: str, text: str, now: datetime) -> Digest:
     body = {"txt": text, "html": f"<pre>{html.escape(text)}</pre>"}
     key = hashlib.sha256(f"{subject}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
     domain = config.smtp.from_address.rpartition("@")[2] if config.smtp else "docketwatch.invalid"
-    enqueue(session, config, _digest(admin, f"<docketwatch.admin.{key}@{domain}>", subject, body, now, now, now),
-            admin, now)
+    return _digest(admin, f"<docketwatch.admin.{key}@{domain}>", subject, body, now, now, now)
 
 
 def _undelivered(session: Session, config: Config, digest: Digest, delivery: Delivery, now: datetime) -> None:
@@ -260,12 +274,17 @@ def test_message(config: Config, sub: DigestConfig, now: datetime | None = None)
     key = hashlib.sha256(f"test\x1f{sub.name}\x1f{now.isoformat()}".encode()).hexdigest()[:32]
     domain = config.smtp.from_address.rpartition("@")[2] if config.smtp else "docketwatch.invalid"
     digest = _digest(sub, f"<docketwatch.test.{key}@{domain}>", subject, body, now, now, now)
+    return _send_unstored(notifier, config.recipients[sub.name], digest)
+
+
+def _send_unstored(notifier: Notifier[Any], recipients: list[str], digest: Digest) -> list[Probe]:
+    """Send `digest` to each recipient once, storing nothing: what each server said."""
     probes = []
-    for recipient in config.recipients[sub.name]:
+    for recipient in recipients:
         delivery = Delivery(digest_id=0, recipient=recipient, message_id=digest.message_id)
         try:
             probes.append(Probe(recipient, True, notifier.send(digest, delivery)))
-        except Exception as e:  # the test is to see the failure, whatever it is
+        except Exception as e:  # to be reported, whatever it is: there is no retry
             probes.append(Probe(recipient, False, redact.scrub(str(e) or type(e).__name__)))
     return probes
 
