@@ -466,16 +466,27 @@ def terminate(proc: subprocess.Popen, timeout: float = 30.0) -> tuple[int, str, 
     return proc.returncode, err, took
 
 
+def signal_masks(pid: int) -> dict[str, str]:
+    """The signals process `pid` blocks, ignores and catches, as /proc shows them (SigBlk,
+    SigIgn, SigCgt: hexadecimal, bit n - 1 for signal n); none once it is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return {}
+    return dict(line.split(":\t") for line in lines if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
+def signals_in(mask: str) -> set[int]:
+    """The signal numbers of one of `signal_masks`."""
+    return {n for n in range(1, 65) if int(mask, 16) >> (n - 1) & 1}
+
+
 def abort_stuck(proc: subprocess.Popen) -> tuple[str, str]:
     """End a process that did not stop when asked: SIGABRT, so that its stderr shows each
     thread's stack (start_command enables faulthandler), then SIGKILL if even that hangs.
     Its stdout and stderr (when piped), the stderr followed by the signals it blocked,
     ignored and caught (/proc: a signal it never saw may have been blocked or ignored)."""
-    try:
-        masks = "".join(f"\n{line}" for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
-                        if line.startswith(("SigBlk", "SigIgn", "SigCgt")))
-    except OSError:
-        masks = ""
+    masks = "".join(f"\n{name}:\t{mask}" for name, mask in signal_masks(proc.pid).items())
     proc.send_signal(signal.SIGABRT)
     try:
         out, err = proc.communicate(timeout=10)

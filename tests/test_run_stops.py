@@ -25,7 +25,9 @@ from tests.conftest import (
     run_cli,
     run_process,
     runs,
+    signal_masks,
     signalled,
+    signals_in,
     start_command,
     start_run,
     terminate,
@@ -158,14 +160,6 @@ def test_ctrl_c_in_another_command_is_one_line_and_130(tmp_path, slow_server):
     assert (proc.returncode, out, err) == (130, "", "interrupted\n") and took < 5
 
 
-def handled_signals(pid: int) -> tuple[set[int], set[int]]:
-    """The signals process `pid` ignores and those it catches, as /proc says."""
-    masks = dict(line.split(":\t") for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                 if line.startswith(("SigIgn", "SigCgt")))
-    return tuple({n for n in range(1, 65) if int(masks[key], 16) >> (n - 1) & 1}  # type: ignore[return-value]
-                 for key in ("SigIgn", "SigCgt"))
-
-
 def test_a_check_started_with_ctrl_c_ignored_keeps_it_ignored_and_stops_on_sigterm(tmp_path, slow_server):
     """Started as a shell script's background job, which ignores SIGINT so that Ctrl-C at
     the terminal reaches only the command in the foreground: Ctrl-C stays ignored while
@@ -174,7 +168,8 @@ def test_a_check_started_with_ctrl_c_ignored_keeps_it_ignored_and_stops_on_sigte
     config = configure(tmp_path, cl.url, http="timeout = 60\n", cases=KADREY)
     proc = start_command(config, "check", preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     wait_for(lambda: cl.connections >= 1, proc)  # within the check: its handlers are in place
-    ignored, caught = handled_signals(proc.pid)
+    masks = signal_masks(proc.pid)
+    ignored, caught = signals_in(masks["SigIgn"]), signals_in(masks["SigCgt"])
     assert signal.SIGINT in ignored and signal.SIGINT not in caught
     assert signal.SIGTERM in caught
     _, err, took = signalled(proc, signal.SIGTERM)

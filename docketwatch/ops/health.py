@@ -230,6 +230,6 @@ class DatabaseWatch:
         except StoreError as e:  # failing again already: the next job that works says it
             log.error("%s: %s", subject, e)
             with self._lock:
-                self._failures, self._since, self._alerted = max(self._failures, 1), self._since or since, True
+                self._since, self._alerted = since, True
             return
         log.warning("%s", subject)
