@@ -324,3 +324,36 @@ def test_the_database_watch_mails_once_and_says_the_recovery_once_even_when_it_f
     finally:
         refuse_connections(postgres_server, name, False)
         engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_database_alert_no_server_took_is_tried_again_after_as_many_failures_more(
+        tmp_path, smtp_server, monkeypatch, caplog):
+    """Both the database and the mail server fail: the operator is not left unaware. The
+    direct mail is tried again every `failures_before_alert` failures until a server
+    takes it, then never again in that outage."""
+    monkeypatch.setenv("SMTP_TEST_PASSWORD", PASSWORD)
+    database_url = f"sqlite:///{tmp_path / 'dw.db'}"
+    config = load(tmp_path, database_url, '[admin]\nto = ["ops@example.org"]\nfailures_before_alert = 2\n'
+                  + smtp_table(smtp_server.port))
+    engine = store.open_engine(database_url)
+    watch = health.DatabaseWatch(engine)
+    down = store.StoreError("database dw.db: disk I/O error")
+    smtp_server.refuse.add("ops@example.org")
+    with caplog.at_level(logging.INFO, logger="docketwatch.ops.health"):
+        for _ in range(3):
+            watch.failed(config, down)
+        assert smtp_server.received == []
+        assert "docketwatch: the database cannot be used: could not be mailed to ops@example.org" in caplog.text
+        assert "tried again after 2 more failures" in caplog.text
+        smtp_server.refuse.clear()
+        watch.failed(config, down)  # the 4th: two after the try that failed
+    assert [m["Subject"] for _, m in smtp_server.received] == ["docketwatch: the database cannot be used"]
+    assert "4 jobs in a row found it so" in smtp_server.received[0][1].get_body(("plain",)).get_content()
+    for _ in range(4):
+        watch.failed(config, down)
+    assert len(smtp_server.received) == 1  # taken: not sent again
+    watch.worked(config)
+    with Session(engine) as session:
+        assert session.exec(select(Digest.subject)).all() == ["docketwatch: the database works again"]
+    engine.dispose()

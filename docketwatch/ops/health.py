@@ -179,47 +179,56 @@ def observe(engine: Engine, config: Config, job: plan.PlanRow, now: datetime | N
 class DatabaseWatch:
     """The database itself, as `run`'s jobs that use it find it. At
     `failures_before_alert` failures in a row the operator is told at once, by a mail sent
-    directly (the outbox lives in that database), and once more, through the outbox, when
-    it works again. Jobs run on several threads: so may these calls."""
+    directly (the outbox lives in that database), tried again after as many failures
+    more until a server takes it; and once more, through the outbox, when it works
+    again. Jobs run on several threads: so may these calls."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
         self._lock = threading.Lock()
         self._failures = 0
         self._since: datetime | None = None  # the first failure of the current run of them
-        self._alerted = False
+        self._tried_at: int | None = None  # the failure count at the last try to mail the operator
+        self._mailed = False  # a server took that mail (or there is no one to mail)
 
     def failed(self, config: Config, error: StoreError) -> None:
         from docketwatch.pipeline import outbox
 
+        every = config.admin.failures_before_alert
         with self._lock:
             self._failures += 1
             self._since = self._since or utcnow()
-            if self._alerted or self._failures < config.admin.failures_before_alert:
+            if self._mailed or self._failures < (self._tried_at or 0) + every:
                 return
-            self._alerted = True
-            failures, since = self._failures, self._since
+            self._tried_at = failures = self._failures
+            since = self._since
         subject = "docketwatch: the database cannot be used"
         text = (f"{subject}: {error}\n\n{failures} jobs in a row found it so, since {iso(since)}. Nothing is "
                 "polled, stored or delivered until it can be used; docketwatch run keeps trying, and says so "
                 "when it works again. This message was sent directly, not through the outbox (which is in "
-                "that database): it is not sent again.\n")
+                "that database), and is sent once.\n")
         log.error("%s (%d jobs in a row since %s)", subject, failures, iso(since))
-        for probe in outbox.alert_now(config, subject, text, utcnow()):
+        probes = outbox.alert_now(config, subject, text, utcnow())
+        for probe in probes:
             if probe.ok:
                 log.info("%s: mailed to %s: %s", subject, probe.recipient, probe.detail)
             else:
                 log.error("%s: could not be mailed to %s: %s", subject, probe.recipient, probe.detail)
+        if probes and not any(probe.ok for probe in probes):
+            log.error("%s: tried again after %d more failures", subject, every)
+            return
+        with self._lock:
+            if self._tried_at == failures:  # not since told the database works again
+                self._mailed = True
 
     def worked(self, config: Config) -> None:
         from docketwatch.pipeline import outbox
 
         with self._lock:
-            if not self._alerted:
-                self._failures, self._since = 0, None
+            tried_at, mailed, since = self._tried_at, self._mailed, self._since
+            self._failures, self._since, self._tried_at, self._mailed = 0, None, None, False
+            if tried_at is None:
                 return
-            since = self._since
-            self._failures, self._since, self._alerted = 0, None, False
         subject = "docketwatch: the database works again"
         now = utcnow()
         try:
@@ -230,6 +239,6 @@ class DatabaseWatch:
         except StoreError as e:  # failing again already: the next job that works says it
             log.error("%s: %s", subject, e)
             with self._lock:
-                self._since, self._alerted = since, True
+                self._since, self._tried_at, self._mailed = since, tried_at, mailed
             return
         log.warning("%s", subject)

@@ -220,7 +220,7 @@ def alert(session: Session, config: Config, subject: str, text: str, now: dateti
 def alert_now(config: Config, subject: str, text: str, now: datetime) -> list[Probe]:
     """An operator alert sent at once, not stored: for when the database the outbox lives
     in cannot be used. What each `[admin] to` address's server said (none without
-    `[admin] to` and `[smtp]`); it is not retried."""
+    `[admin] to` and `[smtp]`); the caller decides whether to try again."""
     admin = config.admin_subscription
     if admin is None:
         return []
