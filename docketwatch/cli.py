@@ -244,7 +244,7 @@ def _interrupted(results: list[CaseResult], signum: signal.Signals) -> None:
 def _result_json(r: CaseResult) -> dict[str, Any]:
     return {
         "name": r.case.name, "court": r.case.court, "docket_number": r.case.docket_number,
-        "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline,
+        "ok": r.ok, "error": "; ".join(r.errors) or None, "baseline": r.baseline, "earlier": r.earlier,
         "new": [e.as_json() for e in r.new], "changed": [e.as_json() for e in r.changed],
         "case_changes": r.case_changes,
         "gaps": r.gaps, "warnings": r.warnings, "no_entries": r.no_entries, "paused": r.paused,
@@ -272,7 +272,9 @@ def _summary(r: CaseResult) -> str:
         return "no entries yet"
     if r.baseline:
         return f"baseline recorded ({r.baseline_entries} entries)"
-    return f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"
+    found = f"{len(r.new)} new, {len(r.changed)} changed" if (r.new or r.changed) else "nothing new"
+    return found + (f"; {_count(r.earlier, 'earlier entry', 'earlier entries')} recorded quietly (filed before "
+                    "docketwatch watched the case)" if r.earlier else "")
 
 
 def _print_result(r: CaseResult) -> None:

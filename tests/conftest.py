@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -551,6 +551,12 @@ def dump_db(tmp_path: Path) -> dict[str, list]:
     queries["event"] = "SELECT * FROM event WHERE kind != 'error' ORDER BY 1"
     with sqlite3.connect(tmp_path / "dw.db") as db:
         return {t: db.execute(q).fetchall() for t, q in queries.items()}
+
+
+def today() -> date:
+    """Today in UTC, as docketwatch dates the start of a watch: a filing of today is news
+    to every source, where the real dockets' old dates are history to a source's first read."""
+    return datetime.now(UTC).date()
 
 
 def age_docket_read(database_url: str, docket_id: int, days: float = 2) -> None:

@@ -154,7 +154,9 @@ class Court:
         self.cl = FakeCourtListener(base_url=base_url)
         self.dockets = {d.id: d for d in dockets}
         self.cycle = 0
-        self.now = datetime(2025, 8, 4, 16, 0, tzinfo=UTC)
+        # The court's clock starts a day before the real one (whole hours): docketwatch dates
+        # the watch by the real clock, and what is filed after it began is news.
+        self.now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=1)
         self.by_id: dict[int, dict] = {}
         self.docket_of: dict[int, int] = {}
         self.filed: dict[int, int] = {}          # entry id -> cycle it was filed in

@@ -18,7 +18,7 @@ from docketwatch import store
 from docketwatch.domain import schedule
 from docketwatch.pipeline import digests, render
 from docketwatch.settings import Config
-from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.conftest import KADREY_ID, poll_cases, run_cli, today, write_config
 
 pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
 
@@ -183,7 +183,7 @@ def test_warnings_for_a_stale_case_and_a_spent_budget_ride_along(fake_cl, tmp_pa
         fake_cl.add_entry(KADREY_ID, str(n), "2025-09-01", f"Filing {n}")
     path = write_config(tmp_path, fake_cl.base_url, budget=3, cases=KADREY + markdown_digest("all"))
     poll_cases(path)
-    fake_cl.add_entry(KADREY_ID, "900", "2025-09-02", "ORDER")
+    fake_cl.add_entry(KADREY_ID, "900", str(today()), "ORDER")  # filed after the watch began: news
     poll_cases(path)
     cfg = config_mod.load(path)
     now = datetime.now(UTC)

@@ -21,7 +21,7 @@ from docketwatch import store
 from docketwatch.ops import status as status_mod
 from docketwatch.store import migrations
 from docketwatch.store.models import Case, Entry
-from tests.conftest import KADREY_ID, age_docket_read, poll_cases, run_cli, write_config
+from tests.conftest import KADREY_ID, age_docket_read, poll_cases, run_cli, today, write_config
 from tests.servers import NYSB_FEED, with_new_item
 
 
@@ -203,8 +203,9 @@ def test_a_docket_with_no_entries_yet_is_a_quiet_success_not_a_failed_fetch(fake
     out = run_cli(config, "check", "--json")
     assert json.loads(out.stdout)["cases"][0]["no_entries"] is True
 
-    # The first filing, when it comes, is news.
-    fake_cl.add_entry(NEW_ID, "1", "2025-07-02", "COMPLAINT against OpenAI")
+    # The first filing, when it comes, is news: filed three days before the watch began, as
+    # when CourtListener gets a new case's complaint late (diff.RECENT).
+    fake_cl.add_entry(NEW_ID, "1", str(today() - timedelta(days=3)), "COMPLAINT against OpenAI")
     result = poll_cases(config)[0]
     assert [e.number for e in result.new] == ["1"] and not result.no_entries
 

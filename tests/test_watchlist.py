@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from docketwatch.domain.docket_numbers import DocketNumberError, written
-from tests.conftest import KADREY_ID, check_json, run_cli, write_config
+from tests.conftest import KADREY_ID, check_json, run_cli, today, write_config
 from tests.servers import PASSWORD, smtp_table
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -370,14 +370,15 @@ def test_run_once_exits_3_when_a_case_failed_and_logs_each_event(fake_cl, tmp_pa
     fake_cl.load_kadrey()
     path = write_config(tmp_path, fake_cl.base_url)
     assert run_cli(path, "run", "--once").returncode == 0  # the baseline
-    fake_cl.add_entry(KADREY_ID, "600", "2025-07-02", "ORDER re Discovery Letter Brief.")
-    fake_cl.add_entry(KADREY_ID, "601", "2025-07-03", "NOTICE of Appearance by A. Lawyer")
+    day = str(today())  # filed after the watch began: news
+    fake_cl.add_entry(KADREY_ID, "600", day, "ORDER re Discovery Letter Brief.")
+    fake_cl.add_entry(KADREY_ID, "601", day, "NOTICE of Appearance by A. Lawyer")
     ran = run_cli(path, "run", "--once")
     assert ran.returncode == 0, ran.stderr
     events = [line.split(" INFO docketwatch.ops.service: ")[1] for line in ran.stderr.splitlines()
               if " INFO docketwatch.ops.service: Kadrey" in line]
-    assert sorted(events) == ["Kadrey v. Meta Platforms, Inc.: new #600 2025-07-02: ORDER re Discovery Letter Brief.",
-                      "Kadrey v. Meta Platforms, Inc.: new #601 2025-07-03: NOTICE of Appearance by A. Lawyer"]
+    assert sorted(events) == [f"Kadrey v. Meta Platforms, Inc.: new #600 {day}: ORDER re Discovery Letter Brief.",
+                              f"Kadrey v. Meta Platforms, Inc.: new #601 {day}: NOTICE of Appearance by A. Lawyer"]
 
     fake_cl.fail_with = 500
     ran = run_cli(path, "run", "--once")

@@ -86,6 +86,10 @@ class Snapshot:
     # Dockets the same fetch showed that no watched case is (a court feed's other items),
     # for `[[discover]]` rules: found at no extra request. Set on one snapshot per fetch.
     others: list[ParsedDocket] = field(default_factory=list)
+    # The entries are (part of) the source's first read of the whole docket, resumed after
+    # it was cut short (a request budget spent): what was filed before the case was
+    # watched is history, not news. A source's first say of a case counts so anyway.
+    history: bool = False
 
 
 class TargetState(BaseModel):

@@ -102,7 +102,8 @@ class Service:
             elif r.baseline:
                 log.info("%s: %s: baseline recorded (%d entries)", job.job_id, name, r.baseline_entries)
             else:
-                log.info("%s: %s: %d new, %d changed", job.job_id, name, len(r.new), len(r.changed))
+                log.info("%s: %s: %d new, %d changed%s", job.job_id, name, len(r.new), len(r.changed),
+                         f", {r.earlier} earlier entries recorded quietly" if r.earlier else "")
             for e in r.new:
                 log.info("%s: new %s %s: %s", name, e.label, e.date_label, e.text)
             for e in r.changed:

@@ -32,7 +32,7 @@ import html
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, insert, update
@@ -53,6 +53,7 @@ from docketwatch.store.models import (
     Event,
     StoredCase,
     Suggestion,
+    as_utc,
     core_table,
     utcnow,
 )
@@ -69,6 +70,9 @@ class DiffResult(CaseChanges):
     baseline: bool = False
     added: int = 0  # entries stored for the first time, reported or not
     updated: int = 0  # stored entries that changed, reported or not
+    # New to docketwatch but filed before it watched the case (a source's first read, or
+    # its resumption): history, stored quietly, like a baseline's entries.
+    earlier: int = 0
     empty: bool = False  # no entry of the case is known yet: a new docket, not a failure
 
 
@@ -157,6 +161,10 @@ def apply(
     A backfill (an imported docket report) stores entries without entry events: years
     of history are not news. Until the caller sets `case.baseline_at` (after all sources
     of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
+    After it, a source's first say of the case (`has_facts=False`: a source added later,
+    or failing at the first check) or a first read of the whole docket resumed
+    (`snapshot.history`) is history where it shows entries filed before the watch began
+    (`_watch_began`): they are stored quietly and counted (`earlier`), not reported.
     `follow` ("ask", "auto", "off") is what to do with linked dockets (settings.Document).
     `has_stored=False`: the caller knows that no entry of the case is stored (nothing to
     read); `has_facts=False`: that the snapshot's source has recorded no case facts of it.
@@ -186,6 +194,8 @@ def apply(
     paired = _pair_minutes(others, unknown, source)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = backfill or (result.baseline and not notify_baseline)
+    first_read = snapshot.history or not has_facts
+    began = _watch_began(case.baseline_at) if first_read and not quiet and case.baseline_at else None
 
     gap = None if result.baseline else snapshot.gap or _window_gap(session, case.id, snapshot, keyed, stored)
     if gap:
@@ -202,10 +212,11 @@ def apply(
             assert entry.id is not None  # read from the store
             session.add(EntryAlias(case_id=case.id, key=key, entry_id=entry.id))
             stored[key] = entry
-        if entry is None and quiet:
+        if entry is None and (quiet or _filed_before(parsed, began)):
             if key not in unheard:
                 unheard[key] = _Unheard(key=key)
                 result.added += 1
+                result.earlier += not quiet
             _merge(unheard[key], parsed, source)
             continue
         if entry is None:
@@ -247,6 +258,25 @@ def apply(
     session.add(case)
     session.flush()
     return result
+
+
+# How long before the watch began a filing a source shows for the first time is still
+# news: CourtListener often gets a new case's first documents days after they were filed,
+# and someone who starts watching a case they just read about wants to see its complaint.
+RECENT = timedelta(days=7)
+
+
+def _watch_began(baseline_at: datetime) -> date:
+    """The first day whose filings are news to a source's first read: RECENT before the
+    day the case's baseline ended. What was filed earlier is the docket's history."""
+    return as_utc(baseline_at).date() - RECENT
+
+
+def _filed_before(parsed: ParsedEntry, began: date | None) -> bool:
+    """True when the entry is dated before the day the watch began, by the later of its
+    dates (filed weeks before, entered today: news); undated: news."""
+    day = max((d for d in (parsed.date_filed, parsed.date_entered) if d is not None), default=None)
+    return began is not None and day is not None and day < began
 
 
 def says_nothing_new(case: StoredCase, snapshot: Snapshot, normalize: Callable[[str], str], spoke_before: bool) -> bool:

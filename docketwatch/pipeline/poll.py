@@ -47,6 +47,8 @@ class CaseResult(CaseChanges):
     warnings: list[str] = field(default_factory=list)
     baseline: bool = False
     baseline_entries: int = 0
+    # Entries first shown now but filed before the watch began: stored quietly (diff.apply).
+    earlier: int = 0
     # A source showed the docket with no entries yet, and none is stored: a quiet, valid state.
     no_entries: bool = False
     # `paused = true` in the configuration: not polled.
@@ -357,6 +359,7 @@ class _Writer:
         if change.baseline:
             result.baseline = True
             result.baseline_entries += change.added
+        result.earlier += change.earlier
         result.add(change)
         result.no_entries = change.empty
         if self._with_entries is not None and not change.empty:

@@ -86,6 +86,8 @@ class EntriesState(TargetState):
 
     modified_since: str | None = None
     docket_read_at: datetime | None = None
+    # The first read of the whole list was cut short (budget spent): the next reads resume it.
+    history_incomplete: bool = False
 
 
 class CaseOptions(Section):
@@ -525,16 +527,18 @@ class _Api:
             return Snapshot(source="courtlistener", docket=docket, delta=True)
         target = f"entries:{source_id}"
         full_history = watermark is None
+        history = full_history or saved.history_incomplete
         params: dict[str, str] | None = _entry_query(source_id, watermark)  # the next pages' URLs carry their own
         next_url: str | None = url
         followed: set[str | None] = set()  # the `next` links read: one that leads back would spend the budget
-        read = False
+        read = cut_short = False
         while next_url:
             if page is None:
                 try:
                     page = self.results(next_url, params)
                 except BudgetExhausted as e:
                     warnings.append(f"{e}: the entry list is incomplete and resumes on the next poll")
+                    cut_short = True
                     break
                 items = _items(next_url, page)
             read = True
@@ -552,8 +556,10 @@ class _Api:
             docket=docket,
             # Without one page read, nothing is known of the entries.
             delta=not full_history or not read,
-            state={target: EntriesState(modified_since=watermark, docket_read_at=read_at)},
+            state={target: EntriesState(modified_since=watermark, docket_read_at=read_at,
+                                        history_incomplete=history and cut_short)},
             warnings=warnings,
+            history=history,
         )
 
     def docket(self, case: StoredCase, warnings: list[str]) -> dict[str, Any]:
