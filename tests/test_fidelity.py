@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from alembic import command
@@ -227,6 +227,24 @@ def test_an_api_answer_without_its_list_of_results_is_a_failed_fetch(fake_cl, tm
                        Response("{}", content_type="application/json")]
     result = poll_cases(config)[0]
     assert not result.ok and "no list of results" in result.errors[0]
+
+
+def test_an_entry_committed_after_a_later_stamped_one_was_read_is_reported_once(fake_cl, tmp_path, cl_token):
+    """CourtListener stamps `date_modified` when it saves an entry, not when the save
+    commits: #4, stamped before #5 but visible only after #5 was read, is still read."""
+    fake_cl.add_docket(NEW_ID, "cand", "3:25-cv-09999", "Doe v. OpenAI")
+    for n in range(1, 4):
+        fake_cl.add_entry(NEW_ID, str(n), "2025-07-01", f"Filing {n}")
+    config = write_config(tmp_path, fake_cl.base_url, cases=NEW_CASE.format(pin=f"courtlistener_id = {NEW_ID}"))
+    assert poll_cases(config)[0].baseline
+    fifth = fake_cl.add_entry(NEW_ID, "5", str(today()), "ORDER")
+    assert [e.number for e in poll_cases(config)[0].new] == ["5"]
+    fourth = fake_cl.add_entry(NEW_ID, "4", str(today()), "MOTION")
+    fourth["date_modified"] = fourth["date_created"] = (
+        datetime.fromisoformat(fifth["date_modified"]) - timedelta(seconds=2)).isoformat(timespec="microseconds")
+    assert [e.number for e in poll_cases(config)[0].new] == ["4"]
+    result = poll_cases(config)[0]
+    assert result.ok and result.new == [] and result.changed == []
 
 
 def test_an_empty_feed_for_a_docket_with_stored_entries_is_a_failed_fetch(fake_cl, tmp_path):

@@ -81,8 +81,8 @@ class Validators(TargetState):
 
 class EntriesState(TargetState):
     """A docket's entry list in the API: the latest `date_modified` read, where the next
-    poll resumes (inclusive, so an entry sharing that time is re-read, never skipped),
-    and when the docket's own fields were last read."""
+    poll resumes (OVERLAP before it: an entry stamped earlier but committed later is
+    read, never skipped), and when the docket's own fields were last read."""
 
     modified_since: str | None = None
     docket_read_at: datetime | None = None
@@ -494,7 +494,9 @@ class _Api:
             items = _items(url, page)
             changed = bool(page.get("next")) or any(_later(modified, watermark) for _, modified in items)
             if not changed and saved.docket_read_at and utcnow() - as_utc(saved.docket_read_at) < DOCKET_REFRESH:
-                docket = ParsedDocket(court=case.court, docket_number=case.docket_number)
+                # The overlap's entries, known already but for one committed late: the diff tells.
+                docket = ParsedDocket(court=case.court, docket_number=case.docket_number,
+                                      entries=[entry for entry, _ in items])
                 return Snapshot(source="courtlistener", docket=docket, delta=True)
         else:
             watermark = None  # no entry list of this case was read yet: all its history is
@@ -590,12 +592,18 @@ class _Api:
         return same[0]
 
 
+# How far before the latest `date_modified` read the next read starts. CourtListener
+# stamps an entry when it saves it, not when its transaction commits: one saved earlier
+# but committed after the last read has an earlier stamp. Re-read entries cost nothing
+# (the diff finds them unchanged).
+OVERLAP = timedelta(minutes=15)
+
+
 def _entry_query(docket: str, watermark: str | None) -> dict[str, str]:
-    """The first page of a docket's entries modified since `watermark` (all without one)."""
+    """The first page of a docket's entries modified since OVERLAP before `watermark` (all without one)."""
     query = {"docket": docket, "order_by": "date_modified", "omit": "recap_documents__plain_text"}
     if watermark:
-        # gte, not gt: an entry sharing the boundary timestamp is re-read, never skipped.
-        query["date_modified__gte"] = watermark
+        query["date_modified__gte"] = (datetime.fromisoformat(watermark) - OVERLAP).isoformat(timespec="microseconds")
     return query
 
 
