@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from werkzeug import Request, Response
 
 from tests.conftest import KADREY_ID, check_json, dump_db, run_cli, write_config
@@ -112,3 +113,13 @@ def test_a_304_from_a_court_feed_to_a_first_request_is_an_error_not_an_empty_bas
     court_feed.always_304 = False
     code, cases = check_all(config)
     assert code == 0 and all(c["baseline"] and c["new"] == [] for c in cases.values())
+
+
+@pytest.mark.parametrize("body", [b"", b"<html><body><h1>502 Bad Gateway</h1></body></html>"], ids=["empty", "html"])
+def test_a_court_feed_answering_what_is_no_feed_is_an_error_naming_the_feed(tmp_path, court_feed, body):
+    """A case read from two sources must say which one failed: the feed's URL leads."""
+    config = rss_config(tmp_path, court_feed)
+    court_feed.body = body
+    code, cases = check_all(config)
+    url = court_feed.url_template.format(court="nysb")
+    assert code == 3 and all(c["error"].startswith(f"{url}: ") for c in cases.values()), cases

@@ -308,8 +308,12 @@ class PacerRssSource(FederalIdentity, Source):
         if response.status_code == 304 or saved.fingerprint == fingerprint:
             return _Feed(state=None, dockets=[])
         from docketwatch import parsers  # lxml, only when a feed has changed
+        from docketwatch.parsers.common import ParseError
 
-        parsed = parsers.parse(response.content, court)
+        try:
+            parsed = parsers.parse(response.content, court)
+        except ParseError as e:  # named with the feed: a case read from two sources must say which failed
+            raise PacerRssError(f"{url}: {e}") from None
         if parsed.kind != "pacer_rss":
             raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
         state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
