@@ -200,3 +200,29 @@ def test_item_titles_that_name_other_parties_are_no_rename(tmp_path, court_feed)
     code, result = check_all(config)
     assert code == 0 and [e["entry_number"] for e in result["In re SunEdison, Inc."]["new"]] == ["5238"]
     assert result["In re SunEdison, Inc."]["case_changes"] == []
+
+
+ADVERSARY_ITEM = NEW_ITEM.replace(b"265812", b"277001").replace(b"5238&#x3C;/a", b"7&#x3C;/a").replace(
+    b"[Order Confirming Plan]", b"[Complaint against Wells Fargo Bank]")
+
+
+def test_two_dockets_sharing_a_number_are_not_merged_and_the_choice_is_said(tmp_path, court_feed):
+    """An adversary proceeding (another PACER case id) listed under the case's number, and
+    first in the feed: the case is read as the docket first opened, never as both."""
+    court_feed.body = with_new_item(NYSB_FEED, item=ADVERSARY_ITEM)
+    config = rss_config(tmp_path, court_feed)
+    code, first = check_all(config)
+    case = first["In re SunEdison, Inc."]
+    assert code == 0 and case["baseline"]
+    assert case["warnings"] == ["the nysb feed shows filings of 2 dockets numbered 16-10992 (PACER case ids "
+                                "265812, 277001): this case is read as 265812, the first opened, from now on; "
+                                "the others' filings are left out"]
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT pacer_case_id FROM 'case' WHERE docket_number = '16-10992'").fetchall() == [
+            ("265812",)]
+        assert db.execute("SELECT count(*) FROM entry WHERE description LIKE '%Wells Fargo%'").fetchone() == (0,)
+
+    court_feed.body = with_new_item(with_new_item(NYSB_FEED, item=ADVERSARY_ITEM), item=NEW_ITEM)
+    code, second = check_all(config)
+    case = second["In re SunEdison, Inc."]
+    assert code == 0 and [e["entry_number"] for e in case["new"]] == ["5238"] and case["warnings"] == []

@@ -333,10 +333,12 @@ class PacerRssSource(FederalIdentity, Source):
         matched: set[int] = set()
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
-            for candidate in index.get(case.docket_number, ()):
+            candidates = index.get(case.docket_number, [])
+            chosen, warnings = _one_docket(court, case, candidates)
+            for candidate in candidates:
                 # An item's title names the parties of that filing, not the case (bankruptcy
                 # feeds add adversaries), so the feed says nothing of the case's name.
-                if _same_case(case, candidate):
+                if candidate.pacer_case_id in (None, chosen):
                     matched.add(id(candidate))
                     docket.pacer_case_id = docket.pacer_case_id or candidate.pacer_case_id
                     docket.entries += candidate.entries
@@ -347,6 +349,7 @@ class PacerRssSource(FederalIdentity, Source):
                 # The court's state is stored with each case: whichever case commits first
                 # records it, and a failed case never skips the feed for the others.
                 state={court: feed.state} if feed.state else {},
+                warnings=warnings,
             )))
         if results:  # the items of no watched case, for [[discover]] rules (once per feed)
             results[0][1].others = [d for d in feed.dockets if id(d) not in matched]
@@ -364,10 +367,19 @@ def _by_court(cases: Iterable[CaseT]) -> dict[str, list[CaseT]]:
     return out
 
 
-def _same_case(case: StoredCase, docket: ParsedDocket) -> bool:
-    """Same PACER case id where both are known (criminal co-defendants share a number
-    but not a case id); the docket numbers are the same already (the feed's index)."""
-    return not (case.pacer_case_id and docket.pacer_case_id and case.pacer_case_id != docket.pacer_case_id)
+def _one_docket(court: str, case: StoredCase, candidates: list[ParsedDocket]) -> tuple[str | None, list[str]]:
+    """The PACER case id of the docket that is `case` among the feed's items with its
+    number (an adversary proceeding, a co-defendant's docket, may share it): the case's
+    own when known, else the first opened (the lowest id), said in a warning when there
+    is a choice, and kept with the case from then on (items without an id go with it)."""
+    if case.pacer_case_id:
+        return case.pacer_case_id, []
+    ids = sorted({c.pacer_case_id for c in candidates if c.pacer_case_id}, key=lambda i: (len(i), i))
+    if len(ids) < 2:
+        return (ids[0] if ids else None), []
+    return ids[0], [f"the {court} feed shows filings of {len(ids)} dockets numbered {case.docket_number} (PACER "
+                    f"case ids {', '.join(ids)}): this case is read as {ids[0]}, the first opened, from now on; "
+                    "the others' filings are left out"]
 
 
 def _outage_gap(last: datetime | None, now: datetime, court: str, window_hours: float) -> str | None:
