@@ -264,6 +264,23 @@ def test_one_feed_entry_against_two_that_agree_with_it_pairs_with_neither(sessio
     assert [e.sources for e in stored_minutes(session, case)] == [["pacer_rss"], ["courtlistener"], ["courtlistener"]]
 
 
+def test_a_feed_short_text_and_a_report_full_text_stored_apart_meet_in_courtlistener_without_an_alert(session):
+    """An imported docket report has no short text to pair its minute entries by, so the
+    feed's entry and the report's are stored apart; CourtListener's entry has both texts,
+    agrees with both, and is the one with its very docket text: no second "new"."""
+    docket = nyed_docket("1:12-cv-04402")  # [~Util - Set Hearings], 22 May 2018
+    case = watched(session, docket)
+    assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
+    full = "Status Conference set for 6/5/2018 at 11:00 AM before Judge Pamela K. Chen."
+    report = Snapshot(source="docket_report", docket=ParsedDocket(
+        court="nyed", docket_number=docket.docket_number,
+        entries=[ParsedEntry(entry_number=None, date_filed=date(2018, 5, 22), description=full)]), delta=True)
+    assert diff.apply(session, case, report, backfill=True).new == []
+    result = diff.apply(session, case, cl(docket, cl_minute("401", "2018-05-22", full, "~Util - Set Hearings")))
+    assert result.new == [] and result.changed == [] and kinds(session) == ["new"]
+    assert [e.sources for e in stored_minutes(session, case)] == [["pacer_rss"], ["courtlistener", "docket_report"]]
+
+
 def test_a_feed_entry_stored_by_its_day_and_words_is_known_again_and_the_one_it_hid_is_new(session):
     """Before the moment of entry was part of a court feed's key, the two Scheduling
     Orders of 22 May were one entry (the second never reported). After the upgrade the

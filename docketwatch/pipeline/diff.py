@@ -437,12 +437,18 @@ def _pair_minutes(others: dict[date, list[Entry]], unknown: list[tuple[str, Pars
     A wrong pairing can hide a filing (a subscription to "new" events sees the second
     filing only as the first one's text filled in), a missed one repeats an alert: so
     nothing pairs but the same words of the same day, and never when the choice is
-    ambiguous (one "Order" of a feed against two of CourtListener's).
+    ambiguous (one "Order" of a feed against two of CourtListener's), unless one of the
+    stored entries has the very docket text the entry has and none other does
+    (`_by_docket_text`): a feed's short text and a docket report's full text, stored
+    apart, then meet in CourtListener's entry, which has both.
     """
     shown = dict(unknown)
     agree = {key: {e.id: e for e in others.get(day, []) if source not in e.sources and _pairs(e, p)}
              for key, p in unknown if (day := p.date_filed or p.date_entered)}
-    paired: dict[str, Entry] = {}
+    paired = _by_docket_text(agree, shown)
+    taken = {e.id for e in paired.values()}
+    agree = {key: {i: e for i, e in matches.items() if i not in taken}
+             for key, matches in agree.items() if key not in paired}
     for key, matches in agree.items():
         if not matches or key in paired:
             continue
@@ -451,6 +457,21 @@ def _pair_minutes(others: dict[date, list[Entry]], unknown: list[tuple[str, Pars
             in_order = sorted(group, key=lambda k: (shown[k].filed_at or datetime.min.replace(tzinfo=UTC), k))
             paired.update(zip(in_order, sorted(matches.values(), key=lambda e: e.id or 0), strict=True))
     return paired
+
+
+def _by_docket_text(agree: dict[str, dict[int | None, Entry]], shown: dict[str, ParsedEntry]) -> dict[str, Entry]:
+    """Of the entries that agree with several stored ones, those whose docket text is the
+    docket text of exactly one of them, which no other shown entry has: that one."""
+    out: dict[str, Entry] = {}
+    for key, matches in agree.items():
+        text = words(shown[key].description or "")
+        if len(matches) < 2 or not text:
+            continue
+        same = [e for e in matches.values() if words(e.description or "") == text]
+        rivals = [k for k, m in agree.items() if k != key and words(shown[k].description or "") == text]
+        if len(same) == 1 and not rivals:
+            out[key] = same[0]
+    return out
 
 
 def _pairs(entry: Entry, parsed: ParsedEntry) -> bool:
