@@ -201,3 +201,16 @@ def test_a_label_shows_a_host_only_when_it_is_a_server_and_every_token_is_masked
         assert secret not in text
     assert text.endswith(" ntfy.example.org hooks.example.org")
     redact.forget_all()
+
+
+def test_words_in_a_secret_url_stay_readable_in_messages_where_its_tokens_are_masked():
+    """The README's webhook URL, an ntfy topic that is a word: each URL is masked whole,
+    its tokens alone too, but not the words of its path, which would mask them anywhere."""
+    urls = ["json://app.example.org/hooks/docketwatch", "ntfy://Meta",
+            "slack://T0A1B2C3D/B4E5F6G7H/aBcDeFgHiJkLmNoPqRsTuVwX"]
+    AppriseSettings(urls=urls)
+    said = "docketwatch: Kadrey v. Meta Platforms, Inc.: the hooks of /etc/docketwatch.toml"
+    assert redact.scrub(said) == said
+    assert redact.scrub(" ".join(urls)) == " ".join([redact.MASK] * 3)
+    assert redact.scrub("token T0A1B2C3D, aBcDeFgHiJkLmNoPqRsTuVwX") == f"token {redact.MASK}, {redact.MASK}"
+    redact.forget_all()

@@ -4,8 +4,9 @@ their place, and their parts registered for redaction.
 A Slack or Discord webhook URL, an ntfy topic or a Telegram bot URL grants whoever
 holds it the right to post. So it stays in the configuration only: the outbox stores
 the label as the delivery's recipient, and every part of the URL that may be a token
-(user, password, host when it is not a server's name, path segments, query values) is
-registered with `redact`, so no message, log line or stored error shows it.
+(user, password; the host when it is not a server's name, path segments and query
+values, when they look like one: `_may_be_token`) is registered with `redact`, so no message, log line
+or stored error shows it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,24 @@ def register(url: str, *, public_host: bool) -> None:
     too, unless it is a server's name, shown in the label)."""
     redact.register(url)
     parts = urlsplit(url)
-    pieces = [parts.username, parts.password, None if public_host else parts.hostname, parts.fragment,
-              *parts.path.split("/"), *(value for _, value in parse_qsl(parts.query))]
+    host = parts.netloc.rpartition("@")[2]  # as written: `hostname` is lowercased, a token is not
+    host = host.rpartition(":")[0] if host.rpartition(":")[2].isdigit() else host
+    named = [None if public_host else host, *parts.path.split("/"),
+             *(value for _, value in parse_qsl(parts.query))]
+    pieces = [parts.username, parts.password, parts.fragment,
+              *(piece for piece in named if piece and _may_be_token(unquote(piece)))]
     for piece in pieces:
         if piece and not (piece.isdigit() and len(piece) <= 5):  # a port number is no secret
             redact.register(piece)
             redact.register(unquote(piece))
+
+
+def _may_be_token(piece: str) -> bool:
+    """A path segment or query value that may grant something: long, or with a digit
+    (Slack's `T0A1B2C3D` and the 24 characters after it, a Discord token). A word such
+    as `hooks`, `docketwatch`, `json` or an ntfy topic `Meta` is not: masked, it would
+    mask that word in every message, a case's name too. The whole URL is masked anyway."""
+    return len(piece) >= 20 or (len(piece) >= 6 and any(c.isdigit() for c in piece))
 
 
 def label(url: str, index: int, *, host: bool) -> str:
