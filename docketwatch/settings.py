@@ -380,7 +380,10 @@ class Config(Document):
     def case_matches(self, case: CaseConfig, fragment: str) -> bool:
         """CASE on the command line: a fragment of the name, or the docket number (as one
         of the case's sources reads it, or as people write it: `23-cv-3417` in its court),
-        after the court's id or not (`cand 3:23-cv-03417`, as `status` shows it)."""
+        after the court's id or not (`cand 3:23-cv-03417`, as `status` shows it). A blank
+        one matches none (it is in every name: `remove "$CASE"` with CASE unset)."""
+        if not fragment.strip():
+            return False
         if fragment.lower() in case.name.lower():
             return True
         court, _, rest = fragment.strip().partition(" ")

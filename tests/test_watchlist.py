@@ -93,6 +93,16 @@ def test_remove_pause_resume_and_add_change_only_their_own_lines(tmp_path):
         "\n# New cases naming"), 1)
 
 
+@pytest.mark.parametrize("command", ["remove", "pause", "status", "check"])
+def test_a_blank_case_matches_no_case_and_changes_nothing(tmp_path, command):
+    """`docketwatch remove "$CASE"` with CASE unset must not empty the watchlist."""
+    path, original = bundled_copy(tmp_path)
+    for blank in ("", " "):
+        ran = run_cli(path, command, blank)
+        assert ran.returncode == 2 and f"no configured case matches {blank!r}" in ran.stderr, ran
+    assert path.read_text() == original
+
+
 def test_edits_made_at_the_same_time_are_all_kept(tmp_path):
     """Eight `add`s at once (processes: the point is that they run together) each read
     the file as the one before left it."""
