@@ -240,7 +240,10 @@ def _check_digests(path: Path, raw: dict[str, Any], config: Config) -> DigestCon
         raise ConfigError(f"{path}: smtp.password is set but smtp.username is not; set both or neither")
     if config.templates_dir is not None and not (path.parent / config.templates_dir.expanduser()).is_dir():
         raise ConfigError(f"{path}: templates_dir = {shown(raw, ('templates_dir',))}: no such folder")
-    if config.admin.to and config.smtp is not None:
+    if config.admin.to and config.smtp is None:
+        raise ConfigError(f"{path}: admin.to is set but there is no [smtp] table to mail its alerts by; "
+                          "add an [smtp] table (README: Digests) or remove admin.to")
+    if config.admin.to:
         # No event kinds: it carries only the alerts health.py stores for it.
         admin = DigestConfig(name=ADMIN_SUBSCRIPTION, channel=ADMIN_CHANNEL, to=config.admin.to, events=[])
         _subscribe(path, raw, config, admin, ("admin",), "[admin]")

@@ -58,6 +58,7 @@ CONFIGS = [
     ("toml-bad-string", 'timezone = "UTC\n' + CASE, "not valid TOML"),
     # -- unknown keys -------------------------------------------------------------
     ("unknown-top-level", 'colour = "blue"\n' + CASE, "'colour'"),
+    ("admin-without-smtp", '[admin]\nto = ["ops@example.org"]\n' + CASE, "admin.to is set but there is no [smtp]"),
     ("unknown-nested", '[sources.courtlistener]\ntokn = "abc"\n' + CASE, "'sources.courtlistener.tokn'"),
     ("unknown-source-section", '[sources.pacer]\nurl = "https://x.example"\n' + CASE, "'sources.pacer'"),
     ("unknown-case-key", CASE + 'judge = "Chhabria"\n', "'cases[1].judge'"),
@@ -188,6 +189,17 @@ def one_line(result: Ran) -> str:
     lines = output.strip().splitlines()
     assert len(lines) == 1, output
     return lines[0]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "sqlite+pysqlite:///:memory:?x=1"])
+def test_a_database_in_memory_is_refused_since_it_keeps_nothing(tmp_path, url):
+    """Each command would start empty: every check a baseline again, and nothing said."""
+    path = tmp_path / "dw.toml"
+    path.write_text(CASE + f'\n[database]\nurl = "{url}"\n')
+    result = run_cli(path, "check")
+    assert result.returncode == 2 and one_line(result) == (
+        f"Error: {path}: database.url = {url!r}: is a SQLite database in memory, which keeps nothing from one "
+        "command to the next; name a file, like sqlite:///docketwatch.db")
 
 
 @pytest.fixture
