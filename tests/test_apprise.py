@@ -98,6 +98,14 @@ def chat(fake_cl, tmp_path, monkeypatch, cl_token, services):
     return setup
 
 
+def hook_label(hook: Service) -> str:
+    return labels([f"json://127.0.0.1:{hook.port}/hooks/{HOOK_TOKEN}"])[0]
+
+
+def ntfy_label(ntfy: Service) -> str:
+    return labels([f"ntfy://127.0.0.1:{ntfy.port}/{TOPIC}"])[0]
+
+
 def ntfy_message(request: tuple[str, dict[str, str], bytes]) -> tuple[str, str]:
     """The (title, message) ntfy got."""
     _, headers, body = request
@@ -120,8 +128,8 @@ def test_each_url_gets_the_digest_titled_with_the_subject_in_the_format_it_rende
     assert "New filings (2)" in message and "###" not in message and SCRIPT_TEXT in message  # ntfy: text
 
     # Stored: labels, never the URLs or their tokens.
-    assert sorted(d.recipient for d in deliveries(path)) == [f"json://127.0.0.1:{hook.port} #1",
-                                                              f"ntfy://127.0.0.1:{ntfy.port} #2"]
+    assert sorted(d.recipient for d in deliveries(path)) == [hook_label(hook),
+                                                              ntfy_label(ntfy)]
     stored = json.dumps(dump_db(tmp_path), default=str)
     assert HOOK_TOKEN not in stored and TOPIC not in stored
     assert run(path).attempts == [] and len(hook.requests) == len(ntfy.requests) == 1
@@ -133,16 +141,34 @@ def test_a_failing_service_holds_back_and_duplicates_nothing(chat, services):
     path = chat()
     first = run(path)
     assert sorted((a.delivery.recipient, a.ok) for a in first.attempts) == [
-        (f"json://127.0.0.1:{hook.port} #1", False), (f"ntfy://127.0.0.1:{ntfy.port} #2", True)]
+        (hook_label(hook), False), (ntfy_label(ntfy), True)]
     failed = next(a for a in first.attempts if not a.ok)
     assert "503" in failed.detail and HOOK_TOKEN not in failed.detail
     assert len(ntfy.requests) == 1
 
     hook.status = 200
     second = run(path)
-    assert [(a.delivery.recipient, a.ok) for a in second.attempts] == [(f"json://127.0.0.1:{hook.port} #1", True)]
+    assert [(a.delivery.recipient, a.ok) for a in second.attempts] == [(hook_label(hook), True)]
     assert len(hook.requests) == 2 and len(ntfy.requests) == 1  # ntfy was not sent it again
     assert {d.status for d in deliveries(path)} == {"sent"}
+
+
+@pytest.mark.parametrize("failing", ["removed", "kept"])
+def test_a_url_removed_from_the_list_neither_hands_its_delivery_to_another_nor_takes_one(chat, services, failing):
+    """A delivery follows its own URL, not its place in the list: with the failing URL
+    removed, the other is not sent the digest again; with the other removed, the failing
+    one still gets it when it works."""
+    hook, ntfy = services
+    broken = hook if failing == "removed" else ntfy
+    broken.status = 503
+    path = chat()
+    assert sorted(a.ok for a in run(path).attempts) == [False, True]
+    path.write_text(path.read_text().replace('urls = ["${CHAT_HOOK}", "${NTFY_URL}"]', 'urls = ["${NTFY_URL}"]'))
+    broken.status = 200
+    run(path)
+    assert (len(hook.requests), len(ntfy.requests)) == ((1, 1) if failing == "removed" else (1, 2))
+    assert sorted((d.recipient, d.status) for d in deliveries(path)) == sorted(
+        [(hook_label(hook), "dropped" if failing == "removed" else "sent"), (ntfy_label(ntfy), "sent")])
 
 
 def test_no_url_or_token_in_what_the_commands_print(chat, services):
@@ -153,7 +179,7 @@ def test_no_url_or_token_in_what_the_commands_print(chat, services):
         proc = run_cli(path, *args)
         out = proc.stdout + proc.stderr
         assert HOOK_TOKEN not in out and TOPIC not in out, (args, out)
-    assert f"json://127.0.0.1:{hook.port} #1" in run_cli(path, "digest", "--retry-failed").stdout
+    assert hook_label(hook) in run_cli(path, "digest", "--retry-failed").stdout
 
 
 def test_a_digest_longer_than_the_service_takes_is_cut_with_a_link_to_the_rest(chat, services):
@@ -192,8 +218,9 @@ def test_an_unknown_url_is_a_configuration_error_that_does_not_show_it(tmp_path,
 def test_a_label_shows_a_host_only_when_it_is_a_server_and_every_token_is_masked():
     urls = ["slack://T0AAAAAA/B0BBBBBB/XXXXXXXXXXXXXXXX", "ntfy://secret-topic-name", "discord://123456789/tok-abcdef",
             "tgram://123456:ABCDEFG/987654", "ntfys://ntfy.example.org/private-topic", "json://hooks.example.org/x/tok3n"]
-    assert labels(urls) == ["slack #1", "ntfy #2", "discord #3", "tgram #4", "ntfys://ntfy.example.org #5",
-                            "json://hooks.example.org #6"]
+    assert [label.rpartition(" #")[0] for label in labels(urls)] == [
+        "slack", "ntfy", "discord", "tgram", "ntfys://ntfy.example.org", "json://hooks.example.org"]
+    assert len(set(labels(urls))) == len(urls) and labels(urls[::-1]) == labels(urls)[::-1]  # by URL, not place
     redact.forget_all()
     AppriseSettings(urls=urls)
     text = redact.scrub(" ".join(urls) + " ntfy.example.org hooks.example.org")

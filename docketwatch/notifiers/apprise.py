@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from apprise import Apprise, NotifyFormat
 from apprise.plugins.base import NotifyBase
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
 from docketwatch import redact
 from docketwatch.notifiers import secret_urls
@@ -69,10 +69,18 @@ class AppriseSettings(Section):
     urls: list[Annotated[str, AfterValidator(_secret_url)]] = Field(min_length=1)
     more_url: HttpUrl | None = None
 
+    @field_validator("urls")
+    @classmethod
+    def _once_each(cls, urls: list[str]) -> list[str]:
+        """A URL listed twice is one recipient (one label), sent each digest once."""
+        if len(set(urls)) < len(urls):
+            raise ValueError("lists one URL twice; list each once")
+        return urls
+
 
 def labels(urls: list[str]) -> list[str]:
     """Each URL's label, as stored in its deliveries."""
-    return [secret_urls.label(url, i, host=host_is_a_server(url, service(url))) for i, url in enumerate(urls, 1)]
+    return [secret_urls.label(url, host=host_is_a_server(url, service(url))) for url in urls]
 
 
 def fit(text: str, limit: int, links: list[str]) -> str:

@@ -11,6 +11,7 @@ or stored error shows it.
 
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from docketwatch import redact
@@ -41,9 +42,12 @@ def _may_be_token(piece: str) -> bool:
     return len(piece) >= 20 or (len(piece) >= 6 and any(c.isdigit() for c in piece))
 
 
-def label(url: str, index: int, *, host: bool) -> str:
-    """`json://127.0.0.1:8080 #1` (when the host is a server's name) or `ntfy #2`: the
-    scheme and the URL's place in its list, never a path, user or token."""
+def label(url: str, *, host: bool) -> str:
+    """`json://127.0.0.1:8080 #1a2b3c4d` (when the host is a server's name) or
+    `ntfy #5e6f7a8b`: the scheme and a digest of the whole URL, never a path, user or
+    token. The digest, not the URL's place in its list: a delivery stored with a label
+    must go to the same URL after the list is edited (a URL removed before it, or the
+    list reordered, would hand it to another URL, which may have had the digest)."""
     parts = urlsplit(url)
     where = f"://{parts.hostname}{f':{parts.port}' if parts.port else ''}" if host and parts.hostname else ""
-    return f"{parts.scheme}{where} #{index}"
+    return f"{parts.scheme}{where} #{hashlib.sha256(url.encode()).hexdigest()[:8]}"

@@ -57,7 +57,7 @@ class WebhookNotifier(Notifier[WebhookSettings]):
 
     @classmethod
     def recipients(cls, settings: WebhookSettings) -> list[str]:
-        return [secret_urls.label(settings.url, 1, host=True)]
+        return [secret_urls.label(settings.url, host=True)]
 
     def body(self, digest: Digest, delivery: Delivery) -> bytes:
         """What is posted: the digest model (render.as_json), its subject, its text and the delivery's key."""
