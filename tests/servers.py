@@ -174,7 +174,8 @@ class SlowServer:
 
     `mode`: "hang" reads the request and never answers; "trickle_headers" sends a
     status line, then a header one byte every `pace` seconds; "trickle_body" sends
-    complete headers, then the body one byte every `pace` seconds. Trickling stops
+    complete headers, then the body one byte every `pace` seconds; "trickle_greeting"
+    (SMTP) sends `220-` at once, then the rest of that greeting line one byte every `pace` seconds. Trickling stops
     (the connection closes) after `give_up` seconds, so a client without a deadline
     finishes too, late. `connections` counts the connections accepted.
     """
@@ -210,9 +211,11 @@ class SlowServer:
         with conn:
             conn.settimeout(1)
             try:
-                if self.mode != "hang":  # a hanging server reads nothing: SMTP clients wait for a greeting
+                if self.mode not in ("hang", "trickle_greeting"):  # SMTP clients wait for a greeting
                     conn.recv(65536)
-                if self.mode == "trickle_headers":
+                if self.mode == "trickle_greeting":
+                    conn.sendall(b"220-")
+                elif self.mode == "trickle_headers":
                     conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
                 elif self.mode == "trickle_body":
                     conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n")

@@ -351,6 +351,22 @@ def test_test_notify_reports_what_the_smtp_server_said_and_stores_nothing(fake_c
     assert nobody.returncode == 2 and "no [[digests]] named 'nobody'" in nobody.stderr
 
 
+def test_an_smtp_server_trickling_its_greeting_is_cut_off_at_the_timeout_for_the_whole_attempt(
+        fake_cl, tmp_path, slow_server):
+    """Each byte resets a read's timeout: the deadline is the attempt's, so one slow
+    server never holds the outbox (and the subscriptions behind it) for long."""
+    smtp = slow_server("trickle_greeting", pace=0.2, give_up=60)
+    path = write_config(tmp_path, fake_cl.base_url, cases=(
+        '[[digests]]\nname = "lawyers"\nchannel = "email"\nto = ["ann@example.org"]\n'
+        + smtp_table(smtp.port) + "timeout = 1\n"))
+    began = time.monotonic()
+    ran = run_cli(path, "test-notify", "lawyers", env={"SMTP_TEST_PASSWORD": PASSWORD})
+    assert time.monotonic() - began < 5
+    assert ran.returncode == 3 and ran.stdout == (
+        f"lawyers (email) to ann@example.org: FAILED: SMTP server 127.0.0.1:{smtp.port} gave no complete answer "
+        "within 1 s (smtp.timeout, for the whole attempt)\n")
+
+
 def test_test_notify_to_a_folder_writes_a_file_named_as_a_test(fake_cl, tmp_path):
     archive = tmp_path / "archive"
     path = write_config(tmp_path, fake_cl.base_url, cases=f'[[digests]]\nname = "archive"\nchannel = "markdown"\ndir = "{archive}"\n')

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import ssl
+import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -82,8 +84,13 @@ class EmailNotifier(Notifier[EmailSettings]):
         server = f"{smtp.host}:{smtp.effective_port}"
         message = self.message(digest, delivery)
         assert delivery.recipient is not None  # checked by message()
+        client = _SslClient(timeout=smtp.timeout, context=ssl.create_default_context()) \
+            if smtp.security == "ssl" else _Client(timeout=smtp.timeout)
+        cut = threading.Timer(smtp.timeout, client.cut)  # a server trickling bytes resets each read's timeout
+        cut.daemon = True
+        cut.start()
         try:
-            client = self._connect()
+            client.connect(smtp.host, smtp.effective_port)
             try:
                 if smtp.security == "starttls":
                     client.starttls(context=ssl.create_default_context())
@@ -93,25 +100,23 @@ class EmailNotifier(Notifier[EmailSettings]):
                 reply = client.reply
             finally:
                 _leave(client)
-        except smtplib.SMTPAuthenticationError as e:
-            raise DeliveryError(redact.scrub(
-                f"SMTP server {server} rejected the login of user {smtp.username!r} "
-                f"({e.smtp_code} {_text(e.smtp_error)}); check smtp.username and the password variable"
-            )) from None
         except (smtplib.SMTPException, OSError) as e:
+            if client.was_cut:
+                raise DeliveryError(f"SMTP server {server} gave no complete answer within {smtp.timeout:g} s "
+                                    "(smtp.timeout, for the whole attempt)") from None
+            if isinstance(e, smtplib.SMTPAuthenticationError):
+                raise DeliveryError(redact.scrub(
+                    f"SMTP server {server} rejected the login of user {smtp.username!r} "
+                    f"({e.smtp_code} {_text(e.smtp_error)}); check smtp.username and the password variable"
+                )) from None
             raise DeliveryError(redact.scrub(f"sending through SMTP server {server} failed: {_describe(e)}")) from None
+        finally:
+            cut.cancel()
         return f"{delivery.recipient} via {server}: {reply}"
 
     def _smtp(self) -> SmtpConfig:
         assert self.config.smtp is not None  # check() refuses a configuration without [smtp]
         return self.config.smtp
-
-    def _connect(self) -> _Client:
-        smtp = self._smtp()
-        if smtp.security == "ssl":
-            return _SslClient(smtp.host, smtp.effective_port, timeout=smtp.timeout,
-                              context=ssl.create_default_context())
-        return _Client(smtp.host, smtp.effective_port, timeout=smtp.timeout)
 
 
 def _leave(client: smtplib.SMTP) -> None:
@@ -129,6 +134,17 @@ class _Client(smtplib.SMTP):
     which smtplib's send_message does not return: the record of where a digest went."""
 
     reply = ""
+    was_cut = False
+
+    def cut(self) -> None:
+        """End the attempt from another thread (its deadline passed): shutting the socket
+        down wakes a read blocked on it, which then fails."""
+        self.was_cut = True
+        if (sock := self.sock) is not None:
+            try:
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass  # closed already
 
     def data(self, msg: Buffer | str) -> tuple[int, bytes]:
         code, text = super().data(msg)
