@@ -20,7 +20,7 @@ import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -84,8 +84,8 @@ class EmailNotifier(Notifier[EmailSettings]):
         server = f"{smtp.host}:{smtp.effective_port}"
         message = self.message(digest, delivery)
         assert delivery.recipient is not None  # checked by message()
-        client = _SslClient(timeout=smtp.timeout, context=ssl.create_default_context()) \
-            if smtp.security == "ssl" else _Client(timeout=smtp.timeout)
+        client = _SslClient(smtp.host, timeout=smtp.timeout, context=ssl.create_default_context()) \
+            if smtp.security == "ssl" else _Client(smtp.host, timeout=smtp.timeout)
         cut = threading.Timer(smtp.timeout, client.cut)  # a server trickling bytes resets each read's timeout
         cut.daemon = True
         cut.start()
@@ -135,6 +135,10 @@ class _Client(smtplib.SMTP):
 
     reply = ""
     was_cut = False
+
+    def __init__(self, host: str, **options: Any):
+        super().__init__(**options)  # not connected: `send` connects under its deadline
+        self._host = host  # what smtplib checks the server's certificate against (given to connect, it is not kept)
 
     def cut(self) -> None:
         """End the attempt from another thread (its deadline passed): shutting the socket
