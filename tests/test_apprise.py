@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,7 +17,7 @@ import pytest
 
 from docketwatch import redact
 from docketwatch.notifiers.apprise import AppriseSettings, fit, labels
-from tests.conftest import KADREY_ID, dump_db, poll_cases, run_cli, write_config
+from tests.conftest import KADREY_ID, dump_db, poll_cases, run_cli, start_command, write_config
 from tests.servers import STOP_POLL
 from tests.test_digests import KADREY, SCRIPT_TEXT
 from tests.test_outbox import deliveries, run
@@ -241,3 +242,26 @@ def test_words_in_a_secret_url_stay_readable_in_messages_where_its_tokens_are_ma
     assert redact.scrub(" ".join(urls)) == " ".join([redact.MASK] * 3)
     assert redact.scrub("token T0A1B2C3D, aBcDeFgHiJkLmNoPqRsTuVwX") == f"token {redact.MASK}, {redact.MASK}"
     redact.forget_all()
+
+
+def test_a_service_trickling_its_answer_is_given_up_at_the_http_timeout_and_the_process_exits(
+        tmp_path, slow_server, monkeypatch):
+    """A process, since what is at stake is its exit: apprise's own pool threads, blocked
+    on the read, kept `test-notify`, `digest` and `run --once` alive for minutes."""
+    server = slow_server("trickle_body", pace=0.2, give_up=60)
+    monkeypatch.setenv("CHAT_HOOK", f"json://127.0.0.1:{server.port}/hooks/{HOOK_TOKEN}")
+    path = write_config(tmp_path, "http://127.0.0.1:9",
+                        cases='[[digests]]\nname = "chat"\nchannel = "apprise"\nurls = ["${CHAT_HOOK}"]\n')
+    path.write_text(path.read_text().replace("[http]\n", "[http]\ntimeout = 1\n"))
+    began = time.monotonic()
+    proc = start_command(path, "test-notify", "chat")
+    try:
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert time.monotonic() - began < 10, err
+    label = labels([f"json://127.0.0.1:{server.port}/hooks/{HOOK_TOKEN}"])[0]
+    assert proc.returncode == 3 and out == (
+        f"chat (apprise) to {label}: FAILED: {label} (JSON) gave no complete answer within 1 s ([http] timeout)\n"), err

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from apprise import Apprise, NotifyFormat
+from apprise import Apprise, AppriseAsset, AppriseResult, NotifyFormat
 from apprise.plugins.base import NotifyBase
 from pydantic import AfterValidator, Field, field_validator
 
@@ -35,9 +36,16 @@ from docketwatch.store.models import Delivery, Digest
 logging.getLogger("apprise").propagate = False
 
 
+# Apprise waits on a service with a deadline from a shared pool of threads that are not
+# daemons: one blocked on a trickling server kept `run --once` from ever exiting. With
+# the deadline off, it calls the service on the calling thread; `send` runs that on a
+# daemon thread of its own and waits [http] timeout.
+_INLINE = AppriseAsset(service_timeout=0)
+
+
 def service(url: str) -> NotifyBase:
     """The apprise plug-in for `url`, or ValueError."""
-    plugin = Apprise.instantiate(url)
+    plugin = Apprise.instantiate(url, asset=_INLINE)
     if not isinstance(plugin, NotifyBase):
         raise ValueError("is not a URL apprise can send to (the services and their URLs: "
                          "https://github.com/caronc/apprise/wiki)")
@@ -141,9 +149,25 @@ class AppriseNotifier(Notifier[AppriseSettings]):
 
     def send(self, digest: Digest, delivery: Delivery) -> str:
         plugin, title, body, body_format = self.message(digest, delivery)
-        client = Apprise()
+        client = Apprise(asset=_INLINE)
         client.add(plugin)
-        result = client.notify(body=body, title=title, body_format=body_format)
+        answer: list[AppriseResult | Exception] = []
+
+        def call() -> None:
+            try:
+                answer.append(client.notify(body=body, title=title, body_format=body_format))
+            except Exception as e:  # raised again on the caller's thread
+                answer.append(e)
+
+        worker = threading.Thread(target=call, name=f"apprise {delivery.recipient}", daemon=True)
+        worker.start()
+        worker.join(self.config.http.timeout)
+        if not answer:  # still waiting: the thread ends when the server gives up
+            raise DeliveryError(f"{delivery.recipient} ({plugin.service_name}) gave no complete answer within "
+                                f"{self.config.http.timeout:g} s ([http] timeout)")
+        result = answer[0]
+        if isinstance(result, Exception):
+            raise result
         if not result:
             said = [str(e.message) for e in result.logs() if e.level in ("WARNING", "ERROR", "CRITICAL")]
             raise DeliveryError(redact.scrub(" ".join(" ".join(said).split()) or "the service refused the message"))
