@@ -26,6 +26,7 @@ from docketwatch import bootstrap as config_mod
 from docketwatch import registry, store
 from docketwatch.notifiers.email import EmailNotifier
 from docketwatch.pipeline import outbox
+from docketwatch.settings import ADMIN_SUBSCRIPTION
 from docketwatch.store.models import Delivery, Digest, DigestEvent, Event, utcnow
 from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
 from tests.servers import PASSWORD, SmtpServer, free_port, smtp_table
@@ -381,6 +382,34 @@ def test_a_digest_past_max_attempts_keeps_retrying_and_arrives_when_the_server_i
     assert everyone_has_everything(path)
     assert json.loads(run_cli(path, "status", "--json").stdout)["failed_digests"] == []
     assert run(path, later(48 * 60)).attempts == []  # and nothing more: each alert went once
+
+
+def test_the_undelivered_alert_comes_once_even_when_the_count_passes_max_attempts_unseen(kadrey, smtp_server):
+    """An attempt killed mid-send is counted without failing (the 3rd of 3, say), and a
+    lower max_attempts skips counts: the operator hears at the next failure, once."""
+    path = kadrey(EMAIL + ADMIN)
+    smtp_server.stop()
+    run(path)  # the first attempts fail
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    with Session(engine) as session:  # as a kill during each third attempt leaves them
+        for delivery in session.exec(select(Delivery)):
+            delivery.attempts = 3
+            session.add(delivery)
+        session.commit()
+
+    def alerts() -> list[str]:
+        with Session(engine) as session:
+            return list(session.exec(select(Digest.subject).where(Digest.subscription == ADMIN_SUBSCRIPTION)))
+
+    run(path, later(10))
+    assert sorted(alerts()) == [
+        f"docketwatch: the digest for 'lawyers' was not delivered to {to} after 4 attempts"
+        for to in ("ann@example.org", "bob@example.org")]
+    run(path, later(6 * 60 + 10))  # failing again, past MAX_BACKOFF: no second alert
+    assert len(alerts()) == 2 and {d.attempts for d in deliveries(path) if d.recipient != "ops@example.org"} == {5}
+    engine.dispose()
+    smtp_server.start()  # for the fixture's stop
 
 
 @pytest.mark.parametrize("quit_reply", ["421 4.4.2 closing, idle", "500 5.5.1 unrecognized"])

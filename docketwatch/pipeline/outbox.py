@@ -236,7 +236,7 @@ def _alert_digest(config: Config, admin: DigestConfig, subject: str, text: str, 
 
 
 def _undelivered(session: Session, config: Config, digest: Digest, delivery: Delivery, now: datetime) -> None:
-    """A delivery has just failed `outbox.max_attempts` times: say so (log at ERROR, and
+    """A delivery has failed `outbox.max_attempts` times or more: say so (log at ERROR, and
     one alert to the operator, stored in `session`; not for alerts themselves)."""
     subject = (f"docketwatch: the digest for {digest.subscription!r} was not delivered to "
                f"{delivery.recipient or 'its recipients'} after {delivery.attempts} attempts")
@@ -399,8 +399,9 @@ def _attempt(config: Config, engine: Engine, by_name: dict[str, DigestConfig], d
             if not isinstance(e, DeliveryError):
                 log.exception("%s: delivery %s: unexpected delivery error", sub.name, delivery.id)
             delivery.last_error = redact.scrub(str(e) or type(e).__name__)
-            if delivery.attempts == config.outbox.max_attempts:
+            if delivery.attempts >= config.outbox.max_attempts and delivery.alerted_at is None:
                 _undelivered(session, config, digest, delivery, now)
+                delivery.alerted_at = now
             else:
                 log.warning("%s: delivery %s to %s: %s", sub.name, delivery.id, delivery.recipient,
                             delivery.last_error)

@@ -301,6 +301,8 @@ class Delivery(SQLModel, table=True):
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     delivered_to: str | None = None
     sent_at: datetime | None = None
+    # When the operator was told it failed `outbox.max_attempts` times (once, at or past that count).
+    alerted_at: datetime | None = None
 
 
 class DigestEvent(SQLModel, table=True):
