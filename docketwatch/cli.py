@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from docketwatch.settings import CaseConfig, Config
 
 EXIT_FAILED = 3
+# A row's id, as the database can hold it (a larger number is a usage error, not an overflow).
+ROW_ID = click.IntRange(1, 2**63 - 1)
 
 
 class ConfigException(click.ClickException):
@@ -496,7 +498,7 @@ def cases(obj: _Context, as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Print what would be sent now; change nothing.")
 @click.option("--name", metavar="NAME", help="Only the [[digests]] subscription NAME.")
 @click.option("--retry-failed", is_flag=True, help="First make deliveries that failed before due now.")
-@click.option("--drop", "drop_ids", metavar="ID", type=int, multiple=True,
+@click.option("--drop", "drop_ids", metavar="ID", type=ROW_ID, multiple=True,
               help="Give up the undelivered delivery ID (as `status` lists it) and send nothing; repeatable.")
 @click.option("--forget", metavar="NAME",
               help="Give up the subscription NAME, no longer configured (as `status` names it): drop its "
@@ -585,7 +587,11 @@ def preview(obj: _Context, fmt: str, out: Path | None) -> None:
     if out is None:
         click.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as e:
+            click.echo(f"preview --out {out}: cannot write {e.filename or out}: {e.strerror}", err=True)
+            sys.exit(EXIT_FAILED)
         click.echo(f"wrote {out}", err=True)
 
 
@@ -702,7 +708,7 @@ def init(obj: _Context, path: Path | None) -> None:
 @click.argument("reference", nargs=-1, metavar="URL|ID|COURT DOCKET_NUMBER")
 @click.option("--name", help="The case's name (default: CourtListener's, or court and number).")
 @click.option("--court", help="Court id, for a docket URL or id read without a token (e.g. cand).")
-@click.option("--suggestion", "suggestion_id", type=int, metavar="ID",
+@click.option("--suggestion", "suggestion_id", type=ROW_ID, metavar="ID",
               help="Watch a suggested docket instead (`docketwatch suggestions` lists them).")
 @click.pass_obj
 def add(obj: _Context, reference: tuple[str, ...], name: str | None, court: str | None,

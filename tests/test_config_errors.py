@@ -58,6 +58,7 @@ CONFIGS = [
     ("toml-bad-string", 'timezone = "UTC\n' + CASE, "not valid TOML"),
     # -- unknown keys -------------------------------------------------------------
     ("unknown-top-level", 'colour = "blue"\n' + CASE, "'colour'"),
+    ("nested-deep", "x = " + "[" * 5000 + "]" * 5000 + "\n" + CASE, "nested more than the allowed"),
     ("admin-without-smtp", '[admin]\nto = ["ops@example.org"]\n' + CASE, "admin.to is set but there is no [smtp]"),
     ("unknown-nested", '[sources.courtlistener]\ntokn = "abc"\n' + CASE, "'sources.courtlistener.tokn'"),
     ("unknown-source-section", '[sources.pacer]\nurl = "https://x.example"\n' + CASE, "'sources.pacer'"),

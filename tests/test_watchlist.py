@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from docketwatch.domain.docket_numbers import DocketNumberError, written
-from tests.conftest import KADREY_ID, check_json, run_cli, today, write_config
+from tests.conftest import KADREY_CASE, KADREY_ID, check_json, run_cli, today, write_config
 from tests.servers import PASSWORD, smtp_table
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -101,6 +101,16 @@ def test_a_blank_case_matches_no_case_and_changes_nothing(tmp_path, command):
         ran = run_cli(path, command, blank)
         assert ran.returncode == 2 and f"no configured case matches {blank!r}" in ran.stderr, ran
     assert path.read_text() == original
+
+
+def test_an_id_or_a_path_no_command_can_use_is_one_line_not_a_traceback(tmp_path):
+    path = write_config(tmp_path, "http://127.0.0.1:9", cases=KADREY_CASE)
+    for args in (["digest", "--drop", "9" * 23], ["add", "--suggestion", "9" * 23]):
+        ran = run_cli(path, *args)
+        assert ran.returncode == 2 and "is not in the range 1<=x<=" in ran.stderr and "Traceback" not in ran.stderr
+    out = tmp_path / "no such folder" / "preview.html"
+    ran = run_cli(path, "preview", "--out", str(out))
+    assert ran.returncode == 3 and ran.stderr == f"preview --out {out}: cannot write {out}: No such file or directory\n"
 
 
 def test_edits_made_at_the_same_time_are_all_kept(tmp_path):
