@@ -64,6 +64,23 @@ def test_a_malformed_database_url_is_a_configuration_error(tmp_path):
     assert result.returncode == 2 and "[database] url is not a database URL" in one_line(result)
 
 
+@pytest.mark.parametrize("option, said", [("timeout=abc", "could not convert string to float: 'abc'"),
+                                          ("check_same_thread=maybe", "String is not true/false: 'maybe'")])
+def test_an_sqlite_url_option_the_driver_cannot_read_is_a_configuration_error(tmp_path, option, said):
+    url = f"sqlite:///{tmp_path / 'dw.db'}?{option}"
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")
+    assert result.returncode == 2
+    assert one_line(result) == f"docketwatch: database {url}: [database] url cannot be used: {said}"
+
+
+def test_a_postgresql_url_option_the_server_does_not_know_is_a_configuration_error(tmp_path, postgres_server):
+    url = postgres_server.url.set(query={"bogusopt": "1"}).render_as_string(hide_password=False)
+    result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")
+    assert result.returncode == 2
+    assert one_line(result).endswith(': [database] url has an option the database driver refuses (invalid '
+                                     'connection option "bogusopt"); correct or remove it')
+
+
 def test_an_unreachable_postgresql_is_one_line_with_the_password_hidden(tmp_path):
     url = f"postgresql+psycopg://docketwatch:hunter2-secret@127.0.0.1:{free_port()}/docketwatch"
     result = run_cli(write_config(tmp_path, "http://127.0.0.1:9", database_url=url), "status")

@@ -24,7 +24,7 @@ from sqlalchemy import BindParameter, bindparam, event, func, insert, update
 from sqlalchemy import select as select_columns  # sqlmodel's select takes at most 4 columns
 from sqlalchemy.engine import URL, Engine, ExceptionContext, Row, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection, DBAPICursor
-from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError, ProgrammingError
 from sqlalchemy.orm import aliased
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql import Select
@@ -68,10 +68,17 @@ def open_engine(url: str) -> Engine:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
     try:  # a long `run` survives a server restart (pre-ping)
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
-    except (NoSuchModuleError, ArgumentError, ImportError) as e:
-        raise StoreError(f"database {name}: [database] url cannot be used: {e}", EXIT_CONFIG) from None
+    except (NoSuchModuleError, ArgumentError, ImportError, ValueError, TypeError) as e:  # ValueError: ?timeout=abc
+        raise StoreError(f"database {name}: [database] url cannot be used: {redact.scrub(str(e))}",
+                         EXIT_CONFIG) from None
     event.listen(engine, "handle_error", _store_error)
-    with engine.connect() as connection:  # before SQLite's pragmas: WAL would change another's file
+    try:
+        connection = engine.connect()
+    except ProgrammingError as e:  # an option the driver does not know (?bogusopt=1), or a bad value for one
+        detail = redact.scrub(str(getattr(e, "orig", None) or e).strip().splitlines()[0])
+        raise StoreError(f"database {name}: [database] url has an option the database driver refuses ({detail}); "
+                         "correct or remove it", EXIT_CONFIG) from None
+    with connection:  # before SQLite's pragmas: WAL would change another's file
         ours = migrations.is_docketwatch(connection)
     if not ours:
         raise StoreError(f"{sqlite_path(parsed) or name} is not a docketwatch database (it has tables but no "
