@@ -15,13 +15,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from tomlkit.items import AoT, Comment, Item, Null, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from docketwatch import bootstrap, casefile
 from docketwatch.domain import courts, docket_numbers
 from docketwatch.http import HttpClient, HttpError
-from docketwatch.settings import DEFAULT_SOURCES, CaseConfig, Config, ConfigError
+from docketwatch.settings import DEFAULT_SOURCES, CaseConfig, Config, ConfigError, describe
 from docketwatch.sources.base import FoundCase
 
 STARTER = "starter.toml"
@@ -184,11 +185,13 @@ def _find(config: Config, reference: str, court: str | None, http: HttpClient) -
 
 def _checked(config: Config, found: FoundCase, name: str | None) -> CaseConfig:
     """The new case as the bootstrap would read it: court and number checked by its sources."""
+    values = {"name": " ".join((name or found.name).split()), "court": found.court,
+              "docket_number": found.docket_number, **found.keys}
     try:
-        case = CaseConfig(name=" ".join((name or found.name).split()), court=found.court,
-                          docket_number=found.docket_number, **found.keys)
-    except ValueError as e:
-        raise ConfigError(f"the case cannot be added: {e}") from None
+        case = CaseConfig.model_validate(values)
+    except ValidationError as e:  # as the configuration file's errors read: `name = 'x\x07y': must be ...`
+        said = "; ".join(describe(values, err) for err in e.errors())
+        raise ConfigError(f"the case cannot be added: {said}") from None
     numbers = set()
     for source_name in case.sources:
         source = config.source_plugins.get(source_name)

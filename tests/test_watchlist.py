@@ -108,6 +108,9 @@ def test_an_id_or_a_path_no_command_can_use_is_one_line_not_a_traceback(tmp_path
     for args in (["digest", "--drop", "9" * 23], ["add", "--suggestion", "9" * 23]):
         ran = run_cli(path, *args)
         assert ran.returncode == 2 and "is not in the range 1<=x<=" in ran.stderr and "Traceback" not in ran.stderr
+    ran = run_cli(path, "add", "cand", "3:25-cv-00002", "--name", "Doe\av. Roe")
+    assert ran.returncode == 2 and ran.stderr == ("docketwatch: the case cannot be added: name = 'Doe\\x07v. Roe': must be "
+                                                  "one line of text, without line breaks or control characters\n")
     out = tmp_path / "no such folder" / "preview.html"
     ran = run_cli(path, "preview", "--out", str(out))
     assert ran.returncode == 3 and ran.stderr == f"preview --out {out}: cannot write {out}: No such file or directory\n"
