@@ -4,6 +4,7 @@ after the last one, comments and layout kept, the file replaced atomically. `wat
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 from collections.abc import Callable, Mapping
@@ -43,6 +44,9 @@ def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Pa
         change(doc)
         edited = doc.as_string()
         if edited != text:  # a change that changed nothing leaves the file as it was
+            # Renaming over a read-only file would edit it all the same (for root, whatever its mode).
+            if not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222:
+                raise PermissionError(errno.EACCES, "the file is read-only")
             replace_atomically(target, edited, check)
     except OSError as e:
         raise EditError(f"{path}: cannot write it ({e.strerror or e}); check the permissions of the file "

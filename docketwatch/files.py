@@ -3,6 +3,7 @@ someone else may read meanwhile (a feed reader, a calendar app, the watchlist's 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -14,7 +15,9 @@ def replace_atomically(target: Path, data: bytes | str, check: Callable[[Path], 
     """Write `data` to a temporary file beside `target`, flush it to disk, and rename it
     over `target` (only once `check`, when given, accepts the temporary file): a reader
     sees the old file or the new one, never half of one, and a crash leaves no litter.
-    The file keeps the mode of the one it replaces; a new one is readable by all (0644)."""
+    The file keeps the mode, owner and group of the one it replaces (as far as this user
+    may give them: a service may read it through its group); a new one is readable by
+    all (0644)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -23,10 +26,16 @@ def replace_atomically(target: Path, data: bytes | str, check: Callable[[Path], 
             f.flush()
             os.fsync(f.fileno())
         try:
-            mode = stat.S_IMODE(target.stat().st_mode)
+            was = target.stat()
         except FileNotFoundError:
-            mode = 0o644
-        os.chmod(temporary, mode)
+            os.chmod(temporary, 0o644)
+        else:
+            try:
+                os.chown(temporary, was.st_uid, was.st_gid)
+            except PermissionError:  # another user's file: a group of this user's only
+                with contextlib.suppress(PermissionError):
+                    os.chown(temporary, -1, was.st_gid)
+            os.chmod(temporary, stat.S_IMODE(was.st_mode))
         if check is not None:
             check(Path(temporary))
         os.replace(temporary, target)

@@ -3,6 +3,7 @@ refuses or the write fails, nothing is left behind, and the mode is kept."""
 
 from __future__ import annotations
 
+import os
 import stat
 
 import pytest
@@ -32,3 +33,16 @@ def test_a_new_file_is_readable_by_all_and_its_folder_is_made(tmp_path):
     target = tmp_path / "feeds" / "case.atom"
     replace_atomically(target, b"<feed/>")
     assert target.read_bytes() == b"<feed/>" and stat.S_IMODE(target.stat().st_mode) == 0o644
+
+
+def test_a_replaced_file_keeps_its_owner_and_group(tmp_path):
+    """A service may read its configuration through its group: `add` must not take it away."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a file to another user to test this")
+    target = tmp_path / "dw.toml"
+    target.write_text("old")
+    os.chown(target, 65534, 65534)
+    target.chmod(0o640)
+    replace_atomically(target, "new")
+    kept = target.stat()
+    assert (target.read_text(), kept.st_uid, kept.st_gid, stat.S_IMODE(kept.st_mode)) == ("new", 65534, 65534, 0o640)

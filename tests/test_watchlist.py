@@ -116,6 +116,14 @@ def test_an_id_or_a_path_no_command_can_use_is_one_line_not_a_traceback(tmp_path
     assert ran.returncode == 3 and ran.stderr == f"preview --out {out}: cannot write {out}: No such file or directory\n"
 
 
+def test_a_read_only_configuration_is_not_edited(tmp_path):
+    path, original = bundled_copy(tmp_path)
+    path.chmod(0o444)
+    ran = run_cli(path, "pause", "kadrey")
+    assert ran.returncode == 2 and f"{path}: cannot write it (the file is read-only)" in ran.stderr, ran
+    assert path.read_text() == original
+
+
 def test_edits_made_at_the_same_time_are_all_kept(tmp_path):
     """Eight `add`s at once (processes: the point is that they run together) each read
     the file as the one before left it."""
