@@ -88,6 +88,9 @@ class EntriesState(TargetState):
     docket_read_at: datetime | None = None
     # The first read of the whole list was cut short (budget spent): the next reads resume it.
     history_incomplete: bool = False
+    # The overlap's entries read already (CourtListener id -> date_modified): each poll
+    # reads them again, and only one not among them (committed late) goes to the diff.
+    overlap_read: dict[str, str] = {}
 
 
 class CaseOptions(Section):
@@ -494,10 +497,13 @@ class _Api:
             items = _items(url, page)
             changed = bool(page.get("next")) or any(_later(modified, watermark) for _, modified in items)
             if not changed and saved.docket_read_at and utcnow() - as_utc(saved.docket_read_at) < DOCKET_REFRESH:
-                # The overlap's entries, known already but for one committed late: the diff tells.
+                late = [(entry, modified) for entry, modified in items
+                        if saved.overlap_read.get(entry.source_id or "") != modified]
                 docket = ParsedDocket(court=case.court, docket_number=case.docket_number,
-                                      entries=[entry for entry, _ in items])
-                return Snapshot(source="courtlistener", docket=docket, delta=True)
+                                      entries=[entry for entry, _ in late])
+                state = saved.model_copy(update={"overlap_read": _overlap(saved, late, watermark)}) if late else None
+                return Snapshot(source="courtlistener", docket=docket, delta=True,
+                                state={f"entries:{known}": state} if state else {})
         else:
             watermark = None  # no entry list of this case was read yet: all its history is
         try:
@@ -534,6 +540,7 @@ class _Api:
         next_url: str | None = url
         followed: set[str | None] = set()  # the `next` links read: one that leads back would spend the budget
         read = cut_short = False
+        read_now: list[tuple[ParsedEntry, str | None]] = []
         while next_url:
             if page is None:
                 try:
@@ -544,6 +551,7 @@ class _Api:
                     break
                 items = _items(next_url, page)
             read = True
+            read_now += items
             for entry, modified in items:
                 docket.entries.append(entry)
                 if modified is not None and (watermark is None or _later(modified, watermark)):
@@ -559,7 +567,8 @@ class _Api:
             # Without one page read, nothing is known of the entries.
             delta=not full_history or not read,
             state={target: EntriesState(modified_since=watermark, docket_read_at=read_at,
-                                        history_incomplete=history and cut_short)},
+                                        history_incomplete=history and cut_short,
+                                        overlap_read=_overlap(saved, read_now, watermark))},
             warnings=warnings,
             history=history,
         )
@@ -597,6 +606,17 @@ class _Api:
 # but committed after the last read has an earlier stamp. Re-read entries cost nothing
 # (the diff finds them unchanged).
 OVERLAP = timedelta(minutes=15)
+
+
+def _overlap(saved: EntriesState, read: list[tuple[ParsedEntry, str | None]], watermark: str | None
+             ) -> dict[str, str]:
+    """The entries read so far (`saved`'s and `read`) that the next read's overlap will show again."""
+    if watermark is None:
+        return {}
+    since = datetime.fromisoformat(watermark) - OVERLAP
+    known = {**saved.overlap_read, **{entry.source_id: modified for entry, modified in read
+                                      if entry.source_id and modified is not None}}
+    return {id_: modified for id_, modified in known.items() if datetime.fromisoformat(modified) >= since}
 
 
 def _entry_query(docket: str, watermark: str | None) -> dict[str, str]:
