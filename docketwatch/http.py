@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from docketwatch import __version__, redact
+from docketwatch.deadlines import Watchdog
 from docketwatch.settings import HttpConfig
 from docketwatch.store.models import utcnow
 
@@ -274,8 +275,6 @@ class HttpClient:
         retried is closed unread). Its budget is spent once it has its place, before it
         is sent, and given back when it never reached the server."""
         import requests
-
-        from docketwatch.http_adapter import Watchdog  # with requests: only when a request is made
 
         with self._slot(urlsplit(url).netloc), Watchdog(self.timeout, self.cancel) as watchdog:
             if self.cancel.is_set():  # set while this waited for its place

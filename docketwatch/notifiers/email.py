@@ -16,7 +16,6 @@ import re
 import smtplib
 import socket
 import ssl
-import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field
 
 from docketwatch import redact
+from docketwatch.deadlines import Watchdog
 from docketwatch.notifiers.base import DeliveryError, Notifier
 from docketwatch.settings import Config, EmailAddress, Section, SmtpConfig
 from docketwatch.store.models import Delivery, Digest, as_utc
@@ -84,39 +84,40 @@ class EmailNotifier(Notifier[EmailSettings]):
         server = f"{smtp.host}:{smtp.effective_port}"
         message = self.message(digest, delivery)
         assert delivery.recipient is not None  # checked by message()
-        client = _SslClient(smtp.host, timeout=smtp.timeout, context=ssl.create_default_context()) \
-            if smtp.security == "ssl" else _Client(smtp.host, timeout=smtp.timeout)
-        cut = threading.Timer(smtp.timeout, client.cut)  # a server trickling bytes resets each read's timeout
-        cut.daemon = True
-        cut.start()
-        try:
-            client.connect(smtp.host, smtp.effective_port)
+        # One deadline for the whole exchange: a server trickling bytes resets each read's timeout.
+        with Watchdog(smtp.timeout) as watchdog:
+            client = _SslClient(smtp.host, watchdog, timeout=smtp.timeout, context=ssl.create_default_context()) \
+                if smtp.security == "ssl" else _Client(smtp.host, watchdog, timeout=smtp.timeout)
             try:
-                if smtp.security == "starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if smtp.username:
-                    client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
-                client.send_message(message, to_addrs=[delivery.recipient])
-                reply = client.reply
-            finally:
-                _leave(client)
-        except (smtplib.SMTPException, OSError) as e:
-            if client.was_cut:
-                raise DeliveryError(f"SMTP server {server} gave no complete answer within {smtp.timeout:g} s "
-                                    "(smtp.timeout, for the whole attempt)") from None
-            if isinstance(e, smtplib.SMTPAuthenticationError):
-                raise DeliveryError(redact.scrub(
-                    f"SMTP server {server} rejected the login of user {smtp.username!r} "
-                    f"({e.smtp_code} {_text(e.smtp_error)}); check smtp.username and the password variable"
-                )) from None
-            raise DeliveryError(redact.scrub(f"sending through SMTP server {server} failed: {_describe(e)}")) from None
-        finally:
-            cut.cancel()
+                client.connect(smtp.host, smtp.effective_port)
+                try:
+                    if smtp.security == "starttls":
+                        client.starttls(context=ssl.create_default_context())
+                    if smtp.username:
+                        client.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
+                    client.send_message(message, to_addrs=[delivery.recipient])
+                    reply = client.reply
+                finally:
+                    _leave(client)
+            except (smtplib.SMTPException, OSError) as e:
+                raise _failure(e, smtp, server, watchdog) from None
         return f"{delivery.recipient} via {server}: {reply}"
 
     def _smtp(self) -> SmtpConfig:
         assert self.config.smtp is not None  # check() refuses a configuration without [smtp]
         return self.config.smtp
+
+
+def _failure(error: Exception, smtp: SmtpConfig, server: str, watchdog: Watchdog) -> DeliveryError:
+    """What a failed attempt says: the deadline, a refused login, or the server's words."""
+    if watchdog.fired:
+        return DeliveryError(f"SMTP server {server} gave no complete answer within {smtp.timeout:g} s "
+                             "(smtp.timeout, for the whole attempt)")
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return DeliveryError(redact.scrub(
+            f"SMTP server {server} rejected the login of user {smtp.username!r} "
+            f"({error.smtp_code} {_text(error.smtp_error)}); check smtp.username and the password variable"))
+    return DeliveryError(redact.scrub(f"sending through SMTP server {server} failed: {_describe(error)}"))
 
 
 def _leave(client: smtplib.SMTP) -> None:
@@ -134,21 +135,17 @@ class _Client(smtplib.SMTP):
     which smtplib's send_message does not return: the record of where a digest went."""
 
     reply = ""
-    was_cut = False
 
-    def __init__(self, host: str, **options: Any):
-        super().__init__(**options)  # not connected: `send` connects under its deadline
+    def __init__(self, host: str, watchdog: Watchdog, **options: Any):
+        super().__init__(**options)  # not connected: `send` connects under the watchdog
         self._host = host  # what smtplib checks the server's certificate against (given to connect, it is not kept)
+        self.watchdog = watchdog
 
-    def cut(self) -> None:
-        """End the attempt from another thread (its deadline passed): shutting the socket
-        down wakes a read blocked on it, which then fails."""
-        self.was_cut = True
-        if (sock := self.sock) is not None:
-            try:
-                socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass  # closed already
+    # smtplib's hook for the socket it connects (untyped in typeshed): the one place to see it before the greeting.
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock: socket.socket = super()._get_socket(host, port, timeout)  # type: ignore[misc]  # see above
+        self.watchdog.register(sock)  # before the greeting is read; STARTTLS wraps the same descriptor
+        return sock
 
     def data(self, msg: Buffer | str) -> tuple[int, bytes]:
         code, text = super().data(msg)
