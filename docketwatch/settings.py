@@ -108,19 +108,6 @@ def default_database_url() -> str:
 class DatabaseConfig(Section):
     url: str = Field(default_factory=default_database_url)
 
-    @field_validator("url")
-    @classmethod
-    def _kept(cls, url: str) -> str:
-        """A SQLite database in memory would start empty at every command: every filing
-        a baseline again, nothing remembered, and nothing said."""
-        scheme, _, rest = url.partition("://")
-        if scheme.split("+")[0] == "sqlite":
-            path = rest.removeprefix("/").partition("?")[0]
-            if path in ("", ":memory:") or path.startswith("file::memory:"):
-                raise ValueError("is a SQLite database in memory, which keeps nothing from one command to the "
-                                 "next; name a file, like sqlite:///docketwatch.db")
-        return url
-
 
 class HttpConfig(Section):
     # Seconds per attempt in all: connecting, the headers and the whole body.

@@ -199,8 +199,9 @@ def test_a_database_in_memory_is_refused_since_it_keeps_nothing(tmp_path, url):
     path.write_text(CASE + f'\n[database]\nurl = "{url}"\n')
     result = run_cli(path, "check")
     assert result.returncode == 2 and one_line(result) == (
-        f"Error: {path}: database.url = {url!r}: is a SQLite database in memory, which keeps nothing from one "
-        "command to the next; name a file, like sqlite:///docketwatch.db")
+        f"docketwatch: database {url}: is a SQLite database in memory, which keeps nothing from one "
+        "command to the next; set [database] url to a file, like sqlite:///docketwatch.db")
+    assert not list(tmp_path.glob("*.db"))
 
 
 @pytest.fixture

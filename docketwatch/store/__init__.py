@@ -58,7 +58,12 @@ def open_engine(url: str) -> Engine:
     name = shown(parsed)
     redact.register(parsed.password)
     connect_args = {}
-    if parsed.get_backend_name() == "sqlite" and (path := sqlite_path(parsed)) is not None:
+    if parsed.get_backend_name() == "sqlite":
+        path = sqlite_path(parsed)
+        if path is None:  # each command would start from an empty database: every check a baseline again
+            raise StoreError(f"database {name}: is a SQLite database in memory, which keeps nothing from one "
+                             "command to the next; set [database] url to a file, like sqlite:///docketwatch.db",
+                             EXIT_CONFIG)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
