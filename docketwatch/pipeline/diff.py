@@ -275,8 +275,10 @@ def _watch_began(baseline_at: datetime) -> date:
 def _filed_before(parsed: ParsedEntry, began: date | None) -> bool:
     """True when the entry is dated before the day the watch began, by the later of its
     dates (filed weeks before, entered today: news); undated: news."""
+    if began is None:  # not a source's first read: every new entry is news
+        return False
     day = max((d for d in (parsed.date_filed, parsed.date_entered) if d is not None), default=None)
-    return began is not None and day is not None and day < began
+    return day is not None and day < began
 
 
 def says_nothing_new(case: StoredCase, snapshot: Snapshot, normalize: Callable[[str], str], spoke_before: bool) -> bool:
