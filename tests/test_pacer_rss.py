@@ -226,3 +226,63 @@ def test_two_dockets_sharing_a_number_are_not_merged_and_the_choice_is_said(tmp_
     code, second = check_all(config)
     case = second["In re SunEdison, Inc."]
     assert code == 0 and [e["entry_number"] for e in case["new"]] == ["5238"] and case["warnings"] == []
+
+
+EMPTY_FEED = NYSB_FEED[:NYSB_FEED.index(b"<item>")] + b"</channel></rss>"
+
+
+def _empty_since(tmp_path, days: float) -> None:
+    """The stored feed state says it has listed nothing for `days` (a feed served empty that long)."""
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        db.execute("UPDATE sourcestate SET data = json_set(data, '$.empty_since', "
+                   "strftime('%Y-%m-%dT%H:%M:%SZ', 'now', ?)) WHERE source = 'pacer_rss'", (f"-{days} days",))
+
+
+def test_a_feed_listing_nothing_for_longer_than_max_empty_fails_its_reads_then_recovers_with_a_gap(
+        tmp_path, court_feed):
+    """A feed served empty (an upstream outage, a blocked client) looks like a quiet court:
+    for a while it is one; past `max_empty` each read fails, saying why, and once the feed
+    lists filings again the cases get a gap from when it went empty."""
+    config = rss_config(tmp_path, court_feed)
+    court_feed.body = EMPTY_FEED
+    code, first = check_all(config)  # a court quiet today: nothing to say
+    assert code == 0 and all(c["ok"] for c in first.values())
+    assert "no filing at all" in run_cli(config, "status").stdout  # but status says so
+
+    _empty_since(tmp_path, 3)  # within the default four days: still a quiet court
+    code, quiet = check_all(config)
+    assert code == 0 and court_feed.responses[-1] == 304 and all(c["ok"] for c in quiet.values())
+
+    _empty_since(tmp_path, 5)
+    with sqlite3.connect(tmp_path / "dw.db") as db:  # the reads of the last five days
+        db.execute("UPDATE checkrun SET started_at = datetime(started_at, '-5 days')")
+    for _ in range(2):  # answered 304, then again with the same empty feed
+        code, failed = check_all(config)
+        assert code == 3 and court_feed.responses[-1] == 304
+        for case in failed.values():
+            error = case["error"]
+            assert court_feed.url_template.format(court="nysb") in error
+            assert "has listed no filing at all, of any case, since" in error and "(5 days)" in error
+            assert "raise [sources.pacer_rss] max_empty" in error
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    assert next(s for s in status["sources"] if s["source"] == "pacer_rss")["empty_since"] is not None
+
+    court_feed.body = NYSB_FEED  # served again
+    code, back = check_all(config)
+    assert code == 0 and all(c["ok"] for c in back.values())
+    assert [e["entry_number"] for e in back["In re SunEdison, Inc."]["new"]][:1] == ["5237"]
+    for case in back.values():
+        [gap] = case["gaps"]
+        assert "5 days ago" in gap and "may have been missed" in gap
+    status = json.loads(run_cli(config, "status", "--json").stdout)
+    assert next(s for s in status["sources"] if s["source"] == "pacer_rss")["empty_since"] is None
+
+
+def test_max_empty_is_the_users_to_raise_for_a_quiet_court(tmp_path, court_feed):
+    config = rss_config(tmp_path, court_feed)
+    config.write_text(config.read_text() + 'max_empty = "10d"\n')
+    court_feed.body = EMPTY_FEED
+    assert check_all(config)[0] == 0
+    _empty_since(tmp_path, 5)
+    code, result = check_all(config)
+    assert code == 0 and all(c["ok"] for c in result.values())

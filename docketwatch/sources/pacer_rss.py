@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import string
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property, partial
@@ -82,6 +82,11 @@ class PacerRssSettings(Section):
     # How often each court's feed is read (a case's shorter poll_interval wins): one
     # request serves every case there, and CourtListener itself reads feeds every 5 minutes.
     interval: Duration = timedelta(minutes=10)
+    # How long a court's feed may list no filing at all before its reads count as failed: a
+    # feed that is served empty (an outage upstream, a blocked client) looks like a quiet
+    # court, and a monitor that sees nothing must say so. A court's feed is rarely empty
+    # for a long weekend; raise this for a court that is quieter still.
+    max_empty: Duration = timedelta(days=4)
     # CourtListener's court list: which feeds carry every entry type (`docketwatch courts --refresh`).
     coverage_url: HttpUrl = "https://www.courtlistener.com/api/rest/v4/courts/"
 
@@ -115,6 +120,8 @@ class FeedState(TargetState):
     last_modified: str | None = None
     fingerprint: str | None = None
     entry_types: str | None = None
+    # Since when every read of the feed has listed no item at all (None: it lists some).
+    empty_since: datetime | None = None
 
 
 class PacerRssError(HttpError):
@@ -123,10 +130,12 @@ class PacerRssError(HttpError):
 
 @dataclass
 class _Feed:
-    """A court's feed as read: its new state and items (None and none: unchanged since the last read)."""
+    """A court's feed as read: its new state and items (None and none: unchanged since the
+    last read), and since when it has listed nothing at all: now, or until this read."""
 
     state: FeedState | None
     dockets: list[ParsedDocket]
+    empty_since: datetime | None
 
 
 class PacerRssSource(FederalIdentity, Source):
@@ -230,11 +239,12 @@ class PacerRssSource(FederalIdentity, Source):
         unseen = store.never_seen(session, cases)
         for court, court_cases in sorted(_by_court(cases).items()):
             last = successes.get(court)
-            entry_types = (states.get(court) or FeedState()).entry_types
+            state = states.get(court) or FeedState()
+            entry_types = state.entry_types
             feed = self.coverage.feed(court)
             out.append({
                 "source": self.name, "court": court, "url": self.settings.feed_url(court),
-                "last_success": iso(last), "entry_types": entry_types,
+                "last_success": iso(last), "entry_types": entry_types, "empty_since": iso(state.empty_since),
                 "complete": None if entry_types is None else carries_every_type(entry_types),
                 # What CourtListener's court list says (the feed's own description above wins once read).
                 "coverage": feed.describe() if feed else "not known",
@@ -257,6 +267,10 @@ class PacerRssSource(FederalIdentity, Source):
                          "it cannot see every filing")
         else:
             lines.append(f"  this feed carries {record['coverage']} ({record['coverage_from']})")
+        if record["empty_since"]:
+            lines.append(f"  the feed has listed no filing at all, of any case, since {record['empty_since']}: "
+                         f"a quiet court, or a feed not being served (its reads fail after "
+                         f"{_hours(self.settings.max_empty)} of this)")
         # A feed lists new filings only: a number that matches none of its items is silent, not an error.
         lines += [f"  no filing of {c['case']} ({c['docket_number']}) seen since {c['since']}: a quiet case "
                   "and a mistyped docket number look alike here; check the number on PACER or CourtListener"
@@ -306,7 +320,7 @@ class PacerRssSource(FederalIdentity, Source):
         # current date, and skipping the next intact feed by date would lose its items.
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
         if response.status_code == 304 or saved.fingerprint == fingerprint:
-            return _Feed(state=None, dockets=[])
+            return _Feed(state=None, dockets=[], empty_since=saved.empty_since)
         from docketwatch import parsers  # lxml, only when a feed has changed
         from docketwatch.parsers.common import ParseError
 
@@ -317,19 +331,30 @@ class PacerRssSource(FederalIdentity, Source):
         if parsed.kind != "pacer_rss":
             raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
         state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
-                          fingerprint=fingerprint, entry_types=parsed.entry_types)
-        return _Feed(state=state, dockets=parsed.dockets)
+                          fingerprint=fingerprint, entry_types=parsed.entry_types,
+                          empty_since=None if parsed.dockets else saved.empty_since or utcnow())
+        return _Feed(state=state, dockets=parsed.dockets, empty_since=saved.empty_since)
 
     def _snapshots(self, court: str, cases: list[StoredCase], feed: _Feed,
-                   successes: dict[int, store.LastRun]) -> list[tuple[StoredCase, Snapshot]]:
-        """A snapshot per case of what the feed says of it (nothing, for a feed unchanged);
-        `successes`: each case's latest successful read of the feed, by case id."""
+                   successes: dict[int, store.LastRun]) -> Sequence[tuple[StoredCase, Snapshot | Exception]]:
+        """A snapshot per case of what the feed says of it (nothing, for a feed unchanged),
+        or an error for each when the feed has listed nothing at all for longer than
+        `max_empty`; `successes`: each case's latest successful read of the feed, by case id."""
         now = utcnow()
+        empty_since = as_utc(feed.empty_since) if feed.empty_since else now
+        long_empty = now - empty_since > self.settings.max_empty
+        if long_empty and not feed.dockets:
+            error = PacerRssError(
+                f"{self.settings.feed_url(court)}: the feed has listed no filing at all, of any case, since "
+                f"{empty_since:%Y-%m-%d %H:%M} UTC ({_hours(now - empty_since)}): a court's feed is rarely "
+                "empty this long, so it is probably not being served (open the URL in a browser); for a court "
+                "this quiet, raise [sources.pacer_rss] max_empty")
+            return [(case, error) for case in cases]
         # Items by normalized docket number: each case finds its own without scanning the feed.
         index: dict[str | None, list[ParsedDocket]] = defaultdict(list)
         for candidate in feed.dockets:
             index[docket_numbers.try_normalize(candidate.docket_number)].append(candidate)
-        results = []
+        results: list[tuple[StoredCase, Snapshot]] = []
         matched: set[int] = set()
         for case in cases:
             docket = ParsedDocket(court=court, docket_number=case.docket_number)
@@ -342,10 +367,12 @@ class PacerRssSource(FederalIdentity, Source):
                     matched.add(id(candidate))
                     docket.pacer_case_id = docket.pacer_case_id or candidate.pacer_case_id
                     docket.entries += candidate.entries
-            last = successes.get(case.id)
+            last = as_utc(successes[case.id].started_at) if case.id in successes else None
+            if last and long_empty:  # its reads failed; those before showed nothing either
+                last = min(last, empty_since)
             results.append((case, Snapshot(
                 source=self.name, docket=docket, delta=True,
-                gap=_outage_gap(last.started_at if last else None, now, court, self.settings.window_hours),
+                gap=_outage_gap(last, now, court, self.settings.window_hours),
                 # The court's state is stored with each case: whichever case commits first
                 # records it, and a failed case never skips the feed for the others.
                 state={court: feed.state} if feed.state else {},
