@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 BUNDLED_CONFIG = "ai-copyright.toml"
 
-__all__ = ["BUNDLED_CONFIG", "ConfigError", "load", "resolve_path"]
+__all__ = ["BUNDLED_CONFIG", "ConfigError", "every_source", "load", "resolve_path"]
 
 
 def resolve_path(option: str | None) -> Path:
@@ -80,6 +80,23 @@ def load(path: Path) -> Config:
     config = Config.model_construct(path=path, source_plugins=plugins, channel_settings={}, recipients={},
                                     admin_subscription=None, **dict(doc))
     return config.model_copy(update={"admin_subscription": _check_digests(path, raw, config)})
+
+
+def every_source(config: Config) -> dict[str, Source]:
+    """Every registered source by name: those of the configuration with its settings, the
+    others with their defaults, where they have defaults for every setting (what a source
+    can tell before any case uses it: the courts it knows, for `docketwatch courts`)."""
+    out = {}
+    for name in registry.names(registry.SOURCES):
+        if name in config.source_plugins:
+            out[name] = config.source_plugins[name]
+            continue
+        cls = registry.source(name)
+        try:
+            out[name] = cls(cls.Settings())
+        except ValidationError:  # a setting it cannot do without (a third party's)
+            continue
+    return out
 
 
 def _validate(path: Path, raw: dict[str, Any], model: type[BaseModel], value: Any,

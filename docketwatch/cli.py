@@ -930,12 +930,13 @@ def serve(obj: _Context, host: str, port: int) -> None:
 @click.pass_obj
 def courts(obj: _Context, query: str | None, refresh: bool, as_json: bool) -> None:
     """Court ids and names (QUERY: part of either), with what each court's RSS feed carries."""
+    from docketwatch import bootstrap
     from docketwatch.http import HttpClient, HttpError
 
     cfg = obj.load()
     http = HttpClient(cfg.http)
     lists = []
-    for source in cfg.source_plugins.values():
+    for source in bootstrap.every_source(cfg).values():  # before any case uses it, too
         try:
             found = source.courts(http, refresh)
         except HttpError as e:
@@ -952,7 +953,7 @@ def courts(obj: _Context, query: str | None, refresh: bool, as_json: bool) -> No
                                            for found, matched in chosen]}, indent=2))
         return
     if not lists:
-        click.echo("no source in use lists courts")
+        click.echo("no registered source lists courts")
     for found, courts_found in chosen:
         click.echo(f"{found.source}: {found.origin}")
         for c in courts_found:

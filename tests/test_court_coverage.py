@@ -297,3 +297,18 @@ def test_a_court_list_that_cannot_be_read_by_run_is_a_warning_and_changes_nothin
     assert "pacer_rss: could not read its reference data again (what it knew stays" in caplog.text
     assert sorted(j.court for j in service.jobs if j.source == "pacer_rss") == ["ca2", "flsd"]
     assert not federal.coverage_cache().exists()
+
+
+def test_courts_lists_court_ids_before_any_case_reads_a_court_feed(tmp_path, fake_cl):
+    """Looking up a court's id comes before adding its case: a configuration whose cases
+    are all read from CourtListener (or that has none yet) still lists the courts."""
+    config = write_config(tmp_path, fake_cl.base_url, token=False,
+                          cases=case("Opted out", "nysd", "1:23-cv-11195", 'sources = ["courtlistener"]'))
+    proc = run_cli(config, "courts", "second circuit")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "pacer_rss: court feed coverage from the snapshot shipped with docketwatch",
+        "  ca2      Court of Appeals for the Second Circuit                    only orders, opinions"]
+    (listed,) = json.loads(run_cli(config, "courts", "--json", "ca2").stdout)["sources"]
+    assert [c["court"] for c in listed["courts"]] == ["ca2"]
+    assert fake_cl.requests == []  # nothing read: the snapshot and the cache answer
