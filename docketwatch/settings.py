@@ -439,6 +439,9 @@ def read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: is a folder; give the path of the configuration file (a .toml file)") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot be read ({e.strerror}); check the path and its permissions") from None
+    if content.startswith(b"\xef\xbb\xbf"):  # TOML parsers stop at it: say what it is
+        raise ConfigError(f"{path}: starts with a byte-order mark (saved as \"UTF-8 with BOM\"); save it as "
+                          "UTF-8 without BOM")
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -251,6 +251,15 @@ def test_a_configuration_file_that_cannot_be_read_gets_one_line_naming_it(tmp_pa
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_a_file_saved_with_a_byte_order_mark_is_named_with_what_to_do(tmp_path, env):
+    path = tmp_path / "dw.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + CASE.encode())  # Notepad's "UTF-8 with BOM"
+    result = run_cli(path, "check")
+    assert result.returncode == 2
+    assert one_line(result) == (f'Error: {path}: starts with a byte-order mark (saved as "UTF-8 with BOM"); '
+                                "save it as UTF-8 without BOM")
+
+
 def test_unreadable_file_is_named(tmp_path, env):
     if os.geteuid() == 0:
         pytest.skip("root reads files whatever their mode")
@@ -352,3 +361,14 @@ def test_a_secret_written_into_the_file_is_refused_and_not_shown(tmp_path, table
     line = one_line(result)
     assert result.returncode == 2 and f"{key} must name an environment variable" in line
     assert "cl-literal" not in result.stdout + result.stderr
+
+
+def test_a_webhook_secret_too_short_for_an_hmac_key_is_counted_in_characters(tmp_path, monkeypatch):
+    monkeypatch.setenv("DW_CFG_HOOK", "short-7f3a")
+    path = tmp_path / "dw.toml"
+    path.write_text('[[digests]]\nname = "hook"\nchannel = "webhook"\nurl = "http://127.0.0.1:9/h"\n'
+                    'secret = "${DW_CFG_HOOK}"\n' + CASE + f'\n[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n')
+    result = run_cli(path, "check")
+    assert result.returncode == 2
+    assert one_line(result) == (f"Error: {path}: digests[1].secret = ${{DW_CFG_HOOK}}: is 10 characters long; "
+                                "an HMAC key must have at least 16")

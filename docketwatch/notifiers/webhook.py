@@ -16,7 +16,7 @@ import json
 import uuid
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, SecretStr
 
 from docketwatch import redact
 from docketwatch.http import HttpClient, HttpError, describe_status
@@ -33,11 +33,20 @@ def _secret_url(url: str) -> str:
     return url
 
 
+MIN_SECRET = 16
+
+
+def _long_enough(secret: SecretStr) -> SecretStr:
+    if (length := len(secret.get_secret_value())) < MIN_SECRET:
+        raise ValueError(f"is {length} characters long; an HMAC key must have at least {MIN_SECRET}")
+    return secret
+
+
 class WebhookSettings(Section):
     """`url`: where the POST goes; `secret`: the HMAC key, from the environment (`${NAME}`)."""
 
     url: Annotated[HttpUrl, AfterValidator(_secret_url)]
-    secret: SecretStr = Field(min_length=16)
+    secret: Annotated[SecretStr, AfterValidator(_long_enough)]
 
 
 def signature(secret: str, body: bytes) -> str:
