@@ -397,12 +397,13 @@ def _case_status_lines(s: dict[str, Any]) -> list[str]:
 def parse(paths: tuple[str, ...], court: str | None, as_json: bool) -> None:
     """Print what docketwatch reads from saved PACER files; stores nothing."""
     from docketwatch import parsers
+    from docketwatch.files import read_page
 
     failed = False
     for path in paths:
         try:
-            parsed = parsers.parse(Path(path).read_bytes(), court)
-        except parsers.ParseError as e:
+            parsed = parsers.parse(read_page(Path(path)), court)
+        except (parsers.ParseError, ValueError, OSError) as e:
             click.echo(f"{path}: {e}", err=True)
             failed = True
             continue
@@ -454,8 +455,11 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
         results = imports.import_report(cfg, store.open_engine(cfg.database.url), content, case=case, court=court)
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
+    except (FileNotFoundError, IsADirectoryError) as e:  # the argument, not the file's content
+        what = "no such file" if isinstance(e, FileNotFoundError) else "is a folder, not a saved docket page"
+        raise click.BadParameter(f"{location}: {what}", param_hint="'PATH|URL'") from None
     except (OSError, ValueError, HttpError) as e:
-        click.echo(f"{location}: {e}", err=True)
+        click.echo(f"{location}: {e.strerror if isinstance(e, OSError) and e.strerror else e}", err=True)
         sys.exit(EXIT_FAILED)
     for r in results:
         if not r.entries:

@@ -1,5 +1,6 @@
 """Files written whole or not at all: the one way docketwatch replaces a file that
-someone else may read meanwhile (a feed reader, a calendar app, the watchlist's owner)."""
+someone else may read meanwhile (a feed reader, a calendar app, the watchlist's owner);
+and saved pages read whole, up to a size no saved page reaches."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+# A saved docket page larger than this is no page (a device such as /dev/zero, a disk image):
+# read no further. The longest dockets' reports are tens of megabytes.
+MAX_READ = 256 * 2**20
 
 
 def replace_atomically(target: Path, data: bytes | str, check: Callable[[Path], None] | None = None) -> None:
@@ -47,3 +52,12 @@ def replace_atomically(target: Path, data: bytes | str, check: Callable[[Path], 
         os.fsync(folder)  # the rename itself survives a power cut
     finally:
         os.close(folder)
+
+
+def read_page(path: Path, limit: int = MAX_READ) -> bytes:
+    """The file's bytes; ValueError when it holds more than `limit` (OSError as open raises it)."""
+    with path.open("rb") as f:
+        content = f.read(limit + 1)
+    if len(content) > limit:
+        raise ValueError(f"larger than {limit // 2**20} MiB: not a saved docket page")
+    return content

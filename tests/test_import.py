@@ -70,3 +70,20 @@ def test_import_of_an_unwatched_docket_says_how_to_fix_it(tmp_path):
     config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
     proc = run_cli(config, "import", str(PACER / "district_docket__njd__njd_509180.html"))
     assert proc.returncode == 2 and "no configured case matches 2:23-cv-01194" in proc.stderr
+
+
+def test_import_of_a_path_that_is_no_file_is_a_usage_error(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    for path, said in ((tmp_path / "missing.html", "no such file"),
+                       (tmp_path, "is a folder, not a saved docket page")):
+        proc = run_cli(config, "import", str(path))
+        assert proc.returncode == 2 and proc.stderr.splitlines()[-1] == f"Error: Invalid value for 'PATH|URL': {path}: {said}"
+
+
+def test_a_file_larger_than_any_saved_page_is_refused_without_reading_it_all(tmp_path):
+    """/dev/zero never ends: read to the limit, then refused (import and parse alike)."""
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    proc = run_cli(config, "import", "/dev/zero")
+    assert proc.returncode == 3 and proc.stderr == "/dev/zero: larger than 256 MiB: not a saved docket page\n"
+    proc = run_cli(None, "parse", "/dev/zero", str(T_V_OPENAI))
+    assert proc.returncode == 3 and "/dev/zero: larger than 256 MiB" in proc.stderr and "6 entries" in proc.stdout

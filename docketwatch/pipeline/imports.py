@@ -16,6 +16,7 @@ from sqlmodel import Session
 from docketwatch import parsers, store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import ParsedDocket, Snapshot
+from docketwatch.files import read_page
 from docketwatch.http import HttpClient, HttpError, describe_status
 from docketwatch.pipeline import diff
 from docketwatch.settings import CaseConfig, Config, ConfigError
@@ -37,7 +38,7 @@ def read(location: str, config: Config) -> bytes:
         if response.status_code != 200:
             raise HttpError(f"{location}: {describe_status(response)}", response.status_code)
         return response.content
-    return Path(location).read_bytes()
+    return read_page(Path(location))
 
 
 def import_report(config: Config, engine: Engine, content: bytes, *, case: str | None = None,
