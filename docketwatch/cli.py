@@ -711,7 +711,8 @@ def init(obj: _Context, path: Path | None) -> None:
 @cli.command()
 @click.argument("reference", nargs=-1, metavar="URL|ID|COURT DOCKET_NUMBER")
 @click.option("--name", help="The case's name (default: CourtListener's, or court and number).")
-@click.option("--court", help="Court id, for a docket URL or id read without a token (e.g. cand).")
+@click.option("--court", help="Court id (e.g. cand): for a docket URL or id read without a token, "
+                               "or with a docket number.")
 @click.option("--suggestion", "suggestion_id", type=ROW_ID, metavar="ID",
               help="Watch a suggested docket instead (`docketwatch suggestions` lists them).")
 @click.pass_obj

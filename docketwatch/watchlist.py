@@ -59,6 +59,10 @@ def add(config: Config, reference: list[str], *, name: str | None = None, court:
         http: HttpClient | None = None) -> Added:
     """Add a case to the file: `reference` is a docket URL or id one of the configured
     sources knows (looked up), or a court and a docket number (as people write it)."""
+    if len(reference) == 1 and court is not None and _gives_office(reference[0]):
+        reference = [court, reference[0]]  # `--court cand 3:23-cv-03417` is `cand 3:23-cv-03417`
+    elif len(reference) == 2 and court not in (None, reference[0]):
+        raise ConfigError(f"the court is given twice, as {reference[0]} and as --court {court}; give it once")
     if len(reference) == 2:
         court, number = reference
         if (canonical := _number(number)) is None:  # no office: the court's docket list may complete it
@@ -155,11 +159,12 @@ def _number(number: str) -> str | None:
         raise ConfigError(str(e)) from None
 
 
-def _leaves_out_office(number: str) -> bool:
+def _gives_office(number: str) -> bool | None:
+    """Whether a docket number as typed gives the court's office; None: it is no docket number."""
     try:
-        return docket_numbers.written(number).number is None
+        return docket_numbers.written(number).number is not None
     except docket_numbers.DocketNumberError:
-        return False
+        return None
 
 
 def _find(config: Config, reference: str, court: str | None, http: HttpClient) -> FoundCase:
@@ -176,7 +181,7 @@ def _find(config: Config, reference: str, court: str | None, http: HttpClient) -
             raise ConfigError(str(e)) from None
         if found is not None:
             return found
-    if court is not None and _leaves_out_office(reference):  # that no source could complete
+    if court is not None and _gives_office(reference) is False:  # that no source could complete
         raise ConfigError(f"{reference!r} leaves out the court's office number and no source could look it up "
                           "(that needs [sources.courtlistener] token); write it like 3:23-cv-03417")
     raise ConfigError(f"{reference!r} is not a docket URL or id any configured source knows "

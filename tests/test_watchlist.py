@@ -211,6 +211,17 @@ def test_add_with_court_of_text_that_is_no_docket_number_does_not_say_the_office
         assert f"{text!r} is not a docket URL or id" in error and "office" not in error
 
 
+def test_add_takes_the_court_as_an_option_too_but_only_once(tmp_path):
+    path, _ = bundled_copy(tmp_path)
+    ran = run_cli(path, "add", "--court", "cand", "3:24-cv-01451")  # as `add cand 3:24-cv-01451`: no lookup
+    assert ran.returncode == 0, ran.stderr
+    assert 'court = "cand"\ndocket_number = "3:24-cv-01451"' in path.read_text()
+    before = path.read_text()
+    error = one_line_error(run_cli(path, "add", "--court", "nysd", "cand", "3:24-cv-01452"))
+    assert error == "docketwatch: the court is given twice, as cand and as --court nysd; give it once\n"
+    assert path.read_text() == before
+
+
 def test_paused_case_is_not_polled_and_says_so(fake_cl, tmp_path):
     fake_cl.load_kadrey()
     fake_cl.add_docket(69058235, "cand", "3:24-cv-05417", "Bartz v. Anthropic PBC")
