@@ -87,3 +87,54 @@ def test_a_file_larger_than_any_saved_page_is_refused_without_reading_it_all(tmp
     assert proc.returncode == 3 and proc.stderr == "/dev/zero: larger than 256 MiB: not a saved docket page\n"
     proc = run_cli(None, "parse", "/dev/zero", str(T_V_OPENAI))
     assert proc.returncode == 3 and "/dev/zero: larger than 256 MiB" in proc.stderr and "6 entries" in proc.stdout
+
+
+UTAH_REPORT = PACER / "district_docket__utd__utd.html"  # 2:08-cr-00125
+NINTH_CIRCUIT_ACMS = PACER / "appellate_docket__ca9__ca9_22-21.acms_json"  # names no court
+OTHER_COURTS = '''
+[[cases]]
+name = "Same number in S.D.N.Y."
+court = "nysd"
+docket_number = "2:08-cr-00125"
+courtlistener_id = 3
+[[cases]]
+name = "Second Circuit appeal 22-21"
+court = "ca2"
+docket_number = "22-21"
+courtlistener_id = 4
+'''
+
+
+def entries_stored(tmp_path) -> int:
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        return db.execute("SELECT count(*) FROM entry").fetchone()[0]
+
+
+def test_a_docket_of_another_court_is_not_imported_into_a_case_with_its_number(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=OTHER_COURTS)
+    proc = run_cli(config, "import", str(UTAH_REPORT), "--case", "S.D.N.Y.")
+    assert proc.returncode == 3
+    assert proc.stderr == (f"{UTAH_REPORT}: the docket_report is a docket of utd, but 'Same number in S.D.N.Y.' is a "
+                           "case of nysd; nothing was stored\n")
+    proc = run_cli(config, "import", str(UTAH_REPORT))  # matched by number: the court too
+    assert proc.returncode == 2 and "no configured case matches 2:08-cr-00125-DAK-1 (court utd)" in proc.stderr
+
+    # A file that names no court matches no case by its number alone ...
+    proc = run_cli(config, "import", str(NINTH_CIRCUIT_ACMS))
+    assert proc.returncode == 2 and "the acms_json does not name its court; give it with --court" in proc.stderr
+    proc = run_cli(config, "import", str(NINTH_CIRCUIT_ACMS), "--court", "ca9")
+    assert proc.returncode == 2 and "no configured case matches 22-21 (court ca9)" in proc.stderr
+    assert entries_stored(tmp_path) == 0
+    # ... but goes into the case named for it.
+    proc = run_cli(config, "import", str(NINTH_CIRCUIT_ACMS), "--case", "Second Circuit")
+    assert proc.returncode == 0 and "Second Circuit appeal 22-21 (ca2 22-21): 34 entries read" in proc.stdout
+
+
+def test_import_of_a_court_feed_into_a_case_it_does_not_show_says_so(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False,
+                          cases='[[cases]]\nname = "Quiet"\ncourt = "nysb"\ndocket_number = "16-99999"\n')
+    feed = PACER / "rss__nysb__nysb_1.xml"
+    proc = run_cli(config, "import", str(feed), "--case", "Quiet")
+    assert proc.returncode == 3
+    assert proc.stderr.startswith(f"{feed}: the pacer_rss shows no docket numbered 16-99999 (it shows ")
+    assert proc.stderr.endswith(", ...); nothing was stored\n") and entries_stored(tmp_path) == 0

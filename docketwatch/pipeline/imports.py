@@ -45,7 +45,9 @@ def import_report(config: Config, engine: Engine, content: bytes, *, case: str |
                   court: str | None = None) -> list[ImportResult]:
     """Store the entries of every docket in `content` that belongs to a configured case."""
     chosen = _one_case(config, case) if case else None
-    parsed = parsers.parse(content, court or (chosen.court if chosen else None))
+    parsed = parsers.parse(content, court)
+    if parsed.court is None and chosen:  # a file that names no court (ACMS JSON): the case's
+        parsed = parsers.parse(content, chosen.court)
     pairs = _match(config, parsed, chosen)
     results = []
     with Session(engine) as session:
@@ -71,20 +73,32 @@ def _match(config: Config, parsed: parsers.ParsedFile,
     if not parsed.dockets:
         raise ValueError(f"the {parsed.kind} holds no docket")
     if chosen:
+        if parsed.court not in (None, chosen.court):  # the same number is another court's case
+            raise ValueError(f"the {parsed.kind} is a docket of {parsed.court}, but {chosen.name!r} is a case of "
+                             f"{chosen.court}; nothing was stored")
         same = [d for d in parsed.dockets if docket_numbers.try_normalize(d.docket_number) == chosen.docket_number]
+        if not same and len(parsed.dockets) > 1:
+            raise ValueError(f"the {parsed.kind} shows no docket numbered {chosen.docket_number} (it shows "
+                             f"{_numbers(parsed)}); nothing was stored")
         # One docket in the file: the diff engine refuses it if its number is another case's.
-        return [(chosen, same[0] if same else parsed.dockets[0])] if same or len(parsed.dockets) == 1 else []
+        return [(chosen, same[0] if same else parsed.dockets[0])]
+    if parsed.court is None:  # a number alone may be any court's
+        raise ConfigError(f"the {parsed.kind} does not name its court; give it with --court (or the case with --case)")
     pairs = []
     for docket in parsed.dockets:
         number = docket_numbers.try_normalize(docket.docket_number)
-        target = next((c for c in config.cases if c.docket_number == number
-                       and (parsed.court is None or c.court == parsed.court)), None)
+        target = next((c for c in config.cases if c.docket_number == number and c.court == parsed.court), None)
         if target:
             pairs.append((target, docket))
     if not pairs:
-        numbers = ", ".join(sorted({d.docket_number for d in parsed.dockets})[:5])
         raise ConfigError(
-            f"no configured case matches {numbers} (court {parsed.court or 'unknown'}); "
+            f"no configured case matches {_numbers(parsed)} (court {parsed.court}); "
             "add the case to the configuration or name it with --case"
         )
     return pairs
+
+
+def _numbers(parsed: parsers.ParsedFile) -> str:
+    """The docket numbers the file shows, for a message (the first five)."""
+    numbers = sorted({d.docket_number for d in parsed.dockets})
+    return ", ".join(numbers[:5]) + (", ..." if len(numbers) > 5 else "")
