@@ -467,7 +467,9 @@ def import_(obj: _Context, location: str, case: str | None, court: str | None) -
                        "nothing to import")
             continue
         click.echo(f"{r.case.name} ({r.case.court} {r.case.docket_number}): {r.entries} entries read from the "
-                   f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated")
+                   f"{r.kind}, {r.added} new to docketwatch, {r.updated} updated"
+                   + (f"; {r.reported} filed since docketwatch began watching the case, reported as new"
+                      if r.reported else ""))
 
 
 @cli.command()

@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import run_cli, write_config
+from tests.conftest import run_cli, today, write_config
 
 PACER = Path(__file__).parent / "fixtures" / "pacer"
 T_V_OPENAI = PACER / "district_docket__cand__cand_7.html"  # 3:23-cv-04557, 6 entries
@@ -138,3 +138,38 @@ def test_import_of_a_court_feed_into_a_case_it_does_not_show_says_so(tmp_path):
     assert proc.returncode == 3
     assert proc.stderr.startswith(f"{feed}: the pacer_rss shows no docket numbered 16-99999 (it shows ")
     assert proc.stderr.endswith(", ...); nothing was stored\n") and entries_stored(tmp_path) == 0
+
+
+def test_an_import_after_the_watch_began_reports_what_the_polls_missed_and_changes_nothing_known(tmp_path):
+    """The gap warning says to import a docket report: the filings it shows that the polls
+    missed since the watch began are news. What it shows of entries already stored may be
+    older than what a live source gave since: it changes nothing of them."""
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    assert run_cli(config, "import", str(T_V_OPENAI)).returncode == 0  # before the first check: history
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        db.execute('UPDATE "case" SET baseline_at = CURRENT_TIMESTAMP')  # the first check is done
+        db.execute("UPDATE entry SET description = description || ' (Main Document 6 replaced on 9/8/2023)' "
+                   "WHERE entry_number = '6'")  # as CourtListener shows it since
+        db.execute("DELETE FROM entry WHERE entry_number = '5'")  # a 2023 filing no poll showed
+        newer = db.execute("SELECT description FROM entry WHERE entry_number = '6'").fetchone()[0]
+    day = today()
+    row = (f"<tr><td width='94' valign=top nowrap>{day:%m/%d/%Y}</td><td valign='top' align='right'>"
+           "<a href=\"https://ecf.cand.uscourts.gov/doc1/035123599999\">7</a>&nbsp;</td><td></td><td valign=top>"
+           f"ORDER granting 4 Motion for leave to appear in Pro Hac Vice. (Entered: {day:%m/%d/%Y})</td></tr>")
+    page = T_V_OPENAI.read_text(encoding="latin-1")
+    last = page.index("</td></tr>", page.index(">6</a>")) + len("</td></tr>")
+    report = tmp_path / "report.html"
+    report.write_text(page[:last] + row + page[last:], encoding="latin-1")
+
+    proc = run_cli(config, "import", str(report))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("T. v. OpenAI LP (cand 3:23-cv-04557): 7 entries read from the docket_report, 2 new to "
+                           "docketwatch, 0 updated; 1 filed since docketwatch began watching the case, reported as "
+                           "new\n")
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        events = db.execute("SELECT kind, summary FROM event ORDER BY id").fetchall()
+        assert events == [("new", "new entry #7")]
+        assert db.execute("SELECT description FROM entry WHERE entry_number = '6'").fetchone()[0] == newer
+    assert "0 new to docketwatch, 0 updated\n" in run_cli(config, "import", str(T_V_OPENAI)).stdout  # older: nothing
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT count(*) FROM event").fetchone() == (1,)

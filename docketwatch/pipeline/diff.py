@@ -158,13 +158,15 @@ def apply(
     `normalize` reads the snapshot's docket number (ValueError: not one) by the rules of
     the source that fetched it; the default is the federal one of PACER files.
 
-    A backfill (an imported docket report) stores entries without entry events: years
-    of history are not news. Until the caller sets `case.baseline_at` (after all sources
-    of a case's first check), polls are a quiet baseline likewise, unless `notify_baseline`.
-    After it, a source's first say of the case (`has_facts=False`: a source added later,
-    or failing at the first check) or a first read of the whole docket resumed
-    (`snapshot.history`) is history where it shows entries filed before the watch began
-    (`_watch_began`): they are stored quietly and counted (`earlier`), not reported.
+    Until the caller sets `case.baseline_at` (after all sources of a case's first
+    check), polls are a quiet baseline, unless `notify_baseline`. After it, a source's
+    first say of the case (`has_facts=False`: a source added later, or failing at the
+    first check), a first read of the whole docket resumed (`snapshot.history`) and a
+    backfill (an imported docket report) are history where they show entries filed
+    before the watch began (`_watch_began`): those are stored quietly and counted
+    (`earlier`), not reported; a filing since, missed by the polls (an outage), is news.
+    A backfill may be older than what is stored: it only fills in what stored entries
+    lack, quietly, and reports no case change.
     `follow` ("ask", "auto", "off") is what to do with linked dockets (settings.Document).
     `has_stored=False`: the caller knows that no entry of the case is stored (nothing to
     read); `has_facts=False`: that the snapshot's source has recorded no case facts of it.
@@ -193,8 +195,8 @@ def apply(
     others = _minutes_of_days(session, case.id, [p for _, p in unknown]) if has_stored and unknown else {}
     paired = _pair_minutes(others, unknown, source)
     result = DiffResult(baseline=case.baseline_at is None)
-    quiet = backfill or (result.baseline and not notify_baseline)
-    first_read = snapshot.history or not has_facts
+    quiet = result.baseline and not notify_baseline
+    first_read = snapshot.history or not has_facts or backfill
     began = _watch_began(case.baseline_at) if first_read and not quiet and case.baseline_at else None
 
     gap = None if result.baseline else snapshot.gap or _window_gap(session, case.id, snapshot, keyed, stored)
@@ -231,12 +233,12 @@ def apply(
                 result.new.append(entry.view())
                 events.append((entry, EventKind.NEW, f"new entry {_label(entry)}", None))
             continue
-        what = _merge(entry, parsed, source)
+        what = _merge(entry, parsed, source, fill_only=backfill)
         entry.content_hash = content_hash(entry)
         if what:
             entry.updated_at = utcnow()
             result.updated += 1
-            if not quiet:
+            if not quiet and not backfill:
                 result.changed.append(entry.view(what))
                 events.append((entry, EventKind.CHANGED, f"entry {_label(entry)}: {'; '.join(what)}", what))
         session.add(entry)
@@ -252,7 +254,7 @@ def apply(
             if kind == EventKind.NEW or {"text filled in", "text edited"} & set(changes or []):
                 _record_links(session, case, entry, source, follow)
     result.empty = not stored and not unheard and not has_entries(session, case.id)
-    result.case_changes = _case_changes(session, case, snapshot, result.baseline, has_facts)
+    result.case_changes = _case_changes(session, case, snapshot, result.baseline or backfill, has_facts)
     for change in result.case_changes:
         _event(session, case, None, EventKind.CASE, source, change)
     session.add(case)
@@ -564,32 +566,37 @@ def _check_number(case: Case | StoredCase, snapshot: Snapshot, normalize: Callab
         )
 
 
-def _merge(entry: Entry | _Unheard, parsed: ParsedEntry, source: str) -> list[str]:
+def _merge(entry: Entry | _Unheard, parsed: ParsedEntry, source: str, *, fill_only: bool = False) -> list[str]:
     """Fold what a source shows into the stored entry; return what changed that matters.
 
     Texts are compared by their words. A short text alone (PACER RSS, or CourtListener
     without docket text) only ever fills an entry that shows nothing yet; a fuller text
     replacing a short one is "text filled in"; other new words are "text edited".
+    `fill_only` (a saved report, perhaps older than what is stored): fill in a text, a
+    document's availability, a seal only where the entry has none.
     """
     what: list[str] = []
     is_new = entry.id is None
+    fill_only = fill_only and not is_new
     incoming = _clean(parsed.description)
     short = _clean(parsed.short_description) or None
     said, short_said = words(incoming), words(short) if short else None  # each read once: a poll merges thousands
     incoming_is_short = said == short_said
     shown = entry.description or entry.short_description
     if incoming and said != (words(shown) if shown else "") and not (incoming_is_short and shown):
-        if not is_new:
-            stored_is_short = not entry.description or words(entry.description) == words(entry.short_description)
-            what.append("text filled in" if stored_is_short else "text edited")
-        entry.description = incoming
-    if short and not (entry.short_description and short_said == words(entry.short_description)):
+        stored_is_short = not entry.description or words(entry.description) == words(entry.short_description)
+        if stored_is_short or not fill_only:
+            if not is_new:
+                what.append("text filled in" if stored_is_short else "text edited")
+            entry.description = incoming
+    if short and not (entry.short_description and (fill_only or short_said == words(entry.short_description))):
         entry.short_description = short
-    if parsed.document_available is not None and parsed.document_available != entry.document_available:
+    if parsed.document_available is not None and parsed.document_available != entry.document_available \
+            and not (fill_only and entry.document_available is not None):
         if parsed.document_available and not is_new:
             what.append("document now available")
         entry.document_available = parsed.document_available
-    if parsed.sealed is not None and parsed.sealed != entry.sealed:
+    if parsed.sealed is not None and parsed.sealed != entry.sealed and not (fill_only and entry.sealed is not None):
         if not is_new and (parsed.sealed or entry.sealed):
             what.append("document sealed" if parsed.sealed else "document unsealed")
         entry.sealed = parsed.sealed
@@ -598,7 +605,7 @@ def _merge(entry: Entry | _Unheard, parsed: ParsedEntry, source: str) -> list[st
     entry.date_filed = entry.date_filed or parsed.date_filed
     entry.date_entered = entry.date_entered or parsed.date_entered
     entry.pacer_doc_id = entry.pacer_doc_id or parsed.pacer_doc_id
-    entry.url = parsed.url or entry.url
+    entry.url = (entry.url or parsed.url) if fill_only else (parsed.url or entry.url)
     if source not in entry.sources:
         entry.sources = sorted([*entry.sources, source])
     return what

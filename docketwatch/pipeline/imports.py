@@ -2,7 +2,9 @@
 
 Imported entries go through the same diff engine as polled ones (same identity, same
 merging), as a backfill: stored without "new" events, since years of history are not
-news. Nothing is stored unless the file names the case it is imported into.
+news; but a filing the polls missed since the watch began (an outage) is reported as
+new, and a report older than what is stored changes nothing known. Nothing is stored
+unless the file names the case it is imported into.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class ImportResult:
     entries: int
     added: int
     updated: int
+    reported: int  # of those added, filed since the watch began: reported as new
 
 
 def read(location: str, config: Config) -> bytes:
@@ -56,7 +59,8 @@ def import_report(config: Config, engine: Engine, content: bytes, *, case: str |
             snapshot = Snapshot(source=parsed.kind, docket=docket, delta=True)
             change = diff.apply(session, row, snapshot, backfill=True)
             session.commit()
-            results.append(ImportResult(target, parsed.kind, len(docket.entries), change.added, change.updated))
+            results.append(ImportResult(target, parsed.kind, len(docket.entries), change.added, change.updated,
+                                        len(change.new)))
     return results
 
 
