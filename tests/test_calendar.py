@@ -50,6 +50,12 @@ LA = ZoneInfo("America/Los_Angeles")
     ("Minute Entry: Status Conference held on 2/27/2009. Signed by Judge Alba on 3/1/2009.", []),
     ("Notice of appeal filed 4/1/2024; the deadline passed on 4/2/2024.", []),
     ("Hearing set for 2/30/2010.", []),  # no such day
+    # A time ends a sentence: the next sentence's vacatur is its own, whatever the case of AM or A.M.
+    ("MINUTE ORDER: Jury Trial set for 6/1/2027 at 9:00 AM. The Motion Hearing set for 12/20/2026 is VACATED.",
+     [(Kind.TRIAL, "Jury Trial", date(2027, 6, 1), time(9, 0), Action.SET),
+      (Kind.HEARING, "Motion Hearing", date(2026, 12, 20), None, Action.VACATED)]),
+    ("Pretrial Conference set for 5/20/2026 at 2:00 P.M. Hearing on Motion to Dismiss is terminated as moot.",
+     [(Kind.CONFERENCE, "Pretrial Conference", date(2026, 5, 20), time(14, 0), Action.SET)]),
 ])
 def test_the_grammar_reads_what_clerks_write(text, expected):
     assert [(m.kind, m.label, m.on, m.at, m.action) for m in mentions(text)] == expected

@@ -111,7 +111,9 @@ _WILL_BEGIN = re.compile(rf"{_LABEL}\s+(?:in this matter\s+)?will begin on\s+{_D
 # A clause saying the dates in it are off: "... set for 12/22/08 are vacated", "was not held".
 _OFF = re.compile(r"\b(?:vacated?|vacating|cancell?ed|stricken|terminated|not held|sine die)\b", re.I)
 _RESET_WORD = re.compile(r"\bre-?set(?:ting)?\b", re.I)
-_CLAUSE_END = re.compile(r"(?<=[a-z0-9)\]])[.;](?=\s+[A-Z(\[]|\s*$)|:\s+(?=[A-Z])")
+# A sentence ends after a word in lower case, a digit, a bracket or a time's AM or A.M.
+# (not after other capitals: "Judge William H. Alsup" is one clause).
+_CLAUSE_END = re.compile(r"(?:(?<=[a-z0-9)\]])|(?<=[\d\s][AP]M)|(?<=[AP]\.M))[.;](?=\s+[A-Z(\[]|\s*$)|:\s+(?=[A-Z])")
 
 
 def mentions(text: str) -> list[Mention]:
