@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from docketwatch import store
-from docketwatch.domain.calendar import Item, Mention, fold, mentions
+from docketwatch.domain.calendar import Action, Item, Mention, fold, mentions
 from docketwatch.files import replace_atomically
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store.models import Entry, StoredCase, as_utc
@@ -57,17 +57,24 @@ def case_calendar(session: Session, case: CaseConfig) -> CaseCalendar:
     row = store.find_case(session, case)
     if row is None:
         return CaseCalendar(case, [], {})
-    found = [(key, said) for key, text in _texts(session, row) if (said := _mentions(text))]
-    items = fold(f"{case.court}:{case.docket_number}", found)
-    return CaseCalendar(case, items, _entries(session, row, [key for key, _ in found]))
+    found = [(day, key, said) for key, day, text in _texts(session, row) if (said := _mentions(text))]
+    # Of one day's entries, those that set a date first: a minute entry has no number to
+    # place it among the day's numbered ones, and a reset or vacatur follows what it moves.
+    found.sort(key=lambda f: (f[0], min(_ORDER[m.action] for m in f[2])))  # stable: else oldest first
+    items = fold(f"{case.court}:{case.docket_number}", [(key, said) for _, key, said in found])
+    return CaseCalendar(case, items, _entries(session, row, [key for _, key, _ in found]))
 
 
-def _texts(session: Session, row: StoredCase) -> list[tuple[str, str]]:
-    """Each entry's key and text, oldest first (Entry.recency): plain rows, not an Entry
-    object per entry of a long docket."""
-    query = (select(Entry.key, Entry.description, Entry.short_description)
+_ORDER = {Action.SET: 0, Action.RESET: 1, Action.VACATED: 2}
+
+
+def _texts(session: Session, row: StoredCase) -> list[tuple[str, date, str]]:
+    """Each entry's key, day and text, oldest first (Entry.recency): plain rows, not an
+    Entry object per entry of a long docket."""
+    query = (select(Entry.key, Entry.day(), Entry.description, Entry.short_description)
              .where(col(Entry.case_id) == row.id).order_by(*Entry.newest_first()))
-    return [(key, description or short or "") for key, description, short in session.exec(query)][::-1]
+    return [(key, day or date.min, description or short or "")
+            for key, day, description, short in session.exec(query)][::-1]
 
 
 @lru_cache(maxsize=1 << 15)
