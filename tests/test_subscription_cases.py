@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
+from docketwatch.ops import lock
 from docketwatch.pipeline import digests, outbox
 from docketwatch.store import migrations
 from docketwatch.store.models import Delivery, Subscription, utcnow
@@ -527,3 +528,20 @@ def test_a_rename_carried_later_reads_what_the_old_name_owed_though_the_new_one_
     path = watch(KADREY + markdown_digest("morning", dir="out", renamed_from="daily"))
     digest(path)
     assert delivered(tmp_path / "out") == ["600", "601"]
+
+
+def test_a_run_refused_for_another_holding_the_database_changes_no_subscription(watch, tmp_path, database_url):
+    """A second `run` (a unit restarted while the first still runs) must not rename or
+    record subscriptions in the database the first one delivers from."""
+    path = watch(KADREY + markdown_digest("daily", dir="out"))
+    poll_cases(path)
+    engine = store.open_engine(config_mod.load(path).database.url)
+    held = lock.acquire(engine, "host-a:101")
+    try:
+        renamed = watch(KADREY + markdown_digest("morning", dir="out", renamed_from="daily"))
+        ran = run_cli(renamed, "run", "--once")
+        assert ran.returncode == 3 and "another docketwatch run uses this database" in ran.stderr
+        with Session(engine) as session:
+            assert {r.name: r.renamed_to for r in session.exec(select(Subscription))} == {"daily": None}
+    finally:
+        held.release()

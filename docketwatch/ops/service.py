@@ -379,9 +379,9 @@ def run(config: Config, engine: Engine, *, once: bool = False, load: Callable[[]
     """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release.
     With `once`, returns the labels of the cases whose poll failed. `load` reads the
     configuration file again when it is edited."""
-    digests.record_subscriptions(engine, config)  # a renamed_from that does not fit the database stops it here
-    held = lock.acquire(engine, lock.holder_id())
+    held = lock.acquire(engine, lock.holder_id())  # first: a run refused changes nothing
     try:
+        digests.record_subscriptions(engine, config)  # a renamed_from that does not fit the database stops it here
         service = Service(config, engine, load)
         if once:
             return service.run_once()
