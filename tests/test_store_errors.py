@@ -18,7 +18,8 @@ from sqlalchemy import create_engine, inspect, text
 from docketwatch import bootstrap as config_mod
 from docketwatch import store
 from docketwatch.ops import service
-from tests.conftest import KADREY_ID, Ran, dump_db, new_postgres_database, run_cli, write_config
+from docketwatch.pipeline import digests
+from tests.conftest import KADREY_ID, SUNEDISON_CASE, Ran, dump_db, new_postgres_database, run_cli, write_config
 from tests.servers import free_port
 
 
@@ -171,6 +172,31 @@ def test_under_run_a_database_error_in_a_job_is_one_log_line_and_the_service_goe
     assert len(errors) == 1 and errors[0].exc_info is None
     assert errors[0].getMessage().startswith(f"{job.job_id}: database sqlite:///")
     assert "read-only" in errors[0].getMessage()
+
+
+def test_an_edit_read_while_the_database_is_locked_is_taken_up_once_it_works_again(tmp_path, monkeypatch, cl_token):
+    """`run` reloads an edited file: should the database fail meanwhile (another writer
+    holds it past the busy timeout), the edit is tried again at the next check, not lost."""
+    monkeypatch.setattr(store, "BUSY_TIMEOUT_MS", 100)  # a lock held "too long" within a test
+    path = write_config(tmp_path, "http://127.0.0.1:9")
+    path.write_text(path.read_text() + '\n[[digests]]\nname = "desk"\nchannel = "markdown"\ndir = "out"\n')
+    cfg = config_mod.load(path)
+    engine = store.open_engine(cfg.database.url)
+    digests.record_subscriptions(engine, cfg)  # as `run` does at start
+    svc = service.Service(cfg, engine, load=lambda: config_mod.load(path))
+    before = [job.job_id for job in svc.jobs]
+    path.write_text(path.read_text() + SUNEDISON_CASE)  # the user adds a case
+    holder = sqlite3.connect(tmp_path / "dw.db")
+    holder.execute("BEGIN EXCLUSIVE")  # another process writes, for longer than the busy timeout
+    try:
+        with pytest.raises(store.StoreError, match="locked"):
+            svc.reload()  # the job logs it (one line) and the service goes on
+    finally:
+        holder.rollback()
+        holder.close()
+    assert [job.job_id for job in svc.jobs] == before and len(svc.config.cases) == len(cfg.cases)
+    svc.reload()  # the next check
+    assert len(svc.jobs) == len(before) + 1 and len(svc.config.cases) == len(cfg.cases) + 1
 
 
 def test_a_database_from_a_newer_docketwatch_is_one_line_and_left_as_it_is(tmp_path):

@@ -72,9 +72,9 @@ class Service:
         self.database = health.DatabaseWatch(engine)
 
     def _configure(self, config: Config) -> None:
-        self.config = config
         with Session(self.engine) as session:
-            self.jobs = plan.current(session, config)
+            self.jobs = plan.current(session, config)  # first: should it fail, the configuration in use stays
+        self.config = config
         admin = config.admin_subscription
         self.subscriptions: list[DigestConfig] = list(config.digests) + ([admin] if admin else [])
         self.immediate = any(s.schedule.kind == "immediate" for s in self.subscriptions)
@@ -152,21 +152,24 @@ class Service:
         data = _read(self.config.path)
         if self.load is None or data is None or data == self._file:
             return
-        self._file = data
         path = self.config.path
         try:
             config = self.load()
             if config.database.url != self.config.database.url:
+                self._file = data
                 log.error("%s was edited to use another database; restart docketwatch run to use it (it goes on "
                           "with the database it has)", path)
                 return
             digests.record_subscriptions(self.engine, config)  # the poll jobs do not (subscriptions_recorded)
         except (ConfigError, digests.RenameError) as e:
+            self._file = data  # read again once edited again
             log.error("the configuration file was edited but cannot be used: %s; docketwatch run goes on "
                       "with the configuration it last read until the file is fixed", e)
             return
         before = {j.job_id: j for j in self.jobs}
         self._configure(config)
+        # Only now: a database that failed above (locked, gone) leaves the edit to the next check.
+        self._file = data
         if self.scheduler is not None:
             self._schedule(before)
         added = [j.job_id for j in self.jobs if j.job_id not in before]
