@@ -71,6 +71,23 @@ def test_a_trickling_server_costs_one_deadline_per_poll_and_other_polls_go_on(tm
     assert "no complete response within 1 s ([http] timeout)" in err
 
 
+def test_polls_queued_behind_a_hanging_one_run_late_instead_of_being_skipped(tmp_path, slow_server, court_feed):
+    """Polls run one at a time: a court feed's poll waiting behind one that hangs until its
+    deadline is late by that wait, which is no misfire (the machine did not sleep)."""
+    cl = slow_server("hang", give_up=120)
+    config = configure(tmp_path, cl.url, feed=court_feed, http="timeout = 2\n",
+                       extra='misfire_grace = "1s"\n')
+    config.write_text(config.read_text().replace("retries = 2", "retries = 0"))
+    proc = start_run(config)
+    try:
+        wait_for(lambda: runs(sqlite_url(tmp_path), "pacer_rss", ok=True) >= 2, proc, timeout=30)
+    finally:
+        code, err, took = terminate(proc)
+    assert code == 0, err
+    assert runs(sqlite_url(tmp_path), "courtlistener", ok=False) >= 1  # the hanging one, ahead of each feed poll
+    assert "was missed by" not in err
+
+
 def test_a_hanging_smtp_server_never_holds_up_polling_nor_the_stop(tmp_path, slow_server, fake_cl, court_feed):
     fake_cl.load_kadrey()
     smtp = slow_server("hang", give_up=120)  # accepts, never greets: each attempt waits 30 s

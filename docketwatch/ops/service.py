@@ -308,7 +308,7 @@ class Service:
         # First, on the poll thread (it makes requests): what it learns may add court feeds. Jobs
         # due at one time run in the order of their ids, so it is due a moment earlier.
         scheduler.add_job(self._job, IntervalTrigger(days=1), args=["reference", self.refresh_reference],
-                          id="reference", next_run_time=now - timedelta(seconds=1))
+                          id="reference", next_run_time=now - timedelta(milliseconds=1))
         for job in self.jobs:
             scheduler.add_job(self._poll_job, self._poll_trigger(job), args=[job], id=job.job_id, name=job.job_id,
                               next_run_time=now)
@@ -344,11 +344,15 @@ class Service:
 
 class _Worker(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types: its classes are Any
     """One daemon thread running its jobs in turn. A daemon, so a job stuck past
-    STOP_GRACE cannot keep the process alive after `run` returns."""
+    STOP_GRACE cannot keep the process alive after `run` returns.
+
+    A job's lateness (`misfire_grace`: the machine slept) is counted up to when the
+    scheduler handed it over, not the time it then waited for the jobs before it: a
+    court feed that hangs delays the polls queued behind it, it does not skip them."""
 
     def start(self, scheduler: BaseScheduler, alias: str) -> None:
         super().start(scheduler, alias)
-        self._queue: queue.SimpleQueue[tuple[Job, list[datetime]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[Job, list[datetime], float] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work, name=f"docketwatch-{alias}", daemon=True)
         self._thread.start()
 
@@ -358,13 +362,14 @@ class _Worker(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types
             self._thread.join()
 
     def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        self._queue.put((job, run_times))
+        self._queue.put((job, run_times, time.monotonic()))
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
-            job, run_times = item
+            job, run_times, queued = item
+            waited = timedelta(seconds=time.monotonic() - queued)
             try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
+                events = run_job(job, job._jobstore_alias, [t + waited for t in run_times], self._logger.name)
             except BaseException:
                 self._run_job_error(job.id, *sys.exc_info()[1:])
             else:
