@@ -203,6 +203,11 @@ def test_status_and_digests_say_when_a_default_feed_is_partial(tmp_path, fake_cl
                           "results": [{"id": "cand", "full_name": "N.D. Cal.", "jurisdiction": "FD",
                                        "pacer_has_rss_feed": True, "pacer_rss_entry_types": "All"}]}),
               content_type="application/json"), "another server"),
+    (Response(json.dumps({"next": 5, "results": [{"id": "cand", "pacer_has_rss_feed": True}]}),
+              content_type="application/json"), "a 'next' that is no URL (5)"),
+    (Response(json.dumps({"next": None, "results": [{"id": "cand", "pacer_has_rss_feed": "yes",
+                                                     "pacer_rss_entry_types": 7}]}),
+              content_type="application/json"), "court 'cand' is malformed"),
 ])
 def test_a_failed_refresh_is_one_line_and_keeps_what_was_known(tmp_path, fake_cl, failure, said):
     config = coverage_config(tmp_path, fake_cl.base_url, case("Orders", "ca2", "25-1234"))

@@ -202,6 +202,8 @@ def refresh_coverage(http: HttpClient, url: str) -> Coverage:
             raise CoverageError(f"{page_url}: CourtListener's answer is not a list of courts (cut short?)") from None
         courts += results
         following = page.get("next")
+        if following is not None and not isinstance(following, str):
+            raise CoverageError(f"{page_url}: CourtListener's answer has a 'next' that is no URL ({following!r})")
         if following and urlsplit(following).netloc != urlsplit(url).netloc:
             raise CoverageError(f"{page_url}: the next page is on another server ({following}); not followed")
         page_url = following or None
@@ -211,6 +213,9 @@ def refresh_coverage(http: HttpClient, url: str) -> Coverage:
         raise CoverageError(f"{first}: CourtListener listed no court; the stored coverage is kept")
     data = {"source": first, "fetched_at": iso(utcnow()),
             "courts": [{k: c.get(k) for k in COVERAGE_FIELDS} for c in courts]}
-    coverage = _coverage("cache", data)  # checked before it replaces what is stored
+    try:
+        coverage = _coverage("cache", data)  # checked before it replaces what is stored
+    except ValueError as e:
+        raise CoverageError(f"{first}: {e}; the stored coverage is kept") from None
     replace_atomically(coverage_cache(), json.dumps(data, indent=1) + "\n")
     return coverage
