@@ -131,6 +131,17 @@ def test_case_page_filters_and_pages_entries(site, monkeypatch):
     assert c.get("/cases/nope").status_code == 404
 
 
+@pytest.mark.parametrize("args", [{"page": "9" * 25}, {"page": str(2**63 - 1)}, {"before": "9" * 25},
+                                  {"before": "-" + "9" * 25}, {"q": "a" * 100_000}])
+def test_case_page_takes_any_number_or_filter_a_visitor_types(site, args):
+    """A page or event id no integer column holds, and a filter longer than SQLite takes
+    in a LIKE, are a page with nothing on it (or the filter cut), not a 500 or a 503."""
+    response = client(site).get(CASE_URL, query_string=args)
+    assert response.status_code == 200
+    if "q" in args:
+        assert "0 entries containing" in text_of(response.get_data(as_text=True))
+
+
 def test_case_page_pages_the_timeline_by_event_and_a_new_event_shifts_nothing(site, fake_cl, monkeypatch):
     monkeypatch.setattr(web, "TIMELINE", 2)
     c = client(site)

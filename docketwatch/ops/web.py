@@ -41,6 +41,8 @@ TOKEN_ENV = "DOCKETWATCH_WEB_TOKEN"
 MIN_TOKEN_LENGTH = 16
 MAKE_TOKEN = "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
 ENTRIES_PAGE = 50  # entries per page of a case
+MAX_QUERY = 500  # characters of a case page's text filter (SQLite refuses LIKE patterns of 50,000 bytes)
+MAX_ROW_ID = 2**63 - 1  # a larger page or event id is none there is (and no integer the database takes)
 TIMELINE = 50  # events on a page of a case's timeline
 PENDING_SHOWN = 20  # pending deliveries on the overview
 THREADS = 4
@@ -146,9 +148,10 @@ def app(config: Config, engine: Engine, token: str | None = None) -> Flask:
         case = next((c for c in config.cases if feeds.case_slug(c) == slug), None)
         if case is None:
             abort(404)
-        query = request.args.get("q", "").strip()
-        number = max(request.args.get("page", 1, type=int) or 1, 1)
+        query = request.args.get("q", "").strip()[:MAX_QUERY]
+        number = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_ROW_ID // ENTRIES_PAGE)
         before = request.args.get("before", type=int)  # the timeline's page: events older than this one
+        before = before if before is not None and 1 <= before <= MAX_ROW_ID else None
         with Session(engine) as session:
             case_view = status.case_statuses(session, [case], config)[0]
             entries, total = _entries(session, case, query, number)
