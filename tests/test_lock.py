@@ -156,6 +156,22 @@ def test_an_flock_held_by_someone_else_refuses_even_without_a_row(engines):
     lock.acquire(engine, "host-a:101").release()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_one_sqlite_database_reached_through_a_symlink_is_one_lock(engines, tmp_path):
+    engine, _ = engines
+    link = tmp_path / "elsewhere" / "link.db"
+    link.parent.mkdir()
+    link.symlink_to(store.sqlite_path(engine.url))
+    through_link = store.open_engine(f"sqlite:///{link}")
+    held = lock.acquire(engine, "host-a:101")
+    try:
+        with pytest.raises(lock.AlreadyRunning):
+            lock.acquire(through_link, "host-b:202")
+    finally:
+        held.release()
+        through_link.dispose()
+
+
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_postgres_lock_survives_a_lost_session_unless_another_run_took_it(engines, postgres_server):
     """The advisory lock lives in one server session: when that session dies (server restart),

@@ -65,6 +65,7 @@ class Lock:
         path = store.sqlite_path(self.engine.url)
         if path is None:
             return  # an in-memory database belongs to this process alone
+        path = path.resolve()  # one database reached through a symlink is still one database
         lock_path = path.with_name(path.name + ".lock")
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
