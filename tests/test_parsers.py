@@ -175,6 +175,23 @@ def test_a_courtlistener_feed_declaring_entities_is_refused_like_a_court_feed() 
         parse_feed(atom[: len(atom) // 2], "cand", 67784763)
 
 
+@pytest.mark.parametrize("written", ["&amp;#1;", "&amp;#x8;", "&amp;#xFFFE;", "&amp;#12;"])
+def test_a_control_character_in_a_courtlistener_summary_is_left_out_not_a_failed_poll(written) -> None:
+    """Found by the fuzzer, then refused as a broken feed; but the case's every poll then
+    failed until 30 newer entries pushed the entry out of the feed. The character is no
+    word of the docket text: it is left out, and the entry read."""
+    from docketwatch.sources.courtlistener import parse_feed
+
+    atom = ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+            "<title>CourtListener.com: Docket for Kadrey v. Meta Platforms, Inc., 3:23-cv-03417</title>"
+            '<entry><title>Entry #7 in Kadrey v. Meta Platforms, Inc., 3:23-cv-03417</title>'
+            '<link href="https://www.courtlistener.com/docket/67569326/x/#entry-7" rel="alternate"/>'
+            "<published>2023-07-10T00:00:00-07:00</published>"
+            f'<summary type="html">&lt;p&gt;ORDER {written} granting motion&lt;/p&gt;</summary></entry></feed>')
+    [entry] = parse_feed(atom.encode(), "cand", 67569326).entries
+    assert (entry.entry_number, entry.description) == ("7", "ORDER granting motion")
+
+
 # ---------------------------------------------------------------- RSS feeds
 
 

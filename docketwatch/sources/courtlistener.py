@@ -46,6 +46,8 @@ FEED_WINDOW = 30
 PUBLIC_HOST = "www.courtlistener.com"
 # `https://www.courtlistener.com/docket/67569326/kadrey-v-meta-platforms-inc/`, or `67569326`.
 _DOCKET_REFERENCE = re.compile(r"(?:https?://(?P<host>[^/\s]+)/docket/)?(?P<id>\d{1,10})(?:/\S*)?")
+# Characters no docket text holds (a feed may carry them, written or as references such as &#1;).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 API = "/api/rest/v4"
 STORAGE = "https://storage.courtlistener.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -430,14 +432,16 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
         elif head.startswith("Entry #"):
             entry_number = head.removeprefix("Entry #")
         summary = item.findtext(f"{ATOM}summary", "")
-        text = lxml.html.fragment_fromstring(summary, create_parent="div").text_content() if summary.strip() else ""
+        # Parsed as one document, not through fragment_fromstring(create_parent=): that refuses
+        # a control character (or a reference to one) and failed the case's every poll.
+        text = lxml.html.fromstring(f"<div>{summary}</div>").text_content() if summary.strip() else ""
         published = item.findtext(f"{ATOM}published", "").strip()
         enclosure = next((a.get("href") for a in item.iter(f"{ATOM}link") if a.get("rel") == "enclosure"), None)
         docket.entries.append(
             ParsedEntry(
                 entry_number=entry_number,
                 date_filed=datetime.fromisoformat(published).date() if published else None,
-                description=" ".join(text.split()),
+                description=" ".join(_CONTROL.sub(" ", text).split()),
                 source_id=source_id,
                 url=enclosure or link or None,
                 document_available=True if enclosure else None,
