@@ -130,12 +130,10 @@ class PacerRssError(HttpError):
 
 @dataclass
 class _Feed:
-    """A court's feed as read: its new state and items (None and none: unchanged since the
-    last read), and since when it has listed nothing at all: now, or until this read."""
+    """A court's feed as read: its new state and items (None and none: unchanged since the last read)."""
 
     state: FeedState | None
     dockets: list[ParsedDocket]
-    empty_since: datetime | None
 
 
 class PacerRssSource(FederalIdentity, Source):
@@ -296,13 +294,14 @@ class PacerRssSource(FederalIdentity, Source):
         by_court = _by_court(cases)
         successes = store.last_runs(ctx.session, ok=True, source=self.name, case_ids=[c.id for c in cases])
         states = store.load_states(ctx.session, self.name, FeedState)
-        reads = [(court, partial(self._read, court, states.get(court) or FeedState(), ctx.http)) for court in by_court]
+        saved = {court: states.get(court) or FeedState() for court in by_court}
+        reads = [(court, partial(self._read, court, saved[court], ctx.http)) for court in by_court]
         for court, feed in concurrently(reads, ctx.http):
             if isinstance(feed, Exception):
                 for case in by_court[court]:
                     yield case, feed
             else:
-                yield from self._snapshots(court, by_court[court], feed, successes)
+                yield from self._snapshots(court, by_court[court], feed, successes, saved[court].empty_since)
 
     def _read(self, court: str, saved: FeedState, http: HttpClient) -> _Feed:
         """The court's feed, asked with the validators of the last read (no database: a
@@ -320,7 +319,7 @@ class PacerRssSource(FederalIdentity, Source):
         # current date, and skipping the next intact feed by date would lose its items.
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
         if response.status_code == 304 or saved.fingerprint == fingerprint:
-            return _Feed(state=None, dockets=[], empty_since=saved.empty_since)
+            return _Feed(state=None, dockets=[])
         from docketwatch import parsers  # lxml, only when a feed has changed
         from docketwatch.parsers.common import ParseError
 
@@ -333,15 +332,16 @@ class PacerRssSource(FederalIdentity, Source):
         state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
                           fingerprint=fingerprint, entry_types=parsed.entry_types,
                           empty_since=None if parsed.dockets else saved.empty_since or utcnow())
-        return _Feed(state=state, dockets=parsed.dockets, empty_since=saved.empty_since)
+        return _Feed(state=state, dockets=parsed.dockets)
 
-    def _snapshots(self, court: str, cases: list[StoredCase], feed: _Feed,
-                   successes: dict[int, store.LastRun]) -> Sequence[tuple[StoredCase, Snapshot | Exception]]:
+    def _snapshots(self, court: str, cases: list[StoredCase], feed: _Feed, successes: dict[int, store.LastRun],
+                   was_empty_since: datetime | None) -> Sequence[tuple[StoredCase, Snapshot | Exception]]:
         """A snapshot per case of what the feed says of it (nothing, for a feed unchanged),
         or an error for each when the feed has listed nothing at all for longer than
-        `max_empty`; `successes`: each case's latest successful read of the feed, by case id."""
+        `max_empty`; `successes`: each case's latest successful read of the feed, by case id;
+        `was_empty_since`: as the reads before this one left it (FeedState.empty_since)."""
         now = utcnow()
-        empty_since = as_utc(feed.empty_since) if feed.empty_since else now
+        empty_since = as_utc(was_empty_since) if was_empty_since else now
         long_empty = now - empty_since > self.settings.max_empty
         if long_empty and not feed.dockets:
             error = PacerRssError(
