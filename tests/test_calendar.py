@@ -20,6 +20,8 @@ from docketwatch.domain.calendar import Action, Kind, fold, mentions
 from docketwatch.ops import web
 from docketwatch.pipeline import digests, render
 from tests.conftest import KADREY_ID, poll_cases, run_cli, write_config
+from tests.test_import import CASES as T_V_OPENAI_AND_KADREY
+from tests.test_import import report_with
 
 pytestmark = pytest.mark.usefixtures("cl_token")  # configurations loaded in process
 
@@ -197,23 +199,9 @@ def test_calendar_says_in_one_line_when_the_folder_cannot_be_written(tmp_path):
 def test_of_one_days_entries_a_reset_in_a_minute_entry_moves_what_a_numbered_entry_set(tmp_path):
     """A minute entry has no number to place it among the day's numbered entries: a reset
     (or vacatur) of the day applies after the day's settings, not before them."""
-    path = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases='''
-[[cases]]
-name = "T. v. OpenAI LP"
-court = "cand"
-docket_number = "3:23-cv-04557"
-courtlistener_id = 1
-''')
-    page = (PACER / "district_docket__cand__cand_7.html").read_text(encoding="latin-1")
-    rows = ("<tr><td width='94' valign=top nowrap>11/24/2023</td><td valign='top' align='right'>"
-            "<a href=\"https://ecf.cand.uscourts.gov/doc1/035123599999\">7</a>&nbsp;</td><td></td><td valign=top>"
-            "ORDER: Motion Hearing set for 3/5/2024 at 10:00 AM. (Entered: 11/24/2023)</td></tr>"
-            "<tr><td width='94' valign=top nowrap>11/24/2023</td><td valign='top' align='right'></td><td></td>"
-            "<td valign=top>CLERK'S NOTICE: Motion Hearing reset for 3/12/2024 at 10:00 AM. (Entered: 11/24/2023)"
-            "</td></tr>")
-    last = page.index("</td></tr>", page.index(">6</a>")) + len("</td></tr>")
-    report = tmp_path / "report.html"
-    report.write_text(page[:last] + rows + page[last:], encoding="latin-1")
+    path = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=T_V_OPENAI_AND_KADREY)
+    report = report_with(tmp_path, (date(2023, 11, 24), "7", "ORDER: Motion Hearing set for 3/5/2024 at 10:00 AM."),
+                         (date(2023, 11, 24), None, "CLERK'S NOTICE: Motion Hearing reset for 3/12/2024 at 10:00 AM."))
     assert run_cli(path, "import", str(report)).returncode == 0
     out = tmp_path / "cal"
     assert run_cli(path, "calendar", "--out", str(out)).returncode == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import date
 from pathlib import Path
 
 from tests.conftest import run_cli, today, write_config
@@ -22,6 +23,21 @@ court = "cand"
 docket_number = "3:23-cv-03417"
 courtlistener_id = 2
 '''
+
+
+def report_with(tmp_path: Path, *rows: tuple[date, str | None, str]) -> Path:
+    """T. v. OpenAI's real report with rows added after its last entry (#6), each (day, its
+    number or None for a minute entry, its text), saved as the browser saved the original."""
+    cells = "".join(
+        f"<tr><td width='94' valign=top nowrap>{day:%m/%d/%Y}</td><td valign='top' align='right'>"
+        + (f'<a href="https://ecf.cand.uscourts.gov/doc1/03512359999{number}">{number}</a>&nbsp;' if number else "")
+        + f"</td><td></td><td valign=top>{text} (Entered: {day:%m/%d/%Y})</td></tr>"
+        for day, number, text in rows)
+    page = T_V_OPENAI.read_text(encoding="latin-1")
+    last = page.index("</td></tr>", page.index(">6</a>")) + len("</td></tr>")
+    report = tmp_path / "report.html"
+    report.write_text(page[:last] + cells + page[last:], encoding="latin-1")
+    return report
 
 
 def test_parse_prints_one_json_object_per_file(tmp_path):
@@ -152,14 +168,7 @@ def test_an_import_after_the_watch_began_reports_what_the_polls_missed_and_chang
                    "WHERE entry_number = '6'")  # as CourtListener shows it since
         db.execute("DELETE FROM entry WHERE entry_number = '5'")  # a 2023 filing no poll showed
         newer = db.execute("SELECT description FROM entry WHERE entry_number = '6'").fetchone()[0]
-    day = today()
-    row = (f"<tr><td width='94' valign=top nowrap>{day:%m/%d/%Y}</td><td valign='top' align='right'>"
-           "<a href=\"https://ecf.cand.uscourts.gov/doc1/035123599999\">7</a>&nbsp;</td><td></td><td valign=top>"
-           f"ORDER granting 4 Motion for leave to appear in Pro Hac Vice. (Entered: {day:%m/%d/%Y})</td></tr>")
-    page = T_V_OPENAI.read_text(encoding="latin-1")
-    last = page.index("</td></tr>", page.index(">6</a>")) + len("</td></tr>")
-    report = tmp_path / "report.html"
-    report.write_text(page[:last] + row + page[last:], encoding="latin-1")
+    report = report_with(tmp_path, (today(), "7", "ORDER granting 4 Motion for leave to appear in Pro Hac Vice."))
 
     proc = run_cli(config, "import", str(report))
     assert proc.returncode == 0, proc.stderr
