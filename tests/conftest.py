@@ -420,16 +420,17 @@ def as_from_a_terminal() -> None:
 
 
 def start_command(config: Path, command: str, *args: str, log: Path | None = None,
-                  preexec_fn: Callable[[], None] = as_from_a_terminal) -> subprocess.Popen:
+                  preexec_fn: Callable[[], None] = as_from_a_terminal, module: str = "docketwatch") -> subprocess.Popen:
     """`docketwatch COMMAND *args` as a real process, as `start_run` starts `run`: as
-    from a terminal, unless `preexec_fn` says otherwise."""
+    from a terminal, unless `preexec_fn` says otherwise; through `module` when it is a
+    harness that wraps the command line (tests/clock_step.py)."""
     # PYTHONFAULTHANDLER: a process that has to be aborted (`abort_stuck`) prints where each thread was.
     env = {**os.environ, "CL_TEST_TOKEN": "test-token", "SMTP_TEST_PASSWORD": servers.PASSWORD,
            "PYTHONFAULTHANDLER": "1"}
     env.pop("DOCKETWATCH_CONFIG", None)
     fresh_court_coverage()
     with (log.open("w") if log else contextlib.nullcontext(subprocess.PIPE)) as err:
-        return subprocess.Popen([sys.executable, "-m", "docketwatch", "--config", str(config), command, *args],
+        return subprocess.Popen([sys.executable, "-m", module, "--config", str(config), command, *args],
                                 stdout=subprocess.PIPE, stderr=err, text=True, env=env, preexec_fn=preexec_fn)
 
 

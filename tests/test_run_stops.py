@@ -1,7 +1,8 @@
 """`docketwatch run` as a real process against servers that stall: a request has a
 total deadline, delivery never holds up polling, SIGTERM stops it within seconds in
 both modes, a SIGKILLed run is restarted at once, and `status --health` says when
-the monitor is stuck. Ctrl-C stops `check` within moments too."""
+the monitor is stuck; a system clock set back does not stop it. Ctrl-C stops `check`
+within moments too."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 
 from docketwatch import store
 from docketwatch.store.models import Delivery, Digest, Event, SchedulerLock, utcnow
+from tests import clock_step
 from tests.conftest import (
     KADREY_CASE,
     SUNEDISON_CASE,
@@ -212,6 +214,27 @@ def test_a_killed_run_is_restarted_at_once(tmp_path, database_url, fake_cl):
     finally:
         code, err, _ = terminate(restarted)
     assert code == 0, err
+
+
+def test_a_clock_set_back_an_hour_does_not_stop_the_polls(tmp_path, fake_cl):
+    """APScheduler keeps time by the wall clock: set back an hour, it waited an hour for
+    every job's next run. `run` moves its jobs back with the clock, and says so."""
+    fake_cl.load_kadrey()
+    config = configure(tmp_path, fake_cl.base_url, cases=KADREY)
+    url = sqlite_url(tmp_path)
+    log = tmp_path / "run.log"
+    proc = start_command(config, "run", log=log, module="tests.clock_step")
+    try:
+        wait_for(lambda: runs(url, "courtlistener", ok=True) >= 2, proc)
+        (tmp_path / clock_step.TRIGGER).write_text("-3600")
+        wait_for(lambda: "the wall clock was set" in log.read_text(), proc)
+        done = runs(url, "courtlistener")
+        wait_for(lambda: runs(url, "courtlistener") >= done + 3, proc, timeout=30)
+    finally:
+        code, _, _ = terminate(proc)
+    said = log.read_text()
+    assert code == 0, said
+    assert "the system clock was set back by 1:00:00" in said
 
 
 def test_health_says_a_poll_job_that_stopped_finishing_is_stuck(tmp_path):

@@ -15,7 +15,8 @@ a restart, and a file that no longer loads leaves the running configuration as i
 
 Each kind has its own worker thread: polls one at a time (so two polls never spend
 the same request budget at once), deliveries on another (an SMTP server that hangs
-never holds up polling), the heartbeat on a third. On SIGTERM or SIGINT requests in
+never holds up polling), the heartbeat on a third; a fourth watches for the system
+clock being set back (`_watch_clock`). On SIGTERM or SIGINT requests in
 flight are cancelled, and whatever still runs after STOP_GRACE (a delivery waiting on
 a silent SMTP server) is abandoned: the outbox counted that attempt before it began,
 so the digest is simply sent again, with the same Message-ID, after the restart.
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 OUTBOX, OUTBOX_EVERY = "outbox", timedelta(seconds=60)
 # After SIGTERM, how long work in flight may take to finish (README promises 10 s).
 STOP_GRACE = 5.0
+# How often `run` compares the wall clock with the monotonic one, and by how much the
+# wall clock must have been set back to count as a step (NTP slews far less than this).
+CLOCK_CHECK, CLOCK_STEP = 2.0, timedelta(seconds=5)
 
 
 class Service:
@@ -324,12 +328,29 @@ class Service:
                           args=["reload", self.reload], id="reload", executor="heartbeat")
 
         log.info("docketwatch run: %d poll jobs, %d digest subscriptions", len(self.jobs), len(self.subscriptions))
+        threading.Thread(target=self._watch_clock, name="docketwatch-clock", daemon=True).start()
         with stop_on_signals(self.stopping, self._shutdown):
             scheduler.start()
             abandoned = self._wait_idle(STOP_GRACE)
         if abandoned:
             log.warning("stopping with %s in flight (abandoned; retried at the next start)", ", ".join(abandoned))
         log.info("stopped")
+
+    def _watch_clock(self) -> None:
+        """APScheduler waits for the wall-clock time of each job's next run: had the
+        system clock been set back an hour, every job (polls, the heartbeat) would wait an
+        hour more. Set back, the jobs' next runs move back with it (none before now)."""
+        offset = time.time() - time.monotonic()
+        while not self.stopping.wait(CLOCK_CHECK):
+            offset, before = time.time() - time.monotonic(), offset
+            step = timedelta(seconds=before - offset)
+            if step < CLOCK_STEP or self.scheduler is None:
+                continue
+            log.warning("the system clock was set back by %s; the jobs' next runs move back with it", step)
+            now = utcnow()
+            for job in self.scheduler.get_jobs():
+                if job.next_run_time is not None:
+                    job.modify(next_run_time=max(job.next_run_time - step, now))
 
     def _beat(self, held: lock.Lock) -> None:
         if not held.heartbeat():
