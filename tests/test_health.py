@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -16,7 +17,7 @@ from docketwatch.ops import health, lock, plan
 from docketwatch.pipeline import digests
 from docketwatch.settings import ADMIN_SUBSCRIPTION
 from docketwatch.store.models import CheckRun, Delivery, Digest, HealthAlert, SchedulerLock, iso, utcnow
-from tests.conftest import refuse_connections
+from tests.conftest import fresh_court_coverage, refuse_connections, run_cli
 from tests.servers import PASSWORD, smtp_table
 
 CASES = '''
@@ -141,6 +142,27 @@ def test_without_a_fresh_heartbeat_the_service_is_unhealthy(setup):
     assert reasons(engine, config, list(jobs.values())) == [gone]
     set_lock(engine, now, now)
     assert reasons(engine, config, list(jobs.values())) == []
+
+
+def test_under_a_timer_a_recent_run_once_keeps_the_monitor_healthy_and_a_late_one_does_not(tmp_path):
+    """The timer deployment (`run --once` every few minutes) keeps no heartbeat: health
+    said "unhealthy" after every run. Now a `run --once` that finished within twice the
+    interval is a live monitor; one that finished longer ago is not."""
+    path = tmp_path / "docketwatch.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n[schedule]\ninterval = "10m"\njitter = "60s"\n'
+                    '[sources.courtlistener]\nbase_url = "http://127.0.0.1:9"\n'
+                    '[sources.pacer_rss]\nurl_template = "http://127.0.0.1:9/{court}"\n' + CASES)
+    fresh_court_coverage()
+    assert run_cli(path, "run", "--once").returncode == 3  # every poll failed (port 9): each still finished
+    health = run_cli(path, "status", "--health")
+    assert (health.returncode, health.stdout, health.stderr) == (0, "healthy\n", "")
+
+    with time_machine.travel(utcnow() + 2 * INTERVAL + JITTER + timedelta(seconds=5)):  # the timer stopped
+        health = run_cli(path, "status", "--health")
+    assert health.returncode == 1
+    assert health.stderr.startswith("unhealthy: no docketwatch run has a fresh heartbeat on this database, and the "
+                                    "last run --once finished at ")
+    assert "more than twice the interval (0:10:00) ago" in health.stderr
 
 
 @SQLITE_ONLY

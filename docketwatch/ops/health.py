@@ -87,11 +87,16 @@ def unhealthy(session: Session, config: Config, jobs: list[plan.PlanRow], job_he
     and the `digests.unconfigured` ones (which `status` shows too: read once)."""
     reasons = []
     now = utcnow()
-    running = lock.alive(session, now)
-    if running is None:
-        reasons.append("no docketwatch run has a fresh heartbeat on this database")
+    # Under a timer, `run --once` is the monitor: alive while one finished within twice the interval.
+    window = 2 * config.schedule.interval + config.schedule.jitter
+    if (running := lock.alive(session, now)) is not None:
+        reasons += _stuck(session, config, jobs, as_utc(running.acquired_at), now, OUTBOX_STUCK)
+    elif (once := lock.last_once(session)) is not None and now - as_utc(once.heartbeat_at) <= window:
+        reasons += _stuck(session, config, jobs, as_utc(once.acquired_at), now, window)
     else:
-        reasons += _stuck(session, config, jobs, as_utc(running.acquired_at), now)
+        reasons.append("no docketwatch run has a fresh heartbeat on this database" + (
+            f", and the last run --once finished at {iso(once.heartbeat_at)}, more than twice the interval "
+            f"({config.schedule.interval}) ago" if once else ""))
     for h in job_health:
         if h["consecutive_failures"] >= config.admin.failures_before_alert:
             reasons.append(f"{h['job']} failed {h['consecutive_failures']} times in a row: {h['last_error']}")
@@ -138,10 +143,10 @@ def _what(digest: Digest, delivery: Delivery) -> str:
 
 
 def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: datetime,
-           now: datetime) -> list[str]:
-    """A live `run` whose heartbeat is fresh can still be stuck: a poll that has not
-    finished within twice its interval (plus jitter) since the run started, or due
-    digests that nobody attempts."""
+           now: datetime, outbox_after: timedelta) -> list[str]:
+    """A live `run` whose heartbeat is fresh (or a recent `run --once`, started at
+    `started`) can still be stuck: a poll that has not finished within twice its interval
+    (plus jitter) since the run started, or a due digest not attempted for `outbox_after`."""
     reasons = []
     for job in jobs:
         finished = _last_finished(session, job)
@@ -150,7 +155,7 @@ def _stuck(session: Session, config: Config, jobs: list[plan.PlanRow], started: 
             reasons.append(f"{job.job_id} is stuck: no poll has finished since {iso(since)}, "
                            "more than twice its interval ago")
     oldest = session.exec(select(func.min(Delivery.next_attempt_at)).where(Delivery.status == "pending")).one()
-    if oldest is not None and now - as_utc(oldest) > OUTBOX_STUCK:
+    if oldest is not None and now - as_utc(oldest) > outbox_after:
         reasons.append(f"the outbox is stuck: a delivery due since {iso(oldest)} has not been attempted")
     return reasons
 

@@ -24,6 +24,9 @@ from docketwatch import store
 from docketwatch.store.models import SchedulerLock, as_utc, utcnow
 
 NAME = "scheduler"
+# The row describing the last `run --once` that finished (a timer's run): when it started
+# and, as its heartbeat, when it ended. Health reads it when no `run` keeps a heartbeat.
+ONCE = "once"
 HEARTBEAT = timedelta(seconds=20)
 # A lock row whose heartbeat is older than this describes no live `run` (for `status`).
 EXPIRY = timedelta(seconds=90)
@@ -162,6 +165,18 @@ class Lock:
 def acquire(engine: Engine, holder: str) -> Lock:
     """Take the lock, or raise AlreadyRunning naming the holder."""
     return Lock(engine, holder)
+
+
+def finished_once(engine: Engine, holder: str, started: datetime) -> None:
+    """Record that `holder`, a `run --once` started at `started`, has just finished."""
+    with Session(engine) as session:
+        session.merge(SchedulerLock(name=ONCE, holder=holder, acquired_at=started, heartbeat_at=utcnow()))
+        session.commit()
+
+
+def last_once(session: Session) -> SchedulerLock | None:
+    """The last `run --once` that finished (see `finished_once`), if any did."""
+    return session.get(SchedulerLock, ONCE)
 
 
 def alive(session: Session, now: datetime | None = None) -> SchedulerLock | None:

@@ -408,12 +408,16 @@ def run(config: Config, engine: Engine, *, once: bool = False, load: Callable[[]
     """Take the database's scheduler lock (or raise lock.AlreadyRunning), run, release.
     With `once`, returns the labels of the cases whose poll failed. `load` reads the
     configuration file again when it is edited."""
+    started = utcnow()
     held = lock.acquire(engine, lock.holder_id())  # first: a run refused changes nothing
     try:
         digests.record_subscriptions(engine, config)  # a renamed_from that does not fit the database stops it here
         service = Service(config, engine, load)
         if once:
-            return service.run_once()
+            failed = service.run_once()
+            if not service.stopping.is_set():  # every job ran: health counts it as a live monitor
+                lock.finished_once(engine, held.holder, started)
+            return failed
         service.run_forever(held)
         return []
     finally:
