@@ -12,6 +12,7 @@ from sqlmodel import Session
 from docketwatch import bootstrap, store
 from docketwatch.ops import plan
 from docketwatch.store.models import Case, Entry
+from tests.conftest import run_cli
 
 TODAY = date(2026, 11, 22)
 S = timedelta(seconds=1)
@@ -130,6 +131,17 @@ def test_case_poll_interval_overrides_the_schedule_interval(tmp_path):
     assert rows["Default"].interval == 2700 * S and rows["Default"].requests_per_day == pytest.approx(32.0)
     assert rows["Own"].interval == 90 * S and rows["Own"].requests_per_day == pytest.approx(960.0)
     assert rows["Own"].new_filing_delay == 90 * S
+
+
+def test_the_plan_table_shows_intervals_under_an_hour_as_written(tmp_path):
+    """Before, an interval under a minute (allowed against a server on this machine)
+    showed as "0m", and 90 s as "2m"."""
+    load(tmp_path, '[sources.courtlistener]\nbase_url = "http://127.0.0.1:9"\n[schedule]\ninterval = "45m"\n' + cl_case("Default", "3:23-cv-03417")
+         + cl_case("Fast", "3:23-cv-03416", 'poll_interval = "30s"') + cl_case("Own", "3:23-cv-03415",
+                                                                            'poll_interval = "90s"'))
+    table = run_cli(tmp_path / "docketwatch.toml", "plan").stdout
+    every = {line.split()[1]: line.split()[2] for line in table.splitlines()[1:4]}
+    assert every == {"Default": "45m", "Fast": "30s", "Own": "1.5m"}, table
 
 
 def test_one_court_feed_job_serves_every_case_in_the_court(tmp_path):

@@ -104,12 +104,14 @@ def api_intervals(plan: list[PlanRow]) -> dict[tuple[str, str], timedelta]:
 
 
 def span(d: timedelta | None) -> str:
-    """A duration as people read it in a plan: 45m, 2.5h, 1.2d; '-' for none."""
+    """A duration as people read it in a plan: 30s, 1.5m, 45m, 2.5h, 1.2d; '-' for none."""
     if d is None:
         return "-"
     seconds = d.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.0f}s"
     if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
+        return f"{seconds / 60:.1f}".removesuffix(".0") + "m"
     if seconds < 86400:
         return f"{seconds / 3600:.1f}h"
     return f"{seconds / 86400:.1f}d"
