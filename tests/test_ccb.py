@@ -157,8 +157,46 @@ def test_a_catch_up_longer_than_max_pages_is_a_gap(tmp_path, eccb):
     cases = check(path)
     assert eccb.searches() == ["0", "2"]
     assert cases["24-CCB-0180"]["gaps"] == [
-        "more than 4 documents were filed across the board since the last poll: this poll read that many, "
-        "older ones may have been missed"]
+        "more than 4 documents were filed across the board since this case was last read: this poll read that "
+        "many, older ones may have been missed"]
+
+
+def test_a_filing_made_while_its_case_was_paused_is_reported_when_it_is_resumed(tmp_path, eccb):
+    """Each case keeps its own watermark: before, the board's one watermark moved past the
+    paused case's filing while the other case was read, and the filing was never reported."""
+    eccb.file("24-CCB-0180", "Claim")
+    path = write_config(tmp_path, eccb.base_url)
+    check(path)
+    assert run_cli(path, "pause", "25-CCB-0121").returncode == 0
+    eccb.file("25-CCB-0121", "Response to Claim", party="Roe")  # 21002, while Doe v. Roe is paused
+    eccb.file("24-CCB-0180", "Scheduling Order")
+    assert [e["entry_number"] for e in check(path)["24-CCB-0180"]["new"]] == ["21003"]
+    for n in range(4):
+        eccb.file("23-CCB-0332", f"Order {n}")
+
+    assert run_cli(path, "resume", "25-CCB-0121").returncode == 0
+    eccb.requests.clear()
+    cases = check(path)
+    assert eccb.searches() == ["0", "3", "6"]  # back to what Doe v. Roe last saw (21001), not the board's 21003
+    downloads = [path for path, _ in eccb.requests if path.startswith("/document/")]
+    assert downloads == ["/document/download/21002"]  # not Smith v. Jones's 21003 again: it saw that one
+    assert [e["entry_number"] for e in cases["25-CCB-0121"]["new"]] == ["21002"]
+    assert not cases["25-CCB-0121"]["gaps"] and not cases["24-CCB-0180"]["new"]
+    eccb.requests.clear()
+    assert not any(c["new"] for c in check(path).values()) and eccb.searches() == ["0"]  # both caught up
+
+
+def test_a_catch_up_longer_than_max_pages_is_a_gap_for_the_case_behind_only(tmp_path, eccb):
+    eccb.file("24-CCB-0180", "Claim")
+    path = write_config(tmp_path, eccb.base_url, "page_size = 2\nmax_pages = 2")
+    check(path)
+    assert run_cli(path, "pause", "25-CCB-0121").returncode == 0
+    for n in range(5):
+        eccb.file("23-CCB-0332", f"Order {n}")
+        check(path)  # Smith v. Jones keeps up
+    assert run_cli(path, "resume", "25-CCB-0121").returncode == 0
+    cases = check(path)
+    assert cases["25-CCB-0121"]["gaps"] and not cases["24-CCB-0180"]["gaps"]
 
 
 def test_plan_has_one_job_for_the_board_at_most_hourly(tmp_path, eccb):

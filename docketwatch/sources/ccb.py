@@ -2,11 +2,13 @@
 
 eCCB has no feed and no API. Its document search lists the filings of all cases, newest
 first, with a document number that one counter hands out across the whole board, so it
-only rises. A poll reads pages of that list until it meets a number it has seen (the
-watermark) and gives each watched case the rows of its docket: one job serves the whole
-board, as a court's RSS feed serves a court. An entry's identity is its board-wide
-document number. The first poll reads one page: what a watched case filed before that
-page is not fetched (import or read the case page for history).
+only rises. A poll reads pages of that list until it meets a number every case it serves
+has seen, and gives each watched case the rows of its docket: one job serves the whole
+board, as a court's RSS feed serves a court. Each case keeps its own watermark (the
+board's serves a case that has none yet), so a case paused, or failing, while the others
+were read gets the filings it missed once it is read again. An entry's identity is its
+board-wide document number. The first poll reads one page: what a watched case filed
+before that page is not fetched (import or read the case page for history).
 
 A document that is not public answers with the eCCB login page. For each new filing of
 a watched case the poll asks for its first byte (a Range request): the login page means
@@ -35,7 +37,7 @@ from docketwatch.store.models import StoredCase, iso
 
 COURT = "ccb"
 NUMBER = re.compile(r"^\s*(\d{2})\s*-\s*CCB\s*-\s*(\d{1,4})\s*$", re.IGNORECASE)
-STATE_TARGET = "documents"  # the board-wide document search
+STATE_TARGET = "documents"  # the board-wide document search; a case's own: "documents:24-CCB-0180"
 EASTERN = ZoneInfo("America/New_York")  # eCCB's times are written "EDT"/"EST"
 # The eCCB asks for politeness in nothing written, so: at most one search an hour.
 LEAST_INTERVAL = timedelta(hours=1)
@@ -124,18 +126,25 @@ class CcbSource(Source):
 
     # -- fetching ------------------------------------------------------------------------
     def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
-        known = store.load_state(ctx.session, self.name, STATE_TARGET, SearchState).latest
+        board = store.load_state(ctx.session, self.name, STATE_TARGET, SearchState).latest
+        known: dict[str, int | None] = {}
+        for case in cases:
+            own = store.load_state(ctx.session, self.name, _target(case), SearchState).latest
+            known[case.docket_number] = board if own is None else own
+        seen = [n for n in known.values() if n is not None]
+        floor = min(seen) if seen and len(seen) == len(known) else None  # None: read one page
         try:
-            rows, complete = self._new_rows(ctx, known)
+            rows, complete = self._new_rows(ctx, floor)
         except (HttpError, ValueError) as e:
             for case in cases:
                 yield case, e
             return
-        newest = max([r.number for r in rows] + ([known] if known is not None else []), default=None)
-        state: dict[str, TargetState] = {STATE_TARGET: SearchState(latest=newest)} if newest is not None else {}
-        gap = None if complete else (
-            f"more than {self.settings.max_pages * self.settings.page_size} documents were filed across the board "
-            "since the last poll: this poll read that many, older ones may have been missed")
+        newest = max([r.number for r in rows] + seen + ([board] if board is not None else []), default=None)
+        latest = SearchState(latest=newest)
+        # Short of the floor, the pages read reach down to `lowest`: a case that saw it missed nothing.
+        lowest = None if complete else min((r.number for r in rows), default=None)
+        gap = (f"more than {self.settings.max_pages * self.settings.page_size} documents were filed across the board "
+               "since this case was last read: this poll read that many, older ones may have been missed")
         by_case: dict[str, list[Row]] = {}
         for row in rows:
             try:
@@ -145,7 +154,10 @@ class CcbSource(Source):
         for case in cases:
             docket = ParsedDocket(court=COURT, docket_number=case.docket_number)
             warnings = []
+            own = known[case.docket_number]
             for row in by_case.get(case.docket_number, []):
+                if own is not None and row.number <= own:
+                    continue  # read for a case further behind: this one has it
                 restricted = self._restricted(ctx, row)
                 if restricted:
                     warnings.append(f"document #{row.number:,} ({row.title}) is restricted: eCCB answers with "
@@ -154,7 +166,10 @@ class CcbSource(Source):
                     entry_number=str(row.number), date_filed=row.filed_at.date() if row.filed_at else None,
                     description=_describe(row), short_description=row.document_type or None, url=row.url,
                     document_available=None if restricted is None else not restricted, filed_at=row.filed_at))
-            yield case, Snapshot(source=self.name, docket=docket, delta=True, state=state, warnings=warnings, gap=gap)
+            state: dict[str, TargetState] = {STATE_TARGET: latest, _target(case): latest} if newest is not None else {}
+            behind = not complete and (own is None or lowest is None or own < lowest)
+            yield case, Snapshot(source=self.name, docket=docket, delta=True, state=state, warnings=warnings,
+                                 gap=gap if behind else None)
 
     def _search_url(self) -> str:
         return f"{self.settings.base_url.rstrip('/')}/search/documents"
@@ -187,6 +202,11 @@ class CcbSource(Source):
         if is_login_page(response.content):
             return True
         return False if response.status_code in (200, 206) else None
+
+
+def _target(case: StoredCase) -> str:
+    """The state target of a case's own watermark."""
+    return f"{STATE_TARGET}:{case.docket_number}"
 
 
 def normalize(number: str) -> str:
