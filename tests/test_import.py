@@ -73,6 +73,34 @@ def test_import_backfills_quietly_and_twice_changes_nothing(tmp_path):
     assert status["entries"] == 6 and status["latest_entry"]["entry_number"] == "6"
 
 
+def test_rows_of_a_report_that_share_a_number_or_repeat_a_minute_entry_are_each_kept(tmp_path):
+    """A bankruptcy docket numbers two rows 1 (tests/fixtures/pacer casb: the petition and
+    the disclosure of compensation), and a clerk may enter the same minute entry twice in a
+    day. Before, each pair became one entry, the second row's words replacing the first's;
+    after the watch began that was also a false "text edited" alert."""
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
+    day = date(2023, 9, 20)
+    rows = [(day, "7", "MOTION to Dismiss"), (day, "7", "DECLARATION in support of 7 Motion to Dismiss"),
+            (day, None, "Minute Entry: telephone conference held."),
+            (day, None, "Minute Entry: telephone conference held.")]
+    proc = run_cli(config, "import", str(report_with(tmp_path, *rows)))
+    assert proc.returncode == 0, proc.stderr
+    assert "10 entries read from the docket_report, 10 new" in proc.stdout
+    again = run_cli(config, "import", str(report_with(tmp_path, *rows)))
+    assert "0 new to docketwatch, 0 updated" in again.stdout  # the same rows again, told apart the same way
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        texts = [t for (t,) in db.execute("SELECT description FROM entry WHERE date_filed = '2023-09-20' ORDER BY id")]
+    assert [t.split(" (Entered")[0] for t in texts] == [text for _, _, text in rows]
+
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        db.execute('UPDATE "case" SET baseline_at = CURRENT_TIMESTAMP')  # watched since; two more rows numbered 8
+    later = [(today(), "8", "ORDER granting 7 Motion to Dismiss"), (today(), "8", "JUDGMENT")]
+    proc = run_cli(config, "import", str(report_with(tmp_path, *rows, *later)))
+    assert "2 filed since docketwatch began watching the case, reported as new" in proc.stdout, proc.stdout
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT kind FROM event ORDER BY id").fetchall() == [("new",), ("new",)]  # no "changed"
+
+
 def test_import_into_the_wrong_case_is_refused_naming_both_numbers(tmp_path):
     config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=CASES)
     proc = run_cli(config, "import", str(T_V_OPENAI), "--case", "Kadrey")

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -92,6 +93,22 @@ def entry_key(source: str, parsed: ParsedEntry) -> str:
     if parsed.filed_at is not None:
         return f"{parsed.filed_at.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}:{_text_digest(parsed)}"
     return _dated_key(parsed)
+
+
+def _page_keys(source: str, entries: list[ParsedEntry]) -> list[tuple[str, ParsedEntry]]:
+    """The keys of a saved docket page's rows, which it lists in the docket's order. Rows
+    that share a key are separate filings: a bankruptcy docket numbers two rows 1, a
+    clerk enters the same minute entry twice in a day. The second and later get their
+    place among them ("#1/2"), which the same page, or a later one, gives them again.
+    Only a saved page: a source's own order (CourtListener pages by modification time)
+    is not the docket's, so there a repeated key stays one entry."""
+    seen: Counter[str] = Counter()
+    keyed = []
+    for parsed in entries:
+        key = entry_key(source, parsed)
+        seen[key] += 1
+        keyed.append((key if seen[key] == 1 else f"{key}/{seen[key]}", parsed))
+    return keyed
 
 
 def _dated_key(parsed: ParsedEntry) -> str:
@@ -181,7 +198,8 @@ def apply(
         store_first_sights(session, [sight])
         return sight.result
     source = snapshot.source
-    keyed = [(entry_key(source, p), p) for p in snapshot.docket.entries]
+    keyed = _page_keys(source, snapshot.docket.entries) if backfill else \
+        [(entry_key(source, p), p) for p in snapshot.docket.entries]
     _check_number(case, snapshot, normalize)
     stored: dict[str, Entry] = {}
     if has_stored:
