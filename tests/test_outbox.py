@@ -15,11 +15,11 @@ import signal
 import ssl
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from sqlmodel import Session, select
 
 from docketwatch import bootstrap as config_mod
@@ -428,20 +428,24 @@ def test_a_delivery_being_sent_is_due_for_no_other_run_however_slow_the_sends_be
     """The claim's backoff runs from the claim, not from the run's start: after a slow
     send to ann, bob's delivery must not be due again (to a `digest` started meanwhile)
     while it is being sent."""
-    path = kadrey(outbox_table="[outbox]\nretry_backoff = 0.5\n")
+    path = kadrey(outbox_table="[outbox]\nretry_backoff = 60\n")
     cfg = config_mod.load(path)
     engine = store.open_engine(cfg.database.url)
     due_while_sending: list[list[str | None]] = []
+    slow = time_machine.travel(utcnow() + timedelta(minutes=2), tick=True)
 
     def slow_then_look() -> None:
         if len(smtp_server.received) == 1:
-            time.sleep(0.7)  # a slow server, on ann's message: longer than the backoff
+            slow.start()  # ann's message takes two minutes, longer than the backoff (the clock says so)
         else:
             with Session(engine) as session:
                 due_while_sending.append([d.recipient for d, _ in outbox.due(session, cfg.digests, utcnow())])
 
     smtp_server.on_data = slow_then_look
-    assert run(path).ok and len(smtp_server.received) == 2
+    try:
+        assert run(path).ok and len(smtp_server.received) == 2
+    finally:
+        slow.stop()
     assert due_while_sending == [[]]
 
 
