@@ -24,6 +24,7 @@ so the digest is simply sent again, with the same Message-ID, after the restart.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -36,6 +37,7 @@ from typing import Any
 
 from apscheduler.executors.base import BaseExecutor, run_job
 from apscheduler.job import Job
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -350,7 +352,8 @@ class Service:
             now = utcnow()
             for job in self.scheduler.get_jobs():
                 if job.next_run_time is not None:
-                    job.modify(next_run_time=max(job.next_run_time - step, now))
+                    with contextlib.suppress(JobLookupError):  # removed meanwhile (a reload)
+                        job.modify(next_run_time=max(job.next_run_time - step, now))
 
     def _beat(self, held: lock.Lock) -> None:
         if not held.heartbeat():
