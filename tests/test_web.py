@@ -227,9 +227,10 @@ def test_a_port_in_use_is_one_line(tmp_path):
     assert ran.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in ran.stderr
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
-    """The command itself: it binds, says where, serves, and ends cleanly on Ctrl-C or SIGTERM."""
+    """The command itself: it binds, says where, serves, and ends cleanly on Ctrl-C, SIGTERM
+    or SIGHUP (its terminal closed)."""
     config = write_config(tmp_path, "http://127.0.0.1:9")
     environment = {**os.environ, "CL_TEST_TOKEN": "test-token"}
     environment.pop(web.TOKEN_ENV, None)

@@ -55,7 +55,7 @@ class WebError(Exception):
 
 
 class Server:
-    """A bound server: `run()` serves until Ctrl-C, SIGTERM or `close()` (from another thread).
+    """A bound server: `run()` serves until Ctrl-C, SIGTERM, SIGHUP or `close()` (from another thread).
 
     The loop is ours, not waitress's `run()`, so that stopping happens on the loop's own
     thread: requests in flight finish (STOP_GRACE at most), then every socket closes."""
@@ -71,8 +71,10 @@ class Server:
         self.url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
 
     def run(self) -> None:
-        if threading.current_thread() is threading.main_thread():  # `docketwatch serve`: stop on SIGTERM too
-            signal.signal(signal.SIGTERM, lambda _signum, _frame: self.close())
+        if threading.current_thread() is threading.main_thread():  # `docketwatch serve`: stop on these too
+            for s in (signal.SIGTERM, signal.SIGHUP):  # SIGHUP: its terminal closed (unless nohup ignores it)
+                if signal.getsignal(s) is not signal.SIG_IGN:
+                    signal.signal(s, lambda _signum, _frame: self.close())
         try:
             while not self.stopping.is_set():
                 wasyncore.loop(timeout=POLL, map=self.sockets, use_poll=True, count=1)
