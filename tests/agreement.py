@@ -20,7 +20,7 @@ from docketwatch.domain.docket_numbers import try_normalize
 from docketwatch.parsers import ParsedFile, ParseError, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pacer"
-FIELDS = ("docket_number", "entry_number", "date_filed", "description")
+FIELDS = ("docket_number", "entry_number", "date_filed", "date_entered", "description")
 
 # Rows where docketwatch is right and juriscraper is wrong, keyed by
 # (input file, docket number as written, entry number), with the reason.
@@ -74,15 +74,17 @@ class Row:
     docket_number: str  # normalized where possible
     entry_number: str | None
     date_filed: str
+    date_entered: str
     description: str
 
     @classmethod
-    def make(cls, docket: str, number: object, filed: str, description: str | None) -> Row:
+    def make(cls, docket: str, number: object, filed: str, entered: str, description: str | None) -> Row:
         return cls(
             docket,
             try_normalize(docket) or docket.strip(),
             None if number is None else str(number),
             filed,
+            entered,
             normalize_text(description),
         )
 
@@ -94,7 +96,10 @@ def expected_rows(expected: dict | list, kind: str) -> list[Row]:
         for e in docket["docket_entries"]:
             text = e.get("short_description") if kind == "pacer_rss" else e.get("description")
             # RSS dates are datetimes with the feed's offset: their date part is the date.
-            rows.append(Row.make(docket["docket_number"], e["document_number"], (e["date_filed"] or "")[:10], text))
+            # juriscraper's RSS "date_filed" is the date entered; ACMS dates entered have a time.
+            filed = (e["date_filed"] or "")[:10]
+            entered = filed if kind == "pacer_rss" else (e.get("date_entered") or "")[:10]
+            rows.append(Row.make(docket["docket_number"], e["document_number"], filed, entered, text))
     return rows
 
 
@@ -107,7 +112,8 @@ def docketwatch_rows(parsed: ParsedFile) -> list[Row]:
             # juriscraper calls it "date_filed".
             day = e.date_entered if parsed.kind == "pacer_rss" else e.date_filed
             filed = day.isoformat() if day else ""
-            rows.append(Row.make(docket.docket_number, e.entry_number, filed, text))
+            entered = e.date_entered.isoformat() if e.date_entered else ""
+            rows.append(Row.make(docket.docket_number, e.entry_number, filed, entered, text))
     return rows
 
 
@@ -227,15 +233,15 @@ def agreement_table(folder: Path = FIXTURES, strict: bool = True) -> Agreement:
     by_kind: dict[str, Tally] = defaultdict(Tally)
     lines = [
         "| file | kind (layout) | entries | documented oracle errors | all fields agree "
-        "| docket # | entry # | date filed | description |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| docket # | entry # | date filed | date entered | description |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, _kind in manifest_inputs(folder):
         kind, tally = tally_file(name, used, disagreements, refusals, folder, strict)
         by_kind[kind].add(tally)
         lines.append(table_line(name, kind, tally))
     total = Tally()
-    lines.append("| | | | | | | | | |")
+    lines.append("| | | | | | | | | | |")
     for kind in sorted(by_kind):
         lines.append(table_line("**all files**", f"**{kind}**", by_kind[kind]))
         total.add(by_kind[kind])

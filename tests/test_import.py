@@ -11,13 +11,14 @@ from tests.conftest import run_cli, today, write_config
 
 PACER = Path(__file__).parent / "fixtures" / "pacer"
 T_V_OPENAI = PACER / "district_docket__cand__cand_7.html"  # 3:23-cv-04557, 6 entries
-CASES = '''
+T_V_OPENAI_CASE = '''
 [[cases]]
 name = "T. v. OpenAI LP"
 court = "cand"
 docket_number = "3:23-cv-04557"
 courtlistener_id = 1
-[[cases]]
+'''
+CASES = T_V_OPENAI_CASE + '''[[cases]]
 name = "Kadrey v. Meta Platforms, Inc."
 court = "cand"
 docket_number = "3:23-cv-03417"
@@ -210,3 +211,27 @@ def test_an_import_after_the_watch_began_reports_what_the_polls_missed_and_chang
     assert "0 new to docketwatch, 0 updated\n" in run_cli(config, "import", str(T_V_OPENAI)).stdout  # older: nothing
     with sqlite3.connect(tmp_path / "dw.db") as db:
         assert db.execute("SELECT count(*) FROM event").fetchone() == (1,)
+
+
+def test_a_polled_entry_imported_from_a_report_gets_its_date_entered_and_no_change_is_reported(tmp_path, fake_cl):
+    """The report's "(Entered: ...)" stamp fills the date entered of entries CourtListener
+    gave without one; a date filled in is no change of what the entry says, either way round."""
+    from docketwatch.parsers import parse
+
+    fake_cl.add_docket(1, "cand", "3:23-cv-04557", "T. v. OpenAI LP")
+    for e in parse(T_V_OPENAI.read_bytes()).dockets[0].entries:  # CourtListener keeps the court's text
+        fake_cl.add_entry(1, e.entry_number, e.date_filed.isoformat(), e.description)
+    config = write_config(tmp_path, fake_cl.base_url, cases=T_V_OPENAI_CASE)
+    assert run_cli(config, "check").returncode == 0  # the baseline
+    order = "ORDER granting 4 Motion for leave to appear in Pro Hac Vice."
+    fake_cl.add_entry(1, "7", today().isoformat(), f"{order} (Entered: {today():%m/%d/%Y})")
+    assert run_cli(config, "check").returncode == 0  # new entry #7
+
+    proc = run_cli(config, "import", str(report_with(tmp_path, (today(), "7", order))))
+    assert proc.returncode == 0, proc.stderr
+    assert "7 entries read from the docket_report, 0 new to docketwatch, 0 updated\n" in proc.stdout
+    assert run_cli(config, "check").returncode == 0  # CourtListener again, after the report
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT kind, summary FROM event ORDER BY id").fetchall() == [("new", "new entry #7")]
+        dates = db.execute("SELECT entry_number, date_entered FROM entry ORDER BY id").fetchall()
+    assert dates[-1] == ("7", today().isoformat()) and all(entered for _, entered in dates)

@@ -27,7 +27,7 @@ REQUIRED_AGREEMENT = 1.0  # on these fixtures; documented oracle errors aside
 
 
 def test_agreement_with_juriscraper() -> None:
-    """Every input/expected pair: entries agree on docket number, number, date and text;
+    """Every input/expected pair: entries agree on docket number, number, dates and text;
     the table has a line per kind and layout (each at 100% on these fixtures)."""
     result = agreement_table()
     print("\n\nAgreement with juriscraper's parse (entries compared field by field)\n")
@@ -404,6 +404,26 @@ def test_closed_criminal_and_bankruptcy_reports() -> None:
         date(2002, 4, 3),
     )
     assert bankruptcy.pacer_case_id == "17148"
+
+
+def test_the_clerks_entered_stamp_gives_the_date_entered_and_stays_in_the_text() -> None:
+    """The diff engine dates an entry by the later of its dates (filed in May, entered in
+    June: June's news); the text stays as the court wrote it, as CourtListener keeps it."""
+    casb = parse(read("district_docket__casb__casb.html")).dockets[0].entries[0]
+    assert (casb.date_filed, casb.date_entered) == (date(1995, 6, 1), date(1995, 6, 16))
+    assert casb.description.endswith("Receipt # 13332 (Entered: 06/16/1995)")
+    unstamped = parse(read("district_docket__txnb__txnb_1.html")).dockets[0].entries[0]
+    assert (unstamped.date_filed, unstamped.date_entered) == (date(2004, 6, 8), None)
+    history = parse(read("other__cand__cand_299226.html")).dockets[0].entries[0]  # its dates table
+    assert (history.date_filed, history.date_entered) == (date(2016, 5, 27), date(2016, 6, 2))
+    ca1 = [e for e in parse(read("appellate_docket__ca1__ca1_46307.html")).dockets[0].entries
+           if e.date_entered != e.date_filed]
+    assert [(e.date_filed, e.date_entered) for e in ca1] == [(date(2020, 5, 28), date(2020, 6, 1))] * 2 + [
+        (date(2020, 8, 3), date(2020, 8, 4))]
+    # An entry edited later keeps the day it was entered.
+    acms = parse(read("appellate_docket__ca9__ca9_22-21.acms_json")).dockets[0].entries
+    [edited] = [e for e in acms if "COURT UPDATE" in e.description]
+    assert edited.date_entered == date(2022, 4, 1) and "[Edited: 04/04/2022" in edited.description
 
 
 def test_view_multiple_documents_layout() -> None:

@@ -15,7 +15,7 @@ import lxml.html
 from lxml import etree
 
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
-from docketwatch.parsers.common import ParseError, clean_text, text_of
+from docketwatch.parsers.common import ParseError, clean_text, entered_date, text_of
 
 
 def _html_text(fragment: str | None) -> str:
@@ -49,12 +49,15 @@ def _iso_date(value: Any) -> date | None:
 def _entry(raw: dict[str, Any]) -> ParsedEntry:
     number = _field(raw, "entryNumber", (str, int))
     entry_id = _field(raw, "docketEntryId")
+    description = _html_text(_field(raw, "docketEntryText"))
     return ParsedEntry(
         entry_number=str(number) if number is not None else None,
         date_filed=_iso_date(raw.get("endDate")),
-        description=_html_text(_field(raw, "docketEntryText")),
+        description=description,
         pacer_doc_id=entry_id,
         source_id=entry_id,
+        # The court's own day, from the text's stamp: `createdOn` is UTC, a day late in the evening.
+        date_entered=entered_date(description),
     )
 
 

@@ -21,6 +21,7 @@ from docketwatch.parsers.common import (
     clean_text,
     court_from_content,
     doc_id_from_url,
+    entered_date,
     load_html,
     parse_mdy,
     row_cells,
@@ -59,13 +60,15 @@ def _entry(row: HtmlElement, court: str | None, anchors: list[HtmlElement]) -> P
         anchors.append(link)
     pacer_doc_id = doc_id_from_url(url)
     entry_ids = number_cell.xpath(".//input[@name='d']/@value")
+    description = clean_text(text_of(cells[2]))
     return ParsedEntry(
         entry_number=_visible_number(number_cell) or pacer_doc_id,
         date_filed=parse_mdy(text_of(cells[0])),
-        description=clean_text(text_of(cells[2])),
+        description=description,
         pacer_doc_id=pacer_doc_id,
         source_id=entry_ids[0] if entry_ids else None,
         url=url,
+        date_entered=entered_date(description),  # "[Entered: 06/01/2020 03:50 PM]"; not in every court
     )
 
 

@@ -42,6 +42,9 @@ _SCRIPT_CASE_ID = re.compile(r"(?:goDLS|doDocPostURL)\('[^']*',\s*'(\d+)'")
 _CASE_ID_PARAM = re.compile(r"[?&]caseid=(\d+)", re.IGNORECASE)
 _CASE_ID_IN_LINK_ID = re.compile(r"caseidV(\d+)K")
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# The clerk's stamp in a docket text: "(Entered: 06/16/1995)" in trial courts,
+# "[Entered: 02/24/2016 04:07 PM]" in appellate ones (ACMS may add "[Edited: ...]" after it).
+_ENTERED = re.compile(r"[(\[]Entered:\s*(\d{1,2}/\d{1,2}/\d{4})[^)\]]*[)\]]")
 
 
 def clean_text(text: str) -> str:
@@ -65,6 +68,13 @@ def parse_mdy(text: str | None) -> date | None:
         return date(int(m[3]), int(m[1]), int(m[2]))
     except ValueError:
         return None
+
+
+def entered_date(text: str) -> date | None:
+    """The day of the last "Entered:" stamp in a docket text, as juriscraper reads it; the
+    last, because a text may quote an earlier entry's stamp before its own."""
+    stamps = _ENTERED.findall(text)
+    return parse_mdy(stamps[-1]) if stamps else None
 
 
 def court_from_content(content: bytes) -> str | None:

@@ -10,6 +10,7 @@ with no entries, not an error.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import (
@@ -33,13 +34,19 @@ _PRESIDING = re.compile(r"^(.+?),\s*presiding$", re.IGNORECASE)
 _TERMINATED = re.compile(r"Date terminated:\s*(\d{1,2}/\d{1,2}/\d{4})", re.IGNORECASE)
 
 
-def _filed_date(dates_cell: HtmlElement) -> str:
-    """The 'Filed:' (or 'Filed & Entered:') date of the nested dates table."""
+def _dates(dates_cell: HtmlElement) -> tuple[date | None, date | None]:
+    """The 'Filed:' and 'Entered:' dates of the nested dates table ('Filed & Entered:' is
+    both); without a 'Filed:' row, the cell's first date is the filing date."""
+    filed = entered = None
     for row in dates_cell.iter("tr"):
         cells = row_cells(row)
-        if len(cells) >= 2 and text_of(cells[0]).strip().lower().startswith("filed"):
-            return text_of(cells[1])
-    return text_of(dates_cell)
+        if len(cells) >= 2:
+            label = text_of(cells[0]).strip().lower()
+            if label.startswith("filed"):
+                filed = parse_mdy(text_of(cells[1]))
+            if "entered" in label:
+                entered = parse_mdy(text_of(cells[1]))
+    return filed or parse_mdy(text_of(dates_cell)), entered
 
 
 def _entry(cells: list[HtmlElement], court: str | None, anchors: list[HtmlElement]) -> ParsedEntry:
@@ -53,7 +60,7 @@ def _entry(cells: list[HtmlElement], court: str | None, anchors: list[HtmlElemen
     url = absolute_url(link.get("href"), court) if link is not None else None
     if link is not None:
         anchors.append(link)
-    date_filed = parse_mdy(_filed_date(cells[1]))
+    date_filed, date_entered = _dates(cells[1])
     if date_filed is None:
         raise ParseError(f"history entry {number or '(unnumbered)'} has no readable filing date")
     return ParsedEntry(
@@ -63,6 +70,7 @@ def _entry(cells: list[HtmlElement], court: str | None, anchors: list[HtmlElemen
         short_description=clean_text(text_of(cells[2])) or None,
         pacer_doc_id=doc_id_from_url(url),
         url=url,
+        date_entered=date_entered,
     )
 
 

@@ -7,8 +7,9 @@ Each row is read by its own cells (date first, text last, the number in between)
 rows whose cells do not line up with the header are read too. Some bankruptcy courts
 (N.D. Tex.) print no "#" column: the number then leads the docket text. A report sorted
 by entry date shows "Date Entered" in the first column; that date then stands for the
-filing date, as on CourtListener. A report whose query matched no entries is a docket
-with no entries, not an error.
+filing date, as on CourtListener. The date entered is the clerk's stamp that ends the
+docket text ("(Entered: 06/16/1995)"), which stays in the text. A report whose query
+matched no entries is a docket with no entries, not an error.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from docketwatch.parsers.common import (
     clean_text,
     court_from_content,
     doc_id_from_url,
+    entered_date,
     judge_name,
     load_html,
     parse_mdy,
@@ -161,12 +163,14 @@ def _entry(row: HtmlElement, numbered: bool, court: str | None, anchors: list[Ht
     if link is not None and link.get("href"):
         url = absolute_url(link.get("href"), court)
         anchors.append(link)
+    description = clean_text(text_of(cells[-1]) if rest is None else rest)
     return ParsedEntry(
         entry_number=number,
         date_filed=date_filed,
-        description=clean_text(text_of(cells[-1]) if rest is None else rest),
+        description=description,
         pacer_doc_id=doc_id_from_url(url),
         url=url,
+        date_entered=entered_date(description),
     )
 
 
