@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from tests.conftest import run_cli, today, write_config
@@ -235,3 +235,46 @@ def test_a_polled_entry_imported_from_a_report_gets_its_date_entered_and_no_chan
         assert db.execute("SELECT kind, summary FROM event ORDER BY id").fetchall() == [("new", "new entry #7")]
         dates = db.execute("SELECT entry_number, date_entered FROM entry ORDER BY id").fetchall()
     assert dates[-1] == ("7", today().isoformat()) and all(entered for _, entered in dates)
+
+
+MILLER = '''
+[[cases]]
+name = "USA v. Miller"
+court = "cand"
+docket_number = "3:16-cr-00225"
+sources = ["pacer_rss"]
+'''
+MILLER_HISTORY = PACER / "other__cand__cand_299226.html"  # its first entry: a minute entry, "Case Referred to ECF"
+
+
+def test_a_court_feeds_minute_entry_is_the_history_reports_entry_entered_days_after_its_filing(tmp_path):
+    """A court feed dates an entry by the day it was entered, a history report gives both
+    dates: an entry filed ten days before the watch began and entered since is one entry,
+    paired by the days entered, not a second one reported as new."""
+    from tests.test_parsers import feed
+
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=MILLER)
+    entered, filed = today(), today() - timedelta(days=10)
+    court_feed = tmp_path / "feed.xml"
+    court_feed.write_bytes(feed(("3:16-cr-00225-CRB USA v. Miller et al", "299222", "[Case Referred to ECF]",
+                                 f"{entered:%a, %d %b %Y} 16:00:00 GMT")))
+    assert run_cli(config, "import", str(court_feed)).returncode == 0
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        db.execute('UPDATE "case" SET baseline_at = CURRENT_TIMESTAMP')  # the first check is done
+    history = tmp_path / "history.html"  # its first entry filed and entered on those days
+    page = MILLER_HISTORY.read_text(encoding="utf-8")
+    for label, old, new in (("Filed", "05/27/2016", filed), ("Entered", "06/02/2016", entered)):
+        cell = f'<i>{label}: </i></td><td align="right">'
+        page = page.replace(cell + old, cell + f"{new:%m/%d/%Y}", 1)
+    history.write_text(page, encoding="utf-8")
+
+    proc = run_cli(config, "import", str(history))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("USA v. Miller (cand 3:16-cr-00225): 7 entries read from the docket_history, "
+                           "6 new to docketwatch, 1 updated\n")  # the feed's entry: its text filled in, quietly
+    with sqlite3.connect(tmp_path / "dw.db") as db:
+        assert db.execute("SELECT count(*) FROM event").fetchone() == (0,)
+        minutes = db.execute("SELECT sources, date_filed, date_entered, description FROM entry "
+                             "WHERE entry_number IS NULL AND short_description = 'Case Referred to ECF'").fetchall()
+    assert [row[:3] for row in minutes] == [('["docket_history", "pacer_rss"]', filed.isoformat(), entered.isoformat())]
+    assert minutes[0][3].startswith("CASE DESIGNATED for Electronic Filing.")

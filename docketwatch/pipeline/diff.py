@@ -432,11 +432,17 @@ def _claim_dated(session: Session, case_id: int, source: str, keyed: list[tuple[
             stored[wanted[dated]] = entry
 
 
+def _days(parsed: ParsedEntry) -> set[date]:
+    """The days a minute entry may be stored under: its date filed and its date entered."""
+    return {day for day in (parsed.date_filed, parsed.date_entered) if day is not None}
+
+
 def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> dict[date, list[Entry]]:
     """The stored minute entries that `_pair_minutes` may pair with the `unknown` minute
-    entries, by day (filed, else entered): those of their days, read through the case's
-    index by day (ix_entry_case_day), not the case's whole docket."""
-    days = sorted({day for p in unknown if (day := p.date_filed or p.date_entered)})
+    entries, by day (filed, else entered): those of their days (`_days`: a court feed
+    stores an entry under the day it was entered), read through the case's index by day
+    (ix_entry_case_day), not the case's whole docket."""
+    days = sorted(set().union(*map(_days, unknown)))
     by_day: dict[date, list[Entry]] = {}
     for chunk in store.chunks(days):
         query = select(Entry).where(Entry.case_id == case_id, Entry.day().in_(chunk))
@@ -465,8 +471,8 @@ def _pair_minutes(others: dict[date, list[Entry]], unknown: list[tuple[str, Pars
     apart, then meet in CourtListener's entry, which has both.
     """
     shown = dict(unknown)
-    agree = {key: {e.id: e for e in others.get(day, []) if source not in e.sources and _pairs(e, p)}
-             for key, p in unknown if (day := p.date_filed or p.date_entered)}
+    agree = {key: {e.id: e for day in days for e in others.get(day, []) if source not in e.sources and _pairs(e, p)}
+             for key, p in unknown if (days := _days(p))}
     paired = _by_docket_text(agree, shown)
     taken = {e.id for e in paired.values()}
     agree = {key: {i: e for i, e in matches.items() if i not in taken}
@@ -505,16 +511,19 @@ def _pairs(entry: Entry, parsed: ParsedEntry) -> bool:
 
 def _same_day(filed: date | None, entered: date | None, other_filed: date | None, other_entered: date | None) -> bool:
     """Whether two renderings of a minute entry are of one day: the dates filed when both
-    have one, else one's date filed and the other's date entered (a court feed knows only
-    that), else the dates entered. A court feed stamped GMT dates an entry made in a US
-    evening a day later: those stay two entries (an alert repeated, never one hidden)."""
+    have one, else the dates entered when both have one (a court feed knows only that; a
+    docket report or history report has both), else one's date filed and the other's date
+    entered. A court feed stamped GMT dates an entry made in a US evening a day later:
+    those stay two entries (an alert repeated, never one hidden)."""
     if filed and other_filed:
         return filed == other_filed
+    if entered and other_entered:
+        return entered == other_entered
     if filed:
         return filed == other_entered
     if other_filed:
         return other_filed == entered
-    return entered is not None and entered == other_entered
+    return False
 
 
 _CUT = re.compile(r"\s*(?:\.\.\.|\u2026)\s*$")
