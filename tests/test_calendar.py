@@ -7,6 +7,7 @@ imported ones from a real PACER docket report (D. Utah, USA v. Mitchell).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -208,3 +209,28 @@ def test_of_one_days_entries_a_reset_in_a_minute_entry_moves_what_a_numbered_ent
     hearings = [e for e in _events(out / "cand-3-23-cv-04557.ics") if "Motion Hearing" in e["summary"]]
     assert [(e.decoded("dtstart"), e["status"], e["sequence"]) for e in hearings] == [
         (datetime(2024, 3, 12, 10, 0, tzinfo=LA), "CONFIRMED", 1)]
+
+
+# Characters RFC 5545 allows in no text value (CONTROL: all but HTAB; line breaks are
+# escaped as \n). Found in the text of a saved report (lxml keeps \x01, \x1b, \x7f ...).
+ICS_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def test_control_characters_of_docket_text_and_names_are_left_out_of_the_ics(tmp_path):
+    """A calendar app refuses a file with them, and they are no words of the docket."""
+    digest = '\n[[digests]]\nname = "desk\\u0007"\nchannel = "markdown"\ndir = "desk"\n'
+    path = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=T_V_OPENAI_AND_KADREY + digest)
+    text = "ORDER: Motion Hearing set for 3/5/2024 at 10:00 AM; A\x01B\x08C\x0eD\x1bE\x7fF, before Judge \\Spero."
+    assert run_cli(path, "import", str(report_with(tmp_path, (date(2023, 11, 24), "7", text)))).returncode == 0
+    out = tmp_path / "cal"
+    assert run_cli(path, "calendar", "--out", str(out)).returncode == 0
+    for name in ("cand-3-23-cv-04557.ics", "subscription-desk.ics"):
+        data = (out / name).read_bytes()
+        lines = data.split(b"\r\n")
+        assert ICS_CONTROL.search(b"".join(lines)) is None, name
+        assert all(len(line) <= 75 for line in lines), name  # folded at 75 octets
+        [hearing] = [e for e in _events(out / name) if "Motion Hearing" in e["summary"]]
+        assert str(hearing["description"]) == ("#7 ORDER: Motion Hearing set for 3/5/2024 at 10:00 AM; ABCDEF, before "
+                                               "Judge \\Spero. (Entered: 11/24/2023)")
+    assert str(Calendar.from_ical((out / "subscription-desk.ics").read_bytes())["x-wr-calname"]) == \
+        "docketwatch: subscription desk"

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.domain.calendar import Action, Item, Mention, fold, mentions
+from docketwatch.domain.text import without_controls
 from docketwatch.files import replace_atomically
 from docketwatch.settings import CaseConfig, Config
 from docketwatch.store.models import Entry, StoredCase, as_utc
@@ -145,13 +146,15 @@ def _write(path: Path, what: str, calendars: list[CaseCalendar], config: Config)
 
 def to_ics(name: str, calendars: list[CaseCalendar], config: Config) -> bytes:
     """An iCalendar file of the cases' items: timed events in the court's zone (TZID) where
-    the text gives a time, all-day events otherwise; a vacated item stays, CANCELLED."""
+    the text gives a time, all-day events otherwise; a vacated item stays, CANCELLED.
+    icalendar escapes and folds text values; the control characters RFC 5545 forbids in
+    them (some docket texts carry \x1b, \x01 ...) are left out here."""
     from icalendar import Calendar  # only `calendar` writes files: digests and `run` need not load it
 
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", f"docketwatch: {name}")
+    cal.add("x-wr-calname", without_controls(f"docketwatch: {name}"))
     for c in calendars:
         for item in c.items:
             cal.add_component(_event(c, item))
@@ -166,7 +169,7 @@ def _event(c: CaseCalendar, item: Item) -> Event:
     event = Event()
     event.add("uid", item.uid)
     event.add("sequence", item.sequence)
-    event.add("summary", f"{item.label}: {c.case.name} ({c.case.docket_number})")
+    event.add("summary", without_controls(f"{item.label}: {c.case.name} ({c.case.docket_number})"))
     zone = court_timezone(c.case.court)
     if item.at is None:
         event.add("dtstart", item.on)
@@ -182,9 +185,10 @@ def _event(c: CaseCalendar, item: Item) -> Event:
     # The stamp of the entry that last changed the item: the same docket writes the same file.
     event.add("dtstamp", as_utc(latest.first_seen))
     number = f"#{latest.entry_number} " if latest.entry_number else ""
-    event.add("description", f"{number}{latest.description or latest.short_description or ''}".strip())
+    said = latest.description or latest.short_description or ""
+    event.add("description", without_controls(f"{number}{said}").strip())
     if latest.url and latest.url.startswith(("http://", "https://")):
-        event.add("url", latest.url)
+        event.add("url", without_controls(latest.url))
     return event
 
 

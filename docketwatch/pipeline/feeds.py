@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.domain.events import EventKind
+from docketwatch.domain.text import without_controls
 from docketwatch.files import replace_atomically
 from docketwatch.pipeline import digests
 from docketwatch.settings import CaseConfig, Config, DigestConfig
@@ -37,8 +38,6 @@ MEDIA_TYPES = {"atom": "application/atom+xml", "json": "application/feed+json"}
 FORMATS = {fmt: f"{media}; charset=utf-8" for fmt, media in MEDIA_TYPES.items()}  # as served
 # An empty feed's `updated`: fixed, so an unchanged database gives unchanged bytes.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Characters XML 1.0 cannot carry (lxml refuses them); docket text has been seen with some.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TITLE_TEXT = 120
 _HEADS: dict[str, str] = {EventKind.CASE: "Case change", EventKind.GAP: "Possible gap", EventKind.ERROR: "Source error"}
 
@@ -167,7 +166,7 @@ def _item(case: StoredCase, event: Event, entry: Entry | None, *, with_case: boo
     if entry is not None and event.kind in (EventKind.NEW, EventKind.CHANGED):
         label = f"#{entry.entry_number}" if entry.entry_number else "minute entry"
         filed = entry.date_filed.isoformat() if entry.date_filed else "undated"
-        text = _clean(entry.description or entry.short_description or "")
+        text = without_controls(entry.description or entry.short_description or "")
         if event.kind == EventKind.NEW:
             item_id, head = _urn("case", case_key, "entry", entry.key), f"New {label} ({filed})"
         else:
@@ -178,16 +177,12 @@ def _item(case: StoredCase, event: Event, entry: Entry | None, *, with_case: boo
             text = f"{text}\n\nWhat changed: {what}"
         url = digests.web_link(entry.url)
     else:
-        text = _clean(event.summary)
+        text = without_controls(event.summary)
         item_id, url = _urn("case", case_key, "event", str(event.id)), None
         title = f"{_HEADS.get(event.kind, event.kind.capitalize())}: {_short(text)}"
     if with_case:
-        title = _clean(f"{case.name}: {title}")
+        title = without_controls(f"{case.name}: {title}")
     return Item(id=item_id, kind=event.kind, title=title, text=text, url=url, at=at)
-
-
-def _clean(text: str) -> str:
-    return _NOT_XML.sub("", text)
 
 
 def _short(text: str) -> str:
@@ -214,7 +209,7 @@ def _atom(feed_id: str, title: str, home: str | None, url: str | None, updated: 
     required elements), which a template would have to get right by hand."""
     fg = FeedGenerator()
     fg.id(feed_id)
-    fg.title(_clean(title))
+    fg.title(without_controls(title))
     fg.author({"name": "docketwatch"})
     fg.updated(updated)
     if home:
