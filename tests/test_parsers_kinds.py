@@ -171,6 +171,51 @@ def test_history_report_with_no_entries() -> None:
         parse(page.replace(b"<th", b"<td").replace(b"</th>", b"</td>"))
 
 
+CAND_7 = "district_docket__cand__cand_7.html"  # 3:23-cv-04557-JCS, 6 entries
+
+
+@pytest.mark.parametrize(
+    "quoted",
+    [b"NOTICE from USCA: appeal docketed, Court of Appeals Docket # 23-1234.",
+     b"Bankruptcy Appellate Panel Docket # 23-1044 closed.", b"NEW SECTION - Case Stub",
+     b"Clerk refers to the History/Documents query (HistDocQry.pl) for the record."],
+    ids=["court-of-appeals-label", "bap-label", "appellate-section-name", "history-query"],
+)
+def test_a_docket_report_quoting_another_kinds_marker_is_a_docket_report(quoted: bytes) -> None:
+    """An entry's text is no marker of the page's kind: each kind prints its marker
+    above its entries."""
+    page = read(CAND_7).replace(b"<!--SB-->COMPLAINT", b"<!--SB-->" + quoted + b" COMPLAINT", 1)
+    assert quoted in page
+    assert detect_kind(page) == "docket_report"
+    [docket] = parse(page).dockets
+    assert (docket.docket_number, len(docket.entries)) == ("3:23-cv-04557-JCS", 6)
+    assert docket.entries[0].description.startswith(quoted.decode())
+
+
+def test_a_docket_report_saved_with_its_menu_is_a_docket_report() -> None:
+    """A browser saves CM/ECF's menu bar, which links the history query, above the caption."""
+    menu = (b'<div id="topmenu"><ul><li><a href="/cgi-bin/DktRpt.pl">Docket Report</a></li>'
+            b'<li><a href="/cgi-bin/HistDocQry.pl">History/Documents</a></li></ul></div>')
+    page = read(CAND_7).replace(b"<body BGCOLOR=CCFFFF TEXT=000000 >", b"<body>" + menu, 1)
+    assert menu in page
+    assert detect_kind(page) == "docket_report"
+    assert len(parse(page).dockets[0].entries) == 6
+
+
+@pytest.mark.parametrize("removed", ["nothing", "title", "title-and-scripts"])
+def test_a_history_report_is_known_by_its_title_its_script_or_its_receipt(removed: str) -> None:
+    """Courts title their pages differently, and some saves drop scripts: each of the three
+    places where a history report names itself is enough."""
+    page = read(HISTORY)
+    if removed != "nothing":
+        page = page.replace(b"<title>CAND-ECF-History/Documents Query</title>", b"<title>CAND-ECF</title>", 1)
+    if removed == "title-and-scripts":
+        page = re.sub(rb"<script.*?</script>", b"", page, flags=re.S | re.I)
+    assert page.count(b"History/Documents") == (2 if removed == "nothing" else 1)  # the receipt's
+    assert detect_kind(page) == "docket_history"
+    assert len(parse(page).dockets[0].entries) == len(parse(read(HISTORY)).dockets[0].entries) > 0
+
+
 @pytest.mark.parametrize(
     ("content", "said"),
     [

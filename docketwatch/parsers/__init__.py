@@ -39,11 +39,18 @@ LAYOUTS: dict[str, dict[str, str]] = {
 }
 
 _RSS_ROOT = re.compile(rb"<rss[\s>]")
-# Appellate CM/ECF (courts of appeals, the Ninth Circuit BAP, Veterans Claims) marks its
-# sections with comments; the docket label is the fallback for pages saved without them.
-# Plain substrings: a regex alternation scans a large page several times slower.
+# Each kind of HTML page says what it is above its entries, and the first such marker in a
+# page tells its kind: one that an entry quotes ("Court of Appeals Docket # 23-1234" in a
+# district report) comes after the page's own. Appellate CM/ECF (courts of appeals, the
+# Ninth Circuit BAP, Veterans Claims) opens with its case stub: a section comment, or the
+# docket label on pages saved without comments. Plain substrings: a regex alternation
+# scans a large page several times slower.
 _APPELLATE = (b"NEW SECTION - Case Stub", b"Court of Appeals Docket #", b"Appellate Panel Docket #")
-_HISTORY = (b"History/Documents", b"HistDocQry.pl")
+# A history report names itself in its title, in the script that opens an entry's docket
+# text, and in its receipt; not in a link to the history query (a saved menu bar has one).
+_HISTORY_TITLE = b"History/Documents"
+_HISTORY_SCRIPT = b"-L_ShowDktTxt_"
+_HISTORY_RECEIPT = re.compile(rb"Description:(?:\s|<[^>]*>)*History/Documents")
 # A docket report's caption label ends in "#:", in any case: "DOCKET FOR CASE #:",
 # "Bankruptcy Petition #:", "Adversary Proceeding #:".
 _CAPTION_LABELS = (b"DOCKET FOR CASE #", b"PETITION #", b"PROCEEDING #")
@@ -80,24 +87,37 @@ def detect_kind(content: bytes) -> str:
         raise ParseError("this JSON is not an ACMS docket (no caseDetails / docketInfo)")
     if _RSS_ROOT.search(head):
         return "pacer_rss"
-    if any(marker in content for marker in _APPELLATE):
-        return "appellate_docket"
-    if any(marker in content for marker in _HISTORY):
-        return "docket_history"
-    if _has_caption_label(content):
-        return "docket_report"
+    markers = {
+        "appellate_docket": min((at for m in _APPELLATE if (at := content.find(m)) != -1), default=-1),
+        "docket_history": _history_marker(content),
+        "docket_report": _caption_label(content),
+    }
+    found = {kind: at for kind, at in markers.items() if at != -1}
+    if found:
+        return min(found, key=found.__getitem__)
     raise ParseError(_refusal(content))
 
 
-def _has_caption_label(content: bytes) -> bool:
-    """Whether a docket report caption label precedes any "#:" of the page (found by a
+def _history_marker(content: bytes) -> int:
+    """Where the page first names itself a history report, or -1."""
+    title = _TITLE.search(content[:65536])
+    if title and _HISTORY_TITLE in title[1]:
+        return title.start()
+    if (script := content.find(_HISTORY_SCRIPT)) != -1:
+        return script
+    receipt = _HISTORY_RECEIPT.search(content)
+    return receipt.start() if receipt else -1
+
+
+def _caption_label(content: bytes) -> int:
+    """Where a docket report caption label precedes a "#:" of the page, or -1 (found by a
     plain substring scan: a case-blind regex over a large page costs more than its parse)."""
     at = content.find(b"#:")
     while at != -1:
         if content[max(0, at - 17) : at + 1].upper().endswith(_CAPTION_LABELS):
-            return True
+            return at
         at = content.find(b"#:", at + 2)
-    return False
+    return -1
 
 
 def _refusal(content: bytes) -> str:
