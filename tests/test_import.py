@@ -134,6 +134,31 @@ def test_a_file_larger_than_any_saved_page_is_refused_without_reading_it_all(tmp
     assert proc.returncode == 3 and "/dev/zero: larger than 256 MiB" in proc.stderr and "6 entries" in proc.stdout
 
 
+NYSD_REPORT = PACER / "district_docket__nysd__nysd_4.html"  # 1:20-cv-10821-GHW, 87 entries
+NYSD_CASE = '[[cases]]\nname = "Molina v. Hornblower"\ncourt = "nysd"\ndocket_number = "1:20-cv-10821"\n'
+
+
+def test_a_report_cut_short_is_refused_naming_the_file_and_stores_nothing(tmp_path):
+    """The report as a browser saved it when its download stopped in entry 66: what had
+    arrived, every open element closed. Its entries up to there look like a whole docket."""
+    page = NYSD_REPORT.read_bytes()
+    stop = page.index(b"ORDER. The Court reminds the parties") + len(b"ORDER. The Court reminds the parties")
+    cut = tmp_path / "1-20-cv-10821.html"
+    cut.write_bytes(page[:stop] + b"</td></tr></tbody></table></div></body></html>")
+    said = (f"{cut}: the page was cut short (no PACER Service Center receipt after its entries), so entries "
+            "may be missing; download or save it again\n")
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=NYSD_CASE)
+    proc = run_cli(config, "import", str(cut))
+    assert (proc.returncode, proc.stderr, proc.stdout) == (3, said, "")
+    assert entries_stored(tmp_path) == 0
+    proc = run_cli(None, "parse", str(cut), str(NYSD_REPORT))
+    assert proc.returncode == 3 and proc.stderr == said and "87 entries" in proc.stdout
+
+    assert run_cli(config, "import", str(NYSD_REPORT)).returncode == 0
+    assert run_cli(config, "import", str(cut)).stderr == said
+    assert entries_stored(tmp_path) == 87  # what was stored stays
+
+
 UTAH_REPORT = PACER / "district_docket__utd__utd.html"  # 2:08-cr-00125
 NINTH_CIRCUIT_ACMS = PACER / "appellate_docket__ca9__ca9_22-21.acms_json"  # names no court
 OTHER_COURTS = '''

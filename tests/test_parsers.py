@@ -16,6 +16,7 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta
 
+import lxml.html
 import pytest
 
 from docketwatch.domain.docket_numbers import try_normalize
@@ -108,6 +109,28 @@ def test_truncated_files_raise(name: str, fraction: float) -> None:
     content = read(name)
     with pytest.raises(ParseError):
         parse(content[: int(len(content) * fraction)])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "district_docket__njd__njd_509180.html",
+        "district_docket__txnb__txnb_1.html",
+        "other__cand__cand_299226.html",
+        "appellate_docket__ca6__ca6_1.html",
+        "appellate_docket__cavc__cavc_18-3815.html",
+    ],
+)
+def test_pages_cut_in_their_entries_and_saved_closed_raise(name: str) -> None:
+    """A browser saves what it has of a page whose download stopped, with every open element
+    closed (</body></html> included): only the receipt that ends a docket page, missing
+    after the entries, shows it was cut."""
+    content = read(name)
+    last_date = [m.end() for m in re.finditer(rb">\s*\d\d/\d\d/\d{4}\s*<", content)][-1]
+    saved = lxml.html.tostring(lxml.html.document_fromstring(content[: last_date + 100]))
+    assert saved.endswith(b"</body></html>")
+    with pytest.raises(ParseError, match="cut short.*download or save it again"):
+        parse(saved)
 
 
 def test_unknown_entry_layouts_raise_rather_than_return_nothing() -> None:

@@ -24,6 +24,7 @@ from docketwatch.parsers.common import (
     entered_date,
     load_html,
     parse_mdy,
+    refuse_cut_short,
     row_cells,
     text_of,
 )
@@ -35,6 +36,9 @@ _NUMBER_CELL = re.compile(r"^\s*(\d{1,2}-\d{1,6}\S*)")
 _CIRCUIT_HOST = re.compile(r"^ca(\d{1,2})$")
 _DATE_ONLY = re.compile(r"^\d{1,2}/\d{1,2}/\d{4}$")
 _TERMED = re.compile(r"Termed:\s*(\d{1,2}/\d{1,2}/\d{4})", re.IGNORECASE)
+# Veterans Claims prints no receipt; its page ends, as every appellate page does, with the
+# script that its document links call, printed after the entries.
+_CLOSING_SCRIPT = re.compile(rb"<script[^>]*>\s*function doDocPostURL\(", re.IGNORECASE)
 
 
 def _visible_number(cell: HtmlElement) -> str | None:
@@ -121,6 +125,7 @@ def parse_appellate(content: bytes, court: str | None) -> tuple[str | None, list
         for row in rows
         if len(cells := row_cells(row)) >= 3 and (section or not _DATE_ONLY.match(text_of(cells[-1]).strip()))
     ]
+    refuse_cut_short(tree, entry_rows, ended=bool(_CLOSING_SCRIPT.search(content)))
     entries = [e for row in entry_rows if (e := _entry(row, court, anchors))]
     if entry_rows and not entries:
         raise ParseError("the appellate docket's entry table has rows but none could be read as an entry")

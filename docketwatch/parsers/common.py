@@ -31,6 +31,10 @@ _DOC_ID = re.compile(r"/docs?\d/(\d+)")
 # A complete HTML page ends with </body> or </html>; a cut download does not.
 _HTML_END = re.compile(rb"</(body|html)\s*>", re.IGNORECASE)
 _HTML_TAIL_BYTES = 4096
+# PACER ends a docket page with its receipt, a table headed "PACER Service Center", below
+# the entries. A page whose download or save stopped in its entries has none, though a
+# browser that saved it closed every element (</body></html> included).
+_RECEIPT = "//th[contains(normalize-space(), 'PACER Service Center')]"
 _JUDGE_TITLE = re.compile(
     r"^(?:(?:Hon\.?|Honorable|Chief|Senior|District|Magistrate|Bankruptcy|U\.\s?S\.|Judge)\s+)+",
     re.IGNORECASE,
@@ -134,7 +138,7 @@ def load_html(content: bytes) -> lxml.html.HtmlElement:
     tag. Otherwise Windows-1252, PACER's actual legacy encoding.
     """
     if not _HTML_END.search(content[-_HTML_TAIL_BYTES:]):
-        raise ParseError("the HTML page is incomplete (no closing </body> or </html>); download it again")
+        raise ParseError("the page was cut short (no closing </body> or </html>); download or save it again")
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
@@ -149,6 +153,15 @@ def load_html(content: bytes) -> lxml.html.HtmlElement:
     # cell text; styles only add bulk (ad blockers inject hundreds of KB of them).
     etree.strip_elements(tree, "script", "style", with_tail=False)
     return tree
+
+
+def refuse_cut_short(tree: HtmlElement, entry_rows: list[HtmlElement], *, ended: bool = False) -> None:
+    """Raise ParseError when the page lists entries but lacks the receipt that ends a whole
+    one, unless `ended` (the kind's own end, where it prints no receipt). A page that lists
+    none may lack it: N.D. Cal.'s header-only report does."""
+    if entry_rows and not ended and not tree.xpath(_RECEIPT):
+        raise ParseError("the page was cut short (no PACER Service Center receipt after its entries), so entries "
+                         "may be missing; download or save it again")
 
 
 def text_of(element: HtmlElement) -> str:

@@ -24,6 +24,7 @@ from docketwatch.parsers.common import (
     judge_name,
     load_html,
     parse_mdy,
+    refuse_cut_short,
     row_cells,
     table_rows,
     text_of,
@@ -96,6 +97,7 @@ def parse_docket_history(content: bytes, court: str | None) -> tuple[str | None,
     entries: list[ParsedEntry] = []
     anchors: list[HtmlElement] = []
     history_rows = table_rows(headers[0].getparent())[1:] if headers else []
+    refuse_cut_short(tree, history_rows)
     for row in history_rows:
         cells = row_cells(row)
         if len(cells) >= 3 and cells[1].find(".//table") is not None:

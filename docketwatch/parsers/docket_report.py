@@ -29,6 +29,7 @@ from docketwatch.parsers.common import (
     judge_name,
     load_html,
     parse_mdy,
+    refuse_cut_short,
     row_cells,
     table_rows,
     text_of,
@@ -186,6 +187,7 @@ def parse_docket_report(content: bytes, court: str | None) -> tuple[str | None, 
     terminated = _TERMINATED.search(header_text)
 
     entry_rows, numbered = _entry_rows(tree)
+    refuse_cut_short(tree, entry_rows)
     anchors: list[HtmlElement] = []
     entries = [e for row in entry_rows if (e := _entry(row, numbered, court, anchors)) is not None]
     if entry_rows and not entries:
