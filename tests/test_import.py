@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import run_cli, today, write_config
 
@@ -157,6 +160,49 @@ def test_a_report_cut_short_is_refused_naming_the_file_and_stores_nothing(tmp_pa
     assert run_cli(config, "import", str(NYSD_REPORT)).returncode == 0
     assert run_cli(config, "import", str(cut)).stderr == said
     assert entries_stored(tmp_path) == 87  # what was stored stays
+
+
+PENA = "PROPOSED JURY INSTRUCTIONS \u2014 \u201cPe\u00f1a\u201d \u00a7 5 Document filed by Lenny Molina"
+NAME = "Molina v. Hornblower Group\u2019s, Inc. et al"
+
+
+def nysd_report_saved_as(encoding: str) -> bytes:
+    """The S.D.N.Y. report with curly quotes, a dash, an n with tilde and a section sign in
+    its case name and entry 68, saved the ways editors and browsers save pages."""
+    page = NYSD_REPORT.read_text("ascii").replace("PROPOSED JURY INSTRUCTIONS. Document filed by Lenny Molina", PENA)
+    page = page.replace("Molina v. Hornblower Group, Inc. et al", NAME)
+    if encoding == "latin-1 declared, cp1252 written":  # the meta tag of the page as served, kept by the save
+        return page.replace("charset=UTF-8", "charset=iso-8859-1").encode("cp1252")
+    if encoding == "mixed":  # text pasted into a cp1252 page from a UTF-8 one
+        name_end = page.index(NAME) + len(NAME)
+        return page[:name_end].encode("cp1252") + page[name_end:].encode("utf-8")
+    if encoding == "utf-16-be, marked":  # "utf-16" writes this machine's byte order
+        return codecs.BOM_UTF16_BE + page.encode("utf-16-be")
+    return page.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "latin-1 declared, cp1252 written", "mixed",
+                                      "utf-16", "utf-16-be, marked"])
+def test_a_report_is_read_in_the_encoding_it_was_saved_in(tmp_path, encoding):
+    saved = tmp_path / "report.html"
+    saved.write_bytes(nysd_report_saved_as(encoding))
+    proc = run_cli(None, "parse", "--json", str(saved))
+    assert proc.returncode == 0, proc.stderr
+    [docket] = json.loads(proc.stdout)["dockets"]
+    assert (docket["case_name"], len(docket["entries"])) == (NAME, 87)
+    assert next(e for e in docket["entries"] if e["document_number"] == "68")["description"].startswith(PENA)
+
+
+def test_a_report_saved_as_utf16_without_a_byte_order_mark_is_refused_saying_how_to_convert_it(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", token=False, cases=NYSD_CASE)
+    saved = tmp_path / "report.html"
+    saved.write_bytes(nysd_report_saved_as("utf-16-le"))
+    said = (f"{saved}: the file is UTF-16 text without a byte-order mark; convert it to UTF-8 "
+            "(iconv -f UTF-16LE -t UTF-8 FILE > FILE.utf8.html) or save the page again\n")
+    for command, configured in (("import", config), ("parse", None)):
+        proc = run_cli(configured, command, str(saved))
+        assert (proc.returncode, proc.stderr, proc.stdout) == (3, said, "")
+    assert entries_stored(tmp_path) == 0
 
 
 UTAH_REPORT = PACER / "district_docket__utd__utd.html"  # 2:08-cr-00125

@@ -133,6 +133,17 @@ def test_pages_cut_in_their_entries_and_saved_closed_raise(name: str) -> None:
         parse(saved)
 
 
+@pytest.mark.parametrize("name", ["rss__ca2__ca2_1.xml", "other__cand__cand_299226.html",
+                                  "appellate_docket__ca9__ca9_22-21.acms_json"])
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_a_file_saved_as_utf16_with_a_byte_order_mark_reads_as_the_original(name: str, encoding: str) -> None:
+    """An editor's "Unicode" save keeps the XML declaration, which then names the wrong encoding."""
+    original = read(name)
+    text = original.decode("utf-8" if name.endswith("json") else "cp1252")
+    saved = ("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding)
+    assert parse(saved) == parse(original)
+
+
 def test_unknown_entry_layouts_raise_rather_than_return_nothing() -> None:
     report = read("district_docket__njd__njd_509180.html")
     iso_dates = re.sub(rb">(\d\d)/(\d\d)/(\d{4})<", rb">\3-\1-\2<", report)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from docketwatch.domain.snapshot import ParsedDocket
 from docketwatch.parsers.acms import parse_acms
 from docketwatch.parsers.appellate import BAP, COURT_OF_APPEALS, VETERANS, parse_appellate
-from docketwatch.parsers.common import ParseError
+from docketwatch.parsers.common import ParseError, from_utf16
 from docketwatch.parsers.docket_history import parse_docket_history
 from docketwatch.parsers.docket_report import BANKRUPTCY, DISTRICT, NUMBER_IN_TEXT, parse_docket_report
 from docketwatch.parsers.pacer_rss import parse_rss
@@ -139,6 +139,7 @@ def _refusal(content: bytes) -> str:
 
 def parse(content: bytes, court: str | None = None) -> ParsedFile:
     """Parse a PACER file. `court` (e.g. "cand") overrides the court read from the file."""
+    content = from_utf16(content)
     kind = detect_kind(content)
     if kind == "pacer_rss":
         court, dockets, entry_types = parse_rss(content, court)

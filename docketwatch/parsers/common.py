@@ -7,6 +7,7 @@ look changed to the diff engine.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections import Counter
 from datetime import date
@@ -130,19 +131,46 @@ def load_xml(content: bytes, what: str) -> etree._Element:
     return root
 
 
+def _as_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Decode the bytes UTF-8 could not read as Windows-1252, and go on reading UTF-8."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return error.object[error.start : error.end].decode("cp1252", errors="replace"), error.end
+
+
+codecs.register_error("docketwatch-cp1252", _as_cp1252)
+
+
+def from_utf16(content: bytes) -> bytes:
+    """`content` in UTF-8 when it is UTF-16 with a byte-order mark (a "Unicode" save), so
+    every reader finds its markup; its XML declaration, which names UTF-16, is dropped.
+    UTF-16 without the mark is refused: its byte order would be a guess. Anything else is
+    returned as it is: load_html decodes HTML, and XML names its own encoding."""
+    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = content.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"the file is not valid UTF-16 ({exc.reason}); download or save it again") from None
+        return _XML_DECLARATION.sub("", text, count=1).encode("utf-8")
+    head = content[:512]
+    for order, high_bytes in (("LE", head[1::2]), ("BE", head[0::2])):
+        if len(high_bytes) >= 8 and high_bytes.count(0) * 4 >= len(high_bytes) * 3:  # ASCII markup, 2 bytes each
+            raise ParseError(f"the file is UTF-16 text without a byte-order mark; convert it to UTF-8 "
+                             f"(iconv -f UTF-16{order} -t UTF-8 FILE > FILE.utf8.html) or save the page again")
+    return content
+
+
 def load_html(content: bytes) -> lxml.html.HtmlElement:
     """Parse a saved PACER HTML page, refusing pages that were cut off.
 
-    Pages are decoded as UTF-8 when they are valid UTF-8, whatever their meta tag says:
-    browsers re-encode pages they save but keep the original (often ISO-8859-1) meta
-    tag. Otherwise Windows-1252, PACER's actual legacy encoding.
+    Pages are decoded as UTF-8 wherever their bytes are valid UTF-8, whatever their meta
+    tag says: browsers re-encode pages they save but keep the original (often ISO-8859-1)
+    meta tag, and text pasted from a UTF-8 page into a legacy one is UTF-8. Other bytes
+    are Windows-1252, PACER's actual legacy encoding. (UTF-16: see from_utf16.)
     """
     if not _HTML_END.search(content[-_HTML_TAIL_BYTES:]):
         raise ParseError("the page was cut short (no closing </body> or </html>); download or save it again")
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")
+    text = content.decode("utf-8", errors="docketwatch-cp1252")
     # lxml refuses str input that still declares a byte encoding.
     text = _XML_DECLARATION.sub("", text, count=1)
     try:
