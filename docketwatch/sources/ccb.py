@@ -126,10 +126,11 @@ class CcbSource(Source):
 
     # -- fetching ------------------------------------------------------------------------
     def fetch(self, cases: list[StoredCase], ctx: SourceContext) -> Iterator[tuple[StoredCase, Snapshot | Exception]]:
-        board = store.load_state(ctx.session, self.name, STATE_TARGET, SearchState).latest
+        states = store.load_states(ctx.session, self.name, SearchState)  # the board's and each case's: one query
+        board = states.get(STATE_TARGET, SearchState()).latest
         known: dict[str, int | None] = {}
         for case in cases:
-            own = store.load_state(ctx.session, self.name, _target(case), SearchState).latest
+            own = states.get(_target(case), SearchState()).latest
             known[case.docket_number] = board if own is None else own
         seen = [n for n in known.values() if n is not None]
         floor = min(seen) if seen and len(seen) == len(known) else None  # None: read one page
