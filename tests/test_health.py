@@ -148,10 +148,9 @@ def test_under_a_timer_a_recent_run_once_keeps_the_monitor_healthy_and_a_late_on
     """The timer deployment (`run --once` every few minutes) keeps no heartbeat: health
     said "unhealthy" after every run. Now a `run --once` that finished within twice the
     interval is a live monitor; one that finished longer ago is not."""
-    path = tmp_path / "docketwatch.toml"
-    path.write_text(f'[database]\nurl = "sqlite:///{tmp_path}/dw.db"\n[schedule]\ninterval = "10m"\njitter = "60s"\n'
-                    '[sources.courtlistener]\nbase_url = "http://127.0.0.1:9"\n'
-                    '[sources.pacer_rss]\nurl_template = "http://127.0.0.1:9/{court}"\n' + CASES)
+    path = load(tmp_path, f"sqlite:///{tmp_path}/dw.db", '[http]\nbackoff = 0.01\n'
+                '[sources.courtlistener]\nbase_url = "http://127.0.0.1:9"\n'
+                '[sources.pacer_rss]\nurl_template = "http://127.0.0.1:9/{court}"').path
     fresh_court_coverage()
     assert run_cli(path, "run", "--once").returncode == 3  # every poll failed (port 9): each still finished
     health = run_cli(path, "status", "--health")
