@@ -361,7 +361,9 @@ UPGRADED = ""
 class SchedulerLock(SQLModel, table=True):
     """Who holds the scheduler lock (see lock.py: the lock itself is an OS file lock or
     a PostgreSQL advisory lock, freed when the holder dies). The holder renews
-    `heartbeat_at`, so `status` can tell a live `run` from a row a crashed one left."""
+    `heartbeat_at`, so `status` can tell a live `run` from a row a crashed one left.
+    A second row, `lock.ONCE`, describes the last `run --once` that finished (for health
+    under a timer): `acquired_at` when it started, `heartbeat_at` when it ended."""
 
     name: str = Field(primary_key=True)
     holder: str  # host:pid, for the message the second `run` prints
