@@ -324,6 +324,33 @@ def test_each_of_three_orders_on_three_days_is_new_once_whatever_the_sources_ord
     assert kinds(session) == ["new", "new", "new", "changed", "changed"]
 
 
+@pytest.mark.parametrize("order", ["report first", "feed first"])
+def test_a_history_report_entry_entered_days_after_its_filing_is_the_feed_item_of_its_entry_day(session, order):
+    """A history report dates a minute entry by its filing and its entry; a court feed
+    only by its entry. The report's entry (filed 18 May, entered 22 May) is the feed's
+    item entered 22 May with the same short text, whichever came first: one entry, one
+    "new" at most (an imported report's entries are history)."""
+    docket = nyed_docket("1:12-cv-04402")  # [~Util - Set Hearings], entered 22 May 2018
+    case = watched(session, docket)
+    full = "Status Conference set for 6/5/2018 at 11:00 AM before Judge Pamela K. Chen."
+    history = Snapshot(source="docket_history", docket=ParsedDocket(
+        court="nyed", docket_number=docket.docket_number,
+        entries=[ParsedEntry(entry_number=None, date_filed=date(2018, 5, 18), date_entered=date(2018, 5, 22),
+                             description=full, short_description="~Util - Set Hearings")]), delta=True)
+    if order == "feed first":
+        assert len(diff.apply(session, case, rss(docket, *docket.entries)).new) == 1
+    assert diff.apply(session, case, history, backfill=True).new == []
+    result = diff.apply(session, case, rss(docket, *docket.entries))
+    assert result.new == [] and result.changed == []
+    assert kinds(session) == (["new"] if order == "feed first" else [])
+    (entry,) = stored_minutes(session, case)
+    assert entry.sources == ["docket_history", "pacer_rss"] and entry.description == full
+    assert (entry.date_filed, entry.date_entered) == (date(2018, 5, 18), date(2018, 5, 22))
+    # Another day's item with those words is another entry.
+    other = replace(docket.entries[0], date_entered=date(2018, 5, 18), filed_at=None)
+    assert len(diff.apply(session, case, rss(docket, other)).new) == 1
+
+
 def test_different_words_or_days_stay_apart(session):
     docket = nyed_docket("1:18-cv-01126")  # Espinosa: [~Util - Terminate Civil Case] and [Order on Motion to Withdraw]
     case = watched(session, docket)
@@ -375,8 +402,9 @@ def test_a_text_cut_short_with_an_ellipsis_is_the_same_entry(session):
     assert len(diff.apply(session, case, rss(docket, bare)).new) == 1
 
 
-def test_the_lookup_of_a_new_minute_entry_reads_the_case_by_day_through_its_index(database_url, session):
-    """Reconciling reads the entries of the days concerned (ix_entry_case_day), not the case's docket."""
+def test_the_lookup_of_a_new_minute_entry_reads_the_case_by_day_through_its_indexes(database_url, session):
+    """Reconciling reads the entries filed or entered on the days concerned
+    (ix_entry_case_day, ix_entry_case_entered), not the case's docket."""
     if not database_url.startswith("sqlite"):
         pytest.skip("the query plan is read on SQLite")
     docket = nyed_docket("1:12-cv-04402")
@@ -393,7 +421,9 @@ def test_the_lookup_of_a_new_minute_entry_reads_the_case_by_day_through_its_inde
         diff.apply(session, case, rss(docket, *docket.entries))
     finally:
         sa_event.remove(engine, "before_cursor_execute", record)
-    (statement, parameters), = [(s, p) for s, p in seen if "coalesce(entry.date_filed, entry.date_entered) IN" in s]
-    plan = " ".join(str(row) for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
-                                                                              parameters))
-    assert "ix_entry_case_day" in plan and "SCAN" not in plan
+    for where, index in [("coalesce(entry.date_filed, entry.date_entered) IN", "ix_entry_case_day"),
+                         ("entry.date_entered IN", "ix_entry_case_entered")]:
+        (statement, parameters), = [(s, p) for s, p in seen if where in s]
+        plan = " ".join(str(row) for row in session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                                                  parameters))
+        assert index in plan and "SCAN" not in plan

@@ -432,22 +432,26 @@ def _claim_dated(session: Session, case_id: int, source: str, keyed: list[tuple[
             stored[wanted[dated]] = entry
 
 
-def _days(parsed: ParsedEntry) -> set[date]:
-    """The days a minute entry may be stored under: its date filed and its date entered."""
-    return {day for day in (parsed.date_filed, parsed.date_entered) if day is not None}
+def _days(entry: ParsedEntry | Entry) -> set[date]:
+    """The days of a minute entry, shown or stored: its date filed and its date entered."""
+    return {day for day in (entry.date_filed, entry.date_entered) if day is not None}
 
 
 def _minutes_of_days(session: Session, case_id: int, unknown: list[ParsedEntry]) -> dict[date, list[Entry]]:
     """The stored minute entries that `_pair_minutes` may pair with the `unknown` minute
-    entries, by day (filed, else entered): those of their days (`_days`: a court feed
-    stores an entry under the day it was entered), read through the case's index by day
-    (ix_entry_case_day), not the case's whole docket."""
+    entries, under each of their days (`_days`): those filed or entered on the days of
+    the unknown ones. A history report's entry filed on the 18th and entered on the 22nd
+    is the court feed's item of the 22nd. Read through the case's indexes by day
+    (ix_entry_case_day) and by date entered (ix_entry_case_entered), not its whole docket."""
     days = sorted(set().union(*map(_days, unknown)))
-    by_day: dict[date, list[Entry]] = {}
+    found: dict[int | None, Entry] = {}
     for chunk in store.chunks(days):
-        query = select(Entry).where(Entry.case_id == case_id, Entry.day().in_(chunk))
-        for e in session.exec(query):
-            if not e.entry_number and (day := e.date_filed or e.date_entered):
+        for on_day in (Entry.day().in_(chunk), col(Entry.date_entered).in_(chunk)):
+            found.update((e.id, e) for e in session.exec(select(Entry).where(Entry.case_id == case_id, on_day)))
+    by_day: dict[date, list[Entry]] = {}
+    for e in found.values():
+        if not e.entry_number:
+            for day in _days(e):
                 by_day.setdefault(day, []).append(e)
     return by_day
 

@@ -127,6 +127,8 @@ class Entry(SQLModel, table=True):
         # See `day`; created by migration 0011 (its SQLite form has no NULLS LAST, which SQLite orders so anyway).
         Index("ix_entry_case_day", "case_id", func.coalesce(column("date_filed"), column("date_entered")).desc()
               .nulls_last()),
+        # A minute entry shown by its date entered alone (a court feed) finds one stored under its filing date (0017).
+        Index("ix_entry_case_entered", "case_id", "date_entered"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

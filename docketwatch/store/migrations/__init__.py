@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 SCRIPT_LOCATION = str(Path(__file__).parent)
 VERSION_TABLE = "alembic_version"
 FIRST = "0001_first_schema"
-HEAD = "0016_delivery_alerted"  # the newest revision in versions/ (a test checks)
+HEAD = "0017_entry_entered_index"  # the newest revision in versions/ (a test checks)
 # Any constant, the same in every process: the PostgreSQL advisory lock migrations hold.
 _PG_LOCK_KEY = 0x646F636B  # "dock"
 
