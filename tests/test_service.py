@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -218,13 +219,9 @@ def test_on_postgresql_run_carries_on_when_the_server_ends_its_sessions_and_stil
     assert sorted(delivered(mail)) == ["1000", "1001"]
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_database_that_cannot_be_used_is_mailed_to_the_admin_at_once_and_its_recovery_once(
-        tmp_path, database_url, postgres_server):
-    """Alerts go through the outbox, which lives in the database: when the database
-    itself cannot be used, the [admin] addresses get one mail sent directly, however long
-    it lasts, and one more (through the outbox) when it works again. The server refuses
-    the test's database (ALLOW_CONNECTIONS false, its sessions ended), as one down would."""
+def polled_every_second_with_an_admin(tmp_path: Path, database_url: str | None = None) -> tuple[Mailbox, Court, Path]:
+    """A started mail server and court, and a configuration polling the court every second
+    whose [admin] hears of a database that fails three jobs in a row."""
     mail = Mailbox()
     mail.start()
     court = Court()
@@ -238,6 +235,26 @@ jitter = "0s"
 to = ["ops@example.org"]
 failures_before_alert = 3
 """ + smtp_table(mail.port))
+    return mail, court, config
+
+
+def polling(config: Path, court: Court, log: Path) -> subprocess.Popen:
+    """`run` started after a baseline, once it polls the court."""
+    assert run_cli(config, "check").returncode == 0
+    asked = len(court.request_times)
+    proc = start_run(config, log=log)
+    wait_for(lambda: len(court.request_times) > asked, proc)
+    return proc
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_database_that_cannot_be_used_is_mailed_to_the_admin_at_once_and_its_recovery_once(
+        tmp_path, database_url, postgres_server):
+    """Alerts go through the outbox, which lives in the database: when the database
+    itself cannot be used, the [admin] addresses get one mail sent directly, however long
+    it lasts, and one more (through the outbox) when it works again. The server refuses
+    the test's database (ALLOW_CONNECTIONS false, its sessions ended), as one down would."""
+    mail, court, config = polled_every_second_with_an_admin(tmp_path, database_url)
     name = make_url(database_url).database
     log = tmp_path / "run.log"
 
@@ -249,10 +266,7 @@ failures_before_alert = 3
 
     proc = None
     try:
-        assert run_cli(config, "check").returncode == 0  # the baseline
-        asked = len(court.request_times)
-        proc = start_run(config, log=log)
-        wait_for(lambda: len(court.request_times) > asked, proc)  # started: polling
+        proc = polling(config, court, log)
         refuse_connections(postgres_server, name, True)
         wait_for(lambda: subjects(), proc)
         assert subjects() == ["docketwatch: the database cannot be used"]
@@ -275,6 +289,42 @@ failures_before_alert = 3
     assert "ERROR docketwatch.ops.health: docketwatch: the database cannot be used (3 jobs in a row" in said
     assert "WARNING docketwatch.ops.health: docketwatch: the database works again" in said
     assert subjects() == ["docketwatch: the database cannot be used", "docketwatch: the database works again"]
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_file_deleted_or_replaced_under_run_is_mailed_to_the_admin_and_nothing_goes_to_the_old_one(
+        tmp_path, how):
+    """SQLite lets open connections go on with a file deleted, or replaced by another
+    (a backup moved over it): `run` would poll and store into a file nobody sees. It
+    says so instead, as a database that cannot be used, and writes nothing there."""
+    mail, court, config = polled_every_second_with_an_admin(tmp_path)
+    db, log = tmp_path / "dw.db", tmp_path / "run.log"
+    proc = None
+    try:
+        proc = polling(config, court, log)
+        if how == "deleted":
+            db.unlink()
+        else:
+            with sqlite3.connect(db) as source, sqlite3.connect(tmp_path / "backup.db") as copy:
+                source.backup(copy)
+            (tmp_path / "backup.db").replace(db)
+        wait_for(lambda: mail.received, proc)
+        polls = len(court.request_times)
+    finally:
+        code, err, _ = terminate(proc) if proc is not None else (None, "", 0.0)
+        court.stop()
+        mail.stop()
+    # Stopping, it cannot release its lock in the database either: one line, exit 3.
+    assert code == 3 and log.read_text().splitlines()[-1].startswith(f"docketwatch: database {db}: the file was")
+    (to, message), = mail.received
+    assert to == ["ops@example.org"] and message["Subject"] == "docketwatch: the database cannot be used"
+    said = {"deleted": "the file was deleted or moved away while docketwatch had it open",
+            "replaced": "the file was replaced by another file while docketwatch had it open"}[how]
+    assert said in message.get_body(("plain",)).get_content() and said in log.read_text()
+    assert "restart docketwatch to use the file at that path" in log.read_text()
+    # Polls stopped at the database, before any request: nothing is read or written elsewhere.
+    assert len(court.request_times) == polls
+    assert db.exists() == (how == "replaced")
 
 
 def test_a_daily_digest_whose_time_passed_while_run_was_down_goes_out_when_it_starts(tmp_path, fake_cl, smtp_server,

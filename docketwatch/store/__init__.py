@@ -96,7 +96,48 @@ def open_engine(url: str) -> Engine:
     except migrations.UnknownRevision as e:
         raise StoreError(f"database {name} was written by a newer docketwatch (schema {e}); upgrade "
                          "docketwatch, or restore a backup made with this version", EXIT_CONFIG) from None
+    if (path := sqlite_path(parsed)) is not None:
+        same_file = _SameFile(path)
+        event.listen(engine, "do_connect", same_file.before_connect)
+        event.listen(engine, "checkout", same_file.on_checkout)
     return engine
+
+
+class _SameFile:
+    """Pool hooks: the SQLite file is still the one the engine opened.
+
+    A file deleted, or replaced (a backup moved over it), while a long `run` or `serve`
+    has it open is no error to SQLite: the connections already open go on reading and
+    writing the old file, which nobody sees any more, and a new connection would create
+    an empty one. So each use of a connection, and each new one, first compares the file
+    at the path with the one opened (device and inode): a StoreError instead, which `run`
+    reports as a database that cannot be used, until docketwatch is restarted."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.opened = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_dev, stat.st_ino
+
+    def before_connect(self, *_args: object) -> None:
+        self._check()
+
+    def on_checkout(self, *_args: object) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        now = self._identity()
+        if now == self.opened:
+            return
+        what = "deleted or moved away" if now is None else "replaced by another file"
+        raise StoreError(f"database {self.path}: the file was {what} while docketwatch had it open, so nothing "
+                         "more is read from or written to it; restart docketwatch to use the file at that path "
+                         "(with nothing there, it starts a new database)")
 
 
 def _parse(url: str) -> URL:
