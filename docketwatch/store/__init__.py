@@ -98,13 +98,14 @@ def open_engine(url: str) -> Engine:
                          "docketwatch, or restore a backup made with this version", EXIT_CONFIG) from None
     if (path := sqlite_path(parsed)) is not None:
         same_file = _SameFile(path)
-        event.listen(engine, "do_connect", same_file.before_connect)
-        event.listen(engine, "checkout", same_file.on_checkout)
+        event.listen(engine, "do_connect", same_file)
+        event.listen(engine, "checkout", same_file)
     return engine
 
 
 class _SameFile:
-    """Pool hooks: the SQLite file is still the one the engine opened.
+    """A pool hook, before each new connection and each checkout: the SQLite file is
+    still the one the engine opened.
 
     A file deleted, or replaced (a backup moved over it), while a long `run` or `serve`
     has it open is no error to SQLite: the connections already open go on reading and
@@ -122,15 +123,11 @@ class _SameFile:
             stat = self.path.stat()
         except FileNotFoundError:
             return None
+        except OSError as e:  # its folder made unreadable, say
+            raise StoreError(f"database {self.path}: cannot be read: {e.strerror}") from None
         return stat.st_dev, stat.st_ino
 
-    def before_connect(self, *_args: object) -> None:
-        self._check()
-
-    def on_checkout(self, *_args: object) -> None:
-        self._check()
-
-    def _check(self) -> None:
+    def __call__(self, *_event_args: object) -> None:
         now = self._identity()
         if now == self.opened:
             return
