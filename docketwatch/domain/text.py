@@ -11,6 +11,7 @@ import re
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 
 
-def without_controls(text: str) -> str:
-    """`text` with its control characters left out (no word of a docket is made of them)."""
-    return _CONTROL.sub("", text)
+def without_controls(text: str, replacement: str = "") -> str:
+    """`text` with its control characters left out, or each put as `replacement` (no word
+    of a docket is made of them)."""
+    return _CONTROL.sub(replacement, text)

@@ -35,6 +35,7 @@ from sqlmodel import Session, select
 from docketwatch import store
 from docketwatch.domain import docket_numbers
 from docketwatch.domain.snapshot import THROTTLE, ParsedDocket, ParsedEntry, Snapshot, TargetState, Throttle
+from docketwatch.domain.text import without_controls
 from docketwatch.http import Budget, BudgetExhausted, Cancelled, HttpClient, HttpError, Throttled, describe_status
 from docketwatch.ops.plan import DAY, PlanRow
 from docketwatch.settings import CaseConfig, Config, HttpUrl, Section
@@ -46,8 +47,6 @@ FEED_WINDOW = 30
 PUBLIC_HOST = "www.courtlistener.com"
 # `https://www.courtlistener.com/docket/67569326/kadrey-v-meta-platforms-inc/`, or `67569326`.
 _DOCKET_REFERENCE = re.compile(r"(?:https?://(?P<host>[^/\s]+)/docket/)?(?P<id>\d{1,10})(?:/\S*)?")
-# Characters no docket text holds (a feed may carry them, written or as references such as &#1;).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 API = "/api/rest/v4"
 STORAGE = "https://storage.courtlistener.com/"
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -441,7 +440,8 @@ def parse_feed(content: bytes, court: str, docket_id: int) -> ParsedDocket:
             ParsedEntry(
                 entry_number=entry_number,
                 date_filed=datetime.fromisoformat(published).date() if published else None,
-                description=" ".join(_CONTROL.sub(" ", text).split()),
+                # Control characters (written, or as references such as &#1;) part words, as they always did.
+                description=" ".join(without_controls(text, " ").split()),
                 source_id=source_id,
                 url=enclosure or link or None,
                 document_available=True if enclosure else None,

@@ -58,8 +58,8 @@ def open_engine(url: str) -> Engine:
     name = shown(parsed)
     redact.register(parsed.password)
     connect_args = {}
+    path = sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None  # None: a server's database
     if parsed.get_backend_name() == "sqlite":
-        path = sqlite_path(parsed)
         if path is None:  # each command would start from an empty database: every check a baseline again
             raise StoreError(f"database {name}: is a SQLite database in memory, which keeps nothing from one "
                              "command to the next; set [database] url to a file, like sqlite:///docketwatch.db",
@@ -86,20 +86,19 @@ def open_engine(url: str) -> Engine:
     with connection:  # before SQLite's pragmas: WAL would change another's file
         ours = migrations.is_docketwatch(connection)
     if not ours:
-        raise StoreError(f"{sqlite_path(parsed) or name} is not a docketwatch database (it has tables but no "
+        raise StoreError(f"{path or name} is not a docketwatch database (it has tables but no "
                          "docketwatch revision); set [database] url to a database of its own", EXIT_CONFIG)
-    if parsed.get_backend_name() == "sqlite":
+    if path is not None:
         engine.dispose()  # the connection that looked has no pragmas: each one from now on has them
         event.listen(engine, "connect", _sqlite_pragmas)
+        same_file = _SameFile(path)  # the file now exists: the one this engine uses from here on
+        event.listen(engine, "do_connect", same_file)
+        event.listen(engine, "checkout", same_file)
     try:
         migrations.upgrade(engine)
     except migrations.UnknownRevision as e:
         raise StoreError(f"database {name} was written by a newer docketwatch (schema {e}); upgrade "
                          "docketwatch, or restore a backup made with this version", EXIT_CONFIG) from None
-    if (path := sqlite_path(parsed)) is not None:
-        same_file = _SameFile(path)
-        event.listen(engine, "do_connect", same_file)
-        event.listen(engine, "checkout", same_file)
     return engine
 
 
