@@ -119,13 +119,18 @@ def postgres_server() -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(scope="session")
+_migrated: list[Path] = []  # the path `migrated_sqlite` made, for `write_config` (no fixture)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def migrated_sqlite(tmp_path_factory) -> Path:
     """A SQLite database migrated to HEAD once per session (per xdist worker), which
-    `database_url` copies: a copy costs a millisecond, a migration about fifty."""
+    `database_url` and `write_config` copy: a copy costs a millisecond, a migration
+    about sixty."""
     path = tmp_path_factory.mktemp("migrated") / "dw.db"
     store.open_engine(f"sqlite:///{path}").dispose()
     assert not path.with_name("dw.db-wal").exists(), "the template's last changes are still in its WAL file"
+    _migrated[:] = [path]
     return path
 
 
@@ -299,8 +304,11 @@ sources = ["pacer_rss"]
 def write_config(tmp_path: Path, base_url: str, *, token: bool = True, budget: int = 125,
                  cases: str | None = None, database_url: str | None = None) -> Path:
     """A configuration for one Kadrey case against the fake server, in tmp_path (database:
-    tmp_path/dw.db unless `database_url` says otherwise)."""
+    tmp_path/dw.db unless `database_url` says otherwise, made at HEAD with no rows unless
+    it exists: a new database's migration is tests/test_migrations.py's business)."""
     cases = cases or KADREY_CASE
+    if database_url is None and not (tmp_path / "dw.db").exists():
+        shutil.copyfile(_migrated[0], tmp_path / "dw.db")
     path = tmp_path / "docketwatch.toml"
     path.write_text(f'''
 [database]

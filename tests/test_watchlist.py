@@ -368,7 +368,7 @@ def test_test_notify_reports_what_the_smtp_server_said_and_stores_nothing(fake_c
     smtp_server.refuse.add("bob@example.org")
     path = write_config(tmp_path, fake_cl.base_url, cases=(
         '[[digests]]\nname = "lawyers"\nchannel = "email"\nto = ["ann@example.org", "bob@example.org"]\n'
-        + smtp_table(smtp_server.port)))
+        + smtp_table(smtp_server.port)), database_url=f"sqlite:///{tmp_path / 'dw.db'}")  # none there yet
     ran = run_cli(path, "test-notify", "lawyers", env={"SMTP_TEST_PASSWORD": PASSWORD})
     assert ran.returncode == 3
     assert ran.stdout.splitlines() == [
