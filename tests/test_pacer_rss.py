@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from tests.conftest import run_cli, write_config
 from tests.servers import NEW_ITEM, NYSB_FEED, with_new_item
 
@@ -70,6 +72,41 @@ def test_a_feed_with_new_items_is_read_even_when_its_build_date_has_not_moved(tm
     assert check_all(config)[1]["In re SunEdison, Inc."]["new"] == []  # the same bytes: nothing new
     court_feed.body = with_new_item(NYSB_FEED, build_date=b"Thu, 19 Apr 2018 18:22:08 GMT")
     assert [e["entry_number"] for e in check_all(config)[1]["In re SunEdison, Inc."]["new"]] == ["5238"]
+
+
+@pytest.mark.parametrize("etags", [True, False], ids=["answered 304", "same bytes"])
+def test_a_case_added_to_a_court_already_read_has_the_feeds_items_as_its_baseline(tmp_path, court_feed, etags):
+    """The feed has not changed since it was read for Fremak: for SunEdison, added since,
+    it is asked for whole, so SunEdison's 13 items are its quiet baseline, and the next
+    change of the feed brings only its new filing, not the 13 as news."""
+    court_feed.etags = etags
+    config = rss_config(tmp_path, court_feed)
+    both = config.read_text()
+    config.write_text(both.replace(CASES.format(extra="", pin=""), CASES[CASES.index("[[cases]]", 5):]))
+    assert [c["name"] for c in check_all(config)[1].values()] == ["In re Fremak Industries, Inc."]
+    config.write_text(both)
+    code, added = check_all(config)
+    assert code == 0 and added["In re SunEdison, Inc."]["baseline"] and added["In re SunEdison, Inc."]["new"] == []
+    assert court_feed.responses == [200, 200]  # the second asked with no validators
+    assert check_all(config)[1]["In re SunEdison, Inc."]["new"] == []
+    assert court_feed.responses[-1] == (304 if etags else 200)  # both cases have seen it: asked as usual
+    court_feed.body = with_new_item(NYSB_FEED)
+    assert [e["entry_number"] for e in check_all(config)[1]["In re SunEdison, Inc."]["new"]] == ["5238"]
+
+
+def test_a_resumed_case_gets_the_filing_its_court_feed_listed_while_it_was_paused(tmp_path, court_feed):
+    """SunEdison's filing came while it was paused and the feed was read for Fremak: on
+    resuming, the feed (unchanged since) is asked for whole, and the filing is news at once."""
+    config = rss_config(tmp_path, court_feed)
+    assert check_all(config)[0] == 0
+    assert run_cli(config, "pause", "sunedison").returncode == 0
+    court_feed.body = with_new_item(NYSB_FEED)
+    assert check_all(config)[1]["In re Fremak Industries, Inc."]["new"] == []
+    assert run_cli(config, "resume", "sunedison").returncode == 0
+    code, resumed = check_all(config)
+    assert code == 0 and court_feed.responses == [200, 200, 200]
+    assert [e["entry_number"] for e in resumed["In re SunEdison, Inc."]["new"]] == ["5238"]
+    assert resumed["In re Fremak Industries, Inc."]["new"] == []
 
 
 def test_a_feed_read_after_an_outage_longer_than_its_window_records_a_gap(tmp_path, court_feed):

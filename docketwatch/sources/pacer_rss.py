@@ -122,6 +122,9 @@ class FeedState(TargetState):
     entry_types: str | None = None
     # Since when every read of the feed has listed no item at all (None: it lists some).
     empty_since: datetime | None = None
+    # When the body these validators stand for was asked for: a case whose latest
+    # successful read ended before that has not seen it (None: stored by an older version).
+    read_at: datetime | None = None
 
 
 class PacerRssError(HttpError):
@@ -295,7 +298,9 @@ class PacerRssSource(FederalIdentity, Source):
         successes = store.last_runs(ctx.session, ok=True, source=self.name, case_ids=[c.id for c in cases])
         states = store.load_states(ctx.session, self.name, FeedState)
         saved = {court: states.get(court) or FeedState() for court in by_court}
-        reads = [(court, partial(self._read, court, saved[court], ctx.http)) for court in by_court]
+        reads = [(court, partial(self._read, court, saved[court], ctx.http,
+                                 whole=not all(_has_seen(saved[court], successes.get(c.id)) for c in court_cases)))
+                 for court, court_cases in by_court.items()]
         for court, feed in concurrently(reads, ctx.http):
             if isinstance(feed, Exception):
                 for case in by_court[court]:
@@ -303,22 +308,24 @@ class PacerRssSource(FederalIdentity, Source):
             else:
                 yield from self._snapshots(court, by_court[court], feed, successes, saved[court].empty_since)
 
-    def _read(self, court: str, saved: FeedState, http: HttpClient) -> _Feed:
-        """The court's feed, asked with the validators of the last read (no database: a
-        fetch thread runs this)."""
+    def _read(self, court: str, saved: FeedState, http: HttpClient, *, whole: bool) -> _Feed:
+        """The court's feed, asked with the validators of the last read, or, when `whole`
+        (a case has not seen the body they stand for), asked and parsed whatever it
+        holds (no database: a fetch thread runs this)."""
         url = self.settings.feed_url(court)
         headers = {}
-        if saved.etag:
+        if saved.etag and not whole:
             headers["If-None-Match"] = saved.etag
-        if saved.last_modified:
+        if saved.last_modified and not whole:
             headers["If-Modified-Since"] = saved.last_modified
+        read_at = utcnow()
         response = http.get(url, headers=headers)
         if response.status_code not in (200, 304):
             raise PacerRssError(f"{url}: {describe_status(response)}", response.status_code)
         # The body's hash, not its lastBuildDate: a damaged or empty answer can carry the
         # current date, and skipping the next intact feed by date would lose its items.
         fingerprint = hashlib.sha256(response.content).hexdigest() if response.status_code == 200 else None
-        if response.status_code == 304 or saved.fingerprint == fingerprint:
+        if response.status_code == 304 or (saved.fingerprint == fingerprint and not whole):
             return _Feed(state=None, dockets=[])
         from docketwatch import parsers  # lxml, only when a feed has changed
         from docketwatch.parsers.common import ParseError
@@ -331,7 +338,7 @@ class PacerRssSource(FederalIdentity, Source):
             raise PacerRssError(f"{url}: expected the court's RSS feed, got a {parsed.kind}")
         state = FeedState(etag=response.headers.get("ETag"), last_modified=response.headers.get("Last-Modified"),
                           fingerprint=fingerprint, entry_types=parsed.entry_types,
-                          empty_since=None if parsed.dockets else saved.empty_since or utcnow())
+                          empty_since=None if parsed.dockets else saved.empty_since or utcnow(), read_at=read_at)
         return _Feed(state=state, dockets=parsed.dockets)
 
     def _snapshots(self, court: str, cases: list[StoredCase], feed: _Feed, successes: dict[int, store.LastRun],
@@ -392,6 +399,19 @@ def _by_court(cases: Iterable[CaseT]) -> dict[str, list[CaseT]]:
     for case in cases:
         out[case.court].append(case)
     return out
+
+
+def _has_seen(state: FeedState, success: store.LastRun | None) -> bool:
+    """Whether a case's latest successful read of its court's feed saw the body the
+    feed's validators stand for. A case added since, or resumed, or whose own store
+    step failed while the others stored that body, has not: an answer of 304 (or the
+    same bytes) would give it nothing, and the items it never saw would come as new
+    with the next change of the feed, or scroll out unseen."""
+    if success is None:
+        return False
+    if state.read_at is None or success.finished_at is None:
+        return True  # a state or run of an older version: as before, the validators are trusted
+    return as_utc(success.finished_at) >= as_utc(state.read_at)
 
 
 def _one_docket(court: str, case: StoredCase, candidates: list[ParsedDocket]) -> tuple[str | None, list[str]]:

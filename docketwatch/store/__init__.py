@@ -423,6 +423,7 @@ class LastRun:
 
     id: int
     started_at: datetime
+    finished_at: datetime | None
     error: str | None
     warning: str | None
 
@@ -437,17 +438,17 @@ def last_runs(session: Session, *, ok: bool, source: str | None = None,
     else:  # one statement, run per chunk of ids
         query = _last_runs_query(ok, source, by_ids=True)
         rows = (row for chunk in chunks(case_ids) for row in session.execute(query, {"ids": chunk}))
-    return {case_id: LastRun(id_, started_at, error, warning)
-            for case_id, id_, started_at, error, warning in rows if id_ is not None}
+    return {case_id: LastRun(id_, started_at, finished_at, error, warning)
+            for case_id, id_, started_at, finished_at, error, warning in rows if id_ is not None}
 
 
 @cache
 def _last_runs_query(ok: bool, source: str | None, *,
-                     by_ids: bool) -> Select[int, int | None, datetime, str | None, str | None]:
+                     by_ids: bool) -> Select[int, int | None, datetime, datetime | None, str | None, str | None]:
     """The statement of `last_runs`, built once per form (a statement is immutable): on a
     small database, building it took longer than running it."""
-    columns = select_columns(col(CheckRun.case_id), col(CheckRun.id), col(CheckRun.started_at), col(CheckRun.error),
-                             col(CheckRun.warning))
+    columns = select_columns(col(CheckRun.case_id), col(CheckRun.id), col(CheckRun.started_at),
+                             col(CheckRun.finished_at), col(CheckRun.error), col(CheckRun.warning))
     ids: BindParameter[list[int]] | None = bindparam("ids", expanding=True) if by_ids else None
     return columns.where(col(CheckRun.id).in_(_latest_runs(ok, source, ids)))
 
