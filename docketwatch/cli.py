@@ -793,7 +793,7 @@ def _pause(obj: _Context, case: str, paused: bool) -> None:
 @cli.command()
 @click.argument("case", shell_complete=_complete_case)
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-              help="Only entries filed on or after this day.")
+              help="Only entries filed on or after this day (entered, for those with no date filed).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_obj
 def entries(obj: _Context, case: str, since: datetime | None, as_json: bool) -> None:

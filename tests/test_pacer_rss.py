@@ -109,6 +109,19 @@ def test_a_resumed_case_gets_the_filing_its_court_feed_listed_while_it_was_pause
     assert resumed["In re Fremak Industries, Inc."]["new"] == []
 
 
+def test_entries_since_a_day_counts_a_feed_entry_from_the_day_it_was_entered(tmp_path, court_feed):
+    """A court feed gives no date filed: `entries --since` lists its entries by the day
+    they were entered, as status and digests date them."""
+    config = rss_config(tmp_path, court_feed)
+    check_all(config)
+    court_feed.body = with_new_item(NYSB_FEED)
+    check_all(config)
+    since = json.loads(run_cli(config, "entries", "sunedison", "--since", "2018-04-20", "--json").stdout)
+    assert [e["entry_number"] for e in since["cases"][0]["entries"]] == ["5238"]
+    assert run_cli(config, "entries", "sunedison", "--since", "2018-04-19").stdout.startswith(
+        "In re SunEdison, Inc. (nysb 16-10992): 14 entries stored")  # all the feed's items, entered that day
+
+
 def test_a_feed_read_after_an_outage_longer_than_its_window_records_a_gap(tmp_path, court_feed):
     config = rss_config(tmp_path, court_feed)
     assert check_all(config)[0] == 0

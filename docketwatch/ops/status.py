@@ -122,14 +122,15 @@ def status(config: Config, engine: Engine, cases: list[CaseConfig]) -> dict[str,
 
 
 def entries(config: Config, engine: Engine, case: CaseConfig, since: date | None = None) -> list[dict[str, Any]]:
-    """The entries stored for `case`, newest first (those filed on or after `since`), each
-    with when docketwatch first saw it."""
+    """The entries stored for `case`, newest first (those of `since` or later, by the day
+    filed, else entered: a court feed's entries have only the latter), each with when
+    docketwatch first saw it."""
     with Session(engine) as session:
         row = store.find_case(session, case)
         if row is None:
             return []
         query = select(Entry).where(Entry.case_id == row.id)
         if since is not None:
-            query = query.where(col(Entry.date_filed) >= since)
+            query = query.where(Entry.day() >= since)
         return [{**e.view().as_json(), "first_seen": iso(e.first_seen)}
                 for e in session.exec(query.order_by(*Entry.newest_first())).all()]
