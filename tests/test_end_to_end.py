@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from werkzeug import Response
 
 from tests.conftest import KADREY_ID, check_json, dump_db, error_events, run_cli, write_config
@@ -172,3 +173,22 @@ def test_budget_is_never_exceeded_and_status_says_it_limits_freshness(fake_cl, t
     assert status["sources"][0]["requests_24h"] == 3
     assert status["sources"][0]["budget_limits_freshness"] is True
     assert "request budget is spent" in run_cli(config, "status").stdout
+
+
+@pytest.mark.parametrize("token", [False, True], ids=["feed", "api"])
+def test_two_rows_under_one_number_are_no_change_poll_after_poll(fake_cl, tmp_path, token):
+    """CourtListener shows two rows numbered 1 (a bankruptcy docket): they stay one entry,
+    and a poll that shows them both again reports nothing of it, nor does a new pair."""
+    fake_cl.add_docket(7777, "nysb", "24-10001", "In re Widget Co.")
+    fake_cl.add_entry(7777, "1", "2024-01-02", "Voluntary Petition (Chapter 11). Filed by Widget Co.")
+    fake_cl.add_entry(7777, "1", "2024-01-02", "Notice of Appearance and Request for Service by the U.S. Trustee.")
+    config = write_config(tmp_path, fake_cl.base_url, token=token, cases=(
+        '[[cases]]\nname = "In re Widget Co."\ncourt = "nysb"\ndocket_number = "24-10001"\ncourtlistener_id = 7777\n'
+        'sources = ["courtlistener"]\n'))
+    assert check_json(config)[1]["baseline"]
+    for number in ("2", "3"):
+        fake_cl.add_entry(7777, number, "2024-01-04", f"Motion number {number} filed by Widget Co.")
+        fake_cl.add_entry(7777, number, "2024-01-04", f"Declaration in support of motion number {number}.")
+        code, result = check_json(config)
+        assert code == 0, result["error"]
+        assert numbers(result["new"]) == [number] and result["changed"] == []

@@ -111,6 +111,24 @@ def _page_keys(source: str, entries: list[ParsedEntry]) -> list[tuple[str, Parse
     return keyed
 
 
+def _one_row_per_key(keyed: list[tuple[str, ParsedEntry]], stored: dict[str, Entry]) -> list[tuple[str, ParsedEntry]]:
+    """One row of those a source shows under one key (CourtListener's two rows numbered 1
+    of a bankruptcy docket; unlike a saved page, its order is not the docket's, so they
+    stay one entry): the one whose words are the stored entry's, else the first. Merging
+    each into the entry in turn made every poll report its text edited, back and forth."""
+    rows: dict[str, list[ParsedEntry]] = {}
+    for key, parsed in keyed:
+        rows.setdefault(key, []).append(parsed)
+    if len(rows) == len(keyed):
+        return keyed
+    out = []
+    for key, shown in rows.items():
+        entry = stored.get(key)
+        said = words(entry.description or "") if entry is not None else None
+        out.append((key, next((p for p in shown if words(p.description or "") == said), shown[0])))
+    return out
+
+
 def _dated_key(parsed: ParsedEntry) -> str:
     """A minute entry's key by its day and words: for a court feed's entries, the key of
     releases before the entry's moment was part of it (see `_claim_dated`)."""
@@ -208,6 +226,8 @@ def apply(
         # entries costs what the filing costs.
         stored = _stored(session, case.id, [key for key, _ in keyed])
         _claim_dated(session, case.id, source, keyed, stored)
+    if not backfill:
+        keyed = _one_row_per_key(keyed, stored)
     # Stored minute entries of the days of those the snapshot shows for the first time.
     unknown = [(key, p) for key, p in keyed if key not in stored and not p.entry_number]
     others = _minutes_of_days(session, case.id, [p for _, p in unknown]) if has_stored and unknown else {}
