@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from werkzeug import Response
@@ -192,3 +193,21 @@ def test_two_rows_under_one_number_are_no_change_poll_after_poll(fake_cl, tmp_pa
         code, result = check_json(config)
         assert code == 0, result["error"]
         assert numbers(result["new"]) == [number] and result["changed"] == []
+
+
+@pytest.mark.parametrize("token", [False, True], ids=["feed", "api"])
+def test_a_docket_empty_until_now_gets_its_old_history_quietly_and_its_recent_filing_as_news(
+        fake_cl, tmp_path, token):
+    """CourtListener had the docket but no entries at the first checks; then its history
+    arrives at once (someone bought the docket report). As for a source's first read:
+    what was filed long before the watch began is history, a filing since is news."""
+    fake_cl.add_docket(5555, "cand", "3:21-cv-01234", "Doe v. Acme Corp.")
+    config = write_config(tmp_path, fake_cl.base_url, token=token, cases=(
+        '[[cases]]\nname = "Doe v. Acme Corp."\ncourt = "cand"\ndocket_number = "3:21-cv-01234"\n'
+        'courtlistener_id = 5555\nsources = ["courtlistener"]\n'))
+    assert check_json(config)[1]["no_entries"]
+    for number in range(1, 21):
+        fake_cl.add_entry(5555, str(number), f"2021-{number % 12 + 1:02d}-15", f"FILING number {number} of 2021")
+    fake_cl.add_entry(5555, "21", datetime.now(UTC).date().isoformat(), "ORDER filed today")
+    code, result = check_json(config)
+    assert code == 0 and numbers(result["new"]) == ["21"] and result["earlier"] == 20

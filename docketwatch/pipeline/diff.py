@@ -234,7 +234,12 @@ def apply(
     paired = _pair_minutes(others, unknown, source)
     result = DiffResult(baseline=case.baseline_at is None)
     quiet = result.baseline and not notify_baseline
-    first_read = snapshot.history or not has_facts or backfill
+    # A docket empty until now, shown whole (not a delta: a court feed's items are new
+    # arrivals): its first entries are a first read of it, as the API's read of the
+    # whole docket is, whichever source shows them.
+    first_read = snapshot.history or not has_facts or backfill or (
+        not snapshot.delta and not quiet and bool(keyed) and not stored
+        and not (has_stored and has_entries(session, case.id)))
     began = _watch_began(case.baseline_at) if first_read and not quiet and case.baseline_at else None
 
     gap = None if result.baseline else snapshot.gap or _window_gap(session, case.id, snapshot, keyed, stored)
