@@ -517,6 +517,9 @@ def digest(obj: _Context, dry_run: bool, name: str | None, retry_failed: bool, d
     from docketwatch.pipeline import outbox
     from docketwatch.settings import ConfigError
 
+    if dry_run and (drop_ids or forget is not None):  # each gives something up for good
+        raise click.UsageError("--dry-run changes nothing, so it cannot be used with --drop or --forget; "
+                               "`docketwatch status` shows what they would give up")
     cfg = obj.load()
     engine = store.open_engine(cfg.database.url)
     if forget is not None:

@@ -461,6 +461,10 @@ def test_retry_failed_tries_the_failing_ones_now_and_drop_gives_one_up(kadrey, s
     bob = next(d for d in deliveries(path) if d.recipient == "bob@example.org")
     assert bob.status == "pending" and "550" in bob.last_error
 
+    for give_up in (["--drop", str(bob.id)], ["--forget", "lawyers"]):
+        tried = run_cli(path, "digest", "--dry-run", *give_up)  # it changes nothing, so it gives nothing up
+        assert tried.returncode == 2 and "cannot be used with --drop or --forget" in tried.stderr
+    assert next(d for d in deliveries(path) if d.id == bob.id).status == "pending"
     proc = run_cli(path, "digest", "--drop", str(bob.id))
     assert proc.returncode == 0 and f"dropped delivery {bob.id}" in proc.stdout
     assert run(path, later(24 * 60)).attempts == []  # never tried again
