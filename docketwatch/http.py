@@ -50,10 +50,11 @@ CHUNK = 64 * 1024
 
 
 class HttpError(Exception):
-    """A request failed for good; the message names the URL and what the server said."""
+    """A request failed for good; the message names the URL and what the server said
+    (scrubbed: a URL may carry a password, a server may quote a token)."""
 
     def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
+        super().__init__(redact.scrub(message))
         self.status = status
 
 

@@ -20,7 +20,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import tomli
@@ -512,11 +512,11 @@ def substitute(value: Any, path: Path, key: tuple[str | int, ...] = ()) -> Any:
             return found
 
         substituted = _ENV_REF.sub(lookup, value)
-        if key == ("database", "url") and substituted != value:
-            password = _url_password(substituted)
-            if password and len(password) < redact.MIN_SECRET_LENGTH:
-                raise _too_short(path, key, "the password in it", len(password))
-            redact.register(password)
+        if substituted != value:  # a URL written with ${NAME}: its password, wherever it sits, is a secret
+            for what, secret in _url_secrets(substituted):
+                if len(secret) < redact.MIN_SECRET_LENGTH:
+                    raise _too_short(path, key, what, len(secret))
+                redact.register(secret)
         return substituted
     return value
 
@@ -539,10 +539,16 @@ def _is_secret(key: tuple[str | int, ...]) -> bool:
     return bool(key) and isinstance(key[-1], str) and bool(_SECRET_KEY.search(key[-1]))
 
 
-def _url_password(url: str) -> str | None:
-    """The password in `scheme://user:password@host/...`, for redaction."""
-    userinfo = url.partition("://")[2].rpartition("@")[0]
-    return userinfo.partition(":")[2] or None
+def _url_secrets(value: str) -> list[tuple[str, str]]:
+    """The secrets in a URL, for redaction: the password in `scheme://user:password@host/...`
+    (a CourtListener base_url behind a proxy as well as a database URL) and the values of
+    query parameters named like a secret (PostgreSQL's `?password=`). Each with what it is."""
+    if "://" not in value:
+        return []
+    userinfo = value.partition("://")[2].partition("?")[0].rpartition("@")[0]  # a raw "/" in it too
+    found = [("the password in it", password)] if (password := userinfo.partition(":")[2]) else []
+    return found + [(f"its {name} parameter", secret) for name, secret in parse_qsl(urlsplit(value).query)
+                    if secret and _SECRET_KEY.search(name)]
 
 
 def key_name(loc: tuple[str | int, ...]) -> str:

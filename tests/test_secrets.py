@@ -213,3 +213,29 @@ events = ["new", "changed", "case", "gap", "error"]
 
     found = hits(everything)
     assert not found, f"{len(found)} secret leaks:\n" + "\n".join(found)
+
+
+def test_a_password_in_a_url_written_with_a_variable_is_kept_out_of_output_and_rows(tmp_path):
+    """Not only keys named like a secret: the password of any URL built with ${NAME} (a
+    CourtListener base_url behind a proxy) and a secret-named query parameter
+    (PostgreSQL's ?password=) are never shown, stored or logged."""
+    proxy, query = "proxy-pw-8c1d2e", "pg-query-pw-5e7f"
+    config = tmp_path / "dw.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n[http]\nretries = 0\n'
+                      '[sources.courtlistener]\nbase_url = "http://user:${PROXY_PW}@127.0.0.1:9"\n'
+                      + KADREY_CASE + 'sources = ["courtlistener"]\n')
+    env = {"PROXY_PW": proxy}
+    ran = [run_cli(config, "check", env=env), run_cli(config, "status", "--json", env=env),
+           run_cli(config, "--log-level", "debug", "check", env=env)]
+    assert ran[0].returncode == 3 and "http://user:***@127.0.0.1:9/docket/" in ran[0].stdout
+    engine = create_engine(f"sqlite:///{tmp_path / 'dw.db'}")
+    with engine.connect() as db:
+        rows = [str(row) for table in ("checkrun", "event") for row in db.execute(text(f"SELECT * FROM {table}"))]
+    engine.dispose()
+    pg = tmp_path / "pg.toml"
+    pg.write_text('[database]\nurl = "postgresql+psycopg://dw@127.0.0.1:1/dw?password=${PG_QUERY_PW}"\n')
+    ran.append(refused := run_cli(pg, "status", env={"PG_QUERY_PW": query}))
+    assert refused.returncode == 3 and "password=***" in refused.stderr
+    for secret in (proxy, query):
+        for form in redact.forms(secret):
+            assert not any(form in r.stdout + r.stderr for r in ran) and not any(form in row for row in rows)
