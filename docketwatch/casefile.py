@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
-from tomlkit.items import AoT, Comment, Item, Table, Whitespace
+from tomlkit.items import AoT, Array, Comment, Item, Table, Whitespace
 from tomlkit.toml_document import TOMLDocument
 
 from docketwatch.files import replace_atomically
@@ -62,6 +62,9 @@ def append_case(doc: TOMLDocument, fields: Mapping[str, Any]) -> None:
     for key, value in fields.items():
         table[key] = value
     cases = doc.get("cases")
+    if isinstance(cases, Array) and not len(cases):  # `cases = []`, as an older `remove` left the last one
+        del doc["cases"]
+        cases = None
     if cases is None:
         if not doc.as_string().endswith("\n\n"):
             doc.add(tomlkit.nl())  # a blank line above the first [[cases]]

@@ -114,6 +114,8 @@ def remove(config: Config, fragment: str) -> CaseConfig:
         table = cases.body[index]
         keep = "".join(item.as_string() for item in casefile.trailing(table))
         del cases[index]
+        if not len(cases):  # else tomlkit writes `cases = []`, which `add` could not extend
+            del doc["cases"]
         if not keep:
             return
         if not top:

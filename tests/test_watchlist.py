@@ -64,6 +64,25 @@ def one_line_error(ran, code: int = 2) -> str:
 # -- editing the file ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("left", ["by remove", "by an older remove"])
+def test_a_file_whose_last_case_was_removed_takes_an_added_one(tmp_path, left):
+    """Removing the last case leaves no `cases = []` (an array `add` cannot extend with a
+    [[cases]] table); one that an older version left is taken as no case at all."""
+    path = tmp_path / "dw.toml"
+    database = f'[database]\nurl = "sqlite:///{tmp_path / "dw.db"}"\n'
+    if left == "by remove":
+        path.write_text(database)
+        assert run_cli(path, "add", "cand", "3:23-cv-03417").returncode == 0
+        assert run_cli(path, "remove", "3:23-cv-03417").returncode == 0
+        assert path.read_text() == database
+    else:
+        path.write_text("cases = []\n\n" + database)
+    added = run_cli(path, "add", "nysd", "1:23-cv-11195")
+    assert added.returncode == 0, added.stderr
+    assert [c["docket_number"] for c in json.loads(run_cli(path, "cases", "--json").stdout)["cases"]] == [
+        "1:23-cv-11195"]
+
+
 def test_remove_pause_resume_and_add_change_only_their_own_lines(tmp_path):
     path, original = bundled_copy(tmp_path)
 
