@@ -227,6 +227,13 @@ def test_a_port_in_use_is_one_line(tmp_path):
     assert ran.stderr.count("\n") == 1 and f"cannot listen on 127.0.0.1:{port}" in ran.stderr
 
 
+def test_a_host_with_no_address_is_one_line(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9")
+    ran = run_cli(config, "serve", "--host", "", env={"DOCKETWATCH_WEB_TOKEN": "t" * 32})
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert ran.stderr.count("\n") == 1 and "cannot listen on :8080: Invalid host/port specified" in ran.stderr
+
+
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_serve_as_a_process_answers_and_stops_on_a_signal(tmp_path, stop):
     """The command itself: it binds, says where, serves, and ends cleanly on Ctrl-C, SIGTERM

@@ -106,9 +106,9 @@ def server(config: Config, host: str, port: int, env: Mapping[str, str]) -> Serv
     try:
         wsgi = create_server(app(config, engine, token), map=sockets, host=host, port=port, threads=THREADS,
                              ident="docketwatch", clear_untrusted_proxy_headers=True)
-    except OSError as e:
-        raise WebError(f"serve: cannot listen on {host}:{port}: {e.strerror}; choose another --host or --port") \
-            from None
+    except (OSError, ValueError) as e:  # ValueError: waitress found no address for the host
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e).rstrip(".")
+        raise WebError(f"serve: cannot listen on {host}:{port}: {why}; choose another --host or --port") from None
     return Server(wsgi, sockets)
 
 
