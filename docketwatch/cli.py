@@ -323,9 +323,11 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
     # A refresh cut short (Ctrl-C) still shows what is stored, then says how far it got.
     if health:
         reasons = status_mod.unhealthy(cfg, engine)
-        for reason in reasons:
+        if as_json:
+            click.echo(json.dumps({"healthy": not reasons, "unhealthy": reasons}, indent=2))
+        for reason in [] if as_json else reasons:
             click.echo(f"unhealthy: {reason}", err=True)
-        if not reasons:
+        if not reasons and not as_json:
             click.echo("healthy")
     else:
         reasons = []

@@ -3,6 +3,7 @@ operator alerts (one on reaching N failures in a row, one on recovery)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -155,13 +156,18 @@ def test_under_a_timer_a_recent_run_once_keeps_the_monitor_healthy_and_a_late_on
     assert run_cli(path, "run", "--once").returncode == 3  # every poll failed (port 9): each still finished
     health = run_cli(path, "status", "--health")
     assert (health.returncode, health.stdout, health.stderr) == (0, "healthy\n", "")
+    assert json.loads(run_cli(path, "status", "--health", "--json").stdout) == {"healthy": True, "unhealthy": []}
 
     with time_machine.travel(utcnow() + 2 * INTERVAL + JITTER + timedelta(seconds=5)):  # the timer stopped
         health = run_cli(path, "status", "--health")
+        as_json = run_cli(path, "status", "--health", "--json")
     assert health.returncode == 1
     assert health.stderr.startswith("unhealthy: no docketwatch run has a fresh heartbeat on this database, and the "
                                     "last run --once finished at ")
     assert "more than twice the interval (0:10:00) ago" in health.stderr
+    assert as_json.returncode == 1 and as_json.stderr == ""
+    assert json.loads(as_json.stdout) == {"healthy": False, "unhealthy": [health.stderr.removeprefix("unhealthy: ")
+                                                                          .removesuffix("\n")]}
 
 
 @SQLITE_ONLY
