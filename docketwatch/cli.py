@@ -445,7 +445,8 @@ def _docket_json(d: ParsedDocket) -> dict[str, Any]:
 @click.option("--court", help="Court id, when the file does not name it.")
 @click.pass_obj
 def import_(obj: _Context, location: str, case: str | None, court: str | None) -> None:
-    """Backfill a case from a saved docket report (stored quietly, without "new" events)."""
+    """Backfill a case from a saved docket report: its history quietly, a filing the polls missed since the
+    watch began as new; entries already stored are only filled in."""
     from docketwatch import store
     from docketwatch.http import HttpError
     from docketwatch.pipeline import imports
