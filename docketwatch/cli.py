@@ -325,10 +325,11 @@ def status(obj: _Context, case: tuple[str, ...], as_json: bool, refresh: bool, h
         reasons = status_mod.unhealthy(cfg, engine)
         if as_json:
             click.echo(json.dumps({"healthy": not reasons, "unhealthy": reasons}, indent=2))
-        for reason in [] if as_json else reasons:
-            click.echo(f"unhealthy: {reason}", err=True)
-        if not reasons and not as_json:
-            click.echo("healthy")
+        else:
+            for reason in reasons:
+                click.echo(f"unhealthy: {reason}", err=True)
+            if not reasons:
+                click.echo("healthy")
     else:
         reasons = []
         _print_status(cfg, status_mod.status(cfg, engine, chosen), as_json)

@@ -119,19 +119,24 @@ def postgres_server() -> Iterator[Engine]:
     engine.dispose()
 
 
-_migrated: list[Path] = []  # the path `migrated_sqlite` made, for `write_config` (no fixture)
+_migrated: list[Path] = []  # the path `migrated_sqlite` made, for `at_head` (write_config takes no fixture)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def migrated_sqlite(tmp_path_factory) -> Path:
     """A SQLite database migrated to HEAD once per session (per xdist worker), which
-    `database_url` and `write_config` copy: a copy costs a millisecond, a migration
-    about sixty."""
+    `at_head` copies (for `database_url` and `write_config`)."""
     path = tmp_path_factory.mktemp("migrated") / "dw.db"
     store.open_engine(f"sqlite:///{path}").dispose()
     assert not path.with_name("dw.db-wal").exists(), "the template's last changes are still in its WAL file"
     _migrated[:] = [path]
     return path
+
+
+def at_head(path: Path) -> None:
+    """A database at the current schema with no rows at `path`: a copy of the one
+    `migrated_sqlite` made (a copy costs a millisecond, a migration about sixty)."""
+    shutil.copyfile(_migrated[0], path)
 
 
 @pytest.fixture(scope="session")
@@ -255,7 +260,7 @@ def database_url(request, tmp_path: Path) -> Iterator[str]:
     after each test (see PostgresDatabases). The tests of the migrations themselves take
     `empty_database_url`."""
     if request.param == "sqlite":
-        shutil.copyfile(request.getfixturevalue("migrated_sqlite"), tmp_path / "dw.db")
+        at_head(tmp_path / "dw.db")
         yield f"sqlite:///{tmp_path / 'dw.db'}"
         return
     databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
@@ -308,7 +313,7 @@ def write_config(tmp_path: Path, base_url: str, *, token: bool = True, budget: i
     it exists: a new database's migration is tests/test_migrations.py's business)."""
     cases = cases or KADREY_CASE
     if database_url is None and not (tmp_path / "dw.db").exists():
-        shutil.copyfile(_migrated[0], tmp_path / "dw.db")
+        at_head(tmp_path / "dw.db")
     path = tmp_path / "docketwatch.toml"
     path.write_text(f'''
 [database]

@@ -82,10 +82,8 @@ class WebhookNotifier(Notifier[WebhookSettings]):
                    SIGNATURE_HEADER: signature(self.settings.secret.get_secret_value(), body)}
         try:
             response = HttpClient(self.config.http).post(url, data=body, headers=headers)
-        except HttpError as e:  # its message (scrubbed) begins with the URL, masked: a secret
-            said, masked = str(e), redact.scrub(url)
-            named = f"the webhook{said.removeprefix(masked)}" if said.startswith(masked) else said
-            raise DeliveryError(named) from None
+        except HttpError as e:  # its message names the URL, masked (a secret): named here instead
+            raise DeliveryError(str(e).replace(redact.scrub(url), "the webhook", 1)) from None
         if not 200 <= response.status_code < 300:
             raise DeliveryError(redact.scrub(f"the webhook answered {describe_status(response)}"))
         return f"{delivery.recipient} (HTTP {response.status_code})"

@@ -314,10 +314,11 @@ class PacerRssSource(FederalIdentity, Source):
         holds (no database: a fetch thread runs this)."""
         url = self.settings.feed_url(court)
         headers = {}
-        if saved.etag and not whole:
-            headers["If-None-Match"] = saved.etag
-        if saved.last_modified and not whole:
-            headers["If-Modified-Since"] = saved.last_modified
+        if not whole:
+            if saved.etag:
+                headers["If-None-Match"] = saved.etag
+            if saved.last_modified:
+                headers["If-Modified-Since"] = saved.last_modified
         read_at = utcnow()
         response = http.get(url, headers=headers)
         if response.status_code not in (200, 304):
