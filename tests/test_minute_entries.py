@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -134,6 +134,26 @@ def test_a_minute_entry_from_courtlistener_then_the_court_feed_is_one_entry_repo
         assert case["new"] == [] and case["changed"] == []
     (row,) = minutes(tmp_path)
     assert row[0] == ["courtlistener", "pacer_rss"] and row[3] == "2018-04-20" and new_events(tmp_path) == 1
+
+
+@pytest.mark.parametrize("api", [False, True], ids=["cl-feed", "cl-api"])
+def test_an_evening_minute_entry_in_the_court_feed_then_its_docket_text_is_one_entry_reported_once(
+        tmp_path, court_feed, fake_cl, api):
+    """The court (New York) enters "Hearing Held" at 9:30 pm on Friday 20 April; its feed,
+    stamped GMT, says Saturday 01:30. CourtListener dates it the 20th, by the court's day,
+    and its free feed gives only the docket text, which begins with the feed's short text."""
+    path = both_sources(tmp_path, court_feed, fake_cl, api=api)
+    court_feed.body = with_items(minute_item("Hearing Held", "Sat, 21 Apr 2018 01:30:00 GMT"))
+    assert [(e["description"], e["date_entered"]) for e in sunedison(path)["new"]] == [("Hearing Held", "2018-04-20")]
+
+    full = "Hearing Held. Confirmation hearing held on 4/20/2018 (related document(s) 5100)."
+    fake_cl.add_entry(SUNEDISON_ID, None, "2018-04-20", full, short="Hearing Held")
+    case = sunedison(path)
+    assert case["new"] == [] and [(e["description"], e["changes"]) for e in case["changed"]] == [
+        (full, ["text filled in"])]
+    assert minutes(tmp_path) == [(["courtlistener", "pacer_rss"], full, "Hearing Held", "2018-04-20")]
+    case = sunedison(path)
+    assert case["new"] == [] and case["changed"] == [] and new_events(tmp_path) == 1
 
 
 def test_both_sources_in_the_first_check_store_one_entry(tmp_path, court_feed, fake_cl):
@@ -299,6 +319,19 @@ def test_a_feed_entry_stored_by_its_day_and_words_is_known_again_and_the_one_it_
     assert len(diff.apply(session, case, rss(docket, third, second, first)).new) == 1
 
 
+def test_an_evening_feed_entry_stored_by_its_gmt_day_is_known_again(session):
+    """Releases that keyed a court feed's minute entry by day and words took the day in the
+    zone the feed stated (GMT): the entry made at 9:30 pm in New York is still found under it."""
+    docket = nyed_docket("1:17-cv-03475")
+    case = watched(session, docket)
+    evening = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22), description="Order",
+                          short_description="Order", filed_at=datetime(2018, 5, 23, 1, 30, tzinfo=UTC))
+    old_release = replace(evening, filed_at=None, date_entered=date(2018, 5, 23))
+    assert len(diff.apply(session, case, rss(docket, old_release)).new) == 1
+    assert diff.apply(session, case, rss(docket, evening)).new == []
+    assert len(stored_minutes(session, case)) == 1
+
+
 def test_each_of_three_orders_on_three_days_is_new_once_whatever_the_sources_order(session):
     """An audit's chain: CourtListener shows A (19 April); the feed, watched later, shows
     X (20th) and Z (21st) as bare "Order"; then CourtListener shows X and Z. Each day's
@@ -364,9 +397,9 @@ def test_different_words_or_days_stay_apart(session):
 
 
 def test_a_feed_date_a_day_after_the_filing_date_stays_apart(session):
-    """A feed stamped GMT dates an entry made in the (US) evening a day later than the
-    court; but a minute order of the next day says the same as often ("Order"): the two
-    stay apart, an alert repeated rather than one hidden."""
+    """Both sources date a minute entry by the court's day; a minute order of the next day
+    says the same as often ("Order"): the two stay apart, an alert repeated rather than one
+    hidden."""
     docket = nyed_docket("1:14-cv-06377")  # Jennings: [Order(Other)] on 21 and 22 May (GMT)
     case = watched(session, docket)
     diff.apply(session, case, cl(docket, cl_minute("701", "2018-05-21", "ORDER re discovery.", "Order(Other)")))
@@ -385,6 +418,39 @@ def test_consecutive_days_with_the_same_words_pair_by_day(session):
     assert diff.apply(session, case, cl(docket, *both)).new == []
     rows = {(e.date_filed, e.date_entered) for e in stored_minutes(session, case) if e.short_description == "Order(Other)"}
     assert rows == {(date(2018, 5, 21), date(2018, 5, 21)), (date(2018, 5, 22), date(2018, 5, 22))}
+
+
+def test_a_feed_short_text_pairs_with_the_docket_text_it_begins_only_when_the_feed_came_first(session):
+    """CourtListener's free feed gives a minute entry's docket text and no short text. It
+    fills in the court feed's entry whose short text it begins with, at a word's end; a
+    feed's short text reaching an entry stored with its docket text stays apart (paired
+    wrongly, it would hide a filing)."""
+    docket = nyed_docket("1:12-cv-04402")  # [~Util - Set Hearings], 22 May 2018
+    case = watched(session, docket)
+    held = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22), description="Hearing Held",
+                       short_description="Hearing Held")
+    assert len(diff.apply(session, case, rss(docket, held)).new) == 1
+    other = cl_minute("901", "2018-05-22", "Hearing Heldover to 6/1/2018.", None)  # not at a word's end
+    assert len(diff.apply(session, case, cl(docket, other)).new) == 1
+    text = cl_minute("902", "2018-05-22", "Hearing Held. Status conference held on 5/22/2018.", None)
+    result = diff.apply(session, case, cl(docket, other, text))
+    assert result.new == [] and [c.changes for c in result.changed] == [["text filled in"]]
+
+    later = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 23), description="Minute Order",
+                        short_description="Minute Order")
+    diff.apply(session, case, cl(docket, cl_minute("903", "2018-05-23", "Minute Order. Trial set for 7/1/2018.", None)))
+    assert len(diff.apply(session, case, rss(docket, later)).new) == 1
+
+
+def test_a_feed_short_text_that_two_docket_texts_begin_with_pairs_with_neither(session):
+    docket = nyed_docket("1:12-cv-04402")
+    case = watched(session, docket)
+    held = ParsedEntry(entry_number=None, date_filed=None, date_entered=date(2018, 5, 22), description="Hearing Held",
+                       short_description="Hearing Held")
+    diff.apply(session, case, rss(docket, held))
+    two = [cl_minute("911", "2018-05-22", "Hearing Held. Status conference held.", None),
+           cl_minute("912", "2018-05-22", "Hearing Held. Motion hearing held.", None)]
+    assert len(diff.apply(session, case, cl(docket, *two)).new) == 2  # either could be the feed's
 
 
 def test_a_text_cut_short_with_an_ellipsis_is_the_same_entry(session):

@@ -388,6 +388,16 @@ def test_rss_dates_keep_the_feed_offset() -> None:
     assert entry.date_entered == date(2023, 2, 3)
 
 
+def test_an_rss_entry_is_dated_by_the_courts_day_whatever_zone_the_feed_states() -> None:
+    """9:30 pm in San Francisco is 04:30 GMT the next day; the court, and CourtListener, say the 24th."""
+    kadrey = "3:23-cv-03417-VC Kadrey v. Meta"
+    content = feed((kadrey, "415175", "[Hearing Held]", "Tue, 25 Mar 2025 04:30:00 GMT"))
+    [entry] = parse(content).dockets[0].entries
+    assert (entry.date_entered, entry.filed_at) == (date(2025, 3, 24), datetime(2025, 3, 25, 4, 30, tzinfo=UTC))
+    # A court whose zone is not known keeps the day in the zone the feed states.
+    assert parse(content, court="xyzd").dockets[0].entries[0].date_entered == date(2025, 3, 25)
+
+
 # ---------------------------------------------------------------- docket pages
 
 

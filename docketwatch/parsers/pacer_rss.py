@@ -10,18 +10,19 @@ sorted, with " AND ", as juriscraper (hence CourtListener) does.
 Items carry only the short description; it also fills `description`. An item's pubDate
 is when the entry was *entered*, not the filing date (which the feed does not give):
 it becomes `date_entered` and `date_filed` stays None, so it never stands in for a
-filing date. The date is the one in the zone the feed states: for feeds stamped GMT
-that is the UTC date, one day later than the court's own date for entries made in the
-(US) evening.
+filing date. The date is the court's own, in its zone (`court_timezone`), as a docket
+and CourtListener give it: a feed stamped GMT would otherwise date an entry made in the
+(US) evening a day later. A court of unknown zone keeps the date in the zone the feed states.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+from docketwatch.domain.courts import court_timezone
 from docketwatch.domain.docket_numbers import try_normalize
 from docketwatch.domain.snapshot import ParsedDocket, ParsedEntry
 from docketwatch.parsers.common import ParseError, absolute_url, court_from_content, doc_id_from_url, load_xml
@@ -127,13 +128,19 @@ def _entry(fields: dict[str, str], court: str | None) -> ParsedEntry:
     return ParsedEntry(
         entry_number=number,
         date_filed=None,
-        date_entered=filed_at.date(),
+        date_entered=_court_day(filed_at, court),
         description=short,
         short_description=short,
         pacer_doc_id=pacer_doc_id,
         url=url,
         filed_at=filed_at,
     )
+
+
+def _court_day(moment: datetime, court: str | None) -> date:
+    """The day of `moment` at the court, else in the zone the feed stated."""
+    zone = court_timezone(court) if court else None
+    return (moment.astimezone(zone) if zone else moment).date()
 
 
 def _entry_types(description: str) -> str | None:

@@ -9,20 +9,18 @@ the same docket, and a calendar app sees a reset as the same event, moved.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache, lru_cache
-from importlib import resources
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from docketwatch import store
 from docketwatch.domain.calendar import Action, Item, Mention, fold, mentions
+from docketwatch.domain.courts import court_timezone
 from docketwatch.domain.text import without_controls
 from docketwatch.files import replace_atomically
 from docketwatch.settings import CaseConfig, Config
@@ -34,14 +32,6 @@ if TYPE_CHECKING:
 PRODID = "-//docketwatch//calendar//EN"
 # A timed item lasts an hour in calendars (dockets give a start, never an end).
 TIMED_LENGTH = timedelta(hours=1)
-
-
-@cache
-def court_timezone(court: str) -> ZoneInfo | None:
-    """The court's time zone, from the table shipped with the package; None when unknown."""
-    text = resources.files("docketwatch.data").joinpath("court_timezones.json").read_text(encoding="utf-8")
-    name = json.loads(text)["courts"].get(court)
-    return ZoneInfo(name) if name else None
 
 
 @dataclass

@@ -130,8 +130,8 @@ def _one_row_per_key(keyed: list[tuple[str, ParsedEntry]], stored: dict[str, Ent
 
 
 def _dated_key(parsed: ParsedEntry) -> str:
-    """A minute entry's key by its day and words: for a court feed's entries, the key of
-    releases before the entry's moment was part of it (see `_claim_dated`)."""
+    """A minute entry's key by its day and words, for a source that gives neither an id
+    nor a moment (a court feed's entries had it in releases before: `_claim_dated`)."""
     return f"{parsed.date_filed or parsed.date_entered or 'undated'}:{_text_digest(parsed)}"
 
 
@@ -445,7 +445,7 @@ def _claim_dated(session: Session, case_id: int, source: str, keyed: list[tuple[
     earliest: dict[str, tuple[datetime, str]] = {}
     for key, p in timed:
         assert p.filed_at is not None
-        dated = _dated_key(p)
+        dated = f"{p.filed_at.date()}:{_text_digest(p)}"  # dated as they did: in the zone the feed stated
         earliest[dated] = min(earliest.get(dated, (p.filed_at, key)), (p.filed_at, key))
     wanted = {dated: key for dated, (_, key) in earliest.items() if key not in stored}
     if not wanted:
@@ -532,18 +532,32 @@ def _by_docket_text(agree: dict[str, dict[int | None, Entry]], shown: dict[str, 
 
 
 def _pairs(entry: Entry, parsed: ParsedEntry) -> bool:
-    """Whether a stored minute entry and a shown one are of one day and say the same."""
+    """Whether a stored minute entry and a shown one are of one day and say the same, or
+    the shown one's docket text is what the stored one's short text announced (`_fills_in`)."""
     texts = (entry.description, entry.short_description)
     return (_same_day(entry.date_filed, entry.date_entered, parsed.date_filed, parsed.date_entered)
-            and _same_words(texts, (parsed.description, parsed.short_description)))
+            and (_same_words(texts, (parsed.description, parsed.short_description)) or _fills_in(entry, parsed)))
+
+
+def _fills_in(entry: Entry, parsed: ParsedEntry) -> bool:
+    """Whether the shown docket text, with no short text of its own, begins with the words
+    of the stored entry's short text, and it has only that: CourtListener's free feed
+    gives "Hearing Held. Confirmation hearing held on 4/20/2018" for the court feed's
+    [Hearing Held]. Only this way round: a court feed's short text reaching an entry
+    stored with its docket text stays apart, since pairing it wrongly would hide a filing,
+    while pairing the other way wrongly shows one as "text filled in"."""
+    short = words(entry.short_description)
+    if not short or parsed.short_description or (entry.description and words(entry.description) != short):
+        return False
+    text = words(parsed.description)
+    return len(text) > len(short) and re.match(rf"{re.escape(short)}\b", text) is not None
 
 
 def _same_day(filed: date | None, entered: date | None, other_filed: date | None, other_entered: date | None) -> bool:
     """Whether two renderings of a minute entry are of one day: the dates filed when both
     have one, else the dates entered when both have one (a court feed knows only that; a
     docket report or history report has both), else one's date filed and the other's date
-    entered. A court feed stamped GMT dates an entry made in a US evening a day later:
-    those stay two entries (an alert repeated, never one hidden)."""
+    entered: each the court's own day (a court feed's, in the court's zone)."""
     if filed and other_filed:
         return filed == other_filed
     if entered and other_entered:

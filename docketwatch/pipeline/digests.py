@@ -33,6 +33,7 @@ from sqlmodel.sql.expression import Select
 
 from docketwatch import store
 from docketwatch.domain.changes import CaseChanges, EntryView
+from docketwatch.domain.courts import court_timezone
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.schedule import cutoff
 from docketwatch.settings import CaseConfig, Config, DigestConfig
@@ -441,7 +442,7 @@ class CalendarLine:
 
     @classmethod
     def of(cls, item: Item, zone: ZoneInfo | None) -> CalendarLine:
-        """`zone`: the court's time zone, None when unknown (`calendar.court_timezone`)."""
+        """`zone`: the court's time zone, None when unknown (`courts.court_timezone`)."""
         when = item.on.isoformat()
         if item.at is not None:
             moment = datetime.combine(item.on, item.at, tzinfo=zone)
@@ -662,7 +663,7 @@ def add_upcoming(session: Session, config: Config, model: DigestModel, now: date
     by_identity = {(c.court, c.docket_number): c for c in config.cases}
     for section in model.cases:
         if (case := by_identity.get((section.court, section.docket_number))) is not None:
-            zone = calendar.court_timezone(case.court)
+            zone = court_timezone(case.court)
             items = calendar.upcoming(session, case, today, UPCOMING_DAYS)
             section.upcoming = [CalendarLine.of(i, zone) for i in items]
 
