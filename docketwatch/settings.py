@@ -19,7 +19,8 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +32,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -60,6 +62,22 @@ class Section(BaseModel):
     and no setting means either."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_truth_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`retries = true` is a slip, not 1 (which pydantic would read it as)."""
+        if isinstance(value, bool) and info.field_name is not None \
+                and _is_number(cls.model_fields[info.field_name].annotation):
+            raise ValueError("must be a number, not true or false")
+        return value
+
+
+def _is_number(annotation: Any) -> bool:
+    """Whether a field holds an int or a float (perhaps None)."""
+    if annotation in (int, float):
+        return True
+    return get_origin(annotation) in (Union, UnionType, Annotated) and any(map(_is_number, get_args(annotation)))
 
 
 def check_http_url(value: str) -> str:
@@ -267,11 +285,10 @@ class AdminConfig(Section):
 class RetentionConfig(Section):
     """How long history is kept (`docketwatch prune`, and daily inside `run`); entries are kept for ever."""
 
-    # Strict: `days = true` must not mean one day.
-    days: int = Field(default=180, ge=1, le=36500, strict=True)
+    days: int = Field(default=180, ge=1, le=36500)
     # Check runs: a row per case and poll (1.4 million a day at 10,000 cases on 10-minute
     # court feeds), read only as each case's latest (retention.py keeps those at any age).
-    check_run_days: int = Field(default=7, ge=1, le=36500, strict=True)
+    check_run_days: int = Field(default=7, ge=1, le=36500)
 
 
 _COURT_ID = re.compile(r"[a-z0-9]{2,12}")
@@ -572,6 +589,8 @@ def shown(raw: dict[str, Any], loc: tuple[str | int, ...]) -> str:
             return "?"
     if isinstance(value, str) and _ENV_REF.search(value):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return repr(value)
 
 

@@ -73,6 +73,14 @@ CONFIGS = [
      "sources.courtlistener.daily_request_budget"),
     ("sources-string", CASE + 'sources = "courtlistener"\n', "cases[1].sources"),
     ("admin-to-string", '[admin]\nto = "ops@example.org"\n' + CASE, "admin.to"),
+    # true is not 1: every number of every table (a plug-in's too) refuses it
+    ("budget-bool", "[sources.courtlistener]\ndaily_request_budget = true\n" + CASE,
+     "sources.courtlistener.daily_request_budget = true: must be a number, not true or false"),
+    ("timeout-bool", "[http]\ntimeout = true\n" + CASE, "http.timeout = true: must be a number"),
+    ("retries-bool", "[http]\nretries = false\n" + CASE, "http.retries = false: must be a number"),
+    ("retention-days-bool", "[retention]\ndays = true\n" + CASE, "retention.days = true: must be a number"),
+    ("smtp-port-bool", SMTP.replace("2525", "true") + CASE, "smtp.port = true: must be a number"),
+    ("cl-id-bool", CASE.replace("67569326", "true"), "cases[1].courtlistener_id = true: must be a number"),
     # -- numbers out of range ---------------------------------------------------------
     ("timeout-negative", "[http]\ntimeout = -1\n" + CASE, "http.timeout"),
     ("timeout-inf", "[http]\ntimeout = inf\n" + CASE, "http.timeout"),

@@ -311,7 +311,8 @@ def test_status_picks_the_latest_entry_as_digests_order_them(tmp_path, database_
 @pytest.mark.parametrize("key", ["days", "check_run_days"])
 @pytest.mark.parametrize("value, shown, says", [
     ("0", "0", "greater than or equal to 1"), ("36501", "36501", "less than or equal to 36500"),
-    ('"a year"', "'a year'", "valid integer"), ("true", "True", "valid integer"), ("90.0", "90.0", "valid integer")])
+    ('"a year"', "'a year'", "valid integer"), ("true", "true", "must be a number, not true or false"),
+    ("90.5", "90.5", "valid integer")])
 def test_retention_days_must_be_a_sensible_number(tmp_path, key, value, shown, says):
     path = write_config(tmp_path, "http://127.0.0.1:9", cases=KADREY + f"\n[retention]\n{key} = {value}\n")
     ran = run_cli(path, "prune")
