@@ -148,6 +148,8 @@ CONFIGS = [
     ("case-empty-name", CASE.replace('"Kadrey v. Meta Platforms, Inc."', '""'), "cases[1].name"),
     ("court-unknown", CASE.replace('"cand"', '"cand9"'), "cases[1].court"),
     ("docket-number-bad", CASE.replace("3:23-cv-03417-VC", "3:23-xx-03417/7"), "cases[1].docket_number"),
+    ("docket-number-other-digits", CASE.replace("3:23-cv-03417-VC", "\u0663:\u0662\u0663-cv-03417"),
+     "cases[1].docket_number = '\u0663:\u0662\u0663-cv-03417'"),
     ("sources-unknown", CASE + 'sources = ["pacr"]\n', "cases[1].sources"),
     ("sources-empty", CASE + "sources = []\n", "cases[1].sources"),
     ("sources-repeated", CASE + 'sources = ["courtlistener", "courtlistener"]\n', "cases[1].sources"),

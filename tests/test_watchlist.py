@@ -215,6 +215,9 @@ def test_add_refuses_a_number_the_court_cannot_have_with_an_example_of_one_it_ca
     ("cand", "3:24-cv-001451", "3:24-cv-01451"), ("nysd", "1:23-md-3143 (SHS)", "1:23-md-03143"),
     ("nysb", "16-10992", "16-10992"), ("nyeb", "8-09-78585-ast", "09-78585"), ("txnb", "09-31416-hdh11", "09-31416"),
     ("nysb", "1:23-bk-10992", "23-10992"), ("ca9", "25-2153", "25-2153"), ("jpml", "MDL No. 3143", "MDL No. 3143"),
+    # pasted from a document: full-width digits, en dashes, a non-breaking hyphen
+    ("cand", "３:２４-cv-０１４５１", "3:24-cv-01451"), ("cand", "3:24\u2013cv\u20131451", "3:24-cv-01451"),
+    ("nysb", "16\u201110992-smb", "16-10992"),
 ])
 def test_add_keeps_taking_every_number_people_write(tmp_path, court, number, stored):
     path, _ = bundled_copy(tmp_path)

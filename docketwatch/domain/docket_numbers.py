@@ -6,32 +6,47 @@ padded to five digits. Appellate and bankruptcy numbers (`25-2153`) keep `yy-ser
 A bankruptcy case is its year and serial: the office prefix, judge's initials and chapter
 people write around it (`8-09-78585-ast`, `09-12515-1-rel`, `09-31416-hdh11`,
 `8:09-bk-78585`) are kept apart (`bankruptcy_number`) and dropped when comparing.
+A number pasted from a document is read in plain ASCII (`_plain`): full-width digits and
+dashes other than the hyphen become the ASCII ones; no other digit is one.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 _DISTRICT = re.compile(
     r"^\s*(?P<office>\d{1,2})\s*:\s*(?P<yy>\d{2})\s*-\s*(?P<type>[a-z]{1,4})\s*-\s*(?P<serial>\d{1,6})"
     r"(?P<suffix>(-[a-z0-9]+)*)\s*$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
-_SHORT = re.compile(r"^\s*(?P<yy>\d{2})\s*-\s*(?P<serial>\d{1,6})(?P<suffix>(-[a-z0-9]+)*)\s*$", re.IGNORECASE)
-_MDL = re.compile(r"^\s*MDL\s*(No\.?)?\s*(?P<serial>\d{1,5})\s*$", re.IGNORECASE)
+_SHORT = re.compile(r"^\s*(?P<yy>\d{2})\s*-\s*(?P<serial>\d{1,6})(?P<suffix>(-[a-z0-9]+)*)\s*$",
+                    re.IGNORECASE | re.ASCII)
+_MDL = re.compile(r"^\s*MDL\s*(No\.?)?\s*(?P<serial>\d{1,5})\s*$", re.IGNORECASE | re.ASCII)
 
 
 # Bankruptcy shapes: office first (E.D.N.Y.), the "bk" type (any court's CM/ECF form), or
 # year and serial followed by an office digit, judge's initials and chapter in any mix.
 _BANKRUPTCY = (
     re.compile(r"^\s*(?P<office>\d)-(?P<yy>\d{2})-(?P<serial>\d{3,6})"
-               r"(?:-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?)?\s*$", re.IGNORECASE),
+               r"(?:-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?)?\s*$", re.IGNORECASE | re.ASCII),
     re.compile(r"^\s*(?P<office>\d{1,2})\s*[:-]\s*(?P<yy>\d{2})\s*-\s*bk\s*-\s*(?P<serial>\d{1,6})"
-               r"(?:-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?)?\s*$", re.IGNORECASE),
+               r"(?:-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?)?\s*$", re.IGNORECASE | re.ASCII),
     re.compile(r"^\s*(?P<yy>\d{2})-(?P<serial>\d{3,6})(?:-(?P<office>\d))?"
-               r"-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?\s*$", re.IGNORECASE),
+               r"-(?P<judge>[a-z]{2,4})-?(?P<chapter>\d{1,2})?\s*$", re.IGNORECASE | re.ASCII),
 )
+
+
+# The dashes a word processor puts for a hyphen: hyphen, non-breaking hyphen, figure dash,
+# en dash, em dash, horizontal bar, minus sign.
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212", "-"))
+
+
+def _plain(text: str) -> str:
+    """`text` as the ASCII shapes below read it: compatibility forms folded (NFKC turns
+    "３" into "3") and dashes made hyphens."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text).translate(_DASHES)
 
 
 class DocketNumberError(ValueError):
@@ -57,6 +72,7 @@ class BankruptcyNumber:
 def bankruptcy_number(docket_number: str) -> BankruptcyNumber | None:
     """The parts of a bankruptcy case number in one of the shapes courts and people use,
     or None for any other shape (a district or appellate number, or text)."""
+    docket_number = _plain(docket_number)
     for shape in _BANKRUPTCY:
         if m := shape.match(docket_number):
             return BankruptcyNumber(
@@ -71,6 +87,7 @@ def bankruptcy_number(docket_number: str) -> BankruptcyNumber | None:
 
 def normalize(docket_number: str) -> str:
     """Return the canonical form, or raise DocketNumberError."""
+    docket_number = _plain(docket_number)
     if bankruptcy := bankruptcy_number(docket_number):
         return bankruptcy.case_number
     if m := _DISTRICT.match(docket_number):
@@ -129,7 +146,7 @@ def core(docket_number: str) -> str:
 _WRITTEN = re.compile(
     r"^\s*(?:case\s*)?(?:no\.?|number|#)?\s*(?:(?P<office>\d{1,2})\s*:\s*)?(?P<yy>\d{2})\s*-?\s*"
     r"(?P<type>[a-z]{1,4})\s*-?\s*(?P<serial>\d{1,6})(?:-[a-z0-9]+)*\s*(?:\(\s*[a-z]{1,5}\s*\))?\s*$",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,
 )
 
 
@@ -156,7 +173,7 @@ def written(text: str) -> Written:
     """Read a docket number as people write it: with `No.`, judge initials in brackets,
     without hyphens or zero padding, or without the office (`23-cv-3417`, which only the
     court's docket list can complete). DocketNumberError for anything else."""
-    if m := _WRITTEN.match(text):
+    if m := _WRITTEN.match(_plain(text)):
         if m["office"] is None:
             return Written(text, None, f"{m['yy']}{int(m['serial']):05d}", m["type"].lower())
         return Written(text, f"{int(m['office'])}:{m['yy']}-{m['type'].lower()}-{int(m['serial']):05d}")
