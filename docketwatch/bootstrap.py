@@ -141,7 +141,9 @@ def _sources(path: Path, raw: dict[str, Any], doc: Document) -> dict[str, Source
 
 def _identify(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins: dict[str, Source]) -> CaseConfig:
     """The case with its docket number normalized: each of its sources must accept its
-    court and docket number, and read the number the same way."""
+    court and docket number, and read the number the same way. A case written without
+    `sources` has the default sources that serve it (`serving_sources`)."""
+    case = serving_sources(case, plugins)
     numbers: set[str] = set()
     for name in case.sources:
         for field, check in (("court", plugins[name].check_court),
@@ -158,11 +160,17 @@ def _identify(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins
         raise ConfigError(f"{path}: {key_name(key)} = {shown(raw, key)}: the case's sources read it differently "
                           f"({', '.join(sorted(numbers))}); give the case sources that agree")
     _check_case_keys(path, raw, i, case, plugins)
-    case = case.model_copy(update={"docket_number": numbers.pop()})
-    if "sources" not in case.model_fields_set:
-        # Written without `sources`: each default source decides whether it serves the case.
-        return case.model_copy(update={"sources": [n for n in case.sources if plugins[n].serves_by_default(case)]})
-    return case
+    return case.model_copy(update={"docket_number": numbers.pop()})
+
+
+def serving_sources(case: CaseConfig, plugins: dict[str, Source]) -> CaseConfig:
+    """The case as written or, written without `sources`, with the default sources that
+    serve it (a court feed only where its court has one), before their checks: a source
+    that does not serve a court need not accept it. A source not in `plugins` is kept."""
+    if "sources" in case.model_fields_set:
+        return case
+    chosen = [n for n in case.sources if n not in plugins or plugins[n].serves_by_default(case)]
+    return case.model_copy(update={"sources": chosen})
 
 
 def _check_case_keys(path: Path, raw: dict[str, Any], i: int, case: CaseConfig, plugins: dict[str, Source]) -> None:

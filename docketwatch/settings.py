@@ -40,6 +40,7 @@ from pydantic_core import ErrorDetails
 
 from docketwatch import redact
 from docketwatch.domain import docket_numbers
+from docketwatch.domain.courts import court_ids
 from docketwatch.domain.events import EventKind
 from docketwatch.domain.schedule import Schedule, parse_schedule
 
@@ -291,9 +292,6 @@ class RetentionConfig(Section):
     check_run_days: int = Field(default=7, ge=1, le=36500)
 
 
-_COURT_ID = re.compile(r"[a-z0-9]{2,12}")
-
-
 class DiscoverRule(Section):
     """`[[discover]]`: find cases no one watches yet in the court feeds polled anyway.
 
@@ -314,8 +312,8 @@ class DiscoverRule(Section):
     @field_validator("courts")
     @classmethod
     def _court_ids(cls, v: list[str]) -> list[str]:
-        if bad := [c for c in v if not _COURT_ID.fullmatch(c)]:
-            raise ValueError(f"{', '.join(map(repr, bad))} is not a court id (examples: cand, nysd)")
+        if bad := [c for c in v if c not in court_ids()]:
+            raise ValueError(f"{', '.join(map(repr, bad))} is not a CourtListener court id (examples: cand, nysd)")
         return v
 
     @model_validator(mode="after")

@@ -199,6 +199,7 @@ def _checked(config: Config, found: FoundCase, name: str | None) -> CaseConfig:
     except ValidationError as e:  # as the configuration file's errors read: `name = 'x\x07y': must be ...`
         said = "; ".join(describe(values, err) for err in e.errors())
         raise ConfigError(f"the case cannot be added: {said}") from None
+    case = bootstrap.serving_sources(case, config.source_plugins)
     numbers = set()
     for source_name in case.sources:
         source = config.source_plugins.get(source_name)

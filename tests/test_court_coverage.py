@@ -81,6 +81,21 @@ def sources(config: Path) -> dict[str, list[str]]:
     return {c.name: c.sources for c in bootstrap.load(config).cases}
 
 
+def test_a_state_court_has_no_court_feed_unless_one_is_given_its_url(tmp_path, fake_cl):
+    """The California Supreme Court is a CourtListener court, not a PACER one."""
+    state = case("State", "cal", "25-123456")
+    assert sources(coverage_config(tmp_path, fake_cl.base_url, state)) == {"State": ["courtlistener"]}
+    asked = coverage_config(tmp_path, fake_cl.base_url, state + 'sources = ["pacer_rss"]\n')
+    ran = run_cli(asked, "plan")
+    assert ran.returncode == 2 and ran.stdout == ""
+    assert ran.stderr == (f"Error: {asked}: cases[1].court = 'cal': is not a federal court with PACER, so it "
+                          "has no court RSS feed (California Supreme Court); read the case from another source, such "
+                          "as courtlistener\n")
+    given = coverage_config(tmp_path, fake_cl.base_url, state + 'sources = ["pacer_rss"]\n',
+                            'courts = { cal = "https://feeds.example.org/cal.xml" }\n')
+    assert sources(given) == {"State": ["pacer_rss"]}
+
+
 def test_refresh_reads_every_federal_court_page_by_page_and_courts_lists_them(tmp_path, fake_cl):
     fake_cl.courts = court_list()
     federal_courts = [c for c in fake_cl.courts if c["jurisdiction"] in ("F", "FD", "FB")]

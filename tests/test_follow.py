@@ -171,6 +171,8 @@ def test_an_mdl_numbering_its_documents_its_own_way_is_no_gap(tmp_path):
 @pytest.mark.parametrize(("toml", "message"), [
     ('[[discover]]\nname = "x"\ncourts = ["cand"]\n', "discover[1]"),
     ('[[discover]]\nname = "x"\nparties = ["OpenAI"]\ncourts = ["Northern California"]\n', "discover[1].courts"),
+    ('[[discover]]\nname = "x"\nparties = ["OpenAI"]\ncourts = ["cnad"]\n',  # a typo of cand: would never match
+     "discover[1].courts = ['cnad']: 'cnad' is not a CourtListener court id"),
     ('follow = "sometimes"\n', "follow = 'sometimes'"),
 ])
 def test_bad_follow_and_discover_settings_are_one_line_errors(tmp_path, toml, message):

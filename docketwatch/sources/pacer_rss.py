@@ -153,6 +153,14 @@ class PacerRssSource(FederalIdentity, Source):
         """Which courts' feeds carry what: CourtListener's list as last read, else the shipped snapshot."""
         return load_coverage()
 
+    def check_court(self, court: str) -> None:
+        """A CourtListener court id of a federal court with PACER (one CourtListener's court
+        list describes), or one given its own feed URL in `courts`."""
+        super().check_court(court)
+        if self.coverage.feed(court) is None and court not in self.settings.courts:
+            raise ValueError(f"is not a federal court with PACER, so it has no court RSS feed ({court_ids()[court]}); "
+                             "read the case from another source, such as courtlistener")
+
     def serves_by_default(self, case: CaseConfig) -> bool:
         """On where the court's feed carries every entry type, or some that an open case gets."""
         return _serves(self.coverage.feed(case.court))
