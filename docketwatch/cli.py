@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from docketwatch.settings import CaseConfig, Config
 
 EXIT_FAILED = 3
+EXIT_READER_GONE = 141  # 128 + SIGPIPE
 # A row's id, as the database can hold it (a larger number is a usage error, not an overflow).
 ROW_ID = click.IntRange(1, 2**63 - 1)
 
@@ -124,7 +125,15 @@ class _Cli(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                sys.stdout.flush()  # a reader that stopped early (`| head`) is met here, not at exit
+        except BrokenPipeError:
+            # Quiet, with the status of a writer that SIGPIPE ends (as in `yes | head`); not
+            # click's 1, which `status --health` means as "unhealthy".
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_READER_GONE)
         except KeyboardInterrupt:  # Ctrl-C where no command stops on its own (check does): 130, as shells do
             click.echo("interrupted", err=True)
             sys.exit(130)  # 128 + SIGINT

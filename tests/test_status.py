@@ -11,7 +11,7 @@ from sqlmodel import Session
 from docketwatch import bootstrap, store
 from docketwatch.domain.events import EventKind
 from docketwatch.store.models import UPGRADED, Case, CheckRun, Entry, Event, Subscription, as_utc, utcnow
-from tests.conftest import run_cli, write_config
+from tests.conftest import run_cli, start_command, write_config
 from tests.test_digests import ANDERSEN, KADREY, case_table, markdown_digest
 
 
@@ -80,3 +80,15 @@ def test_a_database_path_is_shown_as_written_not_percent_encoded(tmp_path):
     result = run_cli(config, "status")
     assert result.returncode != 0 and f"database sqlite:///{folder / 'dw.db'}:" in result.stderr
     assert "%C3" not in result.stderr
+
+
+def test_output_to_a_reader_that_stopped_early_ends_quietly_with_the_pipe_status(tmp_path):
+    """`docketwatch cases | head -1`: the reader goes away, and the command ends without a
+    word on stderr and with the status a SIGPIPE'd writer has (141), not 1, which
+    `status --health` means as "unhealthy". The process and its pipe are the point here."""
+    cases = "".join(f'[[cases]]\nname = "Case {i}"\ncourt = "cand"\ndocket_number = "3:24-cv-{i:05d}"\n'
+                    f'sources = ["courtlistener"]\n' for i in range(1, 2001))  # more than a pipe holds
+    proc = start_command(write_config(tmp_path, "http://127.0.0.1:9", cases=cases), "cases")
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    assert proc.stderr.read() == "" and proc.wait(timeout=60) == 141
