@@ -39,7 +39,8 @@ def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Pa
     folder = os.open(target.parent, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
-        text = target.read_text(encoding="utf-8")
+        raw = target.read_bytes()
+        text = raw.decode("utf-8").replace("\r\n", "\n")
         doc = tomlkit.parse(text)
         change(doc)
         edited = doc.as_string()
@@ -47,7 +48,8 @@ def edit(path: Path, change: Callable[[TOMLDocument], None], check: Callable[[Pa
             # Renaming over a read-only file would edit it all the same (for root, whatever its mode).
             if not os.access(target, os.W_OK) or not target.stat().st_mode & 0o222:
                 raise PermissionError(errno.EACCES, "the file is read-only")
-            replace_atomically(target, edited, check)
+            # A file kept with Windows line ends keeps them, the new lines included.
+            replace_atomically(target, edited.replace("\n", "\r\n") if b"\r\n" in raw else edited, check)
     except OSError as e:
         raise EditError(f"{path}: cannot write it ({e.strerror or e}); check the permissions of the file "
                           "and of its folder") from None

@@ -112,6 +112,19 @@ def test_remove_pause_resume_and_add_change_only_their_own_lines(tmp_path):
         "\n# New cases naming"), 1)
 
 
+def test_a_file_kept_with_windows_line_ends_keeps_them_through_every_edit(tmp_path):
+    """Saved by a Windows editor: each edit changes only its own lines, in CRLF, new ones too."""
+    path, original = bundled_copy(tmp_path)
+    path.write_bytes(original.replace("\n", "\r\n").encode())
+    for command in (["remove", "chatgpt"], ["pause", "kadrey"], ["resume", "kadrey"],
+                    ["add", "cand", "3:24cv1451", "--name", "In re Mosaic LLM Litigation"]):
+        assert run_cli(path, *command).returncode == 0, command
+    after = original.replace(CHATGPT_BLOCK, "", 1).replace("\n# New cases naming", (
+        '\n[[cases]]\nname = "In re Mosaic LLM Litigation"\ncourt = "cand"\ndocket_number = "3:24-cv-01451"\n'
+        "\n# New cases naming"), 1)
+    assert path.read_bytes() == after.replace("\n", "\r\n").encode()
+
+
 @pytest.mark.parametrize("command", ["remove", "pause", "status", "check"])
 def test_a_blank_case_matches_no_case_and_changes_nothing(tmp_path, command):
     """`docketwatch remove "$CASE"` with CASE unset must not empty the watchlist."""
