@@ -288,6 +288,7 @@ def test_an_unpinned_docket_when_the_budget_is_spent_says_so(fake_cl, tmp_path, 
 
 
 UNWATCHED = "changes to entries older than the docket feed's latest 30"
+UNSEEN_SEALS = "and a document sealed or unsealed at all (the feed does not say), are not watched"
 
 
 def test_feed_only_mode_says_that_changes_to_older_entries_are_not_watched(fake_cl, tmp_path):
@@ -296,6 +297,7 @@ def test_feed_only_mode_says_that_changes_to_older_entries_are_not_watched(fake_
     for args in (["plan"], ["status"]):
         out = run_cli(config, *args)
         assert out.returncode == 0 and UNWATCHED in out.stdout and "without an API token" in out.stdout, out.stderr
+        assert UNSEEN_SEALS in " ".join(out.stdout.split())  # the text may be wrapped
     plan_json = json.loads(run_cli(config, "plan", "--json").stdout)
     assert [(u["case"], u["source"]) for u in plan_json["unwatched"]] == [("Kadrey v. Meta Platforms, Inc.", "courtlistener")]
     assert UNWATCHED in plan_json["unwatched"][0]["text"]

@@ -230,8 +230,8 @@ class CourtListenerSource(FederalIdentity, Source):
         if self.settings.token:
             return []
         return [f"changes to entries older than the docket feed's latest {FEED_WINDOW} (text filled in or "
-                "edited, document now available) are not watched without an API token "
-                "([sources.courtlistener] token)"]
+                "edited, document now available), and a document sealed or unsealed at all (the feed does not "
+                "say), are not watched without an API token ([sources.courtlistener] token)"]
 
     def status(self, session: Session, cases: list[CaseConfig], jobs: list[PlanRow]) -> list[dict[str, Any]]:
         """The API budget: how much is spent, and whether it limits freshness."""
